@@ -1,0 +1,99 @@
+"""Boolean protocols over XOR-shared uint64 words: input sharing, reveal, AND."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+
+from tyst.mpc.party import Party
+from tyst.mpc.shares import BShare
+from tyst.ring.words import U64, WordArray
+
+
+def share_input_bool(party: Party, owner: int, values: WordArray | None) -> BShare:
+    """XOR-share words held by party ``owner`` (others pass ``None``).
+
+    Steps: as ``arithmetic.share_input`` with XOR in place of + and −.
+    Source: ABY3 §2.2. Rounds: 1. Bytes: 8 per word from the owner to each other party.
+    Leakage: the word count.
+    """
+    p = owner
+    if party.index == p:
+        if values is None:
+            raise ValueError("the input owner must pass its values")
+        x = np.ascontiguousarray(values, dtype=U64)
+        n = x.shape[0]
+        s_p = party.randomness.shared_prev.words(n)
+        s_p1 = party.randomness.shared_next.words(n)
+        s_p2 = x ^ s_p ^ s_p1
+        party.send_words((p + 1) % 3, s_p2)
+        party.send_words((p + 2) % 3, s_p2)
+        return BShare(s_p, s_p1)
+    if values is not None:
+        raise ValueError(f"party {party.index} is not the owner of this input")
+    s_p2 = party.recv_words(p)
+    n = s_p2.shape[0]
+    if party.index == (p + 1) % 3:
+        return BShare(party.randomness.shared_prev.words(n), s_p2)
+    return BShare(s_p2, party.randomness.shared_next.words(n))
+
+
+def reveal_bool(party: Party, x: BShare, to: Collection[int]) -> WordArray | None:
+    """Open boolean words to the parties in ``to`` only (others get ``None``).
+
+    Steps/source/rounds/bytes as ``arithmetic.reveal`` with XOR.
+    Leakage: the words, to the parties in ``to`` — a declared disclosure.
+    """
+    receivers = sorted(set(to))
+    if not receivers or any(r not in (0, 1, 2) for r in receivers):
+        raise ValueError(f"reveal needs receivers among 0, 1, 2; got {list(to)}")
+    if party.prev in receivers:
+        party.send_words(party.prev, x.b)
+    if party.index in receivers:
+        missing = party.recv_words(party.next, len(x))
+        return x.a ^ x.b ^ missing
+    return None
+
+
+def reveal_bool_all(party: Party, x: BShare) -> WordArray:
+    """Open boolean words to all three parties (1 round, 8 bytes/word)."""
+    out = reveal_bool(party, x, (0, 1, 2))
+    assert out is not None
+    return out
+
+
+def and_(party: Party, x: BShare, y: BShare) -> BShare:
+    """Bitwise AND of two boolean sharings (64 AND gates per word).
+
+    Steps: z_i = (x_i & y_i) ^ (x_i & y_{i+1}) ^ (x_{i+1} & y_i) ^ α_i with α a fresh
+    XOR zero-sharing; z_i is sent to party i−1.
+    Source: Araki et al., CCS 2016, §2.2 (boolean case).
+    Rounds: 1. Bytes: 8 per word (to prev).
+    Leakage: none.
+    """
+    if len(x) != len(y):
+        raise ValueError(f"and: length mismatch {len(x)} vs {len(y)}")
+    z = (x.a & (y.a ^ y.b)) ^ (x.b & y.a) ^ party.randomness.zero_bool(len(x))
+    return BShare(z, party.exchange_prev(z))
+
+
+def and_many(party: Party, pairs: list[tuple[BShare, BShare]]) -> list[BShare]:
+    """Several independent ANDs batched into one round (one message)."""
+    if not pairs:
+        return []
+    sizes = [len(x) for x, _ in pairs]
+    local = np.concatenate([(x.a & (y.a ^ y.b)) ^ (x.b & y.a) for x, y in pairs])
+    z = local ^ party.randomness.zero_bool(local.shape[0])
+    zn = party.exchange_prev(z)
+    out: list[BShare] = []
+    start = 0
+    for size in sizes:
+        out.append(BShare(z[start : start + size], zn[start : start + size]))
+        start += size
+    return out
+
+
+def or_(party: Party, x: BShare, y: BShare) -> BShare:
+    """Bitwise OR: x ^ y ^ (x & y) (1 round, 8 bytes per word)."""
+    return x ^ y ^ and_(party, x, y)
