@@ -32,7 +32,8 @@ class Party:
 
     def send_words(self, to: int, values: WordArray) -> None:
         """Send a uint64 array (raw little-endian bytes, no pickling)."""
-        self.transport.send(to, memoryview(np.ascontiguousarray(values, dtype="<u8")).cast("B"))
+        data: WordArray = np.ascontiguousarray(values, dtype="<u8")
+        self.transport.send(to, data.data.cast("B"))
 
     def recv_words(self, frm: int, n: int | None = None) -> WordArray:
         """Receive a uint64 array; if ``n`` is given, check its length."""

@@ -16,6 +16,9 @@ import numpy as np
 
 from tyst.ring.words import U64, WordArray, words
 
+Mask = WordArray | int | np.uint64
+"""A public operand of a local boolean operation: one word for all, or one per element."""
+
 
 @dataclass(frozen=True, slots=True)
 class AShare:
@@ -69,7 +72,7 @@ class BShare:
     def __xor__(self, other: BShare) -> BShare:
         return BShare(self.a ^ other.a, self.b ^ other.b)
 
-    def and_public(self, mask: WordArray | int) -> BShare:
+    def and_public(self, mask: Mask) -> BShare:
         """AND with a public mask (local)."""
         m = U64(mask) if isinstance(mask, int) else mask
         return BShare(self.a & m, self.b & m)
@@ -104,7 +107,7 @@ def add_public(party: int, x: AShare, c: WordArray | int) -> AShare:
     return x
 
 
-def xor_public(party: int, x: BShare, c: WordArray | int | np.uint64) -> BShare:
+def xor_public(party: int, x: BShare, c: Mask) -> BShare:
     """x ^ c for a public c (same placement rule as :func:`add_public`)."""
     k = U64(c) if isinstance(c, int) else c
     if party == 0:

@@ -67,24 +67,14 @@ def b2a(party: Party, x: BShare) -> AShare:
     Leakage: none (the opened y_2 is uniformly masked).
     """
     n = len(x)
-    i = party.index
-    y0 = y1 = None
-    if i == 0:
-        y0 = party.randomness.shared_prev.words(n)
-        y1 = party.randomness.shared_next.words(n)
-    elif i == 1:
-        y1 = party.randomness.shared_prev.words(n)
-    else:
-        y0 = party.randomness.shared_next.words(n)
-    c = share_input_bool(party, 0, (-y0 - y1) if i == 0 and y0 is not None and y1 is not None else None)
-    y2_shared = add_full(party, x, c)
-    y2 = reveal_bool(party, y2_shared, (1, 2))
-    if i == 0:
-        assert y0 is not None and y1 is not None
+    rand = party.randomness
+    if party.index == 0:  # knows y_0 (with party 2) and y_1 (with party 1)
+        y0, y1 = rand.shared_prev.words(n), rand.shared_next.words(n)
+        c = share_input_bool(party, 0, -y0 - y1)
+        reveal_bool(party, add_full(party, x, c), (1, 2))
         return AShare(y0, y1)
+    own = rand.shared_prev.words(n) if party.index == 1 else rand.shared_next.words(n)
+    c = share_input_bool(party, 0, None)
+    y2 = reveal_bool(party, add_full(party, x, c), (1, 2))
     assert y2 is not None
-    if i == 1:
-        assert y1 is not None
-        return AShare(y1, y2)
-    assert y0 is not None
-    return AShare(y2, y0)
+    return AShare(own, y2) if party.index == 1 else AShare(y2, own)

@@ -1,0 +1,117 @@
+"""The ``tyst`` command line.
+
+Errors are one clear line on stderr and a non-zero exit status, never a
+traceback. Commands import their jobs lazily so that ``tyst --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="tyst",
+    help="Secure three-party computation for public administration.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def bench(
+    op: str = typer.Argument(..., help="Operation: mul, lt, eq, shuffle or sort."),
+    n: int = typer.Option(1_000_000, "--n", help="Number of elements."),
+    seed: int = typer.Option(1, help="Seed of the random inputs."),
+    timeout: float = typer.Option(900.0, help="Seconds before the run is abandoned."),
+) -> None:
+    """Time one engine operation on three node processes over loopback mutual TLS.
+
+    Only the operation is timed. The last line printed is exactly
+    ``OP n=N seconds=S elements_per_second=E correct=true|false``.
+    """
+    from tyst.jobs.bench import OPERATIONS, run_bench
+
+    if op not in OPERATIONS:
+        _fail(f"unknown operation {op!r}; choose one of: {', '.join(OPERATIONS)}")
+    if n < 0:
+        _fail("--n must be zero or positive")
+    try:
+        outcome = run_bench(op, n, seed=seed, timeout=timeout)
+    except Exception as exc:
+        _fail(f"{op} benchmark failed: {exc}")
+        return
+    for m in outcome.nodes:
+        console.print(
+            f"node {m.party}: {m.seconds:.3f} s wall, {m.cpu_seconds:.3f} s cpu, "
+            f"sent {m.bytes_sent / 1e6:.1f} MB, received {m.bytes_received / 1e6:.1f} MB, "
+            f"peak memory {m.peak_rss_bytes / 2**20:.0f} MiB",
+            highlight=False,
+        )
+    print(outcome.summary_line())
+    if not outcome.correct:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def demo(
+    persons: int = typer.Option(10_000, help="Number of synthetic persons."),
+    seed: int = typer.Option(2026, help="Seed of the synthetic data."),
+) -> None:
+    """Benefit-overlap control (SOU 2026:44 §8.6.1) on three node processes over mutual TLS."""
+    from tyst.jobs.demo import reference, run_demo, synthetic_data
+
+    console.print("[bold]tyst demo[/] — samtidig sjukpenning och ekonomiskt bistånd")
+    data = synthetic_data(persons, seed)
+    console.print(
+        f"  owners: Försäkringskassan {len(data.fk.keys)} rows, "
+        + ", ".join(f"{t.owner} {len(t.keys)} rows" for t in data.municipalities),
+        highlight=False,
+    )
+    console.print("  each owner secret-shares its rows; each node receives only its own shares")
+    started = time.perf_counter()
+    try:
+        with console.status("three nodes computing over mutual TLS on loopback…"):
+            result, nodes = run_demo(data)
+    except Exception as exc:
+        _fail(f"demo failed: {exc}")
+        return
+    elapsed = time.perf_counter() - started
+    expected = reference(data)
+    console.print("\n[bold]Result for Försäkringskassan's control unit[/]", highlight=False)
+    console.print(
+        f"  person-months with both sjukpenning and ekonomiskt bistånd: {result.person_months}",
+        highlight=False,
+    )
+    console.print(f"  bistånd paid in those months: {result.bistand_kr} kr", highlight=False)
+    for m in nodes:
+        console.print(
+            f"  node {m.party}: computed in {m.seconds:.2f} s, sent {m.bytes_sent / 1e6:.1f} MB, "
+            f"received {m.bytes_received / 1e6:.1f} MB",
+            highlight=False,
+        )
+    console.print(f"  total time including start-up: {elapsed:.1f} s", highlight=False)
+    ok = result == expected
+    verdict = "yes" if ok else f"NO (reference {expected})"
+    console.print(f"matches the plaintext reference: {verdict}", highlight=False)
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,58 @@
+"""Documentation is checked: the Quick start, the protocol catalogue and its generated page."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+from tyst.mpc.protocols import catalogue
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_start_has_exactly_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quick start", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    commands = [line for line in block.group(1).splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert "tyst demo" in commands[0]
+    assert "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "Quick start" in ci
+    assert "bash -c" in ci
+
+
+def test_every_protocol_has_a_contract_docstring() -> None:
+    for name, fn in catalogue.protocols():
+        doc = inspect.getdoc(fn) or ""
+        first_line = doc.splitlines()[0] if doc else ""
+        delegates = any(w in first_line for w in ("= ", "see", "See", "Rounds"))
+        missing = [s for s in catalogue.REQUIRED if s not in doc]
+        assert not missing or delegates, f"{name} lacks {missing}"
+
+
+def test_protocol_page_is_up_to_date() -> None:
+    page = (ROOT / "docs" / "protocols.md").read_text(encoding="utf-8")
+    assert page == catalogue.render_markdown(), (
+        "docs/protocols.md is stale: run "
+        "`python -m tyst.mpc.protocols.catalogue > docs/protocols.md`"
+    )
+
+
+def test_every_public_protocol_is_catalogued() -> None:
+    listed = {name for name, _ in catalogue.protocols()}
+    for _, module, _ in catalogue.SECTIONS:
+        for name, obj in vars(module).items():
+            if (
+                inspect.isfunction(obj)
+                and obj.__module__ == module.__name__
+                and not name.startswith("_")
+                and ("Rounds" in (obj.__doc__ or ""))
+            ):
+                assert f"{module.__name__}.{name}" in listed, f"{name} missing from catalogue"
