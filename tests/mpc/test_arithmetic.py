@@ -116,7 +116,7 @@ def test_fixed_point_product_with_truncation(rng: np.random.Generator) -> None:
         return A.reveal_all(p, prod)
 
     got = fixed.decode(run3(program)[0])
-    np.testing.assert_allclose(got, a * b, atol=2.0 ** -14 * 1001)
+    np.testing.assert_allclose(got, a * b, atol=2.0**-14 * 1001)
 
 
 @settings(max_examples=40, deadline=None)

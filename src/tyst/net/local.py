@@ -106,12 +106,14 @@ def run_local(
         fn = programs[i] if programs is not None else program
         try:
             results[i] = fn(transport)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             errors[i] = exc
         finally:
             transport.close()
 
-    threads = [threading.Thread(target=body, args=(i,), name=f"party-{i}") for i in range(n_parties)]
+    threads = [
+        threading.Thread(target=body, args=(i,), name=f"party-{i}") for i in range(n_parties)
+    ]
     for t in threads:
         t.start()
     for t in threads:
