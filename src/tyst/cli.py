@@ -33,11 +33,13 @@ def bench(
     op: str = typer.Argument(..., help="Operation: mul, lt, eq, shuffle or sort."),
     n: int = typer.Option(1_000_000, "--n", help="Number of elements."),
     seed: int = typer.Option(1, help="Seed of the random inputs."),
+    repeat: int = typer.Option(5, help="Timed runs after one warm-up; the median is reported."),
     timeout: float = typer.Option(900.0, help="Seconds before the run is abandoned."),
 ) -> None:
     """Time one engine operation on three node processes over loopback mutual TLS.
 
-    Only the operation is timed. The last line printed is exactly
+    Only the operation is timed: one untimed warm-up run, then --repeat timed
+    runs; the median of the slowest node's time is reported. The last line printed is exactly
     ``OP n=N seconds=S elements_per_second=E correct=true|false``.
     """
     from tyst.jobs.bench import OPERATIONS, run_bench
@@ -46,8 +48,10 @@ def bench(
         _fail(f"unknown operation {op!r}; choose one of: {', '.join(OPERATIONS)}")
     if n < 0:
         _fail("--n must be zero or positive")
+    if repeat < 1:
+        _fail("--repeat must be at least 1")
     try:
-        outcome = run_bench(op, n, seed=seed, timeout=timeout)
+        outcome = run_bench(op, n, seed=seed, repeat=repeat, timeout=timeout)
     except Exception as exc:
         _fail(f"{op} benchmark failed: {exc}")
         return
@@ -115,3 +119,7 @@ def main() -> None:
     except KeyboardInterrupt:
         errors.print("interrupted")
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

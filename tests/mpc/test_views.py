@@ -30,6 +30,9 @@ class _NoRerandomisation(Randomness):
     def zero_arith(self, n: int) -> WordArray:
         return np.zeros(n, dtype=np.uint64)
 
+    def add_zero_arith(self, z: WordArray) -> None:
+        return None
+
 
 Record = list[tuple[AShare, AShare, WordArray]]
 

@@ -5,11 +5,13 @@ node only its pair; the nodes run the operation between two barriers; the
 client combines the result shares and checks them against numpy. Only the
 operation is timed (the slowest node's wall time), never the sharing, start-up
 or check.
+The nodes first run the operation once untimed (warm-up: page faults, TLS
+buffers), then ``repeat`` timed runs between barriers; the reported time is
+the median over the runs of the slowest node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,18 +68,25 @@ def _node_op(party: Party, op: str, x: AShare, y: AShare) -> AShare | BShare:
 
 
 def node_program(
-    transport: Transport, op: str, x_part: NodeShares, y_part: NodeShares
-) -> tuple[NodeShares, NodeMetrics]:
-    """Runs in each node process: sees only this node's shares of x and y."""
+    transport: Transport, op: str, repeat: int, x_part: NodeShares, y_part: NodeShares
+) -> tuple[NodeShares, list[NodeMetrics]]:
+    """Runs in each node process: sees only this node's shares of x and y.
+
+    Returns this node's shares of the last run's output and the metrics of each
+    timed run (the first, warm-up run is not measured).
+    """
     party = Party.setup(transport, domain=b"bench")
     x = AShare(x_part.first, x_part.second)
     y = AShare(y_part.first, y_part.second)
-    barrier(party)
-    watch = Stopwatch(party)
-    out = _node_op(party, op, x, y)
-    metrics = watch.stop()
+    _node_op(party, op, x, y)
+    runs = []
+    for _ in range(repeat):
+        barrier(party)
+        watch = Stopwatch(party)
+        out = _node_op(party, op, x, y)
+        runs.append(watch.stop())
     kind = "bool" if isinstance(out, BShare) else "arith"
-    return NodeShares(party.index, kind, out.a, out.b), metrics
+    return NodeShares(party.index, kind, out.a, out.b), runs
 
 
 def _inputs(op: str, n: int, seed: int) -> tuple[WordArray, WordArray]:
@@ -109,20 +118,22 @@ def run_bench(
     n: int,
     *,
     seed: int = 1,
+    repeat: int = 3,
     timeout: float = 600.0,
-    runner: Callable[..., list[tuple[NodeShares, NodeMetrics]]] | None = None,
 ) -> BenchOutcome:
     """Share, run ``op`` on three TLS node processes, combine and check. See module docstring."""
     if op not in OPERATIONS:
         raise ValueError(f"unknown operation {op!r}; choose one of {', '.join(OPERATIONS)}")
     if n < 0:
         raise ValueError("n must be non-negative")
+    if repeat < 1:
+        raise ValueError("repeat must be at least 1")
     x, y = _inputs(op, n, seed)
     x_parts, y_parts = split(x), split(y)
-    per_party = [(op, x_parts[i], y_parts[i]) for i in range(3)]
-    run = runner if runner is not None else run_tls_parties
-    results = run(node_program, per_party_args=per_party, timeout=timeout)
+    per_party = [(x_parts[i], y_parts[i]) for i in range(3)]
+    results = run_tls_parties(node_program, (op, repeat), per_party_args=per_party, timeout=timeout)
     got = combine([shares for shares, _ in results])
-    nodes = [metrics for _, metrics in results]
-    seconds = max(m.seconds for m in nodes)
-    return BenchOutcome(op, n, seconds, _check(op, x, y, got), nodes)
+    slowest = [max(runs[r].seconds for _, runs in results) for r in range(repeat)]
+    median_run = sorted(range(repeat), key=lambda r: slowest[r])[repeat // 2]
+    nodes = [runs[median_run] for _, runs in results]
+    return BenchOutcome(op, n, slowest[median_run], _check(op, x, y, got), nodes)

@@ -13,6 +13,10 @@ from tyst.net.transport import Transport
 from tyst.ring.words import U64, WordArray
 
 N_PARTIES = 3
+CHUNK_WORDS = 1 << 16
+"""Large messages are cut into chunks of this many words so that computing,
+encrypting, sending and decrypting overlap between the parties, and each
+chunk's working set stays in cache."""
 
 
 class Party:
@@ -45,6 +49,22 @@ class Party:
             raise ValueError(
                 f"party {self.index}: expected {n} words from party {frm}, got {out.shape[0]}"
             )
+        return out
+
+    @staticmethod
+    def chunks(n: int) -> list[tuple[int, int]]:
+        """The [lo, hi) ranges a message of ``n`` words is cut into (at least one)."""
+        if n <= CHUNK_WORDS:
+            return [(0, n)]
+        return [(lo, min(n, lo + CHUNK_WORDS)) for lo in range(0, n, CHUNK_WORDS)]
+
+    def recv_chunks(self, frm: int, chunks: list[tuple[int, int]]) -> WordArray:
+        """Receive a message sent in ``chunks`` (see :meth:`chunks`) into one array."""
+        if len(chunks) == 1:
+            return self.recv_words(frm, chunks[0][1] - chunks[0][0])
+        out = np.empty(chunks[-1][1], dtype=U64)
+        for lo, hi in chunks:
+            out[lo:hi] = self.recv_words(frm, hi - lo)
         return out
 
     def exchange_prev(self, values: WordArray) -> WordArray:

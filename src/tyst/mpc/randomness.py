@@ -43,6 +43,16 @@ class Randomness:
             raise ValueError("malformed PRG key from next party")
         return cls(Prg(own, domain), Prg(received, domain), Prg.fresh(domain + b"/private"))
 
+    def add_zero_arith(self, z: WordArray) -> None:
+        """In place: z += this party's α_i of a fresh arithmetic zero-sharing (no allocation)."""
+        z += self.shared_prev.words_scratch(z.shape[0])
+        z -= self.shared_next.words_scratch(z.shape[0])
+
+    def xor_zero_bool(self, z: WordArray) -> None:
+        """In place: z ^= this party's α_i of a fresh XOR zero-sharing (no allocation)."""
+        z ^= self.shared_prev.words_scratch(z.shape[0])
+        z ^= self.shared_next.words_scratch(z.shape[0])
+
     def zero_arith(self, n: int) -> WordArray:
         """This party's α_i of a fresh arithmetic zero-sharing of ``n`` elements."""
         return self.shared_prev.words(n) - self.shared_next.words(n)

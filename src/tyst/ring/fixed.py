@@ -2,10 +2,13 @@
 
 A real number v is encoded as round(v · 2^f) in two's complement, with ``f``
 fractional bits. Products carry 2f fractional bits and must be truncated by f
-(see ``tyst.mpc.protocols.arithmetic.truncate``). Published range rule: with
-f fractional bits, |v| < 2^(62 - f) keeps sums and comparisons exact, and the
-operands of a product must satisfy |a · b| < 2^(62 - 2f) for the probabilistic
-truncation to fail with probability below 2^-(62 - log2|a·b·2^(2f)|).
+(see ``tyst.mpc.protocols.arithmetic.truncate``).
+
+Published range rule. With f fractional bits, |v| < 2^(62 − f) keeps sums and
+comparisons exact. Truncation is probabilistic: a product p = a·b carrying 2f
+fractional bits is truncated correctly (to within one unit in the last place)
+except with probability 2^(log2|p·2^(2f)| + 1 − 64) per element; tyst keeps
+|p·2^(2f)| < 2^40, i.e. a failure probability below 2^-23 per element.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ KEY_BYTES = 16
 class Prg:
     """AES-128-CTR keystream generator (``domain`` separates independent streams)."""
 
-    __slots__ = ("_enc", "_zeros")
+    __slots__ = ("_enc", "_scratch", "_zeros")
 
     def __init__(self, key: bytes, domain: bytes = b"") -> None:
         if len(key) != KEY_BYTES:
@@ -30,6 +30,7 @@ class Prg:
         derived = hashlib.sha256(b"tyst-prg\x00" + domain + b"\x00" + key).digest()
         self._enc = Cipher(algorithms.AES(derived[:16]), modes.CTR(derived[16:32])).encryptor()
         self._zeros = b""
+        self._scratch: WordArray = np.empty(0, dtype=U64)
 
     @classmethod
     def fresh(cls, domain: bytes = b"") -> Prg:
@@ -43,6 +44,23 @@ class Prg:
             self._zeros = bytes(max(nbytes, 2 * len(self._zeros)))
         stream = self._enc.update(memoryview(self._zeros)[:nbytes])
         return np.frombuffer(stream, dtype=U64, count=n)
+
+    def words_scratch(self, n: int) -> WordArray:
+        """The next ``n`` words in a buffer owned by this PRG (no allocation).
+
+        The array is only valid until the next call on this PRG: use it at once
+        (e.g. add it into another array) and never keep it.
+        """
+        nbytes = n * 8
+        if len(self._zeros) < nbytes:
+            self._zeros = bytes(max(nbytes, 2 * len(self._zeros)))
+        if self._scratch.shape[0] < n + 2:
+            self._scratch = np.empty(max(n + 2, 2 * self._scratch.shape[0]), dtype=U64)
+        written = self._enc.update_into(
+            memoryview(self._zeros)[:nbytes], self._scratch.data.cast("B")
+        )
+        assert written == nbytes
+        return self._scratch[:n]
 
     def integers_below(self, bound: int, n: int) -> WordArray:
         """``n`` words uniform in [0, bound) (rejection-free: bias ≤ bound / 2^64)."""

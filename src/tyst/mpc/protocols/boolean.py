@@ -42,7 +42,9 @@ def share_input_bool(party: Party, owner: int, values: WordArray | None) -> BSha
 def reveal_bool(party: Party, x: BShare, to: Collection[int]) -> WordArray | None:
     """Open boolean words to the parties in ``to`` only (others get ``None``).
 
-    Steps/source/rounds/bytes as ``arithmetic.reveal`` with XOR.
+    Steps: for each j in ``to``, party j+1 sends its x_{j+2} to j, who XORs it with
+    x_j ^ x_{j+1}.
+    Source: ABY3 §2.2 (reveal). Rounds: 1. Bytes: 8 per word per receiving party.
     Leakage: the words, to the parties in ``to`` — a declared disclosure.
     """
     receivers = sorted(set(to))
@@ -74,17 +76,24 @@ def and_(party: Party, x: BShare, y: BShare) -> BShare:
     """
     if len(x) != len(y):
         raise ValueError(f"and: length mismatch {len(x)} vs {len(y)}")
-    z = (x.a & (y.a ^ y.b)) ^ (x.b & y.a) ^ party.randomness.zero_bool(len(x))
+    z = y.a ^ y.b
+    z &= x.a
+    z ^= x.b & y.a
+    party.randomness.xor_zero_bool(z)
     return BShare(z, party.exchange_prev(z))
 
 
 def and_many(party: Party, pairs: list[tuple[BShare, BShare]]) -> list[BShare]:
-    """Several independent ANDs batched into one round (one message)."""
+    """Several independent ANDs, see :func:`and_`, batched into one message.
+
+    Steps, source and leakage as :func:`and_`. Rounds: 1 for all pairs together.
+    Bytes: 8 per word (to prev).
+    """
     if not pairs:
         return []
     sizes = [len(x) for x, _ in pairs]
-    local = np.concatenate([(x.a & (y.a ^ y.b)) ^ (x.b & y.a) for x, y in pairs])
-    z = local ^ party.randomness.zero_bool(local.shape[0])
+    z = np.concatenate([(x.a & (y.a ^ y.b)) ^ (x.b & y.a) for x, y in pairs])
+    party.randomness.xor_zero_bool(z)
     zn = party.exchange_prev(z)
     out: list[BShare] = []
     start = 0

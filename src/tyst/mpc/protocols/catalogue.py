@@ -43,7 +43,7 @@ SECTIONS: list[tuple[str, ModuleType, list[str]]] = [
     ),
     ("Conversions", conversion, ["a2b", "b2a", "bit_to_arith"]),
     ("Comparisons and selection", compare, ["msb", "lt", "gt", "le", "ge", "eq", "ne", "select"]),
-    ("Shuffle", shuffle, ["shuffle"]),
+    ("Shuffle", shuffle, ["shuffle", "permutation_from_prg"]),
     ("Sort", sort, ["sort"]),
 ]
 
