@@ -59,7 +59,7 @@ def reveal_bool(party: Party, x: BShare, to: Collection[int]) -> WordArray | Non
 
 
 def reveal_bool_all(party: Party, x: BShare) -> WordArray:
-    """Open boolean words to all three parties (1 round, 8 bytes/word)."""
+    """Open boolean words to all three parties; see :func:`reveal_bool` (1 round, 8 bytes/word)."""
     out = reveal_bool(party, x, (0, 1, 2))
     assert out is not None
     return out
@@ -104,5 +104,5 @@ def and_many(party: Party, pairs: list[tuple[BShare, BShare]]) -> list[BShare]:
 
 
 def or_(party: Party, x: BShare, y: BShare) -> BShare:
-    """Bitwise OR: x ^ y ^ (x & y) (1 round, 8 bytes per word)."""
+    """Bitwise OR = x ^ y ^ (x & y), see :func:`and_` (1 round, 8 bytes per word)."""
     return x ^ y ^ and_(party, x, y)
