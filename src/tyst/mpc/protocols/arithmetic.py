@@ -7,6 +7,7 @@ from collections.abc import Collection
 import numpy as np
 
 from tyst.mpc.party import Party
+from tyst.mpc.protocols.replicated import input_components, reveal_components
 from tyst.mpc.shares import AShare
 from tyst.ring.words import U64, WordArray
 
@@ -22,25 +23,7 @@ def share_input(party: Party, owner: int, values: WordArray | None) -> AShare:
     Leakage: the element count n (from the message length). Each receiver sees
     s_{p+2}, masked by a PRG output it does not know.
     """
-    p = owner
-    if party.index == p:
-        if values is None:
-            raise ValueError("the input owner must pass its values")
-        x = np.ascontiguousarray(values, dtype=U64)
-        n = x.shape[0]
-        s_p = party.randomness.shared_prev.words(n)
-        s_p1 = party.randomness.shared_next.words(n)
-        s_p2 = x - s_p - s_p1
-        party.send_words((p + 1) % 3, s_p2)
-        party.send_words((p + 2) % 3, s_p2)
-        return AShare(s_p, s_p1)
-    if values is not None:
-        raise ValueError(f"party {party.index} is not the owner of this input")
-    s_p2 = party.recv_words(p)
-    n = s_p2.shape[0]
-    if party.index == (p + 1) % 3:
-        return AShare(party.randomness.shared_prev.words(n), s_p2)
-    return AShare(s_p2, party.randomness.shared_next.words(n))
+    return AShare(*input_components(party, owner, values, xor=False))
 
 
 def reveal(party: Party, x: AShare, to: Collection[int]) -> WordArray | None:
@@ -53,15 +36,7 @@ def reveal(party: Party, x: AShare, to: Collection[int]) -> WordArray | None:
     Leakage: the value x, to the parties in ``to`` — this is a disclosure and
     must be declared by the caller.
     """
-    receivers = sorted(set(to))
-    if not receivers or any(r not in (0, 1, 2) for r in receivers):
-        raise ValueError(f"reveal needs receivers among 0, 1, 2; got {list(to)}")
-    if party.prev in receivers:
-        party.send_words(party.prev, x.b)
-    if party.index in receivers:
-        missing = party.recv_words(party.next, len(x))
-        return x.a + x.b + missing
-    return None
+    return reveal_components(party, x.a, x.b, to, xor=False)
 
 
 def reveal_all(party: Party, x: AShare) -> WordArray:

@@ -7,8 +7,9 @@ from collections.abc import Collection
 import numpy as np
 
 from tyst.mpc.party import Party
+from tyst.mpc.protocols.replicated import input_components, reveal_components
 from tyst.mpc.shares import BShare
-from tyst.ring.words import U64, WordArray
+from tyst.ring.words import WordArray
 
 
 def share_input_bool(party: Party, owner: int, values: WordArray | None) -> BShare:
@@ -18,25 +19,7 @@ def share_input_bool(party: Party, owner: int, values: WordArray | None) -> BSha
     Source: ABY3 §2.2. Rounds: 1. Bytes: 8 per word from the owner to each other party.
     Leakage: the word count.
     """
-    p = owner
-    if party.index == p:
-        if values is None:
-            raise ValueError("the input owner must pass its values")
-        x = np.ascontiguousarray(values, dtype=U64)
-        n = x.shape[0]
-        s_p = party.randomness.shared_prev.words(n)
-        s_p1 = party.randomness.shared_next.words(n)
-        s_p2 = x ^ s_p ^ s_p1
-        party.send_words((p + 1) % 3, s_p2)
-        party.send_words((p + 2) % 3, s_p2)
-        return BShare(s_p, s_p1)
-    if values is not None:
-        raise ValueError(f"party {party.index} is not the owner of this input")
-    s_p2 = party.recv_words(p)
-    n = s_p2.shape[0]
-    if party.index == (p + 1) % 3:
-        return BShare(party.randomness.shared_prev.words(n), s_p2)
-    return BShare(s_p2, party.randomness.shared_next.words(n))
+    return BShare(*input_components(party, owner, values, xor=True))
 
 
 def reveal_bool(party: Party, x: BShare, to: Collection[int]) -> WordArray | None:
@@ -47,15 +30,7 @@ def reveal_bool(party: Party, x: BShare, to: Collection[int]) -> WordArray | Non
     Source: ABY3 §2.2 (reveal). Rounds: 1. Bytes: 8 per word per receiving party.
     Leakage: the words, to the parties in ``to`` — a declared disclosure.
     """
-    receivers = sorted(set(to))
-    if not receivers or any(r not in (0, 1, 2) for r in receivers):
-        raise ValueError(f"reveal needs receivers among 0, 1, 2; got {list(to)}")
-    if party.prev in receivers:
-        party.send_words(party.prev, x.b)
-    if party.index in receivers:
-        missing = party.recv_words(party.next, len(x))
-        return x.a ^ x.b ^ missing
-    return None
+    return reveal_components(party, x.a, x.b, to, xor=True)
 
 
 def reveal_bool_all(party: Party, x: BShare) -> WordArray:

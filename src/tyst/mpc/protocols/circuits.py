@@ -25,16 +25,16 @@ WORD_BITS = 64
 
 
 @cache
-def _positions_mask(period: int, residue: int) -> np.uint64:
-    """Mask of bit positions q with q ≡ residue (mod period)."""
+def positions_mask(period: int, residue: int) -> int:
+    """Mask of the bit positions q with q ≡ residue (mod period)."""
     m = 0
     for q in range(residue, WORD_BITS, period):
         m |= 1 << q
-    return U64(m)
+    return m
 
 
 @cache
-def _packed_mask(mask: int, k: int) -> np.uint64:
+def packed_mask(mask: int, k: int) -> np.uint64:
     """``mask`` as seen in a word packing k slices (slice j shifted right by j)."""
     m = 0
     for j in range(k):
@@ -65,7 +65,7 @@ def fold(x: BShare, k: int) -> BShare:
 def unfold(x: BShare, k: int, n: int, useful: np.uint64) -> BShare:
     """Inverse of :func:`fold` back to ``n`` words, keeping the positions in ``useful``
     (given for slice 0 of the k-slice packing)."""
-    m = _packed_mask(int(useful), k)
+    m = packed_mask(int(useful), k)
     return BShare(_unfold_words(x.a, k, n, m), _unfold_words(x.b, k, n, m))
 
 
@@ -118,8 +118,8 @@ def carry_into_msb(party: Party, u: BShare, v: BShare) -> BShare:
             sizes.append(len(g))
             g, p = fold(g, k), fold(p, k)
             k *= 2
-        hi = _packed_mask(int(_positions_mask(1 << level, (1 << level) - 1)), k)
-        lo = _packed_mask(int(_positions_mask(1 << level, s - 1)), k)
+        hi = packed_mask(positions_mask(1 << level, (1 << level) - 1), k)
+        lo = packed_mask(positions_mask(1 << level, s - 1), k)
         p_hi = p.and_public(hi)
         left = p_hi ^ p_hi.shift_right(s)
         right = g.shift_left(s).and_public(hi) ^ p.and_public(lo)
@@ -148,14 +148,14 @@ def all_zero(party: Party, w: BShare) -> BShare:
     k = 1
     for level in range(1, 7):
         s = 1 << (level - 1)
-        hi = _packed_mask(int(_positions_mask(1 << level, (1 << level) - 1)), k)
+        hi = packed_mask(positions_mask(1 << level, (1 << level) - 1), k)
         left = z.and_public(hi)
         right = z.shift_left(s).and_public(hi)
         sizes.append(len(left))
         z = and_(party, fold(left, k), fold(right, k))
         k *= 2
     top = 1 << 63
-    z = z.and_public(_packed_mask(top, k))
+    z = z.and_public(packed_mask(top, k))
     while k > 1:
         k //= 2
         z = unfold(z, k, sizes.pop(), U64(top))

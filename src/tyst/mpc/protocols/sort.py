@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from tyst.mpc.party import Party
 from tyst.mpc.protocols.boolean import and_, reveal_bool_all
+from tyst.mpc.protocols.circuits import packed_mask, positions_mask
 from tyst.mpc.protocols.conversion import a2b
 from tyst.mpc.protocols.shuffle import shuffle
 from tyst.mpc.shares import AShare, BShare, concat_a, public_b, xor_public
@@ -62,24 +63,6 @@ _TOP = 1 << (WORD_BITS - 1)
 
 
 @cache
-def _positions_mask(period: int, residue: int) -> int:
-    """Mask of the bit positions q with q ≡ residue (mod period)."""
-    m = 0
-    for q in range(residue, WORD_BITS, period):
-        m |= 1 << q
-    return m
-
-
-@cache
-def _packed_mask(mask: int, k: int) -> np.uint64:
-    """``mask`` as seen in a word packing k slices (slice j shifted right by j)."""
-    m = 0
-    for j in range(k):
-        m |= mask >> j
-    return U64(m)
-
-
-@cache
 def _bit_reversal(width: int) -> tuple[int, ...]:
     """The bit-reversal permutation of range(width) (width a power of two)."""
     bits = width.bit_length() - 1
@@ -88,7 +71,7 @@ def _bit_reversal(width: int) -> tuple[int, ...]:
 
 def _unfold_plain(w: WordArray, k: int, n: int, useful: int) -> WordArray:
     """Plaintext inverse of :func:`_fold` (keeps the positions ``useful`` of slice 0)."""
-    m = _packed_mask(useful, k)
+    m = packed_mask(useful, k)
     return np.concatenate([w & m, (w << U64(k)) & m])[:n]
 
 
@@ -249,11 +232,11 @@ def _less_keys_tiebreak(
             sizes.append(ek.shape[1])
             ek, vk, ei, vi = _fold(ek, k), _fold(vk, k), _fold(ei, k), _fold(vi, k)
             k *= 2
-        hi = _packed_mask(_positions_mask(1 << level, (1 << level) - 1), k)
-        lo = _packed_mask(_positions_mask(1 << level, s - 1), k)
+        hi = packed_mask(positions_mask(1 << level, (1 << level) - 1), k)
+        lo = packed_mask(positions_mask(1 << level, s - 1), k)
         (ek, vk), (ei, vi) = _combine_many(party, [(ek, vk, s, hi, lo), (ei, vi, s, hi, lo)])
-    hi = _packed_mask(_positions_mask(64, 63), k)
-    lo = _packed_mask(_positions_mask(64, 31), k)
+    hi = packed_mask(positions_mask(64, 63), k)
+    lo = packed_mask(positions_mask(64, 31), k)
     ek, vk = _combine(party, ek, vk, 32, hi, lo)
     s = 1
     while s < r:  # combine the key words: slices j ≡ 0 and j ≡ s (mod 2s)
@@ -323,8 +306,8 @@ def _composite_less(party: Party, x: WordArray, y: WordArray) -> BoolArray:
             sizes.append(e.shape[1])
             e, v = _fold(e, k), _fold(v, k)
             k *= 2
-        hi = _packed_mask(_positions_mask(1 << level, (1 << level) - 1), k)
-        lo = _packed_mask(_positions_mask(1 << level, s - 1), k)
+        hi = packed_mask(positions_mask(1 << level, (1 << level) - 1), k)
+        lo = packed_mask(positions_mask(1 << level, s - 1), k)
         e, v = _combine(party, e, v, s, hi, lo)
     # Now k = 32 slices, slice j at position 63 − j, slice j ≡ word j (mod W').
     s = 1
