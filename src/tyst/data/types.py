@@ -1,0 +1,85 @@
+"""The column types of a plan and how each is laid out in ring words ("lanes").
+
+Contract (shared by the data owners' encoder, the nodes' operators and the
+recipient's decoder):
+
+| type | lanes per row | encoding |
+|---|---|---|
+| ``int`` | 1 | signed 64-bit, two's complement; must satisfy abs(v) < 2^62 (comparison range) |
+| ``decimal(s)`` | 1 | round(v · 10^s) as ``int`` (exact decimal parsing, no floats) |
+| ``date`` | 1 | days since 1970-01-01, signed |
+| ``bool`` | 1 | 0 or 1 |
+| ``id``, ``text`` | 2 key + 8 content | key: the first 124 bits of BLAKE2b-128 of the UTF-8 bytes, as two 62-bit unsigned words (equality, grouping and joins compare these); content: the UTF-8 bytes zero-padded to 64 bytes, 8 bytes per word little-endian (returned to recipients, never compared). NUL characters are rejected. |
+
+Keys of two different strings collide with probability about 2^-124 per pair.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+COMPARISON_LIMIT = 1 << 62
+TEXT_MAX_BYTES = 64
+TEXT_KEY_LANES = 2
+TEXT_CONTENT_LANES = TEXT_MAX_BYTES // 8
+KINDS = ("id", "text", "int", "decimal", "date", "bool")
+
+_DECIMAL = re.compile(r"^decimal\((\d{1,2})\)$")
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A column type: ``kind`` is one of :data:`KINDS`; ``scale`` is the decimals of ``decimal``."""
+
+    kind: str
+    scale: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown column type {self.kind!r}")
+        if self.kind != "decimal" and self.scale:
+            raise ValueError("only decimal columns have a scale")
+        if not 0 <= self.scale <= 18:
+            raise ValueError("decimal scale must be between 0 and 18")
+
+    @classmethod
+    def parse(cls, text: str) -> ColumnType:
+        """Parse ``id``, ``text``, ``int``, ``decimal(s)``, ``date`` or ``bool``."""
+        t = text.strip().lower()
+        m = _DECIMAL.match(t)
+        if m:
+            return cls("decimal", int(m.group(1)))
+        if t in ("id", "text", "int", "date", "bool"):
+            return cls(t)
+        raise ValueError(
+            f"unknown column type {text!r}; use id, text, int, decimal(s), date or bool"
+        )
+
+    @property
+    def is_text(self) -> bool:
+        """``id`` and ``text``: equality, grouping and joins only."""
+        return self.kind in ("id", "text")
+
+    @property
+    def is_numeric(self) -> bool:
+        """Types with arithmetic: ``int`` and ``decimal``."""
+        return self.kind in ("int", "decimal")
+
+    @property
+    def is_ordered(self) -> bool:
+        """Types with <, >, MIN, MAX, ORDER BY: everything but id/text."""
+        return not self.is_text
+
+    @property
+    def lanes(self) -> int:
+        """Ring words per row."""
+        return TEXT_KEY_LANES + TEXT_CONTENT_LANES if self.is_text else 1
+
+    @property
+    def key_lanes(self) -> int:
+        """How many leading lanes take part in equality/grouping/joins/ordering."""
+        return TEXT_KEY_LANES if self.is_text else 1
+
+    def __str__(self) -> str:
+        return f"decimal({self.scale})" if self.kind == "decimal" else self.kind

@@ -1,0 +1,1 @@
+"""The analysis plan (``analysis.toml``): parties, tables, query, recipients, policy."""
