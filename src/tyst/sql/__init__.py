@@ -1,1 +1,1 @@
-"""The only user of sqlglot: parse, validate against the plan's schema, compile to a logical plan."""
+"""The only user of sqlglot: parse, check against the plan schema, compile to a logical plan."""

@@ -1,0 +1,857 @@
+"""Compile one SQL query against the plan's schema into the typed logical plan of ``ir``.
+
+Passes, in order (an error names the pass it comes from):
+
+1. ``parse`` — sqlglot (pinned, imported only in this package) parses the text.
+2. ``subset`` — every construct must be in the supported subset (``docs/sql.md``);
+   anything else is rejected with its position.
+3. ``bind`` — tables, aliases, CTEs and columns are resolved; subqueries in
+   ``IN``/``EXISTS`` become semi- or anti-joins; aggregation is planned.
+4. ``types`` — every expression is typed; id/text allow only equality, no
+   arithmetic and no ordering; dates and decimals compare only with their kind.
+
+The result is a :class:`~tyst.sql.ir.CompiledQuery`; nothing here touches data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from tyst.data.types import ColumnType
+from tyst.sql import ir
+from tyst.sql.errors import SqlError, position
+
+TableSchemas = Mapping[str, Mapping[str, ColumnType]]
+
+_SUPPORTED = (
+    exp.Select, exp.Union, exp.With, exp.CTE, exp.Subquery, exp.From, exp.Join, exp.Table,
+    exp.TableAlias, exp.Identifier, exp.Column, exp.Star, exp.Alias, exp.Literal, exp.Boolean,
+    exp.Cast, exp.DataType, exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Paren, exp.EQ, exp.NEQ,
+    exp.LT, exp.LTE, exp.GT, exp.GTE, exp.And, exp.Or, exp.Not, exp.Between, exp.In,
+    exp.Exists, exp.Case, exp.If, exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Distinct,
+    exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit,
+)  # fmt: skip
+_AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
+_COMPARE_OPS: dict[type[exp.Expression], str] = {
+    exp.EQ: "=",
+    exp.NEQ: "<>",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.GT: ">",
+    exp.GTE: ">=",
+}
+_ARITH_OPS: dict[type[exp.Expression], str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*"}
+_MAX_SCALE = 18
+
+
+def _fail(pass_name: str, message: str, node: Any = None) -> SqlError:
+    line, column = position(node)
+    return SqlError(pass_name, message, line, column)
+
+
+# ------------------------------------------------------------------ passes 1 and 2
+
+
+def parse(sql: str) -> exp.Expression:
+    """Pass ``parse``: one statement, parsed by sqlglot."""
+    try:
+        statements = sqlglot.parse(sql, dialect="duckdb")
+    except ParseError as exc:
+        err = exc.errors[0] if exc.errors else {}
+        raise SqlError(
+            "parse", f"cannot parse: {err.get('description', exc)}", err.get("line"), err.get("col")
+        ) from None
+    statements = [s for s in statements if s is not None]
+    if len(statements) != 1:
+        raise SqlError("parse", "the plan must contain exactly one SQL statement", None, None)
+    tree: exp.Expression = statements[0]  # type: ignore[assignment]
+    return tree
+
+
+def check_subset(tree: exp.Expression) -> None:
+    """Pass ``subset``: reject every construct outside the supported subset, with its position."""
+    for node in tree.walk():
+        if not isinstance(node, _SUPPORTED):
+            name = type(node).__name__.upper()
+            raise _fail(
+                "subset", f"{name} is not supported ({node.sql(dialect='duckdb')[:40]})", node
+            )
+        if isinstance(node, exp.Cast) and not (
+            node.to.is_type(exp.DataType.Type.DATE) and isinstance(node.this, exp.Literal)
+        ):
+            raise _fail("subset", "CAST is supported only as DATE 'YYYY-MM-DD'", node)
+        if isinstance(node, exp.Join):
+            join_kind = str(node.args.get("kind") or "").upper()
+            if join_kind not in ("", "INNER"):
+                raise _fail("subset", f"{join_kind} JOIN is not supported", node)
+            side = (node.args.get("side") or "").upper()
+            if side not in ("", "LEFT"):
+                raise _fail("subset", f"{side} JOIN is not supported (use JOIN or LEFT JOIN)", node)
+            if node.args.get("on") is None:
+                raise _fail(
+                    "subset", "joins need ON with equality conditions (no comma joins)", node
+                )
+            if node.args.get("using"):
+                raise _fail("subset", "JOIN … USING is not supported; write ON a.k = b.k", node)
+
+
+# ------------------------------------------------------------------ binding helpers
+
+
+@dataclass
+class _Relation:
+    """A plan node plus the names by which its columns can be referred to."""
+
+    node: ir.Node
+    columns: dict[str, dict[str, str]]  # alias -> column -> schema name
+
+    def types(self) -> dict[str, ColumnType]:
+        return dict(self.node.schema)
+
+
+def _number(text: str, node: Any) -> ir.Literal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise _fail("types", f"bad number {text!r}", node) from None
+    if "." in text or "e" in text.lower():
+        scale = max(0, -int(value.as_tuple().exponent))  # type: ignore[operator]
+        if scale > _MAX_SCALE:
+            raise _fail("types", f"{text} has more than {_MAX_SCALE} decimals", node)
+        return ir.Literal(ColumnType("decimal", scale), value)
+    return ir.Literal(ir.INT, int(text))
+
+
+def _parse_date(text: str, node: Any) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _fail("types", f"{text!r} is not a date (YYYY-MM-DD)", node) from None
+
+
+def _family(t: ColumnType) -> str:
+    return "numeric" if t.is_numeric else ("text" if t.is_text else t.kind)
+
+
+def _coerce_literal(e: ir.Expr, target: ColumnType, node: Any) -> ir.Expr:
+    """String literals take the type of what they are compared with (date or id/text)."""
+    if isinstance(e, ir.Literal) and e.ctype.kind == "text" and isinstance(e.value, str):
+        if target.kind == "date":
+            return ir.Literal(ir.DATE, _parse_date(e.value, node))
+        if target.is_text:
+            if len(e.value.encode("utf-8")) > 64:
+                raise _fail("types", "string literal longer than 64 bytes", node)
+            return ir.Literal(target, e.value)
+    return e
+
+
+def _describe(e: ir.Expr) -> str:
+    if isinstance(e, ir.ColumnRef):
+        return f"{e.ctype} column '{e.name.split('.')[-1]}'"
+    return f"{e.ctype} value"
+
+
+def _unify(a: ColumnType, b: ColumnType, what: str, node: Any) -> ColumnType:
+    """The common type of two operands of CASE/UNION/IN (numeric: the larger scale)."""
+    if _family(a) != _family(b):
+        raise _fail("types", f"{what}: cannot mix {a} and {b}", node)
+    if a.is_numeric:
+        if a.kind == "int" and b.kind == "int":
+            return ir.INT
+        return ColumnType("decimal", max(a.scale, b.scale))
+    return a
+
+
+# ------------------------------------------------------------------ expressions
+
+
+ColumnResolver = Callable[[exp.Column], ir.Expr]
+AggregateResolver = Callable[[exp.Expression], ir.Expr]
+
+
+def _bind_expr(
+    node: exp.Expression,
+    resolve: ColumnResolver,
+    aggregate: AggregateResolver | None = None,
+) -> ir.Expr:
+    """Pass ``bind``/``types`` for one scalar expression."""
+
+    def rec(e: exp.Expression) -> ir.Expr:
+        if isinstance(e, _AGGREGATES):
+            if aggregate is None:
+                raise _fail("bind", "aggregates are not allowed here", e)
+            return aggregate(e)
+        if isinstance(e, exp.Paren):
+            return rec(e.this)
+        if isinstance(e, exp.Column):
+            return resolve(e)
+        if isinstance(e, exp.Literal):
+            if e.is_string:
+                return ir.Literal(ColumnType("text"), e.this)
+            return _number(e.this, e)
+        if isinstance(e, exp.Boolean):
+            return ir.Literal(ir.BOOL, bool(e.this))
+        if isinstance(e, exp.Cast):
+            return ir.Literal(ir.DATE, _parse_date(e.this.this, e))
+        if isinstance(e, exp.Neg):
+            inner = rec(e.this)
+            if isinstance(inner, ir.Literal) and isinstance(inner.value, int | Decimal):
+                return ir.Literal(inner.ctype, -inner.value)
+            return _arith("-", ir.Literal(ir.INT, 0), inner, e)
+        if type(e) in _ARITH_OPS:
+            return _arith(_ARITH_OPS[type(e)], rec(e.this), rec(e.expression), e)
+        if type(e) in _COMPARE_OPS:
+            return _compare(_COMPARE_OPS[type(e)], rec(e.this), rec(e.expression), e)
+        if isinstance(e, exp.Between):
+            x = rec(e.this)
+            return _logic(
+                "AND",
+                [
+                    _compare(">=", x, rec(e.args["low"]), e),
+                    _compare("<=", x, rec(e.args["high"]), e),
+                ],
+                e,
+            )
+        if isinstance(e, exp.And | exp.Or):
+            return _logic(
+                "AND" if isinstance(e, exp.And) else "OR", [rec(e.this), rec(e.expression)], e
+            )
+        if isinstance(e, exp.Not):
+            inner = e.this
+            if isinstance(inner, exp.In) and not inner.args.get("query"):
+                return _in_list(rec(inner.this), inner, negated=True, rec=rec)
+            arg = rec(inner)
+            if arg.ctype != ir.BOOL:
+                raise _fail("types", f"NOT needs a bool operand, got {arg.ctype}", e)
+            return ir.Not(ir.BOOL, arg)
+        if isinstance(e, exp.In):
+            if e.args.get("query"):
+                raise _fail("bind", "IN (SELECT …) is supported only as a WHERE condition", e)
+            return _in_list(rec(e.this), e, negated=False, rec=rec)
+        if isinstance(e, exp.Case):
+            return _case(e, rec)
+        if isinstance(e, exp.Exists | exp.Subquery):
+            raise _fail("bind", "subqueries are supported only in WHERE … IN / EXISTS", e)
+        raise _fail("subset", f"{type(e).__name__.upper()} is not supported here", e)
+
+    return rec(node)
+
+
+def _arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
+    for side in (a, b):
+        if not side.ctype.is_numeric:
+            what = "arithmetic on an id column" if side.ctype.is_text else "arithmetic"
+            raise _fail("types", f"{what} is not allowed: {_describe(side)} in '{op}'", node)
+    if a.ctype.kind == "int" and b.ctype.kind == "int":
+        return ir.Arith(ir.INT, op, a, b)
+    scale = a.ctype.scale + b.ctype.scale if op == "*" else max(a.ctype.scale, b.ctype.scale)
+    if scale > _MAX_SCALE:
+        raise _fail("types", f"the product needs {scale} decimals; at most {_MAX_SCALE}", node)
+    return ir.Arith(ColumnType("decimal", scale), op, a, b)
+
+
+def _compare(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
+    a = _coerce_literal(a, b.ctype, node)
+    b = _coerce_literal(b, a.ctype, node)
+    if _family(a.ctype) != _family(b.ctype):
+        raise _fail("types", f"cannot compare {_describe(a)} with {_describe(b)}", node)
+    if op not in ("=", "<>") and (a.ctype.is_text or b.ctype.is_text):
+        side = a if a.ctype.is_text else b
+        raise _fail(
+            "types",
+            f"ordering on an id/text column is not allowed ({_describe(side)} with '{op}'); "
+            "id and text support = and <> only",
+            node,
+        )
+    return ir.Compare(ir.BOOL, op, a, b)
+
+
+def _logic(op: str, args: list[ir.Expr], node: Any) -> ir.Expr:
+    for arg in args:
+        if arg.ctype != ir.BOOL:
+            raise _fail("types", f"{op} needs bool operands, got {arg.ctype}", node)
+    flat: list[ir.Expr] = []
+    for arg in args:
+        flat.extend(arg.args if isinstance(arg, ir.Logic) and arg.op == op else (arg,))
+    return ir.Logic(ir.BOOL, op, tuple(flat))
+
+
+def _in_list(
+    arg: ir.Expr, node: exp.In, *, negated: bool, rec: Callable[[exp.Expression], ir.Expr]
+) -> ir.Expr:
+    values = []
+    for item in node.expressions:
+        v = _coerce_literal(rec(item), arg.ctype, item)
+        if not isinstance(v, ir.Literal):
+            raise _fail("subset", "IN (…) accepts only literal values", item)
+        _compare("=", arg, v, item)
+        values.append(v)
+    return ir.InList(ir.BOOL, arg, tuple(values), negated)
+
+
+def _case(node: exp.Case, rec: Callable[[exp.Expression], ir.Expr]) -> ir.Expr:
+    if node.this is not None:
+        raise _fail("subset", "only searched CASE WHEN … is supported (not CASE x WHEN …)", node)
+    if node.args.get("default") is None:
+        raise _fail("subset", "CASE needs an ELSE branch (v1 has no NULLs)", node)
+    whens = []
+    results = []
+    for branch in node.args["ifs"]:
+        cond = rec(branch.this)
+        if cond.ctype != ir.BOOL:
+            raise _fail("types", f"CASE WHEN needs a bool condition, got {cond.ctype}", branch)
+        value = rec(branch.args["true"])
+        whens.append((cond, value))
+        results.append(value)
+    default = rec(node.args["default"])
+    ctype = default.ctype
+    for value in results:
+        ctype = _unify(ctype, value.ctype, "CASE branches", node)
+    return ir.Case(ctype, tuple(whens), default)
+
+
+# ------------------------------------------------------------------ queries
+
+
+class _Compiler:
+    def __init__(self, tables: TableSchemas, min_group_size: int) -> None:
+        self.tables = tables
+        self.min_group_size = min_group_size
+        self.used_tables: list[str] = []
+        self.counter = 0
+
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"{stem}#{self.counter}"
+
+    # -- statements
+
+    def query(self, node: exp.Expression, ctes: dict[str, ir.Node]) -> ir.Node:
+        with_ = node.args.get("with_") or node.args.get("with")
+        if with_ is not None:
+            ctes = dict(ctes)
+            for cte in with_.expressions:
+                name = cte.alias
+                if name in ctes or name in self.tables:
+                    raise _fail("bind", f"CTE name {name!r} is already a table or CTE", cte)
+                ctes[name] = self.query(cte.this, ctes)
+        if isinstance(node, exp.Union):
+            return self.union(node, ctes)
+        if isinstance(node, exp.Subquery):
+            return self.query(node.this, ctes)
+        if not isinstance(node, exp.Select):
+            raise _fail("subset", "the statement must be a SELECT query", node)
+        return self.select(node, ctes)
+
+    def union(self, node: exp.Union, ctes: dict[str, ir.Node]) -> ir.Node:
+        branches: list[ir.Node] = []
+
+        def collect(n: exp.Expression) -> None:
+            if isinstance(n, exp.Union) and not n.args.get("order") and not n.args.get("limit"):
+                if n.args.get("distinct") != node.args.get("distinct"):
+                    raise _fail("subset", "mixing UNION and UNION ALL is not supported", n)
+                collect(n.this)
+                collect(n.expression)
+            else:
+                branches.append(self.query(n, ctes))
+
+        collect(node.this)
+        collect(node.expression)
+        first = branches[0].schema
+        for b in branches[1:]:
+            if len(b.schema) != len(first):
+                raise _fail("types", "UNION branches have different numbers of columns", node)
+            for (name, t1), (_, t2) in zip(first, b.schema, strict=True):
+                if t1 != t2:
+                    raise _fail("types", f"UNION column {name!r}: {t1} vs {t2}", node)
+        result: ir.Node = ir.UnionAll(first, tuple(branches))
+        if node.args.get("distinct"):
+            result = ir.Distinct(first, result)
+        return self.order_limit(node, result, {name: name for name, _ in first}, [])
+
+    def select(self, node: exp.Select, ctes: dict[str, ir.Node]) -> ir.Node:
+        rel = self.from_clause(node, ctes)
+        where = node.args.get("where")
+        if where is not None:
+            rel = self.where(where.this, rel, ctes)
+        items = self.expand_star(node, rel)
+        has_aggs = any(e.find(*_AGGREGATES) for e in items) or node.args.get("group")
+        having = node.args.get("having")
+        if having is not None and not has_aggs:
+            raise _fail("bind", "HAVING needs GROUP BY or aggregates", having)
+        if has_aggs:
+            out_node, out_exprs = self.aggregate(node, rel, items)
+        else:
+            resolve = self.resolver(rel)
+            out_exprs = [
+                (self.output_name(e, i), _bind_expr(_unalias(e), resolve))
+                for i, e in enumerate(items)
+            ]
+            out_node = rel.node
+        outputs = tuple(out_exprs)
+        schema = tuple((name, e.ctype) for name, e in outputs)
+        result: ir.Node = ir.Project(schema, out_node, outputs)
+        if node.args.get("distinct"):
+            result = ir.Distinct(schema, result)
+        by_sql = {e.unalias().sql(): name for e, (name, _) in zip(items, outputs, strict=True)}
+        return self.order_limit(node, result, {name: name for name, _ in schema}, [by_sql])
+
+    # -- FROM and joins
+
+    def table_ref(self, node: exp.Expression, ctes: dict[str, ir.Node]) -> _Relation:
+        if isinstance(node, exp.Subquery):
+            alias = node.alias
+            if not alias:
+                raise _fail("bind", "a derived table needs an alias: (SELECT …) AS name", node)
+            return self.derived(self.query(node.this, ctes), alias, node)
+        if not isinstance(node, exp.Table):
+            raise _fail("subset", f"{type(node).__name__.upper()} in FROM is not supported", node)
+        name = node.name
+        alias = node.alias or name
+        if node.args.get("db") or node.args.get("catalog"):
+            raise _fail("bind", f"qualified table names are not supported: {node.sql()}", node)
+        if name in ctes:
+            return self.derived(ctes[name], alias, node)
+        if name not in self.tables:
+            known = ", ".join(sorted(self.tables)) or "none"
+            raise _fail("bind", f"unknown table {name!r} (tables in the plan: {known})", node)
+        if name not in self.used_tables:
+            self.used_tables.append(name)
+        columns = self.tables[name]
+        schema = tuple((f"{alias}.{c}", t) for c, t in columns.items())
+        return _Relation(
+            ir.Scan(schema, name, alias), {alias: {c: f"{alias}.{c}" for c in columns}}
+        )
+
+    def derived(self, inner: ir.Node, alias: str, node: Any) -> _Relation:
+        names = [n for n, _ in inner.schema]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise _fail(
+                "bind", f"derived table {alias!r} has duplicate column names {sorted(dup)}", node
+            )
+        outputs = tuple((f"{alias}.{n}", ir.ColumnRef(t, n)) for n, t in inner.schema)
+        schema = tuple((f"{alias}.{n}", t) for n, t in inner.schema)
+        return _Relation(
+            ir.Project(schema, inner, outputs), {alias: {n: f"{alias}.{n}" for n in names}}
+        )
+
+    def from_clause(self, node: exp.Select, ctes: dict[str, ir.Node]) -> _Relation:
+        from_ = node.args.get("from_") or node.args.get("from")
+        if from_ is None:
+            raise _fail("subset", "a SELECT needs FROM", node)
+        rel = self.table_ref(from_.this, ctes)
+        for join in node.args.get("joins") or []:
+            right = self.table_ref(join.this, ctes)
+            overlap = set(rel.columns) & set(right.columns)
+            if overlap:
+                raise _fail("bind", f"alias {sorted(overlap)[0]!r} is used twice", join)
+            rel = self.join(rel, right, join)
+        return rel
+
+    def join(self, left: _Relation, right: _Relation, node: exp.Join) -> _Relation:
+        kind = "left" if (node.args.get("side") or "").upper() == "LEFT" else "inner"
+        both = _Relation(left.node, {**left.columns, **right.columns})
+        left_names = {n for n, _ in left.node.schema}
+        right_names = {n for n, _ in right.node.schema}
+        keys_l: list[str] = []
+        keys_r: list[str] = []
+        residual: list[ir.Expr] = []
+        resolve = self.resolver(
+            _Relation(left.node, both.columns), extra_types=dict(right.node.schema)
+        )
+        for conj in _conjuncts(node.args["on"]):
+            if (
+                isinstance(conj, exp.EQ)
+                and isinstance(conj.this, exp.Column)
+                and isinstance(conj.expression, exp.Column)
+            ):
+                a, b = resolve(conj.this), resolve(conj.expression)
+                assert isinstance(a, ir.ColumnRef)
+                assert isinstance(b, ir.ColumnRef)
+                if a.name in right_names and b.name in left_names:
+                    a, b = b, a
+                if a.name in left_names and b.name in right_names:
+                    _compare("=", a, b, conj)
+                    keys_l.append(a.name)
+                    keys_r.append(b.name)
+                    continue
+            residual.append(_bind_expr(conj, resolve))
+        if not keys_l:
+            raise _fail(
+                "bind", "a join needs at least one equality between the two sides in ON", node
+            )
+        schema = left.node.schema + right.node.schema
+        right_node = right.node
+        if kind == "left":
+            for r in residual:
+                if not _refs(r) <= right_names:
+                    raise _fail(
+                        "subset", "LEFT JOIN … ON may only add conditions on the right table", node
+                    )
+                right_node = ir.Filter(right_node.schema, right_node, r)
+            residual = []
+        result: ir.Node = ir.Join(schema, left.node, right_node, kind, tuple(keys_l), tuple(keys_r))
+        if residual:
+            result = ir.Filter(
+                schema, result, _logic("AND", residual, node) if len(residual) > 1 else residual[0]
+            )
+        return _Relation(result, both.columns)
+
+    # -- WHERE with semi/anti joins
+
+    def where(self, cond: exp.Expression, rel: _Relation, ctes: dict[str, ir.Node]) -> _Relation:
+        plain: list[ir.Expr] = []
+        node = rel.node
+        resolve = self.resolver(rel)
+        for conj in _conjuncts(cond):
+            negated = False
+            inner = conj
+            if isinstance(inner, exp.Not) and isinstance(inner.this, exp.In | exp.Exists):
+                negated, inner = True, inner.this
+            if isinstance(inner, exp.In) and inner.args.get("query"):
+                arg = _bind_expr(inner.this, resolve)
+                if not isinstance(arg, ir.ColumnRef):
+                    raise _fail("subset", "IN (SELECT …) needs a column on the left", inner)
+                sub = self.query(inner.args["query"].this, ctes)
+                if len(sub.schema) != 1:
+                    raise _fail("bind", "IN (SELECT …) must select exactly one column", inner)
+                _compare("=", arg, ir.ColumnRef(sub.schema[0][1], sub.schema[0][0]), inner)
+                node = ir.SemiJoin(
+                    node.schema, node, sub, (arg.name,), (sub.schema[0][0],), negated
+                )
+            elif isinstance(inner, exp.Exists):
+                node = self.exists(inner, node, rel, ctes, negated)
+            else:
+                if conj.find(exp.Exists) or (
+                    conj.find(exp.In) and any(i.args.get("query") for i in conj.find_all(exp.In))
+                ):
+                    raise _fail(
+                        "subset",
+                        "IN/EXISTS subqueries must be top-level AND conditions of WHERE",
+                        conj,
+                    )
+                plain.append(_bind_expr(conj, resolve))
+        if plain:
+            pred = plain[0] if len(plain) == 1 else _logic("AND", plain, cond)
+            node = ir.Filter(node.schema, node, pred)
+        return _Relation(node, rel.columns)
+
+    def exists(
+        self,
+        node: exp.Exists,
+        outer_node: ir.Node,
+        outer: _Relation,
+        ctes: dict[str, ir.Node],
+        anti: bool,
+    ) -> ir.Node:
+        sub = node.this
+        if not isinstance(sub, exp.Select) or any(
+            sub.args.get(k) for k in ("group", "having", "order", "limit", "distinct")
+        ):
+            raise _fail("subset", "EXISTS supports SELECT … FROM … [JOIN …] WHERE … only", node)
+        inner = self.from_clause(sub, ctes)
+        inner_names = {n for n, _ in inner.node.schema}
+        outer_names = {n for n, _ in outer.node.schema}
+        resolve_inner = self.resolver(inner)
+        resolve_both = self.resolver(
+            _Relation(inner.node, {**outer.columns, **inner.columns}),
+            extra_types=dict(outer.node.schema),
+        )
+        keys_o: list[str] = []
+        keys_i: list[str] = []
+        local: list[ir.Expr] = []
+        where = sub.args.get("where")
+        for conj in _conjuncts(where.this) if where is not None else []:
+            bound = _bind_expr(conj, resolve_both)
+            refs = _refs(bound)
+            if refs <= inner_names:
+                local.append(_bind_expr(conj, resolve_inner))
+                continue
+            if (
+                isinstance(bound, ir.Compare)
+                and bound.op == "="
+                and isinstance(bound.left, ir.ColumnRef)
+                and isinstance(bound.right, ir.ColumnRef)
+            ):
+                a, b = bound.left.name, bound.right.name
+                if a in outer_names and b in inner_names:
+                    a, b = b, a
+                if a in inner_names and b in outer_names:
+                    keys_i.append(a)
+                    keys_o.append(b)
+                    continue
+            raise _fail(
+                "subset",
+                "a correlated EXISTS condition must be an equality of an inner and an outer column",
+                conj,
+            )
+        if not keys_i:
+            raise _fail(
+                "subset", "EXISTS needs a correlation inner.col = outer.col in its WHERE", node
+            )
+        inner_node = inner.node
+        if local:
+            inner_node = ir.Filter(
+                inner_node.schema,
+                inner_node,
+                local[0] if len(local) == 1 else _logic("AND", local, node),
+            )
+        return ir.SemiJoin(
+            outer_node.schema, outer_node, inner_node, tuple(keys_o), tuple(keys_i), anti
+        )
+
+    # -- SELECT list, aggregation, ORDER BY / LIMIT
+
+    def expand_star(self, node: exp.Select, rel: _Relation) -> list[exp.Expression]:
+        items: list[exp.Expression] = []
+        for e in node.expressions:
+            if isinstance(e, exp.Star):
+                for alias, cols in rel.columns.items():
+                    items.extend(exp.column(c, table=alias) for c in cols)
+            elif isinstance(e, exp.Column) and isinstance(e.this, exp.Star):
+                alias = e.table
+                if alias not in rel.columns:
+                    raise _fail("bind", f"unknown alias {alias!r} in {alias}.*", e)
+                items.extend(exp.column(c, table=alias) for c in rel.columns[alias])
+            else:
+                items.append(e)
+        return items
+
+    def output_name(self, e: exp.Expression, index: int) -> str:
+        if isinstance(e, exp.Alias):
+            return e.alias
+        if isinstance(e, exp.Column):
+            return e.name
+        return e.sql(dialect="duckdb")
+
+    def resolver(
+        self, rel: _Relation, extra_types: Mapping[str, ColumnType] | None = None
+    ) -> ColumnResolver:
+        types = dict(rel.node.schema)
+        if extra_types:
+            types.update(extra_types)
+
+        def resolve(col: exp.Column) -> ir.Expr:
+            name, table = col.name, col.table
+            if table:
+                if table not in rel.columns:
+                    raise _fail("bind", f"unknown table or alias {table!r}", col)
+                if name not in rel.columns[table]:
+                    known = ", ".join(rel.columns[table]) or "none"
+                    raise _fail("bind", f"unknown column {table}.{name} (columns: {known})", col)
+                full = rel.columns[table][name]
+            else:
+                hits = [cols[name] for cols in rel.columns.values() if name in cols]
+                if not hits:
+                    raise _fail("bind", f"unknown column {name!r}", col)
+                if len(hits) > 1:
+                    raise _fail(
+                        "bind", f"column {name!r} is ambiguous; qualify it with a table alias", col
+                    )
+                full = hits[0]
+            return ir.ColumnRef(types[full], full)
+
+        return resolve
+
+    def aggregate(
+        self, node: exp.Select, rel: _Relation, items: list[exp.Expression]
+    ) -> tuple[ir.Node, list[tuple[str, ir.Expr]]]:
+        resolve = self.resolver(rel)
+        aliases = {e.alias: e.unalias() for e in items if isinstance(e, exp.Alias)}
+        keys: list[ir.ColumnRef] = []
+        group_sql: dict[str, ir.ColumnRef] = {}
+        pre: dict[str, ir.Expr] = {}
+        group = node.args.get("group")
+        for g in group.expressions if group is not None else []:
+            target = g
+            if isinstance(g, exp.Column) and not g.table and g.name in aliases:
+                try:
+                    resolve(g)
+                except SqlError:
+                    target = aliases[g.name]  # GROUP BY a SELECT alias
+            bound = _bind_expr(target, resolve)
+            if target.find(*_AGGREGATES):
+                raise _fail("subset", "GROUP BY cannot contain aggregates", g)
+            if isinstance(bound, ir.ColumnRef):
+                key = bound
+            else:
+                key = ir.ColumnRef(bound.ctype, self.fresh("key"))
+            pre[key.name] = bound
+            keys.append(key)
+            group_sql[target.sql()] = key
+        calls: dict[str, ir.AggregateCall] = {}
+
+        def bind_call(e: exp.Expression) -> ir.Expr:
+            sql = e.sql(dialect="duckdb")
+            if sql in calls:
+                c = calls[sql]
+                return ir.ColumnRef(c.ctype, c.name)
+            func = type(e).__name__.upper()
+            arg_node = e.this
+            distinct = isinstance(arg_node, exp.Distinct)
+            if distinct:
+                if func != "COUNT" or len(arg_node.expressions) != 1:
+                    raise _fail("subset", "DISTINCT is supported in COUNT(DISTINCT col) only", e)
+                arg_node = arg_node.expressions[0]
+            arg_name: str | None = None
+            if isinstance(arg_node, exp.Star) or arg_node is None:
+                if func != "COUNT":
+                    raise _fail("subset", f"{func}(*) is not valid", e)
+            else:
+                arg = _bind_expr(arg_node, resolve)
+                if arg_node.find(*_AGGREGATES):
+                    raise _fail("subset", "nested aggregates are not supported", e)
+                arg_name = arg.name if isinstance(arg, ir.ColumnRef) else self.fresh("arg")
+                pre[arg_name] = arg
+                ctype = arg.ctype
+                if func in ("SUM", "AVG") and not ctype.is_numeric:
+                    raise _fail("types", f"{func} needs an int or decimal argument, got {ctype}", e)
+                if func in ("MIN", "MAX") and not ctype.is_ordered:
+                    raise _fail(
+                        "types", f"{func} on an id/text column is not allowed (no ordering)", e
+                    )
+            if func == "COUNT":
+                out_type = ir.INT
+            elif func == "AVG":
+                out_type = ColumnType("decimal", min(_MAX_SCALE, max(6, ctype.scale + 6)))
+            else:
+                out_type = ctype
+            call = ir.AggregateCall(func, arg_name, distinct, self.fresh(func.lower()), out_type)
+            calls[sql] = call
+            return ir.ColumnRef(out_type, call.name)
+
+        key_names = {k.name for k in keys}
+
+        def resolve_grouped(col: exp.Column) -> ir.Expr:
+            ref = resolve(col)
+            assert isinstance(ref, ir.ColumnRef)
+            if ref.name not in key_names:
+                raise _fail(
+                    "bind",
+                    f"column {col.sql()!r} must appear in GROUP BY or inside an aggregate",
+                    col,
+                )
+            return ref
+
+        def bind_item(e: exp.Expression) -> ir.Expr:
+            grouped = group_sql.get(e.sql())
+            return grouped if grouped is not None else _bind_expr(e, resolve_grouped, bind_call)
+
+        outputs = [(self.output_name(e, i), bind_item(_unalias(e))) for i, e in enumerate(items)]
+        having = node.args.get("having")
+        having_expr = (
+            _bind_expr(having.this, resolve_grouped, bind_call) if having is not None else None
+        )
+        if having_expr is not None and having_expr.ctype != ir.BOOL:
+            raise _fail("types", "HAVING needs a bool condition", having)
+        plain = all(isinstance(e, ir.ColumnRef) and e.name == n for n, e in pre.items())
+        pre_schema = tuple((n, e.ctype) for n, e in pre.items())
+        source: ir.Node = (
+            rel.node if plain else ir.Project(pre_schema, rel.node, tuple(pre.items()))
+        )
+        agg_schema = tuple((k.name, k.ctype) for k in keys) + tuple(
+            (c.name, c.ctype) for c in calls.values()
+        )
+        min_size = self.min_group_size if keys else 0
+        agg: ir.Node = ir.Aggregate(
+            agg_schema, source, tuple(k.name for k in keys), tuple(calls.values()), min_size
+        )
+        if having_expr is not None:
+            agg = ir.Filter(agg_schema, agg, having_expr)
+        return agg, outputs
+
+    def order_limit(
+        self,
+        node: exp.Expression,
+        result: ir.Node,
+        names: dict[str, str],
+        by_sql: list[dict[str, str]],
+    ) -> ir.Node:
+        order = node.args.get("order")
+        limit = node.args.get("limit")
+        if order is None and limit is None:
+            return result
+        schema = result.schema
+        keys: list[tuple[str, bool]] = []
+        for ordered in order.expressions if order is not None else []:
+            e = ordered.this
+            name: str | None = None
+            if isinstance(e, exp.Literal) and not e.is_string:
+                pos = int(e.this)
+                if not 1 <= pos <= len(schema):
+                    raise _fail("bind", f"ORDER BY position {pos} is out of range", e)
+                name = schema[pos - 1][0]
+            elif isinstance(e, exp.Column) and not e.table and e.name in names:
+                name = names[e.name]
+            else:
+                for mapping in by_sql:
+                    name = mapping.get(e.sql()) or name
+            if name is None:
+                raise _fail(
+                    "bind", "ORDER BY must name a column, alias or position of the SELECT list", e
+                )
+            if dict(schema)[name].is_text:
+                raise _fail(
+                    "types", f"ordering on an id/text column is not allowed (ORDER BY {name})", e
+                )
+            keys.append((name, bool(ordered.args.get("desc"))))
+        n: int | None = None
+        if limit is not None:
+            if order is None:
+                raise _fail(
+                    "subset", "LIMIT needs ORDER BY (otherwise the rows kept are arbitrary)", limit
+                )
+            value = limit.expression
+            if not (
+                isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()
+            ):
+                raise _fail("subset", "LIMIT needs a non-negative integer literal", limit)
+            n = int(value.this)
+        return ir.OrderLimit(schema, result, tuple(keys), n)
+
+
+def _unalias(e: exp.Expression) -> exp.Expression:
+    inner: exp.Expression = e.unalias()  # type: ignore[assignment]
+    return inner
+
+
+def _conjuncts(e: exp.Expression) -> list[exp.Expression]:
+    while isinstance(e, exp.Paren):
+        e = e.this
+    if isinstance(e, exp.And):
+        return _conjuncts(e.this) + _conjuncts(e.expression)
+    return [e]
+
+
+def _refs(e: ir.Expr) -> set[str]:
+    if isinstance(e, ir.ColumnRef):
+        return {e.name}
+    out: set[str] = set()
+    for value in vars(e).values():
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            if isinstance(item, ir.Expr):
+                out |= _refs(item)
+            elif isinstance(item, tuple):
+                for sub in item:
+                    if isinstance(sub, ir.Expr):
+                        out |= _refs(sub)
+    return out
+
+
+def compile_sql(sql: str, tables: TableSchemas, *, min_group_size: int = 0) -> ir.CompiledQuery:
+    """Run all passes; raise :class:`SqlError` (one line, with pass and position) on rejection."""
+    tree = parse(sql)
+    check_subset(tree)
+    compiler = _Compiler(tables, min_group_size)
+    plan = compiler.query(tree, {})
+    return ir.CompiledQuery(plan, sql, tuple(compiler.used_tables))

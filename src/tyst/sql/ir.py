@@ -1,0 +1,227 @@
+"""The typed intermediate representation the compiler produces: expressions and a logical plan.
+
+Nothing here depends on sqlglot; the executor sees only these classes.
+
+Expressions are evaluated per row over the schema of their operator's input;
+column references name that input's columns. Logical operators form a tree;
+each has a ``schema`` (ordered output names and types). Operators never
+shrink tables at run time (validity bits); the plan only says *what* to
+compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from tyst.data.types import ColumnType
+
+BOOL = ColumnType("bool")
+INT = ColumnType("int")
+DATE = ColumnType("date")
+
+Value = int | Decimal | date | bool | str
+
+# --------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Expr:
+    """Base class: every expression has a result type."""
+
+    ctype: ColumnType
+
+
+@dataclass(frozen=True)
+class ColumnRef(Expr):
+    name: str
+
+
+@dataclass(frozen=True)
+class Literal(Expr):
+    value: Value
+
+
+@dataclass(frozen=True)
+class Arith(Expr):
+    """``+``, ``-`` or ``*`` on int/decimal operands (decimals keep exact scales)."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    """``=``, ``<>``, ``<``, ``<=``, ``>``, ``>=``; result bool."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Logic(Expr):
+    """``AND`` / ``OR`` of bool operands."""
+
+    op: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Not(Expr):
+    arg: Expr
+
+
+@dataclass(frozen=True)
+class Case(Expr):
+    """``CASE WHEN c1 THEN v1 … ELSE d END`` (ELSE is required in v1: no NULLs)."""
+
+    whens: tuple[tuple[Expr, Expr], ...]
+    default: Expr
+
+
+@dataclass(frozen=True)
+class InList(Expr):
+    """``arg [NOT] IN (v1, v2, …)`` with literal values."""
+
+    arg: Expr
+    values: tuple[Literal, ...]
+    negated: bool
+
+
+# --------------------------------------------------------------------- logical plan
+
+Schema = tuple[tuple[str, ColumnType], ...]
+
+
+@dataclass(frozen=True)
+class Node:
+    """Base class of logical operators; ``schema`` is the output."""
+
+    schema: Schema
+
+    def children(self) -> tuple[Node, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class Scan(Node):
+    """All rows of an input table; columns renamed to ``alias.column``."""
+
+    table: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class Filter(Node):
+    input: Node
+    predicate: Expr
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Project(Node):
+    """Compute the named output expressions over the input's columns."""
+
+    input: Node
+    outputs: tuple[tuple[str, Expr], ...]
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Join(Node):
+    """Equi-join on ``left_keys[i] = right_keys[i]``; output = left columns then right columns.
+
+    ``kind`` is ``inner`` or ``left``. Which side is unique on its key is
+    decided at run time from the data-preparation checks (PK–FK join).
+    """
+
+    left: Node
+    right: Node
+    kind: str
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, self.right)
+
+
+@dataclass(frozen=True)
+class SemiJoin(Node):
+    """Rows of ``input`` with (``anti``: without) a row of ``subquery`` with equal keys."""
+
+    input: Node
+    subquery: Node
+    input_keys: tuple[str, ...]
+    subquery_keys: tuple[str, ...]
+    anti: bool
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.input, self.subquery)
+
+
+@dataclass(frozen=True)
+class AggregateCall:
+    """One aggregate: ``func`` in COUNT, SUM, AVG, MIN, MAX; ``arg`` None for COUNT(*)."""
+
+    func: str
+    arg: str | None
+    distinct: bool
+    name: str
+    ctype: ColumnType
+
+
+@dataclass(frozen=True)
+class Aggregate(Node):
+    """GROUP BY ``keys`` (empty: one global row) computing ``calls``; output keys then calls."""
+
+    input: Node
+    keys: tuple[str, ...]
+    calls: tuple[AggregateCall, ...]
+    min_group_size: int = 0
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Distinct(Node):
+    input: Node
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class OrderLimit(Node):
+    """Sort by ``keys`` (name, descending) and keep the first ``limit`` valid rows (None: all)."""
+
+    input: Node
+    keys: tuple[tuple[str, bool], ...]
+    limit: int | None
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class UnionAll(Node):
+    inputs: tuple[Node, ...]
+
+    def children(self) -> tuple[Node, ...]:
+        return self.inputs
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """The result of compilation: the plan, its output columns, and what it reveals."""
+
+    plan: Node
+    sql: str
+    tables: tuple[str, ...] = field(default=())
