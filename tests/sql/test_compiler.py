@@ -108,7 +108,8 @@ def test_supported_query_is_valid_duckdb(name: str) -> None:
 
 def test_types_of_outputs() -> None:
     compiled = compile_sql(
-        "SELECT pnr, SUM(belopp) AS s, COUNT(*) AS n, AVG(belopp) AS a FROM sjukpenning GROUP BY pnr",
+        "SELECT pnr, SUM(belopp) AS s, COUNT(*) AS n, AVG(belopp) AS a "
+        "FROM sjukpenning GROUP BY pnr",
         TABLES,
     )
     types = dict(compiled.plan.schema)
