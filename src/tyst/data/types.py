@@ -9,7 +9,13 @@ recipient's decoder):
 | ``decimal(s)`` | 1 | round(v · 10^s) as ``int`` (exact decimal parsing, no floats) |
 | ``date`` | 1 | days since 1970-01-01, signed |
 | ``bool`` | 1 | 0 or 1 |
-| ``id``, ``text`` | 2 key + 8 content | key: the first 124 bits of BLAKE2b-128 of the UTF-8 bytes, as two 62-bit unsigned words (equality, grouping and joins compare these); content: the UTF-8 bytes zero-padded to 64 bytes, 8 bytes per word little-endian (returned to recipients, never compared). NUL characters are rejected. |
+| ``id``, ``text`` | 2 key + 8 content | see below |
+
+``id`` and ``text``: the *key* lanes are the first 124 bits of BLAKE2b-128 of
+the UTF-8 bytes, as two 62-bit unsigned words (equality, grouping and joins
+compare these); the *content* lanes are the UTF-8 bytes zero-padded to 64
+bytes, 8 bytes per word little-endian (returned to recipients, never
+compared). NUL characters are rejected.
 
 Keys of two different strings collide with probability about 2^-124 per pair.
 """

@@ -106,7 +106,8 @@ def concat_tables(tables: list[SharedTable], name: str = "") -> SharedTable:
     for i, col_name in enumerate(names):
         parts = [list(t.columns.values())[i] for t in tables]
         lanes = tuple(
-            concat_a([p.lanes[j] for p in parts]) for j in range(first.columns[col_name].ctype.lanes)
+            concat_a([p.lanes[j] for p in parts])
+            for j in range(first.columns[col_name].ctype.lanes)
         )
         columns[col_name] = SharedColumn(first.columns[col_name].ctype, lanes)
     return SharedTable(columns, concat_b([t.valid for t in tables]), name)
