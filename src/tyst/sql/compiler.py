@@ -396,7 +396,7 @@ class _Compiler:
                 for i, e in enumerate(items)
             ]
             out_node = rel.node
-        outputs = tuple(out_exprs)
+        outputs = tuple(_unique_names(out_exprs))
         schema = tuple((name, e.ctype) for name, e in outputs)
         result: ir.Node = ir.Project(schema, out_node, outputs)
         if node.args.get("distinct"):
@@ -817,6 +817,20 @@ class _Compiler:
                 raise _fail("subset", "LIMIT needs a non-negative integer literal", limit)
             n = int(value.this)
         return ir.OrderLimit(schema, result, tuple(keys), n)
+
+
+def _unique_names(items: list[tuple[str, ir.Expr]]) -> list[tuple[str, ir.Expr]]:
+    """Internal output names made unique: a repeated ``x`` becomes ``x#2``, ``x#3``…
+
+    The recipient shows :func:`tyst.sql.ir.display_name`, i.e. ``x`` each time,
+    as DuckDB does.
+    """
+    count: dict[str, int] = {}
+    out = []
+    for name, e in items:
+        count[name] = count.get(name, 0) + 1
+        out.append((name if count[name] == 1 else f"{name}#{count[name]}", e))
+    return out
 
 
 def _unalias(e: exp.Expression) -> exp.Expression:
