@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.mpc.harness import run3
-from tyst.data.types import ColumnType
+from tyst.data.types import ColumnType, text_key
 from tyst.engine.expressions import EPOCH, Evaluator
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
@@ -31,15 +30,6 @@ SCHEMA = {
     "f": T("bool"),
 }
 N = 301
-
-
-def text_key(value: str) -> tuple[int, ...]:
-    digest = hashlib.blake2b(value.encode(), digest_size=16).digest()
-    mask = (1 << 62) - 1
-    return (
-        int.from_bytes(digest[:8], "little") & mask,
-        int.from_bytes(digest[8:], "little") & mask,
-    )
 
 
 def _rows() -> dict[str, list[object]]:

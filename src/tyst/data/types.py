@@ -22,6 +22,7 @@ Keys of two different strings collide with probability about 2^-124 per pair.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -89,3 +90,17 @@ class ColumnType:
 
     def __str__(self) -> str:
         return f"decimal({self.scale})" if self.kind == "decimal" else self.kind
+
+
+def text_key(value: str) -> tuple[int, int]:
+    """The two key lanes of an ``id``/``text`` value (see the module contract).
+
+    BLAKE2b with a 16-byte digest of the UTF-8 bytes; each 8-byte half, read
+    little-endian, keeps its low 62 bits (inside the comparison range).
+    """
+    digest = hashlib.blake2b(value.encode("utf-8"), digest_size=16).digest()
+    mask = (1 << 62) - 1
+    return (
+        int.from_bytes(digest[:8], "little") & mask,
+        int.from_bytes(digest[8:], "little") & mask,
+    )
