@@ -99,7 +99,7 @@ def test_expression_matches_duckdb(expression: str) -> None:
             for c, lanes in parts.items()
         }
         table = SharedTable(cols, all_valid(p.index, N))
-        out = Evaluator(p, table, text_key).evaluate(expr)
+        out = Evaluator(p, table).evaluate(expr)
         return [lane.a for lane in out.lanes], [lane.b for lane in out.lanes]
 
     results = run3(program)

@@ -104,3 +104,15 @@ def text_key(value: str) -> tuple[int, int]:
         int.from_bytes(digest[:8], "little") & mask,
         int.from_bytes(digest[8:], "little") & mask,
     )
+
+
+def text_lanes(value: str) -> list[int]:
+    """All ``TEXT_KEY_LANES + TEXT_CONTENT_LANES`` lane values of one id/text value."""
+    raw = value.encode("utf-8")
+    if len(raw) > TEXT_MAX_BYTES:
+        raise ValueError(f"value is {len(raw)} bytes, the limit for id/text is {TEXT_MAX_BYTES}")
+    if b"\0" in raw:
+        raise ValueError("id/text values may not contain NUL characters")
+    padded = raw.ljust(TEXT_MAX_BYTES, b"\0")
+    content = [int.from_bytes(padded[8 * j : 8 * j + 8], "little") for j in range(8)]
+    return [*text_key(value), *content]

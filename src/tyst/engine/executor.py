@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tyst.engine.expressions import Evaluator, TextKey
+from tyst.engine.expressions import Evaluator
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean
 from tyst.relational.table import SharedColumn, SharedTable, concat_tables
@@ -21,10 +21,9 @@ from tyst.sql import ir
 class Executor:
     """Executes IR operators over shared tables for one party."""
 
-    def __init__(self, party: Party, inputs: Mapping[str, SharedTable], text_key: TextKey) -> None:
+    def __init__(self, party: Party, inputs: Mapping[str, SharedTable]) -> None:
         self.party = party
         self.inputs = inputs
-        self.text_key = text_key
 
     def run(self, node: ir.Node) -> SharedTable:
         """The operator's output table (see module contract)."""
@@ -44,12 +43,12 @@ class Executor:
 
     def _filter(self, node: ir.Filter) -> SharedTable:
         table = self.run(node.input)
-        bit = Evaluator(self.party, table, self.text_key).predicate(node.predicate)
+        bit = Evaluator(self.party, table).predicate(node.predicate)
         return table.with_valid(boolean.and_(self.party, table.valid, bit))
 
     def _project(self, node: ir.Project) -> SharedTable:
         table = self.run(node.input)
-        evaluator = Evaluator(self.party, table, self.text_key)
+        evaluator = Evaluator(self.party, table)
         columns: dict[str, SharedColumn] = {}
         for name, expr in node.outputs:
             columns[name] = evaluator.evaluate(expr)

@@ -20,13 +20,12 @@ Leakage: none (nothing is opened).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
 import numpy as np
 
-from tyst.data.types import ColumnType
+from tyst.data.types import ColumnType, text_lanes
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean, compare, conversion
 from tyst.mpc.protocols.arithmetic import mul
@@ -37,17 +36,14 @@ from tyst.sql import ir
 
 EPOCH = date(1970, 1, 1)
 
-TextKey = Callable[[str], tuple[int, ...]]
-"""Maps a text literal to its key lanes (the data owners' encoding of id/text)."""
 
-
-def literal_words(lit: ir.Literal, text_key: TextKey) -> list[int]:
+def literal_words(lit: ir.Literal) -> list[int]:
     """The lane values of a literal, as unsigned 64-bit integers."""
     value = lit.value
     t = lit.ctype
     if t.is_text:
         assert isinstance(value, str)
-        return [*text_key(value), *([0] * (t.lanes - t.key_lanes))]
+        return text_lanes(value)
     if isinstance(value, bool):
         return [int(value)]
     if isinstance(value, date):
@@ -64,10 +60,9 @@ def literal_words(lit: ir.Literal, text_key: TextKey) -> list[int]:
 class Evaluator:
     """Evaluates expressions of one operator over one input table."""
 
-    def __init__(self, party: Party, table: SharedTable, text_key: TextKey) -> None:
+    def __init__(self, party: Party, table: SharedTable) -> None:
         self.party = party
         self.table = table
-        self.text_key = text_key
         self.n = len(table)
 
     # -- values
@@ -77,7 +72,7 @@ class Evaluator:
         if isinstance(e, ir.ColumnRef):
             return self.table.column(e.name)
         if isinstance(e, ir.Literal):
-            words = literal_words(e, self.text_key)
+            words = literal_words(e)
             lanes = tuple(public_a(self.party.index, np.full(self.n, w, dtype=U64)) for w in words)
             return SharedColumn(e.ctype, lanes)
         if isinstance(e, ir.Arith):
@@ -102,9 +97,9 @@ class Evaluator:
             left = self.evaluate(e.left).lanes[0]
             right = self.evaluate(e.right).lanes[0]
             if isinstance(e.right, ir.Literal):
-                return left.mul_public(literal_words(e.right, self.text_key)[0])
+                return left.mul_public(literal_words(e.right)[0])
             if isinstance(e.left, ir.Literal):
-                return right.mul_public(literal_words(e.left, self.text_key)[0])
+                return right.mul_public(literal_words(e.left)[0])
             return mul(self.party, left, right)
         scale = e.ctype.scale
         a, b = self._scaled(e.left, scale), self._scaled(e.right, scale)

@@ -1,0 +1,161 @@
+"""Run a SQL query both ways — over secret shares (three in-process parties) and in DuckDB —
+on the same plaintext rows, and return both results as comparable Python rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+import duckdb
+import numpy as np
+
+from tests.mpc.harness import run3
+from tyst.data.types import ColumnType, text_lanes
+from tyst.engine.executor import Executor
+from tyst.mpc.outsourced import NodeShares, combine, split
+from tyst.mpc.party import Party
+from tyst.mpc.shares import AShare, BShare
+from tyst.relational.table import SharedColumn, SharedTable
+from tyst.ring.words import U64
+from tyst.sql import ir
+from tyst.sql.compiler import compile_sql
+
+EPOCH = date(1970, 1, 1)
+Rows = list[tuple[object, ...]]
+Schema = Mapping[str, ColumnType]
+
+
+def encode(ctype: ColumnType, values: Sequence[object]) -> list[np.ndarray]:
+    """Lanes of a column per the contract of ``tyst.data.types`` (test-side encoder)."""
+    if ctype.is_text:
+        rows = [text_lanes(str(v)) for v in values]
+        return [np.array([r[j] for r in rows], dtype=U64) for j in range(ctype.lanes)]
+    if ctype.kind == "date":
+        ints = [(v - EPOCH).days for v in values]  # type: ignore[operator]
+    elif ctype.kind == "decimal":
+        ints = [int(Decimal(v) * 10**ctype.scale) for v in values]  # type: ignore[arg-type]
+    else:
+        ints = [int(v) for v in values]  # type: ignore[call-overload]
+    return [np.array(ints, dtype=np.int64).view(U64)]
+
+
+def decode(ctype: ColumnType, lanes: list[np.ndarray]) -> list[object]:
+    """Python values from lanes (inverse of :func:`encode`)."""
+    if ctype.is_text:
+        content = np.stack(lanes[2:], axis=1).astype("<u8")
+        return [bytes(row.tobytes()).rstrip(b"\0").decode() for row in content]
+    ints = lanes[0].view(np.int64).tolist()
+    if ctype.kind == "date":
+        return [EPOCH + timedelta(days=v) for v in ints]
+    if ctype.kind == "decimal":
+        return [Decimal(v).scaleb(-ctype.scale) for v in ints]
+    if ctype.kind == "bool":
+        return [bool(v) for v in ints]
+    return ints
+
+
+def run_mpc(
+    sql: str,
+    schemas: Mapping[str, Schema],
+    data: Mapping[str, Mapping[str, Sequence[object]]],
+    valid: Mapping[str, Sequence[bool]] | None = None,
+    min_group_size: int = 0,
+) -> tuple[list[str], Rows]:
+    """The recipient's view: output names and the valid rows, in delivered order."""
+    compiled = compile_sql(sql, schemas, min_group_size=min_group_size)
+    shares = {
+        t: {c: [split(lane) for lane in encode(schemas[t][c], data[t][c])] for c in schemas[t]}
+        for t in schemas
+    }
+    lengths = {t: len(next(iter(data[t].values()))) for t in schemas}
+    valid_parts = {
+        t: split(
+            np.array(valid[t] if valid and t in valid else [1] * lengths[t], dtype=U64), "bool"
+        )
+        for t in schemas
+    }
+
+    def program(
+        p: Party,
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray]]:
+        i = p.index
+        inputs = {
+            t: SharedTable(
+                {
+                    c: SharedColumn(
+                        schemas[t][c], tuple(AShare(s[i].first, s[i].second) for s in lanes)
+                    )
+                    for c, lanes in cols.items()
+                },
+                BShare(valid_parts[t][i].first, valid_parts[t][i].second),
+                t,
+            )
+            for t, cols in shares.items()
+        }
+        out = Executor(p, inputs).run(compiled.plan)
+        lanes = [(lane.a, lane.b) for col in out.columns.values() for lane in col.lanes]
+        return lanes, (out.valid.a, out.valid.b)
+
+    results = run3(program)
+    schema = compiled.plan.schema
+    flat = [
+        combine([NodeShares(i, "arith", *results[i][0][j]) for i in range(3)])
+        for j in range(len(results[0][0]))
+    ]
+    validity = combine([NodeShares(i, "bool", *results[i][1]) for i in range(3)]) & U64(1)
+    columns = []
+    at = 0
+    for _, ctype in schema:
+        columns.append(decode(ctype, flat[at : at + ctype.lanes]))
+        at += ctype.lanes
+    keep = np.flatnonzero(validity)
+    rows = [tuple(col[k] for col in columns) for k in keep.tolist()]
+    return [ir.display_name(n) for n, _ in schema], rows
+
+
+def _duck_type(t: ColumnType) -> str:
+    if t.is_text:
+        return "VARCHAR"
+    return {
+        "int": "BIGINT",
+        "decimal": f"DECIMAL(18,{t.scale})",
+        "date": "DATE",
+        "bool": "BOOLEAN",
+    }[t.kind]
+
+
+def run_duckdb(
+    sql: str,
+    schemas: Mapping[str, Schema],
+    data: Mapping[str, Mapping[str, Sequence[object]]],
+    valid: Mapping[str, Sequence[bool]] | None = None,
+) -> tuple[list[str], Rows]:
+    """The oracle: the same SQL on the same (valid) rows in DuckDB."""
+    con = duckdb.connect()
+    for t, cols in schemas.items():
+        con.execute(
+            f"CREATE TABLE {t} ({', '.join(f'{c} {_duck_type(ct)}' for c, ct in cols.items())})"
+        )
+        rows = list(zip(*(data[t][c] for c in cols), strict=True))
+        if valid and t in valid:
+            rows = [r for r, v in zip(rows, valid[t], strict=True) if v]
+        if rows:
+            con.executemany(f"INSERT INTO {t} VALUES ({', '.join('?' * len(cols))})", rows)
+    result = con.execute(sql)
+    return [d[0] for d in result.description], [tuple(r) for r in result.fetchall()]
+
+
+def normalise(rows: Rows) -> list[tuple[object, ...]]:
+    """Rows made comparable across engines (floats from DuckDB's AVG rounded)."""
+    out = []
+    for row in rows:
+        out.append(
+            tuple(
+                round(float(v), 4)
+                if isinstance(v, float | Decimal) and not isinstance(v, bool)
+                else v
+                for v in row
+            )
+        )
+    return out
