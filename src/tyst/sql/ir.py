@@ -23,6 +23,7 @@ DATE = ColumnType("date")
 
 Value = int | Decimal | date | bool | str
 
+
 def display_name(name: str) -> str:
     """The name a recipient sees for an output column (internal ``#k`` suffixes removed)."""
     return name.split("#", 1)[0]
