@@ -116,7 +116,7 @@ def test_types_of_outputs() -> None:
     assert types["pnr"] == T("id")
     assert types["s"] == T("decimal(2)")
     assert types["n"] == T("int")
-    assert types["a"].kind == "decimal"
+    assert types["a"].kind == "ratio"  # AVG: sum and count, divided by the recipient
 
 
 def test_min_group_size_applies_to_group_by_only() -> None:
@@ -143,6 +143,14 @@ REJECTED = [
     ("SELECT pnr FROM bistand WHERE pnr < 'x'", "ordering on an id/text column", "types", (1, 31)),
     ("SELECT pnr FROM bistand ORDER BY pnr", "ordering on an id/text column", "types", (1, 34)),
     ("SELECT MAX(pnr) FROM bistand", "MAX on an id/text column", "types", (1, 12)),
+    ("SELECT AVG(belopp) + 1 FROM bistand", "AVG can only be returned", "types", None),
+    ("SELECT pnr FROM bistand GROUP BY pnr HAVING AVG(belopp) > 3", "AVG can only", "types", None),
+    (
+        "SELECT pnr, AVG(belopp) AS a FROM bistand GROUP BY pnr ORDER BY a",
+        "ordering by AVG",
+        "types",
+        None,
+    ),
     ("SELECT x FROM bistand", "unknown column 'x'", "bind", (1, 8)),
     ("SELECT b.x FROM bistand b", "unknown column b.x", "bind", (1, 8)),
     ("SELECT * FROM nope", "unknown table 'nope'", "bind", (1, 15)),

@@ -30,7 +30,9 @@ COMPARISON_LIMIT = 1 << 62
 TEXT_MAX_BYTES = 64
 TEXT_KEY_LANES = 2
 TEXT_CONTENT_LANES = TEXT_MAX_BYTES // 8
-KINDS = ("id", "text", "int", "decimal", "date", "bool")
+KINDS = ("id", "text", "int", "decimal", "date", "bool", "ratio")
+"""``ratio`` is internal (never in a plan): the result of ``AVG`` as two lanes, a sum
+and a count, which only the recipient divides (decimal with ``scale`` decimals)."""
 
 _DECIMAL = re.compile(r"^decimal\((\d{1,2})\)$")
 
@@ -45,7 +47,7 @@ class ColumnType:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown column type {self.kind!r}")
-        if self.kind != "decimal" and self.scale:
+        if self.kind not in ("decimal", "ratio") and self.scale:
             raise ValueError("only decimal columns have a scale")
         if not 0 <= self.scale <= 18:
             raise ValueError("decimal scale must be between 0 and 18")
@@ -75,12 +77,14 @@ class ColumnType:
 
     @property
     def is_ordered(self) -> bool:
-        """Types with <, >, MIN, MAX, ORDER BY: everything but id/text."""
-        return not self.is_text
+        """Types with <, >, MIN, MAX, ORDER BY: everything but id/text (and ratio)."""
+        return not self.is_text and self.kind != "ratio"
 
     @property
     def lanes(self) -> int:
         """Ring words per row."""
+        if self.kind == "ratio":
+            return 2
         return TEXT_KEY_LANES + TEXT_CONTENT_LANES if self.is_text else 1
 
     @property

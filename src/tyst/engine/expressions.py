@@ -79,6 +79,10 @@ class Evaluator:
             return SharedColumn(e.ctype, (self._arith(e),))
         if isinstance(e, ir.Case):
             return self._case(e)
+        if isinstance(e, ir.Ratio):  # AVG: numerator (at its own scale) and count
+            num = self.evaluate(e.numerator).lanes[0]
+            den = self.evaluate(e.denominator).lanes[0]
+            return SharedColumn(e.ctype, (num, den))
         if e.ctype == ir.BOOL:  # comparisons and logic as 0/1 values
             bit = self.predicate(e)
             return SharedColumn(ir.BOOL, (conversion.bit_to_arith(self.party, bit),))

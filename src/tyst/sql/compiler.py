@@ -245,7 +245,18 @@ def _bind_expr(
     return rec(node)
 
 
+def _no_ratio(*exprs: ir.Expr, node: Any) -> None:
+    if any(isinstance(e, ir.Ratio) for e in exprs):
+        raise _fail(
+            "types",
+            "AVG can only be returned by the final SELECT in v1, not compared, ordered or "
+            "computed with; use SUM(x) and COUNT(x) instead",
+            node,
+        )
+
+
 def _arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
+    _no_ratio(a, b, node=node)
     for side in (a, b):
         if not side.ctype.is_numeric:
             what = "arithmetic on an id column" if side.ctype.is_text else "arithmetic"
@@ -259,6 +270,7 @@ def _arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
 
 
 def _compare(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
+    _no_ratio(a, b, node=node)
     a = _coerce_literal(a, b.ctype, node)
     b = _coerce_literal(b, a.ctype, node)
     if _family(a.ctype) != _family(b.ctype):
@@ -312,6 +324,7 @@ def _case(node: exp.Case, rec: Callable[[exp.Expression], ir.Expr]) -> ir.Expr:
         whens.append((cond, value))
         results.append(value)
     default = rec(node.args["default"])
+    _no_ratio(default, *results, node=node)
     ctype = default.ctype
     for value in results:
         ctype = _unify(ctype, value.ctype, "CASE branches", node)
@@ -689,9 +702,12 @@ class _Compiler:
             keys.append(key)
             group_sql[target.sql()] = key
         calls: dict[str, ir.AggregateCall] = {}
+        ratios: dict[str, ir.Ratio] = {}
 
         def bind_call(e: exp.Expression) -> ir.Expr:
             sql = e.sql(dialect="duckdb")
+            if sql in ratios:
+                return ratios[sql]
             if sql in calls:
                 c = calls[sql]
                 return ir.ColumnRef(c.ctype, c.name)
@@ -719,12 +735,19 @@ class _Compiler:
                     raise _fail(
                         "types", f"{func} on an id/text column is not allowed (no ordering)", e
                     )
-            if func == "COUNT":
-                out_type = ir.INT
-            elif func == "AVG":
-                out_type = ColumnType("decimal", min(_MAX_SCALE, max(6, ctype.scale + 6)))
-            else:
-                out_type = ctype
+            if func == "AVG":  # = SUM / COUNT, divided by the recipient only
+                total = ir.AggregateCall("SUM", arg_name, False, self.fresh("sum"), ctype)
+                count = ir.AggregateCall("COUNT", arg_name, False, self.fresh("count"), ir.INT)
+                calls[sql + "#sum"], calls[sql + "#count"] = total, count
+                scale = min(_MAX_SCALE, max(6, ctype.scale + 6))
+                ratio = ir.Ratio(
+                    ColumnType("ratio", scale),
+                    ir.ColumnRef(total.ctype, total.name),
+                    ir.ColumnRef(ir.INT, count.name),
+                )
+                ratios[sql] = ratio
+                return ratio
+            out_type = ir.INT if func == "COUNT" else ctype
             call = ir.AggregateCall(func, arg_name, distinct, self.fresh(func.lower()), out_type)
             calls[sql] = call
             return ir.ColumnRef(out_type, call.name)
@@ -799,6 +822,8 @@ class _Compiler:
                 raise _fail(
                     "bind", "ORDER BY must name a column, alias or position of the SELECT list", e
                 )
+            if dict(schema)[name].kind == "ratio":
+                raise _fail("types", f"ordering by AVG ({name}) is not supported in v1", e)
             if dict(schema)[name].is_text:
                 raise _fail(
                     "types", f"ordering on an id/text column is not allowed (ORDER BY {name})", e

@@ -23,6 +23,10 @@ def render_expr(e: ir.Expr) -> str:
     if isinstance(e, ir.InList):
         values = ", ".join(render_expr(v) for v in e.values)
         return f"{render_expr(e.arg)} {'NOT IN' if e.negated else 'IN'} ({values})"
+    if isinstance(e, ir.Ratio):
+        return (
+            f"{render_expr(e.numerator)} / {render_expr(e.denominator)} (divided by the recipient)"
+        )
     raise TypeError(f"unknown expression {type(e).__name__}")
 
 

@@ -97,6 +97,17 @@ class InList(Expr):
     negated: bool
 
 
+@dataclass(frozen=True)
+class Ratio(Expr):
+    """``AVG``: a sum and a count delivered together; only the recipient divides.
+
+    Allowed only as an output of the final SELECT (ctype kind ``ratio``).
+    """
+
+    numerator: Expr
+    denominator: Expr
+
+
 # --------------------------------------------------------------------- logical plan
 
 Schema = tuple[tuple[str, ColumnType], ...]
