@@ -93,8 +93,13 @@ def check_subset(tree: exp.Expression) -> None:
             if join_kind not in ("", "INNER"):
                 raise _fail("subset", f"{join_kind} JOIN is not supported", node)
             side = (node.args.get("side") or "").upper()
-            if side not in ("", "LEFT"):
-                raise _fail("subset", f"{side} JOIN is not supported (use JOIN or LEFT JOIN)", node)
+            if side:
+                raise _fail(
+                    "subset",
+                    f"{side} JOIN is not supported: v1 has no NULLs (use JOIN, or NOT EXISTS "
+                    "for the rows without a match)",
+                    node,
+                )
             if node.args.get("on") is None:
                 raise _fail(
                     "subset", "joins need ON with equality conditions (no comma joins)", node
@@ -471,7 +476,6 @@ class _Compiler:
         return rel
 
     def join(self, left: _Relation, right: _Relation, node: exp.Join) -> _Relation:
-        kind = "left" if (node.args.get("side") or "").upper() == "LEFT" else "inner"
         both = _Relation(left.node, {**left.columns, **right.columns})
         left_names = {n for n, _ in left.node.schema}
         right_names = {n for n, _ in right.node.schema}
@@ -503,16 +507,9 @@ class _Compiler:
                 "bind", "a join needs at least one equality between the two sides in ON", node
             )
         schema = left.node.schema + right.node.schema
-        right_node = right.node
-        if kind == "left":
-            for r in residual:
-                if not _refs(r) <= right_names:
-                    raise _fail(
-                        "subset", "LEFT JOIN … ON may only add conditions on the right table", node
-                    )
-                right_node = ir.Filter(right_node.schema, right_node, r)
-            residual = []
-        result: ir.Node = ir.Join(schema, left.node, right_node, kind, tuple(keys_l), tuple(keys_r))
+        result: ir.Node = ir.Join(
+            schema, left.node, right.node, "inner", tuple(keys_l), tuple(keys_r)
+        )
         if residual:
             result = ir.Filter(
                 schema, result, _logic("AND", residual, node) if len(residual) > 1 else residual[0]

@@ -1,0 +1,77 @@
+"""Join planning: which side is the pk side, decided from public facts only."""
+
+from __future__ import annotations
+
+import pytest
+
+from tyst.data.types import ColumnType
+from tyst.engine.planning import (
+    PlanningError,
+    TableFacts,
+    join_key_columns,
+    join_strategies,
+)
+from tyst.sql.compiler import compile_sql
+
+T = ColumnType.parse
+TABLES = {
+    "fk": {"pnr": T("id"), "belopp": T("int")},
+    "skv": {"pnr": T("id"), "inkomst": T("int")},
+    "kommun": {"pnr": T("id"), "manad": T("date"), "belopp": T("int")},
+}
+
+
+def _strategies(sql: str, facts: dict[str, TableFacts]) -> list[tuple[str, int]]:
+    root = compile_sql(sql, TABLES).plan
+    return [(s.pk, s.expand) for s in join_strategies(root, facts).values()]
+
+
+def test_right_side_unique_is_the_pk_side() -> None:
+    facts = {"skv": TableFacts((frozenset({"pnr"}),))}
+    sql = "SELECT f.pnr FROM fk f JOIN skv s ON f.pnr = s.pnr"
+    assert _strategies(sql, facts) == [("right", 1)]
+
+
+def test_left_side_unique_is_the_pk_side() -> None:
+    facts = {"fk": TableFacts((frozenset({"pnr"}),))}
+    sql = "SELECT f.pnr FROM fk f JOIN kommun k ON f.pnr = k.pnr"
+    assert _strategies(sql, facts) == [("left", 1)]
+
+
+def test_group_by_output_is_unique_on_its_keys_through_filters_and_projections() -> None:
+    sql = (
+        "WITH per AS (SELECT pnr, SUM(belopp) AS total FROM kommun GROUP BY pnr) "
+        "SELECT p.pnr FROM kommun k JOIN per p ON k.pnr = p.pnr WHERE p.total > 5"
+    )
+    assert _strategies(sql, {}) == [("right", 1)]
+
+
+def test_a_key_that_is_a_superset_of_a_unique_set_is_unique() -> None:
+    facts = {"fk": TableFacts((frozenset({"pnr"}),))}
+    sql = "SELECT k.pnr FROM kommun k JOIN fk f ON k.pnr = f.pnr AND k.belopp = f.belopp"
+    assert _strategies(sql, facts) == [("right", 1)]
+
+
+def test_declared_bound_expands_a_many_to_many_join() -> None:
+    facts = {"kommun": TableFacts(max_rows_per_key=12)}
+    sql = "SELECT f.pnr FROM fk f JOIN kommun k ON f.pnr = k.pnr"
+    assert _strategies(sql, facts) == [("right", 12)]
+
+
+def test_no_unique_side_is_one_clear_line() -> None:
+    sql = "SELECT f.pnr FROM fk f JOIN kommun k ON f.pnr = k.pnr"
+    with pytest.raises(PlanningError) as info:
+        _strategies(sql, {})
+    text = str(info.value)
+    assert "\n" not in text
+    assert "JOIN of fk f and kommun k on f.pnr = k.pnr" in text
+    assert "unique = [...]" in text
+
+
+def test_join_key_columns_are_traced_to_the_scanned_tables() -> None:
+    sql = (
+        "SELECT f.pnr FROM fk f JOIN (SELECT pnr AS p, manad FROM kommun WHERE belopp > 0) AS k "
+        "ON f.pnr = k.p JOIN skv s ON s.pnr = f.pnr"
+    )
+    root = compile_sql(sql, TABLES).plan
+    assert join_key_columns(root) == {"fk": {("pnr",)}, "kommun": {("pnr",)}, "skv": {("pnr",)}}
