@@ -1,0 +1,450 @@
+"""The plan file: a TOML document every party signs before any data moves.
+
+Format (the contract; see issue 3 and ``docs/sql.md``)::
+
+    [analysis]
+    title = "…"                # non-empty strings
+    purpose = "…"
+    legal_basis = "…"
+    retention_days = 30        # positive integer: encrypted data lives at most this long
+
+    [parties.fk]               # one table per party; the key is the party id
+    name = "Försäkringskassan"
+
+    [tables.bistand]           # one table per input table; the key is its SQL name
+    owner = "fk"               # a declared party
+    columns = { pnr = "id", manad = "date", belopp = "int" }
+    unique = ["pnr"]           # optional (extension): the rows are unique on these columns
+    max_rows_per_key = 3       # optional (extension): at most k rows share one join key
+
+    [query]
+    sql = \"\"\"SELECT …\"\"\"
+
+    [output]
+    recipients = ["fk"]        # at least one declared party
+    min_group_size = 5         # optional, default 0
+
+    [policy]                   # optional
+    allow = []                 # opt-in leakage, from POLICY_ALLOWANCES
+
+Rules checked by :func:`parse_plan` (each failure is one :class:`PlanError`
+line naming the file and the offending key):
+
+- the document is valid TOML; the sections ``analysis``, ``parties``,
+  ``tables``, ``query`` and ``output`` are present; **unknown keys anywhere
+  are rejected** (a typo must never be silently ignored);
+- every value has the documented type (TOML booleans are not integers);
+- party ids, table names and column names are SQL identifiers
+  (``[A-Za-z_][A-Za-z0-9_]*``), unique ignoring case within their kind
+  (party ids among parties, table names among tables, column names within a table);
+- column types are parsed by :meth:`tyst.data.types.ColumnType.parse`;
+- owners and recipients are declared parties (exact spelling), recipients are
+  listed once each;
+- the extensions: ``unique`` is a non-empty list of distinct columns of the
+  table (the owner asserts that no two rows share those values; the nodes still
+  verify it obliviously in every join that relies on it); ``max_rows_per_key``
+  is a positive integer k, a public bound on how many rows share one join key,
+  which lets a many-to-many join run as k key joins (see
+  :mod:`tyst.engine.planning`).
+
+:meth:`Plan.digest` is the SHA-256 of :meth:`Plan.to_canonical_json`: the
+parsed plan as JSON with sorted keys and no whitespace, so comments, key
+order, quoting style and layout of the TOML do not change it but any change
+of meaning does. Deliberately order-sensitive (conservative): the order of a
+table's columns, of ``recipients``, of ``unique`` and of ``allow``. The SQL
+text is kept exactly, except surrounding whitespace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tyst.data.types import ColumnType
+
+PLAN_FORMAT = "tyst-plan/1"
+"""Written into the canonical JSON, so that a future format never shares a digest with this one."""
+
+POLICY_ALLOWANCES: Mapping[str, str] = {
+    "reveal_result_size": (
+        "the compute nodes learn the number of result rows (the result is not padded)"
+    ),
+}
+"""The values ``[policy] allow`` accepts, each with what it reveals (shown by ``tyst check``)."""
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+
+_SECTIONS = ("analysis", "parties", "tables", "query", "output", "policy")
+_REQUIRED_SECTIONS = ("analysis", "parties", "tables", "query", "output")
+_ANALYSIS_KEYS = ("title", "purpose", "legal_basis", "retention_days")
+_PARTY_KEYS = ("name",)
+_TABLE_KEYS = ("owner", "columns", "unique", "max_rows_per_key")
+_TABLE_REQUIRED = ("owner", "columns")
+_QUERY_KEYS = ("sql",)
+_OUTPUT_KEYS = ("recipients", "min_group_size")
+_OUTPUT_REQUIRED = ("recipients",)
+_POLICY_KEYS = ("allow",)
+
+
+class PlanError(Exception):
+    """A plan file that cannot be used; ``str()`` is one line naming the file and the key."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Why the analysis is run, and for how long encrypted data may exist."""
+
+    title: str
+    purpose: str
+    legal_basis: str
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class Party:
+    """A public body: owns tables, receives results, or both."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class TableDecl:
+    """One input table: its owner, its typed columns (in declared order) and optional key facts."""
+
+    name: str
+    owner: str
+    columns: dict[str, ColumnType]
+    unique: tuple[str, ...] = ()
+    max_rows_per_key: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A parsed, validated plan. ``source`` (the file it came from) is not part of the digest."""
+
+    analysis: Analysis
+    parties: dict[str, Party]
+    tables: dict[str, TableDecl]
+    sql: str
+    recipients: tuple[str, ...]
+    min_group_size: int = 0
+    allow: tuple[str, ...] = ()
+    source: str = field(default="<plan>", compare=False)
+
+    def canonical(self) -> dict[str, Any]:
+        """The plan as plain JSON-able data (what :meth:`digest` covers)."""
+        a = self.analysis
+        return {
+            "format": PLAN_FORMAT,
+            "analysis": {
+                "title": a.title,
+                "purpose": a.purpose,
+                "legal_basis": a.legal_basis,
+                "retention_days": a.retention_days,
+            },
+            "parties": {pid: {"name": p.name} for pid, p in self.parties.items()},
+            "tables": {
+                name: {
+                    "owner": t.owner,
+                    "columns": [[c, str(ct)] for c, ct in t.columns.items()],
+                    "unique": list(t.unique),
+                    "max_rows_per_key": t.max_rows_per_key,
+                }
+                for name, t in self.tables.items()
+            },
+            "query": {"sql": self.sql},
+            "output": {
+                "recipients": list(self.recipients),
+                "min_group_size": self.min_group_size,
+            },
+            "policy": {"allow": list(self.allow)},
+        }
+
+    def to_canonical_json(self) -> str:
+        """Canonical JSON: sorted keys, no insignificant whitespace, UTF-8 text kept as is."""
+        return json.dumps(
+            self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of :meth:`to_canonical_json` encoded as UTF-8: what every party signs."""
+        return hashlib.sha256(self.to_canonical_json().encode("utf-8")).hexdigest()
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate a plan file (raises :class:`PlanError`)."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise PlanError(f"{source}: cannot read the plan file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PlanError(f"{source}:{line}: the plan file is not valid UTF-8") from None
+    return parse_plan(text, source)
+
+
+def parse_plan(text: str, source: str = "<plan>") -> Plan:
+    """Validate plan TOML text; ``source`` names the file in error messages."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        detail = " ".join(str(exc).split())
+        raise PlanError(f"{source}: malformed TOML: {detail}") from None
+    return _Parser(source).plan(doc)
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> PlanError:
+        return PlanError(
+            f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}"
+        )
+
+    # -- generic checks -------------------------------------------------------
+
+    def table(self, value: object, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a table, got {_kind(value)}")
+        return value
+
+    def keys(
+        self,
+        section: dict[str, Any],
+        where: str,
+        allowed: tuple[str, ...],
+        required: tuple[str, ...],
+    ) -> None:
+        for key in section:
+            if key not in allowed:
+                raise self.fail(
+                    f"{where} {key}", f"unknown key; expected one of {', '.join(allowed)}"
+                )
+        for key in required:
+            if key not in section:
+                raise self.fail(f"{where} {key}", "missing")
+
+    def string(self, value: object, where: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(where, f"must be a string, got {_kind(value)}")
+        if not value.strip():
+            raise self.fail(where, "must not be empty")
+        return value
+
+    def integer(self, value: object, where: str, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(where, f"must be an integer, got {_kind(value)}")
+        if value < minimum:
+            what = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
+            raise self.fail(where, f"must be {what}, got {value}")
+        return value
+
+    def strings(self, value: object, where: str) -> list[str]:
+        if not isinstance(value, list):
+            raise self.fail(where, f"must be a list of strings, got {_kind(value)}")
+        for item in value:
+            if not isinstance(item, str):
+                raise self.fail(where, f"must be a list of strings, found {_kind(item)}")
+        return value
+
+    def identifier(self, name: str, where: str, what: str) -> str:
+        if not _IDENTIFIER.fullmatch(name):
+            raise self.fail(
+                where,
+                f"{_quote(name)} is not a valid {what} name "
+                "(letters, digits and _, not starting with a digit)",
+            )
+        return name
+
+    def distinct(self, names: list[str], where: str, what: str) -> None:
+        seen: dict[str, str] = {}
+        for name in names:
+            folded = name.lower()
+            if folded in seen:
+                same = "twice" if seen[folded] == name else f"twice ({_quote(seen[folded])})"
+                raise self.fail(where, f"{what} {_quote(name)} is declared {same}")
+            seen[folded] = name
+
+    def party_ref(self, name: str, parties: Mapping[str, Party], where: str) -> str:
+        if name in parties:
+            return name
+        hint = next((p for p in parties if p.lower() == name.lower()), None)
+        suffix = f" (did you mean {_quote(hint)}?)" if hint else ""
+        raise self.fail(where, f"{_quote(name)} is not a party{suffix}")
+
+    # -- sections ---------------------------------------------------------------
+
+    def plan(self, doc: dict[str, Any]) -> Plan:
+        for key in doc:
+            if key not in _SECTIONS:
+                raise self.fail(
+                    f"[{key}]", f"unknown section; expected one of {', '.join(_SECTIONS)}"
+                )
+        for key in _REQUIRED_SECTIONS:
+            if key not in doc:
+                raise self.fail(f"[{key}]", "missing section")
+        analysis = self.analysis(doc["analysis"])
+        parties = self.parties(doc["parties"])
+        tables = self.tables(doc["tables"], parties)
+        sql = self.query(doc["query"])
+        recipients, min_group_size = self.output(doc["output"], parties)
+        allow = self.policy(doc["policy"]) if "policy" in doc else ()
+        return Plan(analysis, parties, tables, sql, recipients, min_group_size, allow, self.source)
+
+    def analysis(self, value: object) -> Analysis:
+        where = "[analysis]"
+        sec = self.table(value, where)
+        self.keys(sec, where, _ANALYSIS_KEYS, _ANALYSIS_KEYS)
+        return Analysis(
+            self.string(sec["title"], f"{where} title"),
+            self.string(sec["purpose"], f"{where} purpose"),
+            self.string(sec["legal_basis"], f"{where} legal_basis"),
+            self.integer(sec["retention_days"], f"{where} retention_days", 1),
+        )
+
+    def parties(self, value: object) -> dict[str, Party]:
+        sec = self.table(value, "[parties]")
+        if not sec:
+            raise self.fail("[parties]", "declare at least one party, e.g. [parties.fk]")
+        parties: dict[str, Party] = {}
+        for pid, body in sec.items():
+            where = f"[parties.{pid}]"
+            self.identifier(pid, where, "party")
+            entry = self.table(body, where)
+            self.keys(entry, where, _PARTY_KEYS, _PARTY_KEYS)
+            parties[pid] = Party(pid, self.string(entry["name"], f"{where} name"))
+        self.distinct(list(parties), "[parties]", "party")
+        return parties
+
+    def tables(self, value: object, parties: Mapping[str, Party]) -> dict[str, TableDecl]:
+        sec = self.table(value, "[tables]")
+        if not sec:
+            raise self.fail("[tables]", "declare at least one table, e.g. [tables.bistand]")
+        tables: dict[str, TableDecl] = {}
+        for name, body in sec.items():
+            where = f"[tables.{name}]"
+            self.identifier(name, where, "table")
+            entry = self.table(body, where)
+            self.keys(entry, where, _TABLE_KEYS, _TABLE_REQUIRED)
+            owner = self.party_ref(
+                self.string(entry["owner"], f"{where} owner"), parties, f"{where} owner"
+            )
+            columns = self.columns(entry["columns"], f"{where} columns")
+            unique: tuple[str, ...] = ()
+            if "unique" in entry:
+                unique = self.unique(entry["unique"], columns, f"{where} unique")
+            bound = None
+            if "max_rows_per_key" in entry:
+                bound = self.integer(entry["max_rows_per_key"], f"{where} max_rows_per_key", 1)
+            tables[name] = TableDecl(name, owner, columns, unique, bound)
+        self.distinct(list(tables), "[tables]", "table")
+        return tables
+
+    def columns(self, value: object, where: str) -> dict[str, ColumnType]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f'must be a table of column = "type", got {_kind(value)}')
+        if not value:
+            raise self.fail(where, "declare at least one column")
+        columns: dict[str, ColumnType] = {}
+        for col, text in value.items():
+            here = f"{where}.{col}"
+            self.identifier(col, here, "column")
+            if not isinstance(text, str):
+                raise self.fail(here, f"the type must be a string, got {_kind(text)}")
+            try:
+                columns[col] = ColumnType.parse(text)
+            except ValueError as exc:
+                raise self.fail(here, str(exc)) from None
+        self.distinct(list(columns), where, "column")
+        return columns
+
+    def unique(
+        self, value: object, columns: Mapping[str, ColumnType], where: str
+    ) -> tuple[str, ...]:
+        names = self.strings(value, where)
+        if not names:
+            raise self.fail(where, "must name at least one column")
+        for name in names:
+            if name not in columns:
+                hint = next((c for c in columns if c.lower() == name.lower()), None)
+                suffix = f" (did you mean {_quote(hint)}?)" if hint else ""
+                raise self.fail(where, f"{_quote(name)} is not a column of the table{suffix}")
+        if len(set(names)) != len(names):
+            raise self.fail(where, "lists a column twice")
+        return tuple(names)
+
+    def query(self, value: object) -> str:
+        where = "[query]"
+        sec = self.table(value, where)
+        self.keys(sec, where, _QUERY_KEYS, _QUERY_KEYS)
+        return self.string(sec["sql"], f"{where} sql").strip()
+
+    def output(self, value: object, parties: Mapping[str, Party]) -> tuple[tuple[str, ...], int]:
+        where = "[output]"
+        sec = self.table(value, where)
+        self.keys(sec, where, _OUTPUT_KEYS, _OUTPUT_REQUIRED)
+        here = f"{where} recipients"
+        names = self.strings(sec["recipients"], here)
+        if not names:
+            raise self.fail(here, "name at least one recipient party")
+        for name in names:
+            self.party_ref(name, parties, here)
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise self.fail(here, f"{_quote(dup)} is listed twice")
+        size = 0
+        if "min_group_size" in sec:
+            size = self.integer(sec["min_group_size"], f"{where} min_group_size", 0)
+        return tuple(names), size
+
+    def policy(self, value: object) -> tuple[str, ...]:
+        where = "[policy]"
+        sec = self.table(value, where)
+        self.keys(sec, where, _POLICY_KEYS, ())
+        if "allow" not in sec:
+            return ()
+        here = f"{where} allow"
+        names = self.strings(sec["allow"], here)
+        for name in names:
+            if name not in POLICY_ALLOWANCES:
+                raise self.fail(
+                    here,
+                    f"{_quote(name)} is not a known allowance; "
+                    f"known: {', '.join(POLICY_ALLOWANCES)}",
+                )
+        if len(set(names)) != len(names):
+            raise self.fail(here, "lists an allowance twice")
+        return tuple(names)
+
+
+def _quote(text: str) -> str:
+    """A value in double quotes, escaped as JSON (one line)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _kind(value: object) -> str:
+    """The TOML name of a parsed value's type."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date/time"
