@@ -1,0 +1,590 @@
+"""The append-only, hash-chained, signed audit log.
+
+Contract
+--------
+The log is a sequence of :class:`AuditEvent` numbered ``seq = 1, 2, 3, …``. Each
+event records who (``actor``: an organisation or node id from the registry) did
+what (``kind``, one of :data:`EVENT_KINDS`) to which ``job``, when (``time``,
+ISO 8601 UTC, see :func:`tyst.service.signing.format_utc`), with a few
+``details``. Each event is chained to its predecessor and signed by its actor:
+
+- ``prev_hash`` — the ``hash`` of event ``seq - 1``; for ``seq = 1`` it is
+  :data:`GENESIS_HASH` (64 zeros);
+- ``hash`` — SHA-256 (lowercase hex) of the
+  :func:`~tyst.service.keys.canonical_json` of every other field (``seq``,
+  ``time``, ``actor``, ``kind``, ``job``, ``details``, ``prev_hash``), i.e.
+  everything except ``hash`` and ``signature``;
+- ``signature`` — the actor's Ed25519 signature of the 32 raw hash bytes under
+  the signature context ``audit`` (:func:`tyst.service.signing.sign`), so it can
+  never be replayed as an approval or anything else.
+
+:func:`verify_chain` checks a sequence of events against the registry and
+returns a :class:`VerifyReport` whose ``first_problem`` names the seq of the
+first problem found. It detects a modified field (hash mismatch), a removed,
+inserted or reordered event (seq out of order or broken ``prev_hash`` link), an
+unknown actor or kind, and a signature that does not verify for the named
+actor. Removal *at the end* of the log cannot be detected from the log alone:
+pass a trusted :class:`Head` (the count and last hash a party saw earlier, e.g.
+recorded when it approved or received a result) as ``expected_head``.
+
+The JSONL file (:meth:`AuditLog.export_jsonl`, :func:`read_jsonl`) has one
+event per line as canonical JSON, with ``signature`` in base64.
+
+Event kinds (:data:`EVENT_KINDS`; actor in brackets)
+---------------------------------------------------
+- ``plan_submitted`` — a plan was submitted to the coordinator [submitting body]
+- ``plan_approved`` — an owner signed the plan digest [owner]
+- ``plan_rejected`` — an owner declined, or a node refused the approvals [owner/node]
+- ``upload_received`` — a node accepted and stored an owner's shares [node]
+- ``run_started`` / ``run_finished`` / ``run_failed`` — a node's run [node]
+- ``result_delivered`` — a node sealed its result shares to a recipient [node]
+- ``result_received`` — a recipient opened and combined its result [recipient]
+- ``shares_deleted`` — a node destroyed a job's shares and keys (deletion receipt) [node]
+- ``job_cancelled`` — a job was withdrawn before running [body or coordinator]
+
+Security notes
+--------------
+- ``details`` is a flat mapping of at most :data:`MAX_DETAILS` identifiers to
+  ``str`` (≤ :data:`MAX_DETAIL_CHARS` characters) or JSON-safe ``int``: row
+  counts, byte counts, table names, digests of *ciphertext*, error messages.
+  Never input values, shares, keys, results or hashes of low-entropy data (a
+  hash of a personal identity number can be brute-forced).
+- The log gives integrity and attribution, not completeness against its keeper:
+  a keeper can withhold the tail, which only a trusted :class:`Head` reveals.
+- The chain starts at :data:`GENESIS_HASH` and carries no deployment id; the
+  registry (which differs per deployment) is what ties a log to a deployment.
+
+Errors
+------
+:class:`AuditError` (an event that may not be appended) and
+:class:`AuditFormatError` (a line or document that is not an event; names the
+file and line). Verification itself never raises for a bad log; it reports.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tyst.service.keys import (
+    OrgKeys,
+    Registry,
+    UnknownOrganisation,
+    canonical_json,
+    check_org_id,
+    decode_b64,
+    encode_b64,
+)
+from tyst.service.signing import (
+    CONTEXT_AUDIT,
+    SIGNATURE_SIZE,
+    SignatureInvalid,
+    format_utc,
+    parse_utc,
+    sign,
+    utc_now,
+    verify,
+)
+
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of the first event."""
+
+EVENT_KINDS: frozenset[str] = frozenset(
+    {
+        "plan_submitted",
+        "plan_approved",
+        "plan_rejected",
+        "upload_received",
+        "run_started",
+        "run_finished",
+        "run_failed",
+        "result_delivered",
+        "result_received",
+        "shares_deleted",
+        "job_cancelled",
+    }
+)
+"""The event kinds a log may contain (documented in the module docstring)."""
+
+MAX_DETAILS = 32
+MAX_DETAIL_CHARS = 1000
+MAX_JSON_INT = 2**53 - 1
+"""Integers in ``details`` stay within ±(2**53 - 1), exact in every JSON parser."""
+
+_JOB = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}", re.ASCII)
+_DETAIL_KEY = re.compile(r"[a-z_][a-z0-9_]{0,63}", re.ASCII)
+_HASH = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+_FIELDS = ("seq", "time", "actor", "kind", "job", "details", "prev_hash", "hash", "signature")
+
+DetailValue = str | int
+
+
+class AuditError(Exception):
+    """An event that cannot be appended to the log; ``str()`` is one line."""
+
+
+class AuditFormatError(ValueError):
+    """A JSONL line or document that is not a well-formed audit event; one line."""
+
+
+# ---------------------------------------------------------------------------
+# Events
+
+
+def check_details(details: Mapping[str, object]) -> dict[str, DetailValue]:
+    """Validate ``details`` (see the module's security notes) and return a plain copy.
+
+    Errors: :class:`ValueError` (one line) for too many entries, a key that is
+    not a lowercase identifier, a value that is neither ``str`` nor ``int``
+    (``bool``, floats, bytes, lists and dicts are refused), an over-long string
+    or an integer outside ±(2**53 - 1).
+    """
+    if not isinstance(details, Mapping):
+        raise ValueError("details must be a mapping")
+    if len(details) > MAX_DETAILS:
+        raise ValueError(f"details: at most {MAX_DETAILS} entries")
+    out: dict[str, DetailValue] = {}
+    for key, value in details.items():
+        if not isinstance(key, str) or not _DETAIL_KEY.fullmatch(key):
+            raise ValueError(f"details: key {key!r} is not a lowercase identifier")
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValueError(f"details: {key} must be a str or an int")
+        if isinstance(value, str) and len(value) > MAX_DETAIL_CHARS:
+            raise ValueError(f"details: {key} is longer than {MAX_DETAIL_CHARS} characters")
+        if isinstance(value, int) and abs(value) > MAX_JSON_INT:
+            raise ValueError(f"details: {key} is outside ±(2**53 - 1)")
+        out[key] = value
+    return out
+
+
+def _check_job(job: object) -> str:
+    if not isinstance(job, str) or not _JOB.fullmatch(job):
+        raise ValueError(
+            f"invalid job id {job!r}: expected 1-128 characters of [A-Za-z0-9_.:-] "
+            "starting with a letter, digit or underscore"
+        )
+    return job
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audit event (see the module docstring for every field's meaning).
+
+    ``signature`` is empty (``b""``) only for a draft from :meth:`AuditLog.draft`
+    that has not been signed yet. Construction checks types only; what a valid
+    event is, is decided by :func:`verify_chain`.
+    """
+
+    seq: int
+    time: str
+    actor: str
+    kind: str
+    job: str
+    details: dict[str, DetailValue]
+    prev_hash: str
+    hash: str
+    signature: bytes = field(repr=False)
+
+    def body(self) -> dict[str, Any]:
+        """The fields covered by ``hash``: all except ``hash`` and ``signature``."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "kind": self.kind,
+            "job": self.job,
+            "details": dict(self.details),
+            "prev_hash": self.prev_hash,
+        }
+
+    def compute_hash(self) -> str:
+        """SHA-256 (hex) of :func:`canonical_json` of :meth:`body`: what ``hash`` must be.
+
+        Errors: :class:`TypeError` / :class:`ValueError` if a field holds a value
+        that has no canonical JSON form.
+        """
+        return hashlib.sha256(canonical_json(self.body())).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form: :meth:`body` plus ``hash`` and ``signature`` (base64)."""
+        return {**self.body(), "hash": self.hash, "signature": encode_b64(self.signature)}
+
+    def to_json_line(self) -> str:
+        """:meth:`to_dict` as one line of canonical JSON (no trailing newline)."""
+        return canonical_json(self.to_dict()).decode("utf-8")
+
+    @classmethod
+    def from_dict(cls, data: object) -> AuditEvent:
+        """Inverse of :meth:`to_dict`; checks member names and JSON types only.
+
+        Errors: :class:`AuditFormatError` (one line) for missing or extra
+        members, wrong types or a signature that is not base64.
+        """
+        if not isinstance(data, dict):
+            raise AuditFormatError("an audit event must be a JSON object")
+        if set(data) != set(_FIELDS):
+            missing = sorted(set(_FIELDS) - set(data))
+            extra = sorted(set(data) - set(_FIELDS))
+            raise AuditFormatError(f"audit event: missing members {missing}, unexpected {extra}")
+        seq = data["seq"]
+        if isinstance(seq, bool) or not isinstance(seq, int):
+            raise AuditFormatError("audit event: seq must be an integer")
+        for name in ("time", "actor", "kind", "job", "prev_hash", "hash", "signature"):
+            if not isinstance(data[name], str):
+                raise AuditFormatError(f"audit event seq {seq}: {name} must be a string")
+        details = data["details"]
+        if not isinstance(details, dict) or not all(
+            isinstance(v, (str, int)) and not isinstance(v, bool) for v in details.values()
+        ):
+            raise AuditFormatError(
+                f"audit event seq {seq}: details must be an object of strings and integers"
+            )
+        try:
+            signature = decode_b64(data["signature"], what="signature")
+        except ValueError as exc:
+            raise AuditFormatError(f"audit event seq {seq}: {exc}") from exc
+        return cls(
+            seq=seq,
+            time=data["time"],
+            actor=data["actor"],
+            kind=data["kind"],
+            job=data["job"],
+            details=dict(details),
+            prev_hash=data["prev_hash"],
+            hash=data["hash"],
+            signature=signature,
+        )
+
+
+def sign_event(keys: OrgKeys, event: AuditEvent) -> AuditEvent:
+    """Return ``event`` signed by ``keys`` (whose ``org_id`` must be the event's actor).
+
+    Use with :meth:`AuditLog.draft` when the actor (a node) and the log's keeper
+    (the coordinator) are different processes: the keeper drafts, the actor
+    checks the draft's contents, recomputes its hash and signs it.
+    Errors: :class:`AuditError` if the actor differs from ``keys.org_id`` or
+    ``event.hash`` is not the hash of its contents.
+    Security: the actor should inspect the draft (kind, job, details) before
+    signing — the signature attributes those contents to it.
+    """
+    if event.actor != keys.org_id:
+        raise AuditError(
+            f"seq {event.seq}: event actor {event.actor!r} cannot be signed by {keys.org_id!r}"
+        )
+    if event.compute_hash() != event.hash:
+        raise AuditError(f"seq {event.seq}: hash does not match the event's contents")
+    return replace(event, signature=sign(keys, bytes.fromhex(event.hash), CONTEXT_AUDIT))
+
+
+# ---------------------------------------------------------------------------
+# The log
+
+
+@dataclass(frozen=True)
+class Head:
+    """A log's head: how many events it has and the ``hash`` of the last one.
+
+    A party that records the head it saw (e.g. after its approval was logged)
+    can later pass it to :func:`verify_chain` to detect a truncated log.
+    """
+
+    n_events: int
+    hash: str
+
+
+class AuditLog:
+    """An in-memory audit log that only grows; persist it with :meth:`export_jsonl`.
+
+    ``AuditLog(events)`` continues an existing log: the events' numbering,
+    links and hashes are checked (signatures are not — that needs the
+    registry; use :func:`verify_chain`).
+    Errors: :class:`AuditError` if the given events do not form a chain.
+    """
+
+    def __init__(self, events: Iterable[AuditEvent] = ()) -> None:
+        self._events: list[AuditEvent] = []
+        for event in events:
+            self._check_next(event)
+            self._events.append(event)
+
+    @property
+    def events(self) -> tuple[AuditEvent, ...]:
+        """The events, in order (an immutable snapshot)."""
+        return tuple(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def head(self) -> Head:
+        """The current :class:`Head` (``Head(0, GENESIS_HASH)`` for an empty log)."""
+        last = self._events[-1].hash if self._events else GENESIS_HASH
+        return Head(n_events=len(self._events), hash=last)
+
+    def draft(
+        self,
+        actor: str,
+        kind: str,
+        job: str,
+        details: Mapping[str, object],
+        *,
+        time: _dt.datetime | None = None,
+    ) -> AuditEvent:
+        """The next event, hashed but unsigned (``signature == b""``); see :func:`sign_event`.
+
+        Inputs: ``time`` — when it happened (default: now).
+        Errors: :class:`ValueError` for an invalid actor, kind, job or details.
+        """
+        check_org_id(actor)
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown audit event kind {kind!r}")
+        _check_job(job)
+        event = AuditEvent(
+            seq=len(self._events) + 1,
+            time=utc_now() if time is None else format_utc(time),
+            actor=actor,
+            kind=kind,
+            job=job,
+            details=check_details(details),
+            prev_hash=self.head().hash,
+            hash="",
+            signature=b"",
+        )
+        return replace(event, hash=event.compute_hash())
+
+    def append_signed(self, event: AuditEvent, registry: Registry | None = None) -> AuditEvent:
+        """Append an event drafted by :meth:`draft` and signed by :func:`sign_event`.
+
+        Inputs: ``registry`` — if given, the actor must be registered and the
+        signature must verify (a keeper should always pass it).
+        Output: ``event``.
+        Errors: :class:`AuditError` if the event is not the next one in the chain
+        (another event was appended since the draft: draft again), is unsigned,
+        or its signature does not verify.
+        """
+        self._check_next(event)
+        if len(event.signature) != SIGNATURE_SIZE:
+            raise AuditError(f"seq {event.seq}: the event is not signed")
+        if registry is not None:
+            try:
+                verify(
+                    registry.get(event.actor),
+                    event.signature,
+                    bytes.fromhex(event.hash),
+                    CONTEXT_AUDIT,
+                )
+            except (UnknownOrganisation, SignatureInvalid) as exc:
+                raise AuditError(f"seq {event.seq}: {exc}") from exc
+        self._events.append(event)
+        return event
+
+    def append(
+        self,
+        signer_keys: OrgKeys,
+        kind: str,
+        job: str,
+        details: Mapping[str, object],
+        *,
+        time: _dt.datetime | None = None,
+    ) -> AuditEvent:
+        """Append an event by ``signer_keys.org_id``, signed with its key; return it.
+
+        Inputs: ``kind`` in :data:`EVENT_KINDS`; ``job`` id; ``details`` (see
+        :func:`check_details`); ``time`` (default: now).
+        Errors: :class:`ValueError` for invalid inputs.
+        """
+        draft = self.draft(signer_keys.org_id, kind, job, details, time=time)
+        return self.append_signed(sign_event(signer_keys, draft))
+
+    def _check_next(self, event: AuditEvent) -> None:
+        problem = _link_problem(event, len(self._events) + 1, self.head().hash)
+        if problem is None:
+            problem = _content_problem(event)
+        if problem is not None:
+            raise AuditError(problem)
+
+    def export_jsonl(self, path: str | os.PathLike[str]) -> Path:
+        """Write the log to ``path`` as JSONL (atomically: a temporary file, then rename).
+
+        Output: the path written. Errors: :class:`OSError` from the file system.
+        """
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+        try:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                for event in self._events:
+                    f.write(event.to_json_line() + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return p
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[AuditEvent]:
+    """Read the events of a JSONL audit file, in file order, without verifying them.
+
+    Blank lines are not allowed (a line per event, nothing else).
+    Errors: :class:`AuditFormatError` naming ``file:line`` for a line that is not
+    a well-formed event; :class:`OSError` if the file cannot be read.
+    """
+    p = Path(path)
+    lines = p.read_bytes().split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    events: list[AuditEvent] = []
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            events.append(AuditEvent.from_dict(json.loads(line.decode("utf-8"))))
+        except ValueError as exc:  # includes UnicodeDecodeError, JSONDecodeError, AuditFormatError
+            raise AuditFormatError(f"{p}:{lineno}: {_first_line(exc)}") from exc
+    return events
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------
+# Verification
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of :func:`verify_chain`.
+
+    ``ok`` — no problem found; ``n_events`` — how many events were given;
+    ``first_problem`` — one line naming the seq of the first problem, or ``None``.
+    """
+
+    ok: bool
+    n_events: int
+    first_problem: str | None
+
+
+def _link_problem(event: AuditEvent, expected_seq: int, prev_hash: str) -> str | None:
+    if event.seq != expected_seq:
+        return (
+            f"seq {event.seq}: found where seq {expected_seq} belongs "
+            "(events removed, inserted or reordered)"
+        )
+    if event.prev_hash != prev_hash:
+        before = f"seq {expected_seq - 1}" if expected_seq > 1 else "the genesis value"
+        return (
+            f"seq {event.seq}: prev_hash does not match the hash of {before} "
+            "(an event was modified, removed or inserted)"
+        )
+    return None
+
+
+def _content_problem(event: AuditEvent) -> str | None:
+    s = event.seq
+    try:
+        parse_utc(event.time)
+        check_org_id(event.actor)
+        _check_job(event.job)
+        check_details(event.details)
+    except ValueError as exc:
+        return f"seq {s}: {exc}"
+    if event.kind not in EVENT_KINDS:
+        return f"seq {s}: unknown event kind {event.kind!r}"
+    if not _HASH.fullmatch(event.hash):
+        return f"seq {s}: hash is not 64 lowercase hex characters"
+    try:
+        computed = event.compute_hash()
+    except (TypeError, ValueError):
+        return f"seq {s}: the event has no canonical form"
+    if computed != event.hash:
+        return f"seq {s}: contents do not match the recorded hash (the event was modified)"
+    return None
+
+
+def verify_chain(
+    events: Sequence[AuditEvent],
+    registry: Registry,
+    *,
+    expected_head: Head | None = None,
+) -> VerifyReport:
+    """Check an audit log: numbering, links, hashes, actors, kinds and signatures.
+
+    Inputs: ``events`` in log order (e.g. from :func:`read_jsonl`); ``registry``
+    — the deployment's registry; ``expected_head`` — a trusted earlier
+    :class:`Head`: the log must contain it (event ``n_events`` has that hash;
+    the log may have grown since). ``Head(0, GENESIS_HASH)`` is trivially met.
+    Output: a :class:`VerifyReport`; ``first_problem`` names the seq where the
+    chain first goes wrong (for a modified event whose hash was recomputed,
+    that is the event *after* it, whose ``prev_hash`` no longer matches — or
+    the event itself if its signature was not remade by its actor).
+    Errors: none for a bad log — it is reported, never raised.
+    Security: an empty log is "ok" unless ``expected_head`` says otherwise;
+    always pass a trusted head when one is known.
+    """
+    problem: str | None = None
+    prev_hash = GENESIS_HASH
+    for position, event in enumerate(events, start=1):
+        problem = _link_problem(event, position, prev_hash) or _content_problem(event)
+        if problem is None:
+            try:
+                public = registry.get(event.actor)
+            except UnknownOrganisation:
+                problem = f"seq {event.seq}: actor {event.actor!r} is not in the registry"
+            else:
+                try:
+                    verify(public, event.signature, bytes.fromhex(event.hash), CONTEXT_AUDIT)
+                except SignatureInvalid:
+                    problem = (
+                        f"seq {event.seq}: the signature does not verify for actor {event.actor!r}"
+                    )
+        if problem is not None:
+            break
+        prev_hash = event.hash
+    if problem is None and expected_head is not None:
+        problem = _head_problem(events, expected_head)
+    return VerifyReport(ok=problem is None, n_events=len(events), first_problem=problem)
+
+
+def _head_problem(events: Sequence[AuditEvent], head: Head) -> str | None:
+    if head.n_events == 0:
+        return None if head.hash == GENESIS_HASH else "the trusted head is malformed"
+    if len(events) < head.n_events:
+        last = f"seq {len(events)}" if events else "no events"
+        return (
+            f"seq {head.n_events}: missing — the log ends at {last}, but the trusted head "
+            f"is seq {head.n_events} (events removed from the end)"
+        )
+    if events[head.n_events - 1].hash != head.hash:
+        return (
+            f"seq {head.n_events}: hash differs from the trusted head (the log was rewritten since)"
+        )
+    return None
+
+
+def verify_jsonl(
+    path: str | os.PathLike[str],
+    registry: Registry,
+    *,
+    expected_head: Head | None = None,
+) -> VerifyReport:
+    """:func:`read_jsonl` then :func:`verify_chain`; a malformed file is reported, not raised.
+
+    Output: a :class:`VerifyReport` (``n_events`` is 0 if the file does not parse).
+    Errors: :class:`OSError` if the file cannot be read.
+    """
+    try:
+        events = read_jsonl(path)
+    except AuditFormatError as exc:
+        return VerifyReport(ok=False, n_events=0, first_problem=str(exc))
+    return verify_chain(events, registry, expected_head=expected_head)
