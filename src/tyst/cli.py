@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from tyst.plan import Plan
 
 app = typer.Typer(
     name="tyst",
@@ -24,7 +30,7 @@ errors = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -109,6 +115,98 @@ def demo(
     verdict = "yes" if ok else f"NO (reference {expected})"
     console.print(f"matches the plaintext reference: {verdict}", highlight=False)
     if not ok:
+        raise typer.Exit(code=1)
+
+
+def _data_args(items: list[str]) -> dict[str, Path]:
+    """``TABLE=FILE`` options as a mapping; one error line for a malformed or missing one."""
+    data: dict[str, Path] = {}
+    for item in items:
+        table, sep, file = item.partition("=")
+        if not sep or not table or not file:
+            _fail(f"--data {item!r}: expected TABLE=FILE")
+        if table in data:
+            _fail(f"--data {table}=…: given twice")
+        path = Path(file)
+        if not path.is_file():
+            _fail(f"--data {table}={file}: no such file")
+        data[table] = path
+    return data
+
+
+def _load(plan_path: Path) -> Plan:
+    from tyst.plan import PlanError, load_plan
+
+    try:
+        return load_plan(plan_path)
+    except PlanError as exc:
+        _fail(str(exc))
+        raise AssertionError from exc  # unreachable: _fail exits
+
+
+@app.command()
+def run(
+    plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan file (TOML).")],
+    out: Annotated[Path, typer.Option("--out", help="Where the result CSV is written.")],
+    data: Annotated[
+        list[str] | None, typer.Option("--data", help="TABLE=FILE (CSV or Parquet); repeat.")
+    ] = None,
+    timeout: float = typer.Option(120.0, help="Seconds a node waits for a peer before failing."),
+) -> None:
+    """Run a plan end to end: owners share, three nodes compute, recipients decode."""
+    from tyst.data.files import DataError
+    from tyst.engine.planning import PlanningError
+    from tyst.jobs.run import RunError, run_plan
+    from tyst.sql.errors import SqlError
+
+    plan = _load(plan_path)
+    files = _data_args(data or [])
+    try:
+        with console.status("owners sharing, three nodes computing over mutual TLS…"):
+            report = run_plan(plan, files, out, timeout=timeout)
+    except (SqlError, DataError, PlanningError, RunError) as exc:
+        _fail(str(exc))
+        return
+    recipients = ", ".join(plan.parties[r].name for r in plan.recipients)
+    console.print(
+        f"wrote {len(report.rows)} rows to {out} for {recipients} "
+        f"(delivered padded to {report.padded_rows} rows)",
+        highlight=False,
+    )
+    if plan.min_group_size > 1:
+        console.print(
+            f"groups suppressed by min_group_size={plan.min_group_size}: "
+            f"{report.suppressed_groups}",
+            highlight=False,
+        )
+    for m in report.nodes:
+        console.print(
+            f"node {m.party}: {m.seconds:.2f} s, sent {m.bytes_sent / 1e6:.1f} MB, "
+            f"peak memory {m.peak_rss_bytes / 2**20:.0f} MiB",
+            highlight=False,
+        )
+
+
+@app.command()
+def check(
+    plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan file (TOML).")],
+    data: Annotated[
+        list[str] | None, typer.Option("--data", help="TABLE=FILE to check too; repeat.")
+    ] = None,
+) -> None:
+    """Validate a plan (and data files) and show who receives what and what the nodes learn."""
+    from tyst.jobs.check import check_plan
+    from tyst.sql.errors import SqlError
+
+    plan = _load(plan_path)
+    files = _data_args(data or [])
+    try:
+        report = check_plan(plan, files)
+    except SqlError as exc:
+        _fail(str(exc))
+        return
+    console.print(report.text, highlight=False, markup=False)
+    if not report.ok:
         raise typer.Exit(code=1)
 
 

@@ -13,6 +13,8 @@ import numpy as np
 from tests.mpc.harness import run3
 from tyst.data.types import ColumnType, text_lanes
 from tyst.engine.executor import Executor
+from tyst.engine.planning import TableFacts, join_key_columns
+from tyst.jobs.run import empty_global_columns
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare, BShare
@@ -46,6 +48,12 @@ def decode(ctype: ColumnType, lanes: list[np.ndarray]) -> list[object]:
         content = np.stack(lanes[2:], axis=1).astype("<u8")
         return [bytes(row.tobytes()).rstrip(b"\0").decode() for row in content]
     ints = lanes[0].view(np.int64).tolist()
+    if ctype.kind == "ratio":
+        counts = lanes[1].view(np.int64).tolist()
+        return [
+            Decimal(s).scaleb(-ctype.scale) / c if c else None
+            for s, c in zip(ints, counts, strict=True)
+        ]
     if ctype.kind == "date":
         return [EPOCH + timedelta(days=v) for v in ints]
     if ctype.kind == "decimal":
@@ -55,15 +63,48 @@ def decode(ctype: ColumnType, lanes: list[np.ndarray]) -> list[object]:
     return ints
 
 
+def plaintext_facts(
+    root: ir.Node,
+    schemas: Mapping[str, Schema],
+    data: Mapping[str, Mapping[str, Sequence[object]]],
+) -> dict[str, TableFacts]:
+    """What the owners' data checks would find: join-column sets that are unique (all rows)."""
+    facts = {}
+    for table, sets in join_key_columns(root).items():
+        unique = []
+        for cols in sets:
+            rows = list(zip(*(data[table][c] for c in cols), strict=True))
+            if len(set(rows)) == len(rows):
+                unique.append(frozenset(cols))
+        facts[table] = TableFacts(tuple(unique))
+    return facts
+
+
 def run_mpc(
     sql: str,
     schemas: Mapping[str, Schema],
     data: Mapping[str, Mapping[str, Sequence[object]]],
     valid: Mapping[str, Sequence[bool]] | None = None,
     min_group_size: int = 0,
+    facts: Mapping[str, TableFacts] | None = None,
 ) -> tuple[list[str], Rows]:
     """The recipient's view: output names and the valid rows, in delivered order."""
+    names, rows, _ = run_mpc_full(sql, schemas, data, valid, min_group_size, facts)
+    return names, rows
+
+
+def run_mpc_full(
+    sql: str,
+    schemas: Mapping[str, Schema],
+    data: Mapping[str, Mapping[str, Sequence[object]]],
+    valid: Mapping[str, Sequence[bool]] | None = None,
+    min_group_size: int = 0,
+    facts: Mapping[str, TableFacts] | None = None,
+) -> tuple[list[str], Rows, list[int]]:
+    """As :func:`run_mpc`, plus the suppressed-group counts (one per thresholded GROUP BY)."""
     compiled = compile_sql(sql, schemas, min_group_size=min_group_size)
+    if facts is None:
+        facts = plaintext_facts(compiled.plan, schemas, data)
     shares = {
         t: {c: [split(lane) for lane in encode(schemas[t][c], data[t][c])] for c in schemas[t]}
         for t in schemas
@@ -78,7 +119,11 @@ def run_mpc(
 
     def program(
         p: Party,
-    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray]]:
+    ) -> tuple[
+        list[tuple[np.ndarray, np.ndarray]],
+        tuple[np.ndarray, np.ndarray],
+        list[tuple[np.ndarray, np.ndarray]],
+    ]:
         i = p.index
         inputs = {
             t: SharedTable(
@@ -93,9 +138,12 @@ def run_mpc(
             )
             for t, cols in shares.items()
         }
-        out = Executor(p, inputs).run(compiled.plan)
+        executor = Executor(p, inputs, facts)
+        out = executor.run(compiled.plan)
+        executor.reveal_checks()
         lanes = [(lane.a, lane.b) for col in out.columns.values() for lane in col.lanes]
-        return lanes, (out.valid.a, out.valid.b)
+        extras = [(x.a, x.b) for x in [*executor.suppressed, *executor.global_counts]]
+        return lanes, (out.valid.a, out.valid.b), extras
 
     results = run3(program)
     schema = compiled.plan.schema
@@ -104,14 +152,33 @@ def run_mpc(
         for j in range(len(results[0][0]))
     ]
     validity = combine([NodeShares(i, "bool", *results[i][1]) for i in range(3)]) & U64(1)
+    extras = [
+        int(combine([NodeShares(i, "arith", *results[i][2][j]) for i in range(3)])[0])
+        for j in range(len(results[0][2]))
+    ]
+    n_global = sum(
+        1 for node in _walk(compiled.plan) if isinstance(node, ir.Aggregate) and not node.keys
+    )
+    suppressed = extras[: len(extras) - n_global]
+    empty = set()
+    if n_global and extras[-1] == 0:
+        empty = empty_global_columns(compiled.plan)
+    keep = np.flatnonzero(validity)
     columns = []
     at = 0
-    for _, ctype in schema:
-        columns.append(decode(ctype, flat[at : at + ctype.lanes]))
+    for name, ctype in schema:  # padding rows hold arbitrary words: decode valid rows only
+        values = decode(ctype, [lane[keep] for lane in flat[at : at + ctype.lanes]])
+        columns.append([None] * len(values) if name in empty else values)
         at += ctype.lanes
-    keep = np.flatnonzero(validity)
-    rows = [tuple(col[k] for col in columns) for k in keep.tolist()]
-    return [ir.display_name(n) for n, _ in schema], rows
+    rows = list(zip(*columns, strict=True)) if columns else []
+    return [ir.display_name(n) for n, _ in schema], rows, suppressed
+
+
+def _walk(node: ir.Node) -> list[ir.Node]:
+    found = [node]
+    for child in node.children():
+        found += _walk(child)
+    return found
 
 
 def _duck_type(t: ColumnType) -> str:

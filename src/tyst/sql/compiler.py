@@ -736,9 +736,9 @@ class _Compiler:
                 total = ir.AggregateCall("SUM", arg_name, False, self.fresh("sum"), ctype)
                 count = ir.AggregateCall("COUNT", arg_name, False, self.fresh("count"), ir.INT)
                 calls[sql + "#sum"], calls[sql + "#count"] = total, count
-                scale = min(_MAX_SCALE, max(6, ctype.scale + 6))
+                # the ratio's scale is the sum's; the recipient chooses the decimals shown
                 ratio = ir.Ratio(
-                    ColumnType("ratio", scale),
+                    ColumnType("ratio", ctype.scale),
                     ir.ColumnRef(total.ctype, total.name),
                     ir.ColumnRef(ir.INT, count.name),
                 )

@@ -1,0 +1,156 @@
+"""``tyst check``: what a plan does, who receives what and what the nodes learn, before any run.
+
+Written for a lawyer as much as an engineer: every section is plain text.
+Nothing here contacts a node; data files (if given) are read on this machine
+only, and the report shows values only in problem messages about that file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tyst.data.report import DataReport, prepare_report
+from tyst.engine.planning import (
+    JoinStrategy,
+    PlanningError,
+    TableFacts,
+    join_key_columns,
+    join_strategies,
+)
+from tyst.jobs.run import compile_plan, read_owner_table, table_facts
+from tyst.plan import Plan
+from tyst.sql import ir
+from tyst.sql.explain import render_plan
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The rendered text and whether everything checked out."""
+
+    text: str
+    ok: bool
+
+
+def _type_name(ctype: object) -> str:
+    text = str(ctype)
+    return "average (decimal, divided by the recipient)" if text == "ratio" else text
+
+
+def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckReport:
+    """Compile the plan, choose join strategies, read the data files given; render all of it.
+
+    Raises ``SqlError`` for SQL that cannot run (one line); data problems and
+    joins that cannot be planned are reported in the text with ``ok=False``.
+    """
+    data = data or {}
+    compiled = compile_plan(plan)
+    root = compiled.plan
+    ok = True
+    out: list[str] = []
+    a = plan.analysis
+    out += [
+        f"Analysis: {a.title}",
+        f"  purpose: {a.purpose}",
+        f"  legal basis: {a.legal_basis}",
+        f"  encrypted data kept at most {a.retention_days} days",
+        f"  plan digest (what every owner signs): {plan.digest()}",
+        "",
+        "Parties:",
+    ]
+    for pid, party in plan.parties.items():
+        roles = [f"owns {t}" for t, d in plan.tables.items() if d.owner == pid]
+        if pid in plan.recipients:
+            roles.append("receives the result")
+        out.append(f"  {pid} — {party.name}: {', '.join(roles) or 'no role'}")
+
+    out += ["", "What each recipient receives:"]
+    names = ", ".join(plan.parties[r].name for r in plan.recipients)
+    out.append(f"  {names}: a table with the columns")
+    for name, ctype in root.schema:
+        out.append(f"    {ir.display_name(name)}  ({_type_name(ctype)})")
+    if isinstance(root, ir.OrderLimit):
+        limit = f", at most {root.limit} rows" if root.limit is not None else ""
+        out.append(f"  in the query's ORDER BY order{limit}.")
+    thresholds = [
+        n for n in _walk(root) if isinstance(n, ir.Aggregate) and n.keys and n.min_group_size > 1
+    ]
+    if thresholds:
+        out.append(
+            f"  Groups with fewer than {plan.min_group_size} contributing rows are left out; "
+            "the recipient is told how many groups were left out."
+        )
+    out.append(
+        "  The result arrives padded with invalid rows up to a length fixed by the input "
+        "sizes; the recipient's client removes them."
+    )
+
+    out += ["", "What the three compute nodes learn (leakage):"]
+    tables = ", ".join(compiled.tables)
+    out.append(f"  - the number of rows of each input table ({tables}) and this plan;")
+    joins = [n for n in _walk(root) if isinstance(n, ir.Join)]
+    if joins:
+        out.append(
+            f"  - {len(joins)} integrity bit(s), one per JOIN: whether the side treated as "
+            "unique on the join key really is (0 unless the data contradicts the plan);"
+        )
+        out.append(
+            "  - for each table joined directly, whether the owner's own data check found it "
+            "unique on its join columns (this decides how the join runs);"
+        )
+    out.append(
+        "  - nothing else: no values, no filter or join selectivity, no group counts, "
+        "no result size. Every node holds only random-looking shares."
+    )
+    if plan.allow:
+        out.append(f"  - and what the plan's [policy] allow adds: {', '.join(plan.allow)}")
+
+    reports: dict[str, DataReport] = {}
+    keys = join_key_columns(root)
+    for table, path in data.items():
+        decl = plan.tables.get(table)
+        if decl is None:
+            out += ["", f"Data: --data {table}=…: the plan has no table {table!r}"]
+            ok = False
+            continue
+        reports[table] = prepare_report(
+            path, decl.columns, key_columns=sorted(keys.get(table, set()))
+        )
+
+    facts: Mapping[str, TableFacts] = {
+        name: TableFacts((frozenset(d.unique),) if d.unique else (), d.max_rows_per_key)
+        for name, d in plan.tables.items()
+    }
+    if data and all(not r.problems for r in reports.values()):
+        owned = {t: read_owner_table(t, data[t], plan.tables[t].columns) for t in reports}
+        facts = table_facts(plan, compiled, owned)
+    out += ["", "Operator plan (each step oblivious):", render_plan(root)]
+    if joins:
+        out.append("How the joins run:")
+    try:
+        strategies: Mapping[ir.Join, JoinStrategy] = join_strategies(root, facts)
+        for join, strategy in strategies.items():
+            keys_text = ", ".join(join.left_keys)
+            expand = f", run as {strategy.expand} joins" if strategy.expand > 1 else ""
+            out.append(f"  join on {keys_text}: {strategy.reason}{expand}")
+    except PlanningError as exc:
+        ok = False
+        out.append(f"  cannot run yet: {exc}")
+        if not data:
+            out.append("  (pass --data TABLE=FILE to let the owners' files show unique keys)")
+
+    if reports:
+        out += ["", "Data preparation (shown to the data owner only):"]
+        for table, report in reports.items():
+            out.append(f"  {table}: {report.render()}")
+            if report.problems:
+                ok = False
+    return CheckReport("\n".join(out), ok)
+
+
+def _walk(node: ir.Node) -> list[ir.Node]:
+    found = [node]
+    for child in node.children():
+        found += _walk(child)
+    return found
