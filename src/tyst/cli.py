@@ -210,6 +210,82 @@ def check(
         raise typer.Exit(code=1)
 
 
+keys_app = typer.Typer(help="An organisation's signing and encryption keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The signed, hash-chained audit log.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+
+def _passphrase(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        _fail(f"--passphrase-file {path}: {exc.strerror or exc}")
+        raise AssertionError from exc
+    if not secret:
+        _fail(f"--passphrase-file {path}: the file is empty")
+    return secret
+
+
+@keys_app.command("generate")
+def keys_generate(
+    org: Annotated[str, typer.Argument(help="The organisation's id in the deployment registry.")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write the key files.")],
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="Encrypt the private keys with the passphrase in this file.")
+    ] = None,
+    registry: Annotated[
+        Path | None, typer.Option(help="Also add the public keys to this registry JSON file.")
+    ] = None,
+) -> None:
+    """Create an Ed25519 signing key and X25519 + ML-KEM-768 encryption keys for ORG."""
+    from tyst.service.keys import KeyFileError, Registry, RegistryError, generate
+
+    secret = _passphrase(passphrase_file)
+    try:
+        keys = generate(org)
+        keys.save(directory, secret)
+        if registry is not None:
+            reg = Registry.load(registry) if registry.exists() else Registry()
+            reg.add(keys.public())
+            reg.save(registry)
+    except (KeyFileError, RegistryError, ValueError, OSError) as exc:
+        _fail(str(exc))
+        return
+    console.print(
+        f"keys of {org} written to {directory} (private keys mode 0600"
+        f"{', encrypted' if secret else ', NOT encrypted'}); "
+        f"public fingerprint {keys.public().fingerprint()}",
+        highlight=False,
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    file: Annotated[Path, typer.Argument(help="The exported audit log (JSON lines).")],
+    registry: Annotated[
+        Path, typer.Option(help="The deployment's registry of organisations (public keys).")
+    ],
+) -> None:
+    """Check the chain and every signature; exit 1 on any modified, reordered or removed event."""
+    from tyst.service.audit import verify_jsonl
+    from tyst.service.keys import Registry, RegistryError
+
+    try:
+        reg = Registry.load(registry)
+        report = verify_jsonl(file, reg)
+    except (RegistryError, OSError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    if report.ok:
+        console.print(f"audit log OK: {report.n_events} events, chain and signatures valid")
+        return
+    errors.print(f"audit log INVALID: {report.first_problem}", highlight=False, markup=False)
+    raise typer.Exit(code=1)
+
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -177,6 +177,12 @@ REJECTED = [
         None,
     ),
     ("SELECT CASE WHEN belopp > 1 THEN 1 END FROM bistand", "needs an ELSE", "subset", None),
+    (
+        "SELECT COUNT(DISTINCT pnr), COUNT(DISTINCT kommun) FROM bistand",
+        "COUNT(DISTINCT …) of more than one column",
+        "subset",
+        None,
+    ),
 ]
 
 

@@ -700,6 +700,7 @@ class _Compiler:
             group_sql[target.sql()] = key
         calls: dict[str, ir.AggregateCall] = {}
         ratios: dict[str, ir.Ratio] = {}
+        distinct_args: set[str] = set()
 
         def bind_call(e: exp.Expression) -> ir.Expr:
             sql = e.sql(dialect="duckdb")
@@ -715,6 +716,14 @@ class _Compiler:
                 if func != "COUNT" or len(arg_node.expressions) != 1:
                     raise _fail("subset", "DISTINCT is supported in COUNT(DISTINCT col) only", e)
                 arg_node = arg_node.expressions[0]
+                distinct_args.add(arg_node.sql(dialect="duckdb"))
+                if len(distinct_args) > 1:
+                    raise _fail(
+                        "subset",
+                        "COUNT(DISTINCT …) of more than one column in one SELECT is not "
+                        "supported yet (use a derived table per column)",
+                        e,
+                    )
             arg_name: str | None = None
             if isinstance(arg_node, exp.Star) or arg_node is None:
                 if func != "COUNT":
