@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tyst.jobs.bench import OPERATIONS, run_bench
-from tyst.jobs.demo import reference, run_demo, synthetic_data
+from tyst.jobs.demo import reference, run_demo, write_demo
 
 pytestmark = pytest.mark.tls
 
@@ -50,9 +51,20 @@ def test_bench_rejects_unknown_operation() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_demo_matches_reference() -> None:
-    data = synthetic_data(persons=800, seed=5)
-    result, nodes = run_demo(data, timeout=300)
-    assert result == reference(data)
-    assert result.person_months > 0
-    assert len(nodes) == 3
+def test_demo_plan_matches_duckdb(tmp_path: Path) -> None:
+    files = write_demo(tmp_path, persons=800, seed=5)
+    report = run_demo(files, tmp_path / "result.csv", timeout=300)
+    expected = reference(files)
+    assert report.rows == expected
+    assert sorted(r[0] for r in report.rows) == ["Lund", "Malmö"]
+    assert all(int(r[1]) > 0 for r in report.rows)
+    assert len(report.nodes) == 3
+    with (tmp_path / "result.csv").open(encoding="utf-8") as f:
+        assert next(iter(f)).strip() == "kommun,personmanader,bistand_kr"
+
+
+def test_demo_plan_declares_the_bound_the_generator_keeps() -> None:
+    from tyst.jobs.demo import MAX_PERIODS, PLAN
+    from tyst.plan import parse_plan
+
+    assert parse_plan(PLAN).tables["sjukpenning"].max_rows_per_key == MAX_PERIODS

@@ -1,132 +1,154 @@
-"""``tyst demo``: the benefit-overlap control of SOU 2026:44 §8.6.1 on three TLS node processes.
+"""``tyst demo``: the benefit-overlap control of SOU 2026:44 §8.6.1, run as a real plan.
 
-Försäkringskassan (FK) holds months with sickness benefit (sjukpenning) per
-person; Malmö and Lund hold months with ekonomiskt bistånd and the amount paid.
-The question: in how many person-months did someone receive both, and how much
-bistånd was paid in those months? Only FK's control unit gets the answer.
+Försäkringskassan (FK) holds sickness-benefit periods (sjukpenning) per
+person; Malmö and Lund hold the months in which they paid ekonomiskt bistånd
+and the amount. The question, for FK's control unit only: per municipality,
+in how many person-months did someone receive both, and how much bistånd was
+paid in those months?
 
-Client side: each owner splits its own rows into shares and sends each node
-only its pair. Node side: concatenate the three tables, sort obliviously on the
-key (person number, month) carrying the amounts, mark adjacent equal keys (a
-person-month present at FK and at a municipality), and sum. Nodes learn the
-three input row counts and nothing else; the two result numbers are combined
-only by the recipient. The plaintext reference is computed separately from the
-same synthetic data.
+The demo writes synthetic files for the three owners, a plan (``demo.toml``)
+and runs it exactly as ``tyst run`` does: each owner validates and
+secret-shares its own file, three node processes compute over mutual TLS on
+loopback, and the recipient combines the result. The plaintext reference is
+DuckDB running the same SQL on the same files.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
 
+import duckdb
 import numpy as np
 
-from tyst.jobs.metrics import NodeMetrics, Stopwatch, barrier
-from tyst.mpc.outsourced import NodeShares, combine, split
-from tyst.mpc.party import Party
-from tyst.mpc.protocols import arithmetic, compare, conversion, sort
-from tyst.mpc.shares import AShare, concat_a
-from tyst.net.transport import Transport
-from tyst.ring.words import U64, WordArray
+from tyst.jobs.run import RunReport, run_plan
+from tyst.plan import Plan, parse_plan
 
-MONTHS = 12
-MONTH_BITS = 4
+YEAR = 2026
+MAX_PERIODS = 2
+
+PLAN = '''
+[analysis]
+title = "Samtidig sjukpenning och ekonomiskt bistånd (demo)"
+purpose = "Efterhandskontroll av felaktiga utbetalningar, syntetiska data"
+legal_basis = "Bidragsbrottslagen (2007:612)"
+retention_days = 1
+
+[parties.fk]
+name = "Försäkringskassan"
+[parties.malmo]
+name = "Malmö stad"
+[parties.lund]
+name = "Lunds kommun"
+
+[tables.sjukpenning]
+owner = "fk"
+columns = { pnr = "id", fom = "date", tom = "date" }
+max_rows_per_key = 2     # MAX_PERIODS
+[tables.bistand_malmo]
+owner = "malmo"
+columns = { pnr = "id", manad = "date", belopp = "int" }
+[tables.bistand_lund]
+owner = "lund"
+columns = { pnr = "id", manad = "date", belopp = "int" }
+
+[query]
+sql = """
+SELECT b.kommun, COUNT(*) AS personmanader, SUM(b.belopp) AS bistand_kr
+FROM sjukpenning s
+JOIN (SELECT pnr, manad, belopp, 'Malmö' AS kommun FROM bistand_malmo
+      UNION ALL
+      SELECT pnr, manad, belopp, 'Lund' AS kommun FROM bistand_lund) AS b
+  ON s.pnr = b.pnr
+WHERE b.manad BETWEEN s.fom AND s.tom
+GROUP BY b.kommun
+ORDER BY personmanader DESC
+"""
+
+[output]
+recipients = ["fk"]
+'''
 
 
 @dataclass(frozen=True)
-class OwnerTable:
-    """One owner's rows: key = person number · 16 + month, and an amount (kr) per row."""
+class DemoFiles:
+    """The plan and the owners' files, written to a directory."""
 
-    owner: str
-    keys: WordArray
-    amounts: WordArray
-
-
-@dataclass(frozen=True)
-class DemoData:
-    fk: OwnerTable
-    municipalities: list[OwnerTable]
+    plan: Plan
+    data: dict[str, Path]
+    rows: dict[str, int]
 
 
-@dataclass(frozen=True)
-class DemoResult:
-    person_months: int
-    bistand_kr: int
+def _month(m: int) -> date:
+    return date(YEAR, m + 1, 1)
 
 
-def synthetic_data(persons: int = 10_000, seed: int = 2026) -> DemoData:
-    """FK sickness periods and two municipalities' monthly bistånd for ``persons`` people.
+def _month_end(m: int) -> date:
+    return (date(YEAR + 1, 1, 1) if m == 11 else date(YEAR, m + 2, 1)) - timedelta(days=1)
 
-    Every person lives in one municipality, so a person-month appears at most
-    once at FK and at most once across the municipalities.
+
+def write_demo(directory: Path, persons: int = 10_000, seed: int = 2026) -> DemoFiles:
+    """Synthetic data for ``persons`` people, the plan, written under ``directory``.
+
+    About 30 % of the people have 1–2 sickness periods (months [start, end]);
+    each person lives in Malmö or Lund, and about 15 % receive bistånd in some
+    months of the year.
     """
     rng = np.random.default_rng(seed)
-    pnr = 190_000_000_000 + rng.choice(10**11, persons, replace=False).astype(np.int64)
-    # FK: about 30 % have one sickness period of 1–6 months.
-    fk_keys: list[int] = []
-    for person in pnr[rng.random(persons) < 0.3]:
-        start = int(rng.integers(0, MONTHS))
-        length = int(rng.integers(1, 7))
-        fk_keys += [int(person) * 16 + m for m in range(start, min(MONTHS, start + length))]
-    fk = OwnerTable("Försäkringskassan", np.array(fk_keys, dtype=U64), np.zeros(len(fk_keys), U64))
-    municipalities = []
+    pnr = [f"19{int(v):010d}" for v in rng.choice(10**10, persons, replace=False)]
+    sick: list[tuple[str, str, str]] = []
+    for person in np.flatnonzero(rng.random(persons) < 0.3).tolist():
+        start = int(rng.integers(0, 12))
+        for _ in range(int(rng.integers(1, MAX_PERIODS + 1))):
+            if start > 11:
+                break
+            end = min(11, start + int(rng.integers(0, 4)))
+            sick.append((pnr[person], _month(start).isoformat(), _month_end(end).isoformat()))
+            start = end + 1 + int(rng.integers(1, 4))
+    bistand: dict[str, list[tuple[str, str, int]]] = {"malmo": [], "lund": []}
     home = rng.integers(0, 2, persons)
-    for index, name in enumerate(["Malmö stad", "Lunds kommun"]):
-        keys: list[int] = []
-        amounts: list[int] = []
-        for person in pnr[(home == index) & (rng.random(persons) < 0.15)]:
-            months = np.flatnonzero(rng.random(MONTHS) < 0.4)
-            keys += [int(person) * 16 + int(m) for m in months]
-            amounts += rng.integers(2_000, 12_000, months.size).tolist()
-        municipalities.append(
-            OwnerTable(name, np.array(keys, dtype=U64), np.array(amounts, dtype=U64))
-        )
-    return DemoData(fk, municipalities)
+    for person in np.flatnonzero(rng.random(persons) < 0.15).tolist():
+        kommun = "malmo" if home[person] == 0 else "lund"
+        for m in np.flatnonzero(rng.random(12) < 0.4).tolist():
+            bistand[kommun].append(
+                (pnr[person], _month(m).isoformat(), int(rng.integers(2_000, 12_000)))
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    contents: dict[str, tuple[tuple[str, ...], list[tuple[str, str, str | int]]]] = {
+        "sjukpenning": (("pnr", "fom", "tom"), list(sick)),
+        "bistand_malmo": (("pnr", "manad", "belopp"), list(bistand["malmo"])),
+        "bistand_lund": (("pnr", "manad", "belopp"), list(bistand["lund"])),
+    }
+    rows = {}
+    paths = {}
+    for table, (header, content) in contents.items():
+        path = paths[table] = directory / f"{table}.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(content)
+        rows[table] = len(content)
+    (directory / "demo.toml").write_text(PLAN, encoding="utf-8")
+    plan = parse_plan(PLAN, str(directory / "demo.toml"))
+    return DemoFiles(plan, paths, rows)
 
 
-def reference(data: DemoData) -> DemoResult:
-    """The plaintext answer, computed directly from the owners' rows."""
-    fk = set(data.fk.keys.tolist())
-    months = 0
-    total = 0
-    for table in data.municipalities:
-        hit = np.isin(table.keys, np.array(sorted(fk), dtype=U64))
-        months += int(hit.sum())
-        total += int(table.amounts[hit].sum())
-    return DemoResult(months, total)
+def reference(files: DemoFiles) -> list[list[str]]:
+    """The plaintext answer: DuckDB runs the plan's SQL on the same files."""
+    con = duckdb.connect()
+    for table, path in files.data.items():
+        types = {c: _duck(str(t)) for c, t in files.plan.tables[table].columns.items()}
+        relation = con.read_csv(str(path), header=True, dtype=types)
+        con.register(table, relation)
+    return [[str(v) for v in row] for row in con.execute(files.plan.sql).fetchall()]
 
 
-def node_program(
-    transport: Transport, tables: list[tuple[NodeShares, NodeShares]]
-) -> tuple[NodeShares, NodeMetrics]:
-    """Runs in each node: this node's shares of every owner's (keys, amounts) only."""
-    party = Party.setup(transport, domain=b"demo")
-    keys = concat_a([AShare(k.first, k.second) for k, _ in tables])
-    amounts = concat_a([AShare(a.first, a.second) for _, a in tables])
-    barrier(party)
-    watch = Stopwatch(party)
-    (sorted_keys,), (sorted_amounts,) = sort.sort(party, [keys], [amounts])
-    assert isinstance(sorted_amounts, AShare)
-    if len(sorted_keys) < 2:
-        both = AShare(np.zeros(0, U64), np.zeros(0, U64))
-        paired = both
-    else:
-        same = compare.eq(party, sorted_keys[:-1], sorted_keys[1:])
-        both = conversion.bit_to_arith(party, same)
-        paired = sorted_amounts[:-1] + sorted_amounts[1:]
-    count = both.sum()
-    total = arithmetic.dot(party, both, paired) if len(both) else count
-    result = concat_a([count, total])
-    metrics = watch.stop()
-    return NodeShares(party.index, "arith", result.a, result.b), metrics
+def _duck(ctype: str) -> str:
+    return {"id": "VARCHAR", "date": "DATE", "int": "BIGINT"}[ctype]
 
 
-def run_demo(data: DemoData, *, timeout: float = 600.0) -> tuple[DemoResult, list[NodeMetrics]]:
-    """Owners split, three TLS nodes compute, the recipient combines."""
-    from tyst.net.launcher import run_tls_parties
-
-    owners = [data.fk, *data.municipalities]
-    parts = [(split(t.keys), split(t.amounts)) for t in owners]
-    per_party = [([(k[i], a[i]) for k, a in parts],) for i in range(3)]
-    results = run_tls_parties(node_program, per_party_args=per_party, timeout=timeout)
-    combined = combine([shares for shares, _ in results])
-    return DemoResult(int(combined[0]), int(combined[1])), [m for _, m in results]
+def run_demo(files: DemoFiles, out: Path, *, timeout: float = 300.0) -> RunReport:
+    """Run the demo plan end to end (as ``tyst run``), writing the recipient's CSV to ``out``."""
+    return run_plan(files.plan, files.data, out, timeout=timeout)
