@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from tyst.jobs.run import RunReport
     from tyst.plan import Plan
 
 app = typer.Typer(
@@ -160,14 +161,13 @@ def run(
     """Run a plan end to end: owners share, three nodes compute, recipients decode."""
     from tyst.data.files import DataError
     from tyst.engine.planning import PlanningError
-    from tyst.jobs.run import RunError, run_plan
+    from tyst.jobs.run import RunError
     from tyst.sql.errors import SqlError
 
     plan = _load(plan_path)
     files = _data_args(data or [])
     try:
-        with console.status("owners sharing, three nodes computing over mutual TLS…"):
-            report = run_plan(plan, files, out, timeout=timeout)
+        report = _run_with_progress(plan, files, out, timeout)
     except (SqlError, DataError, PlanningError, RunError) as exc:
         _fail(str(exc))
         return
@@ -189,6 +189,41 @@ def run(
             f"peak memory {m.peak_rss_bytes / 2**20:.0f} MiB",
             highlight=False,
         )
+
+
+def _run_with_progress(plan: Plan, files: dict[str, Path], out: Path, timeout: float) -> RunReport:
+    """``run_plan`` with a progress bar per owner's file, then a spinner while nodes compute."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from tyst.jobs.run import run_plan
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as bars:
+        tasks = {
+            table: bars.add_task(f"sharing {table}", total=_count_lines(path))
+            for table, path in files.items()
+        }
+        computing = bars.add_task("three nodes computing over mutual TLS", total=None, start=False)
+
+        def progress(table: str, rows: int) -> None:
+            bars.update(tasks[table], completed=rows)
+
+        report = run_plan(plan, files, out, timeout=timeout, progress=progress)
+        bars.update(computing, total=1, completed=1)
+    return report
+
+
+def _count_lines(path: Path) -> int | None:
+    """Data rows of a CSV (lines − 1) for the progress bar; None for other formats."""
+    if path.suffix.lower() != ".csv":
+        return None
+    with path.open("rb") as f:
+        return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1)
 
 
 @app.command()

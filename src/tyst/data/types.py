@@ -43,10 +43,16 @@ class ColumnType:
 
     kind: str
     scale: int = 0
+    key_only: bool = False
+    """Internal (never in a plan or a result): an id/text column whose content lanes were
+    dropped because the query only compares, joins or groups on it (see
+    :mod:`tyst.engine.pruning`); it has its key lanes only."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown column type {self.kind!r}")
+        if self.key_only and self.kind not in ("id", "text"):
+            raise ValueError("only id/text columns can be key-only")
         if self.kind not in ("decimal", "ratio") and self.scale:
             raise ValueError("only decimal columns have a scale")
         if not 0 <= self.scale <= 18:
@@ -85,7 +91,13 @@ class ColumnType:
         """Ring words per row."""
         if self.kind == "ratio":
             return 2
+        if self.key_only:
+            return TEXT_KEY_LANES
         return TEXT_KEY_LANES + TEXT_CONTENT_LANES if self.is_text else 1
+
+    def keys_only(self) -> ColumnType:
+        """This id/text type without its content lanes (internal; see ``key_only``)."""
+        return ColumnType(self.kind, self.scale, key_only=True)
 
     @property
     def key_lanes(self) -> int:

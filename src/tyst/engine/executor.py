@@ -23,6 +23,7 @@ import numpy as np
 
 from tyst.engine.expressions import Evaluator
 from tyst.engine.planning import Facts, JoinStrategy, choose_join
+from tyst.engine.pruning import Need, scan_needs
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean
 from tyst.mpc.protocols.compare import eq, lt, not_bit
@@ -63,16 +64,19 @@ class Executor:
         self.inputs = inputs
         self.facts: Facts = facts or {}
         self.checks: list[Check] = []
+        self._needs: dict[str, Need] | None = None
         self.suppressed: list[AShare] = []
         self.global_counts: list[AShare] = []
 
     def run(self, node: ir.Node) -> SharedTable:
         """The operator's output table (see module contract)."""
+        if self._needs is None:  # the first call gets the root: decide which columns to carry
+            self._needs = scan_needs(node)
         method = getattr(self, f"_{type(node).__name__.lower()}", None)
         if method is None:
             raise TypeError(f"no executor for operator {type(node).__name__}")
         result: SharedTable = method(node)
-        names = [n for n, _ in node.schema]
+        names = [n for n, _ in node.schema if n in result.columns]
         if list(result.columns) != names:
             raise AssertionError(f"{type(node).__name__} produced {list(result.columns)}")
         return result
@@ -92,8 +96,19 @@ class Executor:
     # ---------------------------------------------------------------- row-wise operators
 
     def _scan(self, node: ir.Scan) -> SharedTable:
+        """The table's columns the plan needs (:mod:`tyst.engine.pruning`); id/text columns
+        that are only compared, joined or grouped on keep their key lanes only."""
         table = self.inputs[node.table]
-        columns = {f"{node.alias}.{name}": col for name, col in table.columns.items()}
+        assert self._needs is not None
+        columns: dict[str, SharedColumn] = {}
+        for name, col in table.columns.items():
+            full = f"{node.alias}.{name}"
+            level = self._needs.get(full)
+            if level is None:
+                continue
+            if level == "key" and col.ctype.is_text and not col.ctype.key_only:
+                col = SharedColumn(col.ctype.keys_only(), col.key)
+            columns[full] = col
         return SharedTable(columns, table.valid, node.alias)
 
     def _filter(self, node: ir.Filter) -> SharedTable:
@@ -138,7 +153,7 @@ class Executor:
                 )
             )
             table = joined.table
-        return SharedTable({n: table.column(n) for n, _ in node.schema}, table.valid)
+        return SharedTable(_pick(table, node.schema), table.valid)
 
     def _expanded_join(
         self,
@@ -228,19 +243,22 @@ class Executor:
                 self.suppressed.append(grouped.suppressed)
         else:
             self.global_counts.append(grouped.counts)
-        return SharedTable(
-            {n: grouped.table.column(n) for n, _ in node.schema}, grouped.table.valid
-        )
+        return SharedTable(_pick(grouped.table, node.schema), grouped.table.valid)
 
     def _distinct(self, node: ir.Distinct) -> SharedTable:
         table = self.run(node.input)
         out = distinct(self.party, table)
-        return SharedTable({n: out.column(n) for n, _ in node.schema}, out.valid)
+        return SharedTable(_pick(out, node.schema), out.valid)
 
     def _orderlimit(self, node: ir.OrderLimit) -> SharedTable:
         table = self.run(node.input)
         out = order_limit(self.party, table, node.keys, node.limit)
-        return SharedTable({n: out.column(n) for n, _ in node.schema}, out.valid)
+        return SharedTable(_pick(out, node.schema), out.valid)
+
+
+def _pick(table: SharedTable, schema: ir.Schema) -> dict[str, SharedColumn]:
+    """The table's columns in schema order, skipping columns pruned below."""
+    return {n: table.columns[n] for n, _ in schema if n in table.columns}
 
 
 def _zero(party: Party) -> AShare:

@@ -19,7 +19,7 @@ from tyst.engine.planning import (
     join_key_columns,
     join_strategies,
 )
-from tyst.jobs.run import compile_plan, read_owner_table, table_facts
+from tyst.jobs.run import compile_plan, table_facts
 from tyst.plan import Plan
 from tyst.sql import ir
 from tyst.sql.explain import render_plan
@@ -118,13 +118,12 @@ def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckRepor
             path, decl.columns, key_columns=sorted(keys.get(table, set()))
         )
 
-    facts: Mapping[str, TableFacts] = {
-        name: TableFacts((frozenset(d.unique),) if d.unique else (), d.max_rows_per_key)
-        for name, d in plan.tables.items()
+    found = {
+        table: {cols for cols, dups in report.duplicate_keys.items() if dups == 0}
+        for table, report in reports.items()
+        if not report.problems
     }
-    if data and all(not r.problems for r in reports.values()):
-        owned = {t: read_owner_table(t, data[t], plan.tables[t].columns) for t in reports}
-        facts = table_facts(plan, compiled, owned)
+    facts: Mapping[str, TableFacts] = table_facts(plan, found)
     out += ["", "Operator plan (each step oblivious):", render_plan(root)]
     if joins:
         out.append("How the joins run:")

@@ -24,8 +24,9 @@ recipient learns: the result rows, the number of groups suppressed by
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,26 +49,37 @@ from tyst.ring.words import U64, WordArray
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
 
+Progress = Callable[[str, int], None]
+
 
 class RunError(Exception):
     """A run that cannot start or did not finish; str() is one line."""
 
 
 @dataclass(frozen=True)
-class OwnerTable:
-    """One owner's table after validation and encoding (plaintext; stays with the owner)."""
+class NodeTable:
+    """What one node receives of one table: the row count and, per lane, the two files
+    holding this node's pair of components (raw little-endian uint64)."""
 
-    name: str
     rows: int
-    lanes: dict[str, list[WordArray]]
+    lanes: dict[str, list[tuple[Path, Path]]]
+
+    def load(self, column: str) -> list[AShare]:
+        """This node's shares of one column (read from its files)."""
+        return [
+            AShare(np.fromfile(a, dtype=U64), np.fromfile(b, dtype=U64))
+            for a, b in self.lanes[column]
+        ]
 
 
 @dataclass(frozen=True)
-class NodeTable:
-    """What one node receives of one table: its share pair of every lane, and the row count."""
+class SharedInput:
+    """One owner's table after sharing: rows, per-node file sets, and the key lanes of the
+    join columns (kept on the owner's side for the uniqueness check)."""
 
     rows: int
-    lanes: dict[str, list[NodeShares]]
+    nodes: list[NodeTable]
+    keys: dict[str, list[WordArray]]
 
 
 @dataclass(frozen=True)
@@ -102,47 +114,105 @@ def compile_plan(plan: Plan) -> ir.CompiledQuery:
     return compile_sql(plan.sql, schemas_of(plan), min_group_size=plan.min_group_size)
 
 
-def read_owner_table(name: str, path: Path, columns: Mapping[str, ColumnType]) -> OwnerTable:
-    """Read, validate and encode one file on the owner's side (raises ``DataError``)."""
-    parts: dict[str, list[list[WordArray]]] = {c: [] for c in columns}
-    rows = 0
-    with read_table(path, columns) as reader:
-        for chunk in reader:
-            rows += chunk.rows
-            for c in columns:
-                parts[c].append(chunk.lanes[c])
-    lanes = {
-        c: [
-            np.concatenate([p[j] for p in parts[c]]) if parts[c] else np.zeros(0, dtype=U64)
-            for j in range(ctype.lanes)
-        ]
-        for c, ctype in columns.items()
+def share_table(
+    name: str,
+    path: Path,
+    columns: Mapping[str, ColumnType],
+    directory: Path,
+    key_columns: set[str],
+    progress: Progress | None = None,
+) -> SharedInput:
+    """The owner's side of an upload, streamed: read, validate and encode the file chunk by
+    chunk, split every lane into three replicated sharings, and append node i's pair of
+    components to node i's files under ``directory/node-i``. Only one chunk of plaintext
+    is in memory at a time (plus the key lanes of ``key_columns``, for the owner's
+    uniqueness check). Raises ``DataError`` for the first bad value (file and line)."""
+    files: list[dict[str, list[tuple[Path, Path]]]] = [{}, {}, {}]
+    for i in range(3):
+        node_dir = directory / f"node-{i}" / name
+        node_dir.mkdir(parents=True, exist_ok=True)
+        for c, ctype in columns.items():
+            files[i][c] = [
+                (node_dir / f"{c}.{j}.a", node_dir / f"{c}.{j}.b") for j in range(ctype.lanes)
+            ]
+    handles = {
+        (i, c, j, k): pair[k].open("wb")
+        for i in range(3)
+        for c in columns
+        for j, pair in enumerate(files[i][c])
+        for k in range(2)
     }
-    return OwnerTable(name, rows, lanes)
+    keys: dict[str, list[list[WordArray]]] = {c: [] for c in key_columns}
+    rows = 0
+    try:
+        with read_table(path, columns) as reader:
+            for chunk in reader:
+                rows += chunk.rows
+                for c, lanes in chunk.lanes.items():
+                    if c in keys:
+                        keys[c].append([lane.copy() for lane in lanes[: columns[c].key_lanes]])
+                    for j, lane in enumerate(lanes):
+                        for part in split(lane):
+                            part.first.tofile(handles[(part.party, c, j, 0)])
+                            part.second.tofile(handles[(part.party, c, j, 1)])
+                if progress is not None:
+                    progress(name, rows)
+    finally:
+        for fh in handles.values():
+            fh.close()
+    joined = {
+        c: [
+            np.concatenate([part[j] for part in parts]) if parts else np.zeros(0, dtype=U64)
+            for j in range(columns[c].key_lanes)
+        ]
+        for c, parts in keys.items()
+    }
+    return SharedInput(rows, [NodeTable(rows, files[i]) for i in range(3)], joined)
 
 
 def table_facts(
-    plan: Plan, compiled: ir.CompiledQuery, tables: Mapping[str, OwnerTable]
+    plan: Plan, found_unique: Mapping[str, set[tuple[str, ...]]]
 ) -> dict[str, TableFacts]:
-    """Per table: declared unique keys plus the join-column sets the owner's data shows unique."""
+    """Per table: the declared unique key plus the join-column sets found unique by the owner."""
     facts: dict[str, TableFacts] = {}
-    wanted = join_key_columns(compiled.plan)
     for name, decl in plan.tables.items():
         unique = [frozenset(decl.unique)] if decl.unique else []
-        table = tables.get(name)
-        for cols in sorted(wanted.get(name, set())):
-            if table is not None and is_unique(table, cols, decl.columns):
-                unique.append(frozenset(cols))
+        unique += [frozenset(cols) for cols in sorted(found_unique.get(name, set()))]
         facts[name] = TableFacts(tuple(unique), decl.max_rows_per_key)
     return facts
 
 
-def is_unique(table: OwnerTable, cols: tuple[str, ...], types: Mapping[str, ColumnType]) -> bool:
-    """Whether no two rows share the values of ``cols`` (key lanes compared)."""
-    if table.rows <= 1:
+def unique_join_columns(
+    compiled: ir.CompiledQuery, keys: Mapping[str, Mapping[str, list[WordArray]]]
+) -> dict[str, set[tuple[str, ...]]]:
+    """The join-column sets of each table on which its rows are unique (owner side).
+
+    ``keys[table][column]`` are the key lanes of the table's join columns.
+    """
+    found: dict[str, set[tuple[str, ...]]] = {}
+    for table, sets in join_key_columns(compiled.plan).items():
+        lanes = keys.get(table)
+        if lanes is None:
+            continue
+        found[table] = {
+            cols for cols in sets if is_unique([lane for c in cols for lane in lanes[c]])
+        }
+    return found
+
+
+def is_unique(lanes: list[WordArray]) -> bool:
+    """Whether no two rows agree on every one of ``lanes`` (equal-length key lanes)."""
+    if not lanes or len(lanes[0]) <= 1:
         return True
-    keys = np.stack([lane for c in cols for lane in table.lanes[c][: types[c].key_lanes]], axis=1)
-    return len(np.unique(keys, axis=0)) == table.rows
+    keys = np.stack(lanes, axis=1)
+    return len(np.unique(keys, axis=0)) == len(lanes[0])
+
+
+def join_columns(compiled: ir.CompiledQuery) -> dict[str, set[str]]:
+    """Per table, the columns it is joined on (their key lanes feed the uniqueness check)."""
+    return {
+        t: {c for cols in sets for c in cols} for t, sets in join_key_columns(compiled.plan).items()
+    }
 
 
 def node_program(
@@ -157,12 +227,7 @@ def node_program(
     party = Party.setup(transport, domain=domain)
     inputs = {
         name: SharedTable(
-            {
-                c: SharedColumn(
-                    schemas[name][c], tuple(AShare(s.first, s.second) for s in t.lanes[c])
-                )
-                for c in schemas[name]
-            },
+            {c: SharedColumn(schemas[name][c], tuple(t.load(c))) for c in schemas[name]},
             all_valid(party.index, t.rows),
             name,
         )
@@ -256,12 +321,15 @@ def run_plan(
     out: Path,
     *,
     timeout: float = 120.0,
+    progress: Progress | None = None,
 ) -> RunReport:
     """Run ``plan`` on the given files and write the recipients' CSV to ``out``.
 
     Raises ``PlanError``/``SqlError``/``DataError``/``PlanningError`` before
     any node starts, and :class:`RunError` if the run fails; ``out`` is
-    written only after a complete, checked result.
+    written only after a complete, checked result. The node share files live
+    in a private temporary directory that is removed when the run ends.
+    ``progress(table, rows)`` is called after every chunk an owner shares.
     """
     from tyst.net.launcher import PartyFailed, run_tls_parties
 
@@ -272,32 +340,39 @@ def run_plan(
     missing = [t for t in compiled.tables if t not in data]
     if missing:
         raise RunError(f"no data for table {missing[0]!r}: pass --data {missing[0]}=FILE")
-    owned = {t: read_owner_table(t, data[t], plan.tables[t].columns) for t in compiled.tables}
-    facts = table_facts(plan, compiled, owned)
-    join_strategies(compiled.plan, facts)  # refuse impossible joins before any node starts
-    per_node: list[dict[str, NodeTable]] = [{}, {}, {}]
-    for name, table in owned.items():
-        split_lanes = {c: [split(lane) for lane in lanes] for c, lanes in table.lanes.items()}
-        for i in range(3):
-            per_node[i][name] = NodeTable(
-                table.rows, {c: [parts[i] for parts in ls] for c, ls in split_lanes.items()}
+    joined = join_columns(compiled)
+    with tempfile.TemporaryDirectory(prefix="tyst-run-") as tmp:
+        shared = {
+            t: share_table(
+                t,
+                data[t],
+                plan.tables[t].columns,
+                Path(tmp),
+                joined.get(t, set()),
+                progress,
             )
-    schemas = {t: dict(plan.tables[t].columns) for t in compiled.tables}
-    domain = b"tyst-run:" + plan.digest().encode()
-    started = time.perf_counter()
-    try:
-        results = run_tls_parties(
-            node_program,
-            (compiled.plan, schemas, facts, domain),
-            per_party_args=[(per_node[i],) for i in range(3)],
-            timeout=timeout,
-        )
-    except PartyFailed as exc:
-        if exc.error_type == ExecutionError.__name__:
-            raise RunError(f"the run was stopped by a check: {exc.message}") from None
-        raise RunError(
-            f"the run failed: party {exc.party}: {exc.error_type}: {exc.message}"
-        ) from None
+            for t in compiled.tables
+        }
+        found = unique_join_columns(compiled, {t: s.keys for t, s in shared.items()})
+        facts = table_facts(plan, found)
+        join_strategies(compiled.plan, facts)  # refuse impossible joins before any node starts
+        schemas = {t: dict(plan.tables[t].columns) for t in compiled.tables}
+        domain = b"tyst-run:" + plan.digest().encode()
+        started = time.perf_counter()
+        try:
+            results = run_tls_parties(
+                node_program,
+                (compiled.plan, schemas, facts, domain),
+                per_party_args=[({t: s.nodes[i] for t, s in shared.items()},) for i in range(3)],
+                timeout=timeout,
+                deadline=max(600.0, 20 * timeout),
+            )
+        except PartyFailed as exc:
+            if exc.error_type == ExecutionError.__name__:
+                raise RunError(f"the run was stopped by a check: {exc.message}") from None
+            raise RunError(
+                f"the run failed: party {exc.party}: {exc.error_type}: {exc.message}"
+            ) from None
     seconds = time.perf_counter() - started
     lanes = [combine([r.lanes[j] for r in results]) for j in range(len(results[0].lanes))]
     valid = combine([r.valid for r in results])

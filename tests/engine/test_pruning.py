@@ -1,0 +1,44 @@
+"""Column pruning: only what the query needs is carried; id/text content only where returned."""
+
+from __future__ import annotations
+
+from tyst.data.types import ColumnType
+from tyst.engine.pruning import scan_needs
+from tyst.sql.compiler import compile_sql
+
+T = ColumnType.parse
+TABLES = {
+    "fk": {"pnr": T("id"), "belopp": T("int"), "namn": T("text"), "extra": T("int")},
+    "skv": {"pnr": T("id"), "inkomst": T("int"), "kommun": T("text")},
+}
+
+
+def _needs(sql: str) -> dict[str, str]:
+    return dict(scan_needs(compile_sql(sql, TABLES).plan))
+
+
+def test_count_only_join_keeps_the_person_number_keys_only() -> None:
+    needs = _needs(
+        "SELECT COUNT(*) AS n, SUM(f.belopp) AS s FROM fk f JOIN skv k ON f.pnr = k.pnr "
+        "WHERE k.inkomst > 2 * f.belopp"
+    )
+    assert needs == {"f.pnr": "key", "k.pnr": "key", "f.belopp": "key", "k.inkomst": "key"}
+
+
+def test_returned_text_keeps_its_content_and_unused_columns_are_dropped() -> None:
+    needs = _needs("SELECT f.pnr, f.namn FROM fk f WHERE f.belopp > 3")
+    assert needs == {"f.pnr": "content", "f.namn": "content", "f.belopp": "key"}
+
+
+def test_text_compared_or_grouped_but_not_returned_is_key_only() -> None:
+    needs = _needs("SELECT COUNT(*) AS n FROM fk WHERE namn = 'x' AND pnr IN (SELECT pnr FROM skv)")
+    assert needs == {"fk.namn": "key", "fk.pnr": "key", "skv.pnr": "key"}
+
+
+def test_group_key_returned_keeps_content_and_case_text_is_conservative() -> None:
+    needs = _needs(
+        "SELECT kommun, CASE WHEN inkomst > 5 THEN kommun ELSE 'låg' END AS k, COUNT(*) AS n "
+        "FROM skv GROUP BY kommun, k"
+    )
+    assert set(needs) == {"skv.kommun", "skv.inkomst"}  # levels matter for id/text only
+    assert needs["skv.kommun"] == "content"
