@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python -m benchmarks.sql_plans --scenario join_aggregate --n 1000000
     .venv/bin/python -m benchmarks.sql_plans --scenario group_by --n 1000000
+    .venv/bin/python -m benchmarks.sql_plans --scenario headline --n 1300000
 
 Each scenario writes its plan and CSV files to a temporary directory, runs the
 plan exactly as ``tyst run`` does (owners encode and split, three node
@@ -81,7 +82,33 @@ def _group_data(n: int, rng: np.random.Generator) -> dict[str, dict[str, np.ndar
     }
 
 
+SKV_PER_FK = 10.5 / 1.3
+
+
+def _headline_data(n: int, rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
+    """n FK persons with 12 monthly benefit rows each, summed to one row per person on FK's
+    own side (its own data: no MPC needed); ≈ 8.1 n Skatteverket persons with an income.
+    About 90 % of FK's persons are in Skatteverket's table."""
+    m = round(n * SKV_PER_FK)
+    people = rng.permutation(m + n)
+    monthly = rng.integers(0, 30_000, (n, 12))
+    fk_people = np.concatenate([people[: n - n // 10], people[m : m + n // 10]])
+    return {
+        "fk_ar": {"pnr": _pnr(fk_people), "ersattning": monthly.sum(axis=1)},
+        "skv_inkomst": {"pnr": _pnr(people[:m]), "inkomst": rng.integers(0, 1_500_000, m)},
+    }
+
+
 SCENARIOS = {
+    "headline": Scenario(
+        {
+            "fk_ar": ("fk", {"pnr": "id", "ersattning": "int"}),
+            "skv_inkomst": ("skv", {"pnr": "id", "inkomst": "int"}),
+        },
+        "SELECT COUNT(*) AS personer, SUM(f.ersattning) AS belopp FROM fk_ar f "
+        "JOIN skv_inkomst s ON f.pnr = s.pnr WHERE s.inkomst > 4 * f.ersattning",
+        _headline_data,
+    ),
     "join_aggregate": Scenario(
         {
             "ersattning": ("fk", {"pnr": "id", "belopp": "int"}),

@@ -116,3 +116,22 @@ def _walk(node: ir.Node, need: dict[str, Need], out: dict[str, Need]) -> None:
             _walk(branch, dict(zip(names, levels, strict=True)), out)
         return
     raise TypeError(f"no pruning rule for {type(node).__name__}")
+
+
+def table_needs(root: ir.Node) -> dict[str, dict[str, Need]]:
+    """Per input table, per column: what any scan of it needs (the owners share only this)."""
+    aliases: dict[str, str] = {}
+
+    def walk(node: ir.Node) -> None:
+        if isinstance(node, ir.Scan):
+            aliases[node.alias] = node.table
+        for child in node.children():
+            walk(child)
+
+    walk(root)
+    out: dict[str, dict[str, Need]] = {}
+    for name, level in scan_needs(root).items():
+        alias, column = name.split(".", 1)
+        columns = out.setdefault(aliases[alias], {})
+        columns[column] = _max(columns.get(column), level)
+    return out

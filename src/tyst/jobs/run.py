@@ -37,6 +37,7 @@ from tyst.data.files import read_table, write_csv
 from tyst.data.types import ColumnType
 from tyst.engine.executor import ExecutionError, Executor
 from tyst.engine.planning import TableFacts, join_key_columns, join_strategies
+from tyst.engine.pruning import Need, table_needs
 from tyst.jobs.metrics import NodeMetrics, Stopwatch, barrier
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
@@ -114,6 +115,18 @@ def compile_plan(plan: Plan) -> ir.CompiledQuery:
     return compile_sql(plan.sql, schemas_of(plan), min_group_size=plan.min_group_size)
 
 
+def shared_schema(
+    columns: Mapping[str, ColumnType], needs: Mapping[str, Need]
+) -> dict[str, ColumnType]:
+    """The columns an owner shares: those the plan needs, id/text compared-only ones as
+    key-only (:mod:`tyst.engine.pruning`); the file is still validated in full."""
+    return {
+        c: (t.keys_only() if t.is_text and needs[c] == "key" else t)
+        for c, t in columns.items()
+        if c in needs
+    }
+
+
 def share_table(
     name: str,
     path: Path,
@@ -121,24 +134,27 @@ def share_table(
     directory: Path,
     key_columns: set[str],
     progress: Progress | None = None,
+    shared: Mapping[str, ColumnType] | None = None,
 ) -> SharedInput:
     """The owner's side of an upload, streamed: read, validate and encode the file chunk by
     chunk, split every lane into three replicated sharings, and append node i's pair of
     components to node i's files under ``directory/node-i``. Only one chunk of plaintext
     is in memory at a time (plus the key lanes of ``key_columns``, for the owner's
-    uniqueness check). Raises ``DataError`` for the first bad value (file and line)."""
+    uniqueness check). ``shared`` (default: every column) is the schema the nodes get,
+    see :func:`shared_schema`. Raises ``DataError`` for the first bad value (file and line)."""
+    shared = dict(columns) if shared is None else dict(shared)
     files: list[dict[str, list[tuple[Path, Path]]]] = [{}, {}, {}]
     for i in range(3):
         node_dir = directory / f"node-{i}" / name
         node_dir.mkdir(parents=True, exist_ok=True)
-        for c, ctype in columns.items():
+        for c, ctype in shared.items():
             files[i][c] = [
                 (node_dir / f"{c}.{j}.a", node_dir / f"{c}.{j}.b") for j in range(ctype.lanes)
             ]
     handles = {
         (i, c, j, k): pair[k].open("wb")
         for i in range(3)
-        for c in columns
+        for c in shared
         for j, pair in enumerate(files[i][c])
         for k in range(2)
     }
@@ -151,7 +167,9 @@ def share_table(
                 for c, lanes in chunk.lanes.items():
                     if c in keys:
                         keys[c].append([lane.copy() for lane in lanes[: columns[c].key_lanes]])
-                    for j, lane in enumerate(lanes):
+                    if c not in shared:
+                        continue
+                    for j, lane in enumerate(lanes[: shared[c].lanes]):
                         for part in split(lane):
                             part.first.tofile(handles[(part.party, c, j, 0)])
                             part.second.tofile(handles[(part.party, c, j, 1)])
@@ -341,6 +359,8 @@ def run_plan(
     if missing:
         raise RunError(f"no data for table {missing[0]!r}: pass --data {missing[0]}=FILE")
     joined = join_columns(compiled)
+    needs = table_needs(compiled.plan)
+    schemas = {t: shared_schema(plan.tables[t].columns, needs.get(t, {})) for t in compiled.tables}
     with tempfile.TemporaryDirectory(prefix="tyst-run-") as tmp:
         shared = {
             t: share_table(
@@ -350,13 +370,13 @@ def run_plan(
                 Path(tmp),
                 joined.get(t, set()),
                 progress,
+                schemas[t],
             )
             for t in compiled.tables
         }
         found = unique_join_columns(compiled, {t: s.keys for t, s in shared.items()})
         facts = table_facts(plan, found)
         join_strategies(compiled.plan, facts)  # refuse impossible joins before any node starts
-        schemas = {t: dict(plan.tables[t].columns) for t in compiled.tables}
         domain = b"tyst-run:" + plan.digest().encode()
         started = time.perf_counter()
         try:
