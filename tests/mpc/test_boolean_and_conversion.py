@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,3 +70,14 @@ def test_a2b_matches_twos_complement(values: list[int]) -> None:
         return B.reveal_bool_all(p, V.a2b(p, xs))
 
     np.testing.assert_array_equal(run3(program)[2], x)
+
+
+def test_a2b_in_chunks_equals_one_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = np.random.default_rng(3).integers(0, 2**64, 1001, dtype=U64)
+    monkeypatch.setattr(V, "A2B_CHUNK", 100)
+
+    def program(p: Party) -> np.ndarray:
+        return B.reveal_bool_all(p, V.a2b(p, A.share_input(p, 0, x if p.index == 0 else None)))
+
+    for opened in run3(program):
+        np.testing.assert_array_equal(opened, x)

@@ -166,3 +166,29 @@ def test_permutation_from_prg_is_a_permutation() -> None:
     perm = permutation_from_prg(prg, 10_001)
     np.testing.assert_array_equal(np.sort(perm), np.arange(10_001))
     assert permutation_from_prg(prg, 0).shape == (0,)
+
+
+def test_shuffle_in_column_blocks_is_one_permutation(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tyst.mpc.protocols.shuffle as S
+
+    monkeypatch.setattr(S, "BLOCK_WORDS", 40)  # n = 37: one column per block
+    n = 37
+    rows = np.arange(n, dtype=U64)
+
+    def program(p: Party) -> list[np.ndarray]:
+        cols: list[AShare | BShare] = [
+            A.share_input(p, 0, rows * U64(k + 1) if p.index == 0 else None) for k in range(3)
+        ]
+        cols.append(B.share_input_bool(p, 1, rows ^ U64(5) if p.index == 1 else None))
+        out = shuffle(p, cols)
+        opened = [A.reveal_all(p, c) for c in out[:3] if isinstance(c, AShare)]
+        last = out[3]
+        assert isinstance(last, BShare)
+        return [*opened, B.reveal_bool_all(p, last)]
+
+    first, *_ = run3(program)
+    source = first[0]
+    assert sorted(source.tolist()) == rows.tolist()
+    for k in range(3):
+        np.testing.assert_array_equal(first[k], source * U64(k + 1))
+    np.testing.assert_array_equal(first[3], source ^ U64(5))

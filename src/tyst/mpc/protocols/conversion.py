@@ -11,6 +11,9 @@ from tyst.mpc.protocols.circuits import add_full, split_two_operands
 from tyst.mpc.shares import AShare, BShare
 from tyst.ring.words import U64
 
+A2B_CHUNK = 1 << 21
+"""Elements per a2b call (bounds the Kogge–Stone temporaries to ~0.5 GB per party)."""
+
 
 def a2b(party: Party, x: AShare) -> BShare:
     """Arithmetic → boolean sharing of the same 64-bit words.
@@ -18,9 +21,15 @@ def a2b(party: Party, x: AShare) -> BShare:
     Steps: split x = u + v (party 0 inputs u = x_0 + x_1 as booleans, v = x_2 is a
     trivial boolean sharing; 1 round), then a Kogge–Stone adder (7 rounds).
     Source: ABY3 §5.3 (a2b with a parallel-prefix adder).
-    Rounds: 8. Bytes per element: 96 per party plus 16 from party 0.
+    Rounds: 8 per chunk of A2B_CHUNK elements (inputs are converted in chunks so the
+    adder's temporaries stay bounded). Bytes per element: 96 per party plus 16 from
+    party 0.
     Leakage: none.
     """
+    n = len(x)
+    if n > A2B_CHUNK:
+        parts = [a2b(party, x[i : i + A2B_CHUNK]) for i in range(0, n, A2B_CHUNK)]
+        return BShare(np.concatenate([q.a for q in parts]), np.concatenate([q.b for q in parts]))
     u, v = split_two_operands(party, x, negate_second=False)
     return add_full(party, u, v)
 

@@ -42,79 +42,74 @@ def permutation_from_prg(prg: Prg, n: int) -> npt.NDArray[np.intp]:
     return order
 
 
-def _split(columns: Sequence[AShare | BShare]) -> tuple[list[int], list[int]]:
-    """Indices of the arithmetic and of the boolean columns."""
-    arith = [j for j, c in enumerate(columns) if isinstance(c, AShare)]
-    boolean = [j for j, c in enumerate(columns) if isinstance(c, BShare)]
-    if len(arith) + len(boolean) != len(columns):
-        raise TypeError("shuffle: every column must be an AShare or a BShare")
-    return arith, boolean
+BLOCK_WORDS = 1 << 22
+"""Columns are re-shared in blocks of about this many words per message, so a pass never
+holds more than a few blocks of temporaries (memory stays near the table's own size)."""
+
+Column = tuple[WordArray, WordArray]
 
 
-def _stack(
-    columns: Sequence[AShare | BShare], which: list[int], n: int
-) -> tuple[WordArray, WordArray]:
-    """The ``a`` and ``b`` components of the selected columns as (len(which), n) arrays."""
-    a = np.empty((len(which), n), dtype=U64)
-    b = np.empty((len(which), n), dtype=U64)
-    for row, j in enumerate(which):
-        a[row] = columns[j].a
-        b[row] = columns[j].b
-    return a, b
+def _blocks(kinds: list[bool], n: int) -> list[list[int]]:
+    """Consecutive groups of columns of one kind (arithmetic or boolean), ≤ BLOCK_WORDS words."""
+    per_block = max(1, BLOCK_WORDS // max(n, 1))
+    blocks: list[list[int]] = []
+    for kind in (True, False):
+        idx = [j for j, k in enumerate(kinds) if k == kind]
+        blocks += [idx[i : i + per_block] for i in range(0, len(idx), per_block)]
+    return blocks
 
 
-def _pass(
-    party: Party,
-    t: int,
-    a_ar: WordArray,
-    b_ar: WordArray,
-    a_bo: WordArray,
-    b_bo: WordArray,
-) -> tuple[WordArray, WordArray, WordArray, WordArray]:
-    """One resharing pass with the pair (t, t+1) permuting; see :func:`shuffle`."""
+def _pass(party: Party, t: int, cols: list[Column], kinds: list[bool]) -> list[Column]:
+    """One resharing pass with the pair (t, t+1) permuting; see :func:`shuffle`.
+
+    ``kinds[j]`` is True for an arithmetic column. The columns go in blocks
+    (:func:`_blocks`); every party walks the blocks in the same order, so each
+    pairwise stream is read by both holders for the same words.
+    """
     first, second, third = t % 3, (t + 1) % 3, (t + 2) % 3
-    ca, cb = a_ar.shape[0], a_bo.shape[0]
-    n = a_ar.shape[1] if ca else a_bo.shape[1]
-    total = (ca + cb) * n
+    n = cols[0][0].shape[0]
     rnd = party.randomness
     me = party.index
-
-    if me == third:
-        # New (y_third, y_first): y_third from the stream shared with `second`
-        # (my shared_prev), y_first from the stream shared with `first` (my shared_next).
-        y_third = rnd.shared_prev.words(total).reshape(ca + cb, n)
-        y_first = rnd.shared_next.words(total).reshape(ca + cb, n)
-        return y_third[:ca], y_first[:ca], y_third[ca:], y_first[ca:]
-
+    out: list[Column | None] = [None] * len(cols)
+    perm = None
     if me == first:
         perm = permutation_from_prg(rnd.shared_next, n)  # stream shared with `second`
-        # 2-out-of-2 half: x_first + x_second (arith) / x_first ^ x_second (bool).
-        half_ar = (a_ar + b_ar)[:, perm]
-        half_bo = (a_bo ^ b_bo)[:, perm]
-        y_mine = rnd.shared_prev.words(total).reshape(ca + cb, n)  # y_first, with `third`
-        y_ar, y_bo = y_mine[:ca], y_mine[ca:]
-        masked = np.concatenate([(half_ar - y_ar).reshape(-1), (half_bo ^ y_bo).reshape(-1)])
-        party.send_words(second, masked)
-        other = party.recv_words(second, total)
-        o_ar, o_bo = other[: ca * n].reshape(ca, n), other[ca * n :].reshape(cb, n)
+    elif me == second:
+        perm = permutation_from_prg(rnd.shared_prev, n)  # stream shared with `first`
+    for block in _blocks(kinds, n):
+        k = len(block)
+        total = k * n
+        arith = kinds[block[0]]
+        if me == third:
+            # New (y_third, y_first): y_third from the stream shared with `second`
+            # (my shared_prev), y_first from the stream shared with `first` (my shared_next).
+            y_third = rnd.shared_prev.words(total).reshape(k, n)
+            y_first = rnd.shared_next.words(total).reshape(k, n)
+            for r, j in enumerate(block):
+                out[j] = (y_third[r], y_first[r])
+            continue
+        assert perm is not None
+        half = np.empty((k, n), dtype=U64)
+        for r, j in enumerate(block):
+            a, b = cols[j]
+            if me == first:  # 2-out-of-2 half: x_first + x_second (XOR for boolean)
+                half[r] = (a + b)[perm] if arith else (a ^ b)[perm]
+            else:  # me == second: my half is x_third, held as my `b` component
+                half[r] = b[perm]
+        if me == first:
+            y = rnd.shared_prev.words(total).reshape(k, n)  # y_first, with `third`
+            peer = second
+        else:
+            y = rnd.shared_next.words(total).reshape(k, n)  # y_third, with `third`
+            peer = first
+        masked = np.subtract(half, y, out=half) if arith else np.bitwise_xor(half, y, out=half)
+        party.send_words(peer, masked.reshape(-1))
+        other = party.recv_words(peer, total).reshape(k, n)
         # y_second = (half_first − y_first) + (half_second − y_third)
-        mid_ar = masked[: ca * n].reshape(ca, n) + o_ar
-        mid_bo = masked[ca * n :].reshape(cb, n) ^ o_bo
-        return y_ar, mid_ar, y_bo, mid_bo
-
-    # me == second: my 2-out-of-2 half is x_third, held as my `b` component.
-    perm = permutation_from_prg(rnd.shared_prev, n)  # stream shared with `first`
-    half_ar = b_ar[:, perm]
-    half_bo = b_bo[:, perm]
-    y_other = rnd.shared_next.words(total).reshape(ca + cb, n)  # y_third, with `third`
-    y_ar, y_bo = y_other[:ca], y_other[ca:]
-    masked = np.concatenate([(half_ar - y_ar).reshape(-1), (half_bo ^ y_bo).reshape(-1)])
-    party.send_words(first, masked)
-    other = party.recv_words(first, total)
-    o_ar, o_bo = other[: ca * n].reshape(ca, n), other[ca * n :].reshape(cb, n)
-    mid_ar = masked[: ca * n].reshape(ca, n) + o_ar
-    mid_bo = masked[ca * n :].reshape(cb, n) ^ o_bo
-    return mid_ar, y_ar, mid_bo, y_bo
+        mid = masked + other if arith else masked ^ other
+        for r, j in enumerate(block):
+            out[j] = (y[r], mid[r]) if me == first else (mid[r], y[r])
+    return [c for c in out if c is not None]
 
 
 def shuffle(party: Party, columns: Sequence[AShare | BShare]) -> list[AShare | BShare]:
@@ -152,7 +147,9 @@ def shuffle(party: Party, columns: Sequence[AShare | BShare]) -> list[AShare | B
     Tsuchida, "Secure Graph Analysis at Scale", CCS 2021, §4; cf.
     Mohassel–Rindal–Rosulek, "Fast Database Joins and PSI for Secret Shared
     Data", CCS 2020 (3-party permutation via pairwise-known permutations).
-    Rounds: 3 (one exchange per pass).
+    Rounds: 3 (one exchange per pass) while the table has at most BLOCK_WORDS
+    words; larger tables go in column blocks of about BLOCK_WORDS words, one
+    exchange per block and pass (this bounds the temporaries to a few blocks).
     Bytes per element per column: 8 sent by each of the two active parties per
     pass, i.e. 48 in total, 16 sent by each party.
     Leakage: none beyond n and the number and kinds of columns. Every message
@@ -164,16 +161,17 @@ def shuffle(party: Party, columns: Sequence[AShare | BShare]) -> list[AShare | B
     n = len(columns[0])
     if any(len(c) != n for c in columns):
         raise ValueError("shuffle: all columns must have the same length")
-    arith, boolean = _split(columns)
+    kinds = [isinstance(c, AShare) for c in columns]
+    if not all(isinstance(c, AShare | BShare) for c in columns):
+        raise TypeError("shuffle: every column must be an AShare or a BShare")
     if n == 0:
         return [AShare(c.a, c.b) if isinstance(c, AShare) else BShare(c.a, c.b) for c in columns]
-    a_ar, b_ar = _stack(columns, arith, n)
-    a_bo, b_bo = _stack(columns, boolean, n)
+    state: list[Column] = [(c.a, c.b) for c in columns]
     for t in range(N_PASSES):
-        a_ar, b_ar, a_bo, b_bo = _pass(party, t, a_ar, b_ar, a_bo, b_bo)
-    out: list[AShare | BShare | None] = [None] * len(columns)
-    for row, j in enumerate(arith):
-        out[j] = AShare(np.ascontiguousarray(a_ar[row]), np.ascontiguousarray(b_ar[row]))
-    for row, j in enumerate(boolean):
-        out[j] = BShare(np.ascontiguousarray(a_bo[row]), np.ascontiguousarray(b_bo[row]))
-    return [c for c in out if c is not None]
+        state = _pass(party, t, state, kinds)
+    return [
+        AShare(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        if kind
+        else BShare(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        for (a, b), kind in zip(state, kinds, strict=True)
+    ]

@@ -586,6 +586,7 @@ def sort(
     table: list[AShare | BShare] = [*words, *keys, *payload]
     mixed = shuffle(party, table)
     n_words = len(words)
+    del bits, words, table  # only the shuffled copies are needed from here on
     # 4. sample sort with opened comparisons.
     cmp: _KeysTiebreakComparator | _WordsComparator
     boolean_words = [c for c in mixed[:n_words] if isinstance(c, BShare)]
