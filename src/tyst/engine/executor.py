@@ -16,6 +16,7 @@ aggregated (so the recipient can show SQL's NULL for SUM/MIN/MAX/AVG of no rows)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -61,10 +62,11 @@ class Executor:
         self, party: Party, inputs: Mapping[str, SharedTable], facts: Facts | None = None
     ) -> None:
         self.party = party
-        self.inputs = inputs
+        self.inputs = dict(inputs)  # a scanned table is dropped after its last scan
         self.facts: Facts = facts or {}
         self.checks: list[Check] = []
         self._needs: dict[str, Need] | None = None
+        self._scans_left: Counter[str] = Counter()
         self.suppressed: list[AShare] = []
         self.global_counts: list[AShare] = []
 
@@ -72,6 +74,7 @@ class Executor:
         """The operator's output table (see module contract)."""
         if self._needs is None:  # the first call gets the root: decide which columns to carry
             self._needs = scan_needs(node)
+            self._scans_left = Counter(n.table for n in _nodes(node) if isinstance(n, ir.Scan))
         method = getattr(self, f"_{type(node).__name__.lower()}", None)
         if method is None:
             raise TypeError(f"no executor for operator {type(node).__name__}")
@@ -99,6 +102,9 @@ class Executor:
         """The table's columns the plan needs (:mod:`tyst.engine.pruning`); id/text columns
         that are only compared, joined or grouped on keep their key lanes only."""
         table = self.inputs[node.table]
+        self._scans_left[node.table] -= 1
+        if self._scans_left[node.table] == 0:  # free the input as soon as nothing reads it
+            del self.inputs[node.table]
         assert self._needs is not None
         columns: dict[str, SharedColumn] = {}
         for name, col in table.columns.items():
@@ -254,6 +260,14 @@ class Executor:
         table = self.run(node.input)
         out = order_limit(self.party, table, node.keys, node.limit)
         return SharedTable(_pick(out, node.schema), out.valid)
+
+
+def _nodes(node: ir.Node) -> list[ir.Node]:
+    """Every operator of the plan (pre-order)."""
+    found = [node]
+    for child in node.children():
+        found += _nodes(child)
+    return found
 
 
 def _pick(table: SharedTable, schema: ir.Schema) -> dict[str, SharedColumn]:

