@@ -4,32 +4,70 @@ Contract: :func:`order_limit` returns the table's rows ordered valid rows
 first, then by the keys (lexicographically, per key ascending or descending;
 ties keep the input order), cut to the first min(limit, n) rows. Keys are
 ordered types (int, decimal, date, bool: signed words within ±2^62). Rows past
-the number of valid rows are padding (invalid). The output length depends on
-n and the public limit only.
+the number of valid rows are padding (invalid). Invalid rows never influence
+the order of the valid rows, whatever their words. The output length depends
+on n and the public limit only.
 
-Steps: one stable oblivious sort (:func:`tyst.mpc.protocols.sort.sort`) with
-the key ``invalid`` (0 for valid rows) in front of the query's keys, carrying
-every lane and the validity bit; then a public prefix of the rows (local).
-Rounds and bytes: those of the sort with c + 1 key columns and every lane of
-the table as payload. Leakage: none beyond n (the sort opens only comparison
-outcomes of shuffled distinct keys).
+Steps:
+
+1. The first key k of every invalid row is replaced by a word beyond every
+   value in the sort direction: k' = E + v·(k − E) with E = 2^63 − 1
+   (ascending) or −2^63 (descending) and v the validity bit injected into
+   Z_2^64 (one bit injection, one multiplication). Valid rows keep k' = k, so
+   k' is both the sort key and the output lane of that column; no separate
+   "invalid" sort key is needed. Without keys the sort key is 1 − v.
+2. One stable oblivious sort (:func:`tyst.mpc.protocols.sort.sort`) on the
+   keys, carrying every lane of the non-key columns and the validity bit
+   (key columns travel as the sort keys themselves).
+3. A public prefix of the rows (local). LIMIT 0 and n ≤ 1 need no sort.
+
+Rounds: 3 + the sort's (c key columns). Bytes per row and party: 24 + the
+sort's (c keys, L carried lanes; ≈ 700 bytes for c = 1 and few lanes at
+n = 10^6, see :func:`tyst.mpc.protocols.sort.sort`).
+Leakage: none beyond n (the sort opens only comparison outcomes of shuffled,
+distinct composite keys).
+Source: shuffle-then-sort, Hamada et al., ICISC 2012 (via
+:func:`tyst.mpc.protocols.sort.sort`); the invalid-row stand-in is this
+project's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from tyst.mpc.party import Party
+from tyst.mpc.protocols.arithmetic import mul
 from tyst.mpc.protocols.conversion import bit_to_arith
 from tyst.mpc.protocols.sort import sort
-from tyst.mpc.shares import AShare, BShare, add_public
+from tyst.mpc.shares import AShare, BShare, add_public, public_a
 from tyst.relational.table import SharedColumn, SharedTable
+from tyst.ring.words import U64
+
+LAST_ASCENDING = (1 << 63) - 1
+"""The first key of invalid rows in an ascending sort (int64 max, viewed as a word)."""
+LAST_DESCENDING = 1 << 63
+"""The first key of invalid rows in a descending sort (int64 min, viewed as a word)."""
 
 
 def order_limit(
     party: Party, table: SharedTable, keys: Sequence[tuple[str, bool]], limit: int | None
 ) -> SharedTable:
-    """The rows of ``table`` sorted by ``keys`` = [(column, descending)], first ``limit`` kept."""
+    """The rows of ``table`` sorted by ``keys`` = [(column, descending)], first ``limit`` kept.
+
+    Input: a table; keys naming ordered (single-lane) columns, each with its
+    direction (a column may appear more than once; later uses never change
+    the order); ``limit`` ≥ 0 or None (all rows).
+    Output: min(limit, n) rows (n without a limit) with all columns: the valid
+    rows first, ordered lexicographically by the keys, ties in input order;
+    then invalid padding rows. The lanes of a key column on invalid rows are
+    arbitrary.
+    Steps: see the module contract.
+    Rounds: 3 + sort(n, c). Bytes per row and party: 24 + sort(n, c, lanes).
+    Leakage: none beyond n and the public limit.
+    Source: see the module contract.
+    """
     if limit is not None and limit < 0:
         raise ValueError("LIMIT must be zero or positive")
     for name, _ in keys:
@@ -38,23 +76,33 @@ def order_limit(
             raise ValueError(f"ordering on a {ctype} column {name!r}")
     n = len(table)
     keep = n if limit is None else min(limit, n)
-    if n <= 1:
+    if n <= 1 or keep == 0:
         return table.take(slice(0, keep))
     p = party
-    invalid = add_public(p.index, -bit_to_arith(p, table.valid), 1)
-    sort_keys = [invalid, *(table.column(name).lanes[0] for name, _ in keys)]
-    descending = [False, *(d for _, d in keys)]
-    names = list(table.columns)
-    payload: list[AShare | BShare] = [lane for c in names for lane in table.column(c).lanes]
+    valid = bit_to_arith(p, table.valid)
+    direction = dict(reversed(keys))  # the first use of a column decides; later uses are ties
+    names = list(dict.fromkeys(name for name, _ in keys))
+    sort_keys = [table.column(name).lanes[0] for name in names]
+    if names:
+        last = LAST_DESCENDING if direction[names[0]] else LAST_ASCENDING
+        stand_in = public_a(p.index, np.full(n, last, dtype=U64))
+        sort_keys[0] = stand_in + mul(p, valid, sort_keys[0] - stand_in)
+    else:
+        sort_keys = [add_public(p.index, -valid, 1)]
+    descending = [direction[name] for name in names] or [False]
+    others = [c for c in table.columns if c not in direction]
+    payload: list[AShare | BShare] = [lane for c in others for lane in table.column(c).lanes]
     payload.append(table.valid)
-    _, moved = sort(p, sort_keys, payload, descending=descending)
-    valid = moved.pop()
-    assert isinstance(valid, BShare)
+    sorted_keys, moved = sort(p, sort_keys, payload, descending=descending)
+    out_valid = moved.pop()
+    assert isinstance(out_valid, BShare)
     lanes = [x for x in moved if isinstance(x, AShare)]
     columns: dict[str, SharedColumn] = {}
     at = 0
-    for c in names:
-        ctype = table.column(c).ctype
-        columns[c] = SharedColumn(ctype, tuple(lanes[at : at + ctype.lanes]))
-        at += ctype.lanes
-    return SharedTable(columns, valid, table.name).take(slice(0, keep))
+    for c, column in table.columns.items():
+        if c in direction:
+            columns[c] = SharedColumn(column.ctype, (sorted_keys[names.index(c)],))
+        else:
+            columns[c] = SharedColumn(column.ctype, tuple(lanes[at : at + column.ctype.lanes]))
+            at += column.ctype.lanes
+    return SharedTable(columns, out_valid, table.name).take(slice(0, keep))
