@@ -84,6 +84,10 @@ SHAPES = {
     "group_by_two_having": "SELECT pnr, manad, SUM(belopp) AS s FROM bistand GROUP BY pnr, manad "
     "HAVING COUNT(*) >= 1 AND SUM(belopp) > 100",
     "count_distinct": "SELECT kommun, COUNT(DISTINCT pnr) AS personer FROM bistand GROUP BY kommun",
+    "count_distinct_two": "SELECT kommun, COUNT(DISTINCT pnr) AS personer, "
+    "COUNT(DISTINCT manad) AS manader, COUNT(*) AS n FROM bistand GROUP BY kommun",
+    "global_count_distinct": "SELECT COUNT(DISTINCT pnr) AS p, COUNT(DISTINCT kommun) AS k "
+    "FROM bistand WHERE belopp > 100",
     "global_aggregate": "SELECT COUNT(*) AS n, SUM(belopp) AS s, AVG(belopp) AS a, "
     "MIN(manad) AS m, MAX(belopp) - MIN(belopp) AS spann FROM bistand WHERE belopp > 0",
     "group_case_bucket": "SELECT CASE WHEN belopp > 5000 THEN 'hög' ELSE 'låg' END AS niva, "

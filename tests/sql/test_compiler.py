@@ -178,9 +178,9 @@ REJECTED = [
     ),
     ("SELECT CASE WHEN belopp > 1 THEN 1 END FROM bistand", "needs an ELSE", "subset", None),
     (
-        "SELECT COUNT(DISTINCT pnr), COUNT(DISTINCT kommun) FROM bistand",
-        "COUNT(DISTINCT …) of more than one column",
-        "subset",
+        "SELECT DISTINCT AVG(belopp) AS a FROM bistand GROUP BY kommun",
+        "DISTINCT over an AVG result",
+        "types",
         None,
     ),
 ]

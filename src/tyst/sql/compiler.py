@@ -392,6 +392,8 @@ class _Compiler:
                     raise _fail("types", f"UNION column {name!r}: {t1} vs {t2}", node)
         result: ir.Node = ir.UnionAll(first, tuple(branches))
         if node.args.get("distinct"):
+            if any(t.kind == "ratio" for _, t in first):
+                raise _fail("types", "UNION (DISTINCT) over an AVG result is not supported", node)
             result = ir.Distinct(first, result)
         return self.order_limit(node, result, {name: name for name, _ in first}, [])
 
@@ -418,6 +420,8 @@ class _Compiler:
         schema = tuple((name, e.ctype) for name, e in outputs)
         result: ir.Node = ir.Project(schema, out_node, outputs)
         if node.args.get("distinct"):
+            if any(t.kind == "ratio" for _, t in schema):
+                raise _fail("types", "DISTINCT over an AVG result is not supported", node)
             result = ir.Distinct(schema, result)
         by_sql = {e.unalias().sql(): name for e, (name, _) in zip(items, outputs, strict=True)}
         return self.order_limit(node, result, {name: name for name, _ in schema}, [by_sql])
@@ -700,7 +704,6 @@ class _Compiler:
             group_sql[target.sql()] = key
         calls: dict[str, ir.AggregateCall] = {}
         ratios: dict[str, ir.Ratio] = {}
-        distinct_args: set[str] = set()
 
         def bind_call(e: exp.Expression) -> ir.Expr:
             sql = e.sql(dialect="duckdb")
@@ -716,14 +719,6 @@ class _Compiler:
                 if func != "COUNT" or len(arg_node.expressions) != 1:
                     raise _fail("subset", "DISTINCT is supported in COUNT(DISTINCT col) only", e)
                 arg_node = arg_node.expressions[0]
-                distinct_args.add(arg_node.sql(dialect="duckdb"))
-                if len(distinct_args) > 1:
-                    raise _fail(
-                        "subset",
-                        "COUNT(DISTINCT …) of more than one column in one SELECT is not "
-                        "supported yet (use a derived table per column)",
-                        e,
-                    )
             arg_name: str | None = None
             if isinstance(arg_node, exp.Star) or arg_node is None:
                 if func != "COUNT":
