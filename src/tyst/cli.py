@@ -251,6 +251,8 @@ def check(
 
 keys_app = typer.Typer(help="An organisation's signing and encryption keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The signed, hash-chained audit log.", no_args_is_help=True)
+coordinator_app = typer.Typer(help="The coordinator service (plans, approvals, jobs, audit).")
+app.add_typer(coordinator_app, name="coordinator")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 
@@ -323,6 +325,22 @@ def audit_verify(
         return
     errors.print(f"audit log INVALID: {report.first_problem}", highlight=False, markup=False)
     raise typer.Exit(code=1)
+
+
+@coordinator_app.command("serve")
+def coordinator_serve(
+    config: Annotated[Path, typer.Option("--config", help="The coordinator's TOML config file.")],
+) -> None:
+    """Serve the coordinator API (FastAPI; SQLite by default, PostgreSQL by URL)."""
+    from tyst.coordinator.app import serve
+    from tyst.coordinator.config import ConfigError, load_config
+
+    try:
+        settings = load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    serve(settings)
 
 
 def main() -> None:

@@ -1,0 +1,486 @@
+"""The coordinator's HTTP API: a FastAPI app over a :class:`~tyst.coordinator.ledger.Ledger`.
+
+Contract
+--------
+:func:`create_app` builds the application for a database URL (SQLite by
+default, PostgreSQL by URL) and the deployment's registry; by default it first
+runs the Alembic migrations (:func:`tyst.coordinator.migrations.upgrade`).
+:func:`serve` runs it with uvicorn from a :class:`~tyst.coordinator.config.CoordinatorConfig`.
+
+Routes (JSON unless stated; every error is ``{"detail": "<one line>"}``; the
+rules behind each are in :mod:`tyst.coordinator.ledger`):
+
+- ``GET /health`` — liveness, schema revision, registry fingerprint, nodes;
+- ``POST /plans`` ``{toml, event}`` → ``{plan_id, digest, state, created, seq}``
+  (201 new, 200 already submitted);
+- ``GET /plans`` — every plan; ``GET /plans/{id}`` — text, digest, required
+  approvers, approvals as signed, state, jobs;
+- ``POST /plans/{id}/approvals`` ``{approval, event}`` (201 new, 200 repeated);
+- ``PUT /plans/{id}/events`` — an owner's signed ``plan_rejected``;
+- ``POST /plans/{id}/jobs`` → ``{job_id, plan_id, state}`` (201; 409 unless approved);
+- ``GET /jobs/{id}`` — state, progress events, waiting result blobs;
+- ``PUT /jobs/{id}/events`` — a signed event from a node or party;
+- ``POST /jobs/{id}/results/{recipient}`` — raw sealed bytes
+  (``application/octet-stream``) with the ``X-Tyst-Sender`` and
+  ``X-Tyst-Signature`` headers (201 new, 200 identical repeat);
+- ``GET /jobs/{id}/results/{recipient}`` — the recipient's blobs (base64 JSON);
+  ``GET /jobs/{id}/results/{recipient}/{sender}`` — one blob's raw bytes;
+- ``GET /audit`` — the whole log as JSONL (``application/x-ndjson``), readable
+  by :func:`tyst.service.audit.read_jsonl` and checkable with ``verify_chain``;
+  ``GET /audit/head``; ``POST /audit/drafts`` (an unsigned draft to sign);
+  ``GET /audit/verify`` (the coordinator's own check of its log).
+
+Security: the coordinator authenticates writes by signatures, not sessions:
+every decision is a signed document re-verifiable by anyone holding the
+registry. Reads are unauthenticated (plans and the log are not secret in this
+design; result blobs are sealed to their recipient). Serve it over TLS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from tyst.coordinator.config import CoordinatorConfig, redacted_url
+from tyst.coordinator.db import Database
+from tyst.coordinator.ledger import (
+    DEFAULT_MAX_BLOB_BYTES,
+    CoordinatorError,
+    Ledger,
+    one_line,
+)
+from tyst.coordinator.migrations import upgrade
+from tyst.coordinator.protocol import SENDER_HEADER, SIGNATURE_HEADER
+from tyst.coordinator.schemas import (
+    ApprovalAccepted,
+    ApprovalSubmit,
+    AuditEventModel,
+    DraftRequest,
+    ErrorOut,
+    EventAccepted,
+    HeadOut,
+    HealthOut,
+    JobCreated,
+    JobOut,
+    PlanCreated,
+    PlanOut,
+    PlanSubmit,
+    PlanSummary,
+    ResultBlob,
+    ResultMeta,
+    VerifyOut,
+)
+from tyst.service.audit import AuditEvent, AuditFormatError, verify_chain
+from tyst.service.keys import Registry, RegistryError
+from tyst.service.signing import Approval, ApprovalFormatError
+
+API_VERSION = "1"
+
+DESCRIPTION = """\
+The coordinator of a tyst deployment (SOU 2026:44 8.4–8.6): plans, owners' signed
+approvals, job states, the hash-chained signed audit log, and a relay for result
+blobs sealed to their recipients. It never sees data, shares, keys or results.
+
+Every write that records an organisation's decision carries an audit event signed
+by that organisation: fetch a draft with `POST /audit/drafts` (or build it from
+`GET /audit/head`), check it, sign it (`tyst.service.audit.sign_event`) and send
+it. If the log moved on in between, the write is refused with 409: draft again.
+"""
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed request or document"},
+    403: {"model": ErrorOut, "description": "Signature or actor not accepted"},
+    404: {"model": ErrorOut, "description": "No such plan, job or result"},
+    409: {"model": ErrorOut, "description": "Conflicts with the current state or log head"},
+    422: {"model": ErrorOut, "description": "Request body does not match the schema"},
+}
+
+PlanId = Annotated[str, Path(description="The plan's id (its 64-hex digest)")]
+JobId = Annotated[str, Path(description="The job's id (job-…)")]
+OrgId = Annotated[str, Path(description="An organisation id")]
+
+
+def _event(model: AuditEventModel) -> AuditEvent:
+    try:
+        return model.to_event()
+    except AuditFormatError as exc:
+        raise CoordinatorError(400, str(exc)) from None
+
+
+def _approval(payload: ApprovalSubmit) -> Approval:
+    try:
+        return payload.approval.to_approval()
+    except ApprovalFormatError as exc:
+        raise CoordinatorError(400, str(exc)) from None
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    errors = list(exc.errors())
+    if not errors:
+        return "the request does not match the schema"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return one_line(f"{where}: {first.get('msg', 'invalid')}{more}")
+
+
+def create_app(
+    database_url: str,
+    registry: Registry,
+    *,
+    nodes: Collection[str] | None = None,
+    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+    migrate: bool = True,
+) -> FastAPI:
+    """The coordinator application for ``database_url`` and ``registry``.
+
+    Inputs: ``nodes`` — the compute nodes' organisation ids (recommended in
+    production; see :class:`~tyst.coordinator.ledger.Ledger`);
+    ``max_blob_bytes`` — largest relayed blob; ``migrate`` — run the
+    migrations first (otherwise the schema must already be at ``head``).
+    Output: a FastAPI app; ``app.state.ledger`` is its
+    :class:`~tyst.coordinator.ledger.Ledger`. Its database connections are
+    closed when the app shuts down (the end of a ``TestClient`` context or of
+    the server), or by ``app.state.ledger.database.dispose()``.
+    Errors: :class:`~tyst.coordinator.db.DatabaseURLError`, database errors
+    from the migrations, :class:`ValueError` for invalid ``nodes``.
+    """
+    if migrate:
+        upgrade(database_url)
+    database = Database(database_url)
+    ledger = Ledger(database, registry, nodes=nodes, max_blob_bytes=max_blob_bytes)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="tyst coordinator",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ledger = ledger
+
+    @app.exception_handler(CoordinatorError)
+    async def _coordinator_error(_request: Request, exc: CoordinatorError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": _validation_message(exc)})
+
+    # ------------------------------------------------------------------ service
+
+    @app.get(
+        "/health",
+        summary="Liveness and configuration",
+        description="Schema revision, the fingerprint of the registry this coordinator "
+        "trusts (compare it with yours) and the configured compute nodes.",
+        tags=["service"],
+    )
+    def health() -> HealthOut:
+        return HealthOut(
+            status="ok",
+            schema_revision=database.schema_revision(),
+            registry_fingerprint=registry.fingerprint(),
+            nodes=sorted(ledger.nodes) if ledger.nodes is not None else None,
+        )
+
+    # ------------------------------------------------------------------ plans
+
+    @app.post(
+        "/plans",
+        summary="Submit a plan",
+        description="Parses the plan TOML (tyst.plan.parse_plan) and records the submitter's "
+        "signed plan_submitted event (job `plan:<digest>`, details.plan_digest). The plan id "
+        "is its digest; resubmitting the same plan returns it with `created: false` (200).",
+        status_code=201,
+        responses=_ERRORS,
+        tags=["plans"],
+    )
+    def submit_plan(payload: PlanSubmit, response: Response) -> PlanCreated:
+        result = ledger.submit_plan(payload.toml, _event(payload.event))
+        if not result.created:
+            response.status_code = 200
+        return result
+
+    @app.get(
+        "/plans",
+        summary="List plans",
+        description="Every submitted plan, oldest first, with its state.",
+        tags=["plans"],
+    )
+    def list_plans() -> list[PlanSummary]:
+        return ledger.list_plans()
+
+    @app.get(
+        "/plans/{plan_id}",
+        summary="Get a plan",
+        description="The plan TOML, digest, required approvers (the owners of its tables), "
+        "the approvals so far exactly as signed (re-verify them with "
+        "tyst.service.signing.verify_approval), rejections, state and jobs.",
+        responses=_ERRORS,
+        tags=["plans"],
+    )
+    def get_plan(plan_id: PlanId) -> PlanOut:
+        return ledger.get_plan(plan_id)
+
+    @app.post(
+        "/plans/{plan_id}/approvals",
+        summary="Approve a plan",
+        description="An owner's Approval of the plan's digest plus its signed plan_approved "
+        "event. Verified against the registry; only owners of the plan's tables may approve; "
+        "a repeated approval is idempotent (200, `created: false`). Another digest → 400; "
+        "not an owner, unknown signer or forged signature → 403.",
+        status_code=201,
+        responses=_ERRORS,
+        tags=["plans"],
+    )
+    def approve_plan(
+        plan_id: PlanId, payload: ApprovalSubmit, response: Response
+    ) -> ApprovalAccepted:
+        result = ledger.add_approval(plan_id, _approval(payload), _event(payload.event))
+        if not result.created:
+            response.status_code = 200
+        return result
+
+    @app.put(
+        "/plans/{plan_id}/events",
+        summary="Reject a plan",
+        description="An owner's signed plan_rejected event (job `plan:<digest>`, "
+        "details.plan_digest). Final: no new job can be created for the plan.",
+        responses=_ERRORS,
+        tags=["plans"],
+    )
+    def plan_event(plan_id: PlanId, event: AuditEventModel) -> EventAccepted:
+        return ledger.add_plan_event(plan_id, _event(event))
+
+    @app.post(
+        "/plans/{plan_id}/jobs",
+        summary="Create a job",
+        description="Starts a new job of a plan every owner has approved (the stored "
+        "approvals are re-verified first); 409 otherwise. The job starts in state `created`.",
+        status_code=201,
+        responses=_ERRORS,
+        tags=["jobs"],
+    )
+    def create_job(plan_id: PlanId) -> JobCreated:
+        return ledger.create_job(plan_id)
+
+    # ------------------------------------------------------------------ jobs
+
+    @app.get(
+        "/jobs/{job_id}",
+        summary="Get a job",
+        description="The job's state (created, uploading, running, finished, failed, "
+        "deleted), its progress events in log order and the result blobs waiting.",
+        responses=_ERRORS,
+        tags=["jobs"],
+    )
+    def get_job(job_id: JobId) -> JobOut:
+        return ledger.get_job(job_id)
+
+    @app.put(
+        "/jobs/{job_id}/events",
+        summary="Report a job event",
+        description="A signed audit event for this job from a node (upload_received, "
+        "run_started, run_finished, run_failed, result_delivered, shares_deleted, "
+        "plan_rejected) or a party (job_cancelled, result_received). Appended to the log and "
+        "advances the job; illegal transitions → 409.",
+        responses=_ERRORS,
+        tags=["jobs"],
+    )
+    def job_event(job_id: JobId, event: AuditEventModel) -> EventAccepted:
+        return ledger.add_job_event(job_id, _event(event))
+
+    @app.post(
+        "/jobs/{job_id}/results/{recipient}",
+        summary="Relay a sealed result blob",
+        description="A node posts its result shares sealed to `recipient` (opaque bytes, "
+        "application/octet-stream) with headers X-Tyst-Sender and X-Tyst-Signature "
+        "(tyst.coordinator.protocol.sign_result). Stored as bytes only; 201 new, 200 "
+        "identical repeat, 409 different bytes, 413 too large.",
+        status_code=201,
+        responses={**_ERRORS, 413: {"model": ErrorOut, "description": "Blob too large"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
+        tags=["results"],
+    )
+    async def put_result(
+        job_id: JobId,
+        recipient: OrgId,
+        request: Request,
+        response: Response,
+        sender: Annotated[str, Header(alias=SENDER_HEADER, description="The posting node")],
+        signature: Annotated[
+            str, Header(alias=SIGNATURE_HEADER, description="base64 result-relay signature")
+        ],
+    ) -> ResultMeta:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > ledger.max_blob_bytes:
+                raise CoordinatorError(
+                    413, f"the blob is larger than {ledger.max_blob_bytes} bytes"
+                )
+            chunks.append(chunk)
+        meta, created = await run_in_threadpool(
+            ledger.put_result, job_id, recipient, sender, signature, b"".join(chunks)
+        )
+        if not created:
+            response.status_code = 200
+        return meta
+
+    @app.get(
+        "/jobs/{job_id}/results/{recipient}",
+        summary="Fetch sealed result blobs",
+        description="Every blob waiting for `recipient` in this job, one per node, in base64 "
+        "with the sender's signature. Only the recipient can open them "
+        "(tyst.service.sealing.open_sealed); verify the signature first.",
+        responses=_ERRORS,
+        tags=["results"],
+    )
+    def get_results(job_id: JobId, recipient: OrgId) -> list[ResultBlob]:
+        return ledger.get_results(job_id, recipient)
+
+    @app.get(
+        "/jobs/{job_id}/results/{recipient}/{sender}",
+        summary="Fetch one sealed result blob",
+        description="The raw bytes of the blob `sender` posted for `recipient`; its signature "
+        "is in the X-Tyst-Signature response header.",
+        responses={
+            **_ERRORS,
+            200: {"content": {"application/octet-stream": {}}, "description": "The blob"},
+        },
+        response_class=Response,
+        tags=["results"],
+    )
+    def get_result(job_id: JobId, recipient: OrgId, sender: OrgId) -> Response:
+        data, signature = ledger.get_result_bytes(job_id, recipient, sender)
+        return Response(
+            content=data,
+            media_type="application/octet-stream",
+            headers={SIGNATURE_HEADER: signature, SENDER_HEADER: sender},
+        )
+
+    # ------------------------------------------------------------------ audit
+
+    @app.get(
+        "/audit",
+        summary="Export the audit log",
+        description="The whole hash-chained log as JSONL, one canonical JSON event per line "
+        "(tyst.service.audit.read_jsonl format). Verify with `tyst audit verify` or "
+        "verify_chain against your registry and a head you trust.",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSONL"}},
+        tags=["audit"],
+    )
+    def audit() -> StreamingResponse:
+        lines = (event.to_json_line().encode("utf-8") + b"\n" for event in ledger.iter_events())
+        return StreamingResponse(lines, media_type="application/x-ndjson")
+
+    @app.get(
+        "/audit/head",
+        summary="The audit log's head",
+        description="Number of events and the last event's hash. Record it: a later log that "
+        "does not contain it was truncated or rewritten.",
+        tags=["audit"],
+    )
+    def audit_head() -> HeadOut:
+        head = ledger.head()
+        return HeadOut(n_events=head.n_events, hash=head.hash)
+
+    @app.post(
+        "/audit/drafts",
+        summary="Draft the next audit event",
+        description="The next event for `actor` with seq, time, prev_hash and hash filled in "
+        "and an empty signature. Check it, sign it with sign_event and send it to the "
+        "endpoint for its kind. Reserves nothing: if the log moves on, draft again.",
+        responses=_ERRORS,
+        tags=["audit"],
+    )
+    def audit_draft(request: DraftRequest) -> AuditEventModel:
+        draft = ledger.draft(request.actor, request.kind, request.job, request.details)
+        return AuditEventModel.model_construct(**draft.to_dict())
+
+    @app.get(
+        "/audit/verify",
+        summary="Verify the stored audit log",
+        description="Runs tyst.service.audit.verify_chain over the stored log with the "
+        "coordinator's registry. A party should verify the exported log itself as well.",
+        tags=["audit"],
+    )
+    def audit_verify() -> VerifyOut:
+        events = ledger.events()
+        report = verify_chain(events, registry)
+        last = events[-1].hash if events else "0" * 64
+        return VerifyOut(
+            ok=report.ok,
+            n_events=report.n_events,
+            first_problem=report.first_problem,
+            head=HeadOut(n_events=len(events), hash=last),
+        )
+
+    return app
+
+
+def app_from_config(config: CoordinatorConfig) -> FastAPI:
+    """The application a configuration describes (registry loaded and its fingerprint checked).
+
+    Errors: :class:`~tyst.service.keys.RegistryError` for an unreadable registry
+    or a fingerprint that differs from ``registry_fingerprint``.
+    """
+    registry = Registry.load(config.registry)
+    if config.registry_fingerprint is not None:
+        actual = registry.fingerprint()
+        if actual != config.registry_fingerprint:
+            raise RegistryError(
+                f"{config.registry}: fingerprint {actual} differs from the pinned "
+                f"{config.registry_fingerprint}"
+            )
+    return create_app(
+        config.database_url,
+        registry,
+        nodes=config.nodes,
+        max_blob_bytes=config.max_blob_bytes,
+        migrate=config.auto_migrate,
+    )
+
+
+def serve(config: CoordinatorConfig) -> None:  # pragma: no cover - runs a server
+    """Run the coordinator with uvicorn until interrupted (``tyst coordinator serve``).
+
+    Errors: as :func:`app_from_config`; :class:`OSError` if the port is taken.
+    """
+    import uvicorn
+
+    app = app_from_config(config)
+    print(
+        f"tyst coordinator on {'https' if config.tls_cert else 'http'}://{config.host}:"
+        f"{config.port} (database {redacted_url(config.database_url)}, pid {os.getpid()})",
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
+        ssl_keyfile=str(config.tls_key) if config.tls_key else None,
+        log_level="info",
+    )

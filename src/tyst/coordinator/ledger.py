@@ -1,0 +1,843 @@
+"""The coordinator's rules: what it accepts, from whom, and how jobs move between states.
+
+Contract
+--------
+:class:`Ledger` is the coordinator without HTTP: every method opens its own
+transaction on the :class:`~tyst.coordinator.db.Database`, verifies what it is
+given against the deployment's :class:`~tyst.service.keys.Registry`, and raises
+:class:`CoordinatorError` (an HTTP status and one line) for anything it refuses,
+leaving the database unchanged.
+
+**Signed decisions.** Every write that records an organisation's decision
+carries an audit event signed by that organisation (drafted by
+:meth:`Ledger.draft` or by the client itself from :meth:`Ledger.head`, signed
+with :func:`tyst.service.audit.sign_event`). An event is accepted only if it is
+the next one in the chain (``seq`` = head + 1, ``prev_hash`` = head hash; else
+409 — draft again), its ``hash`` matches its contents, its actor is registered
+and its signature verifies. The coordinator never signs on anyone's behalf.
+
+**Plans** (``plan_id`` = digest, see :mod:`tyst.coordinator.protocol`):
+
+- submit: any registered organisation, with a ``plan_submitted`` event; every
+  owner and recipient of the plan must be a registered organisation;
+  resubmitting the same digest is idempotent (nothing is appended);
+- approve: only owners of the plan's tables, with a valid
+  :class:`~tyst.service.signing.Approval` of this digest (another digest: 400;
+  a non-owner, unknown signer or bad signature: 403) and their
+  ``plan_approved`` event; a repeated approval by the same owner is idempotent;
+- reject: an owner's ``plan_rejected`` event (plan events endpoint); final —
+  no new jobs; approvals after it are refused;
+- states: ``awaiting_approvals`` → ``approved`` (every owner approved) or
+  ``rejected``.
+
+**Jobs** are created for an ``approved`` plan only (all stored approvals are
+re-verified first) and advance on signed job events:
+
+=====================  ======================  ===============================
+event (actor)          allowed in state        next state
+=====================  ======================  ===============================
+upload_received (n)    created, uploading      uploading
+run_started (n)        uploading, running      running (once per node)
+run_finished (n)       running                 finished when every node did,
+                                               else running (once per node,
+                                               after its run_started)
+run_failed (n)         created … running,      failed
+                       failed
+plan_rejected (n)      same as run_failed      failed (a node refused the
+                                               approvals)
+job_cancelled (n/p)    created, uploading      failed
+result_delivered (n)   finished, or running    unchanged
+                       after its run_finished
+result_received (r)    finished, deleted       unchanged; the recipient's
+                                               relayed blobs are dropped
+shares_deleted (n)     finished, failed        deleted when every node did,
+                                               else unchanged (once per node)
+=====================  ======================  ===============================
+
+(n) a compute node, (p) a party of the plan, (r) a recipient of the plan.
+Anything else is an illegal transition (409). "Every node" is the configured
+``nodes``; without them, any :data:`~tyst.coordinator.protocol.NODE_COUNT`
+distinct registered organisations that are not parties of the plan.
+
+**Result relay.** A node posts one sealed blob per recipient and job, signed
+(:func:`tyst.coordinator.protocol.sign_result`); accepted after the node's
+``run_finished``; reposting identical bytes is idempotent, different bytes 409.
+
+Security: the audit table is only ever inserted into and read; the ledger
+holds a process-wide lock while appending, and the ``seq`` primary key stops
+concurrent writers in other processes from forking the chain.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import threading
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import replace
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tyst.coordinator.db import (
+    ApprovalRow,
+    AuditEventRow,
+    Database,
+    JobRow,
+    PlanRow,
+    ResultBlobRow,
+)
+from tyst.coordinator.protocol import (
+    JOB_EVENT_KINDS,
+    NODE_COUNT,
+    NODE_EVENT_KINDS,
+    is_job_id,
+    plan_audit_job,
+    verify_result,
+)
+from tyst.coordinator.schemas import (
+    ApprovalAccepted,
+    ApprovalModel,
+    EventAccepted,
+    JobCreated,
+    JobOut,
+    PlanCreated,
+    PlanOut,
+    PlanSummary,
+    ProgressEvent,
+    ResultBlob,
+    ResultMeta,
+)
+from tyst.plan import Plan, PlanError, parse_plan
+from tyst.service.audit import (
+    EVENT_KINDS,
+    GENESIS_HASH,
+    AuditEvent,
+    AuditLog,
+    Head,
+    check_details,
+)
+from tyst.service.keys import Registry, check_org_id, decode_b64, encode_b64
+from tyst.service.signing import (
+    CONTEXT_AUDIT,
+    Approval,
+    ApprovalInvalid,
+    SignatureInvalid,
+    parse_utc,
+    utc_now,
+    verify,
+    verify_approval,
+    verify_approvals,
+)
+
+DEFAULT_MAX_BLOB_BYTES = 64 * 2**20
+"""Largest result blob relayed by default (64 MiB)."""
+
+PLAN_AWAITING = "awaiting_approvals"
+PLAN_APPROVED = "approved"
+PLAN_REJECTED = "rejected"
+
+_HASH = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+
+class CoordinatorError(Exception):
+    """A refused request: ``status`` is the HTTP status, ``str()`` one line saying why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(one_line(message))
+        self.status = status
+
+
+def one_line(message: str) -> str:
+    """``message`` with all whitespace runs (newlines included) collapsed to one space."""
+    return " ".join(str(message).split())
+
+
+def _bad(message: str) -> CoordinatorError:
+    return CoordinatorError(400, message)
+
+
+def _forbidden(message: str) -> CoordinatorError:
+    return CoordinatorError(403, message)
+
+
+def _not_found(message: str) -> CoordinatorError:
+    return CoordinatorError(404, message)
+
+
+def _conflict(message: str) -> CoordinatorError:
+    return CoordinatorError(409, message)
+
+
+def _row_to_event(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        seq=row.seq,
+        time=row.time,
+        actor=row.actor,
+        kind=row.kind,
+        job=row.job,
+        details=json.loads(row.details),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        signature=base64.b64decode(row.signature),
+    )
+
+
+class Ledger:
+    """The coordinator's state and rules over one database (see the module docstring).
+
+    Inputs: ``database``; ``registry`` — the deployment's registry (the root of
+    trust for every signature); ``nodes`` — the compute nodes' organisation ids
+    (recommended; see the module docstring for the default); ``max_blob_bytes``.
+    Errors: :class:`ValueError` if a node id is invalid or not registered.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        registry: Registry,
+        *,
+        nodes: Collection[str] | None = None,
+        max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+    ) -> None:
+        self.database = database
+        self.registry = registry
+        self.max_blob_bytes = max_blob_bytes
+        self.nodes: frozenset[str] | None = None
+        if nodes is not None:
+            for node in nodes:
+                check_org_id(node)
+                if node not in registry:
+                    raise ValueError(f"node {node!r} is not in the registry")
+            if not nodes:
+                raise ValueError("nodes must not be empty")
+            self.nodes = frozenset(nodes)
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ audit log
+
+    def head(self) -> Head:
+        """The audit log's current :class:`~tyst.service.audit.Head`."""
+        with self.database.session() as session:
+            return self._head(session)
+
+    @staticmethod
+    def _head(session: Session) -> Head:
+        last = session.scalars(
+            select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(1)
+        ).first()
+        return Head(0, GENESIS_HASH) if last is None else Head(last.seq, last.hash)
+
+    def events(self) -> list[AuditEvent]:
+        """The whole audit log, in order (for export and :func:`verify_chain`)."""
+        return list(self.iter_events())
+
+    def iter_events(self, batch: int = 1000) -> Iterator[AuditEvent]:
+        """The audit log in order, read ``batch`` events at a time."""
+        after = 0
+        while True:
+            with self.database.session() as session:
+                rows = session.scalars(
+                    select(AuditEventRow)
+                    .where(AuditEventRow.seq > after)
+                    .order_by(AuditEventRow.seq)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _row_to_event(row)
+            after = rows[-1].seq
+
+    def draft(
+        self, actor: str, kind: str, job: str, details: Mapping[str, str | int]
+    ) -> AuditEvent:
+        """The next event by ``actor``, hashed but unsigned, for the actor to sign.
+
+        The draft reserves nothing: if another event is appended first, the
+        signed draft is refused with 409 and must be drafted again.
+        Errors: :class:`CoordinatorError` 400 for an invalid or unregistered
+        actor, unknown kind, invalid job id or details.
+        """
+        try:
+            AuditLog().draft(actor, kind, job, details)  # validates every field
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        if actor not in self.registry:
+            raise _bad(f"actor {actor!r} is not a registered organisation")
+        head = self.head()
+        event = AuditEvent(
+            seq=head.n_events + 1,
+            time=utc_now(),
+            actor=actor,
+            kind=kind,
+            job=job,
+            details=check_details(details),
+            prev_hash=head.hash,
+            hash="",
+            signature=b"",
+        )
+        return replace(event, hash=event.compute_hash())
+
+    def _check_event(self, event: AuditEvent) -> None:
+        """Contents (400), then the actor's registration and signature (403)."""
+        s = event.seq
+        try:
+            parse_utc(event.time)
+            check_org_id(event.actor)
+            check_details(event.details)
+        except ValueError as exc:
+            raise _bad(f"audit event seq {s}: {exc}") from None
+        if event.kind not in EVENT_KINDS:
+            raise _bad(f"audit event seq {s}: unknown kind {event.kind!r}")
+        if not _HASH.fullmatch(event.hash) or not _HASH.fullmatch(event.prev_hash):
+            raise _bad(f"audit event seq {s}: hash and prev_hash must be 64 lowercase hex")
+        try:
+            computed = event.compute_hash()
+        except (TypeError, ValueError):
+            raise _bad(f"audit event seq {s}: the event has no canonical form") from None
+        if computed != event.hash:
+            raise _bad(f"audit event seq {s}: hash does not match the event's contents")
+        try:
+            public = self.registry.get(event.actor)
+        except LookupError:
+            raise _forbidden(f"actor {event.actor!r} is not a registered organisation") from None
+        try:
+            verify(public, event.signature, bytes.fromhex(event.hash), CONTEXT_AUDIT)
+        except SignatureInvalid:
+            raise _forbidden(
+                f"audit event seq {s}: the signature does not verify for actor {event.actor!r}"
+            ) from None
+
+    def _append(self, session: Session, event: AuditEvent) -> AuditEventRow:
+        """Append a checked event (caller holds the lock and an open transaction)."""
+        head = self._head(session)
+        if event.seq != head.n_events + 1 or event.prev_hash != head.hash:
+            raise _conflict(
+                f"the audit log has moved on (head is seq {head.n_events}, the event is seq "
+                f"{event.seq}): draft the event again and sign it"
+            )
+        row = AuditEventRow(
+            seq=event.seq,
+            time=event.time,
+            actor=event.actor,
+            kind=event.kind,
+            job=event.job,
+            details=json.dumps(dict(event.details), sort_keys=True, separators=(",", ":")),
+            prev_hash=event.prev_hash,
+            hash=event.hash,
+            signature=encode_b64(event.signature),
+        )
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise _conflict(
+                f"audit event seq {event.seq} was taken by a concurrent writer: draft it again"
+            ) from None
+        return row
+
+    # ------------------------------------------------------------------ plans
+
+    def submit_plan(self, toml: str, event: AuditEvent) -> PlanCreated:
+        """Record a plan and its submitter's ``plan_submitted`` event (idempotent by digest).
+
+        Errors: 400 for an invalid plan, an unregistered owner or recipient, or
+        an event of the wrong kind/job/digest; 403 for a bad signature; 409 if
+        the chain moved on.
+        """
+        plan = plan_of(toml)
+        digest = plan.digest()
+        owners = sorted({t.owner for t in plan.tables.values()})
+        for org in sorted(set(owners) | set(plan.recipients)):
+            if org not in self.registry:
+                raise _bad(
+                    f"plan party {org!r} is not a registered organisation "
+                    "(owners and recipients need registered keys)"
+                )
+        with self._lock, self.database.session() as session, session.begin():
+            existing = session.get(PlanRow, digest)
+            if existing is not None:
+                return PlanCreated(
+                    plan_id=digest,
+                    digest=digest,
+                    state=existing.state,
+                    created=False,
+                    seq=existing.submitted_seq,
+                )
+            self._expect(event, "plan_submitted", plan_audit_job(digest))
+            if event.details.get("plan_digest") != digest:
+                raise _bad(f"the plan_submitted event must have details.plan_digest = {digest}")
+            self._check_event(event)
+            row = self._append(session, event)
+            session.add(
+                PlanRow(
+                    id=digest,
+                    toml=toml,
+                    title=plan.analysis.title,
+                    owners=json.dumps(owners),
+                    recipients=json.dumps(list(plan.recipients)),
+                    parties=json.dumps(sorted(plan.parties)),
+                    state=PLAN_AWAITING,
+                    submitted_by=event.actor,
+                    submitted_at=event.time,
+                    submitted_seq=row.seq,
+                )
+            )
+        return PlanCreated(
+            plan_id=digest, digest=digest, state=PLAN_AWAITING, created=True, seq=row.seq
+        )
+
+    @staticmethod
+    def _expect(event: AuditEvent, kind: str | Collection[str], job: str) -> None:
+        kinds = {kind} if isinstance(kind, str) else set(kind)
+        if event.kind not in kinds:
+            raise _bad(f"expected a {' or '.join(sorted(kinds))} event, got {event.kind!r}")
+        if event.job != job:
+            raise _bad(f"the event is for job {event.job!r}, not {job!r}")
+
+    def _plan_row(self, session: Session, plan_id: str) -> PlanRow:
+        row = session.get(PlanRow, plan_id)
+        if row is None:
+            raise _not_found(f"no plan {plan_id!r}")
+        return row
+
+    def list_plans(self) -> list[PlanSummary]:
+        """Every plan, oldest first."""
+        with self.database.session() as session:
+            rows = session.scalars(select(PlanRow).order_by(PlanRow.submitted_seq)).all()
+            return [self._summary(row) for row in rows]
+
+    @staticmethod
+    def _summary(row: PlanRow) -> PlanSummary:
+        return PlanSummary(
+            plan_id=row.id,
+            digest=row.id,
+            title=row.title,
+            state=row.state,
+            submitted_by=row.submitted_by,
+            submitted_at=row.submitted_at,
+        )
+
+    def get_plan(self, plan_id: str) -> PlanOut:
+        """A plan with its approvals (as signed), missing approvers, rejections and jobs.
+
+        Errors: 404 for an unknown plan.
+        """
+        with self.database.session() as session:
+            row = self._plan_row(session, plan_id)
+            approvals = self._approvals(session, plan_id)
+            owners: list[str] = json.loads(row.owners)
+            approved = {a.org_id for a in approvals}
+            rejected = session.scalars(
+                select(AuditEventRow.actor)
+                .where(AuditEventRow.job == plan_audit_job(plan_id))
+                .where(AuditEventRow.kind == "plan_rejected")
+                .order_by(AuditEventRow.seq)
+            ).all()
+            jobs = session.scalars(
+                select(JobRow.id).where(JobRow.plan_id == plan_id).order_by(JobRow.created_at)
+            ).all()
+            return PlanOut(
+                **self._summary(row).model_dump(),
+                toml=row.toml,
+                required_approvers=owners,
+                recipients=json.loads(row.recipients),
+                parties=json.loads(row.parties),
+                approvals=[ApprovalModel.of(a) for a in approvals],
+                missing_approvals=[o for o in owners if o not in approved],
+                rejected_by=list(dict.fromkeys(rejected)),
+                jobs=list(jobs),
+            )
+
+    @staticmethod
+    def _approvals(session: Session, plan_id: str) -> list[Approval]:
+        rows = session.scalars(
+            select(ApprovalRow).where(ApprovalRow.plan_id == plan_id).order_by(ApprovalRow.org_id)
+        ).all()
+        return [
+            Approval(
+                plan_digest=plan_id,
+                org_id=r.org_id,
+                signed_at=r.signed_at,
+                signature=base64.b64decode(r.signature),
+            )
+            for r in rows
+        ]
+
+    def add_approval(self, plan_id: str, approval: Approval, event: AuditEvent) -> ApprovalAccepted:
+        """Record an owner's approval and its ``plan_approved`` event.
+
+        Errors: 404 unknown plan; 400 approval of another digest or a malformed
+        event; 403 not an owner, unknown signer or a signature that does not
+        verify; 409 plan rejected or the chain moved on.
+        """
+        with self._lock, self.database.session() as session, session.begin():
+            plan = self._plan_row(session, plan_id)
+            digest = plan.id
+            if approval.plan_digest != digest:
+                raise _bad(
+                    f"the approval by {approval.org_id!r} is for plan "
+                    f"{approval.plan_digest[:16]}…, not {digest[:16]}… "
+                    "(stale, or the plan was altered after signing)"
+                )
+            owners: list[str] = json.loads(plan.owners)
+            if approval.org_id not in owners:
+                raise _forbidden(
+                    f"{approval.org_id!r} owns no table of this plan; only owners approve "
+                    f"({', '.join(owners)})"
+                )
+            try:
+                verify_approval(self.registry, approval, digest)
+            except ApprovalInvalid as exc:
+                raise _forbidden(str(exc)) from None
+            existing = session.get(ApprovalRow, (digest, approval.org_id))
+            if existing is not None:
+                approved = {a.org_id for a in self._approvals(session, digest)}
+                return ApprovalAccepted(
+                    plan_id=digest,
+                    org_id=approval.org_id,
+                    state=plan.state,
+                    created=False,
+                    missing_approvals=[o for o in owners if o not in approved],
+                    seq=existing.event_seq,
+                )
+            if plan.state == PLAN_REJECTED:
+                raise _conflict("the plan was rejected; submit a revised plan instead")
+            self._expect(event, "plan_approved", plan_audit_job(digest))
+            if event.actor != approval.org_id:
+                raise _bad(
+                    f"the plan_approved event is signed by {event.actor!r}, "
+                    f"not by the approver {approval.org_id!r}"
+                )
+            if event.details.get("plan_digest") != digest:
+                raise _bad(f"the plan_approved event must have details.plan_digest = {digest}")
+            self._check_event(event)
+            row = self._append(session, event)
+            session.add(
+                ApprovalRow(
+                    plan_id=digest,
+                    org_id=approval.org_id,
+                    signed_at=approval.signed_at,
+                    signature=encode_b64(approval.signature),
+                    event_seq=row.seq,
+                    received_at=utc_now(),
+                )
+            )
+            session.flush()
+            approved = {a.org_id for a in self._approvals(session, digest)}
+            missing = [o for o in owners if o not in approved]
+            if not missing:
+                plan.state = PLAN_APPROVED
+            return ApprovalAccepted(
+                plan_id=digest,
+                org_id=approval.org_id,
+                state=plan.state,
+                created=True,
+                missing_approvals=missing,
+                seq=row.seq,
+            )
+
+    def add_plan_event(self, plan_id: str, event: AuditEvent) -> EventAccepted:
+        """Record an owner's ``plan_rejected`` event: the plan becomes ``rejected`` (final).
+
+        Errors: 404 unknown plan; 400 wrong kind/job/digest; 403 not an owner or
+        bad signature; 409 chain moved on.
+        """
+        with self._lock, self.database.session() as session, session.begin():
+            plan = self._plan_row(session, plan_id)
+            self._expect(event, "plan_rejected", plan_audit_job(plan.id))
+            if event.details.get("plan_digest") != plan.id:
+                raise _bad(f"the plan_rejected event must have details.plan_digest = {plan.id}")
+            self._check_event(event)
+            owners: list[str] = json.loads(plan.owners)
+            if event.actor not in owners:
+                raise _forbidden(f"{event.actor!r} owns no table of this plan; only owners reject")
+            row = self._append(session, event)
+            plan.state = PLAN_REJECTED
+            return EventAccepted(seq=row.seq, hash=row.hash, state=plan.state)
+
+    # ------------------------------------------------------------------ jobs
+
+    def create_job(self, plan_id: str) -> JobCreated:
+        """Create a job for a plan every owner approved (approvals are re-verified first).
+
+        Errors: 404 unknown plan; 409 rejected plan or missing/invalid approvals.
+        """
+        with self._lock, self.database.session() as session, session.begin():
+            plan = self._plan_row(session, plan_id)
+            if plan.state == PLAN_REJECTED:
+                raise _conflict("the plan was rejected; no job can be created")
+            try:
+                verify_approvals(
+                    self.registry,
+                    self._approvals(session, plan.id),
+                    plan.id,
+                    json.loads(plan.owners),
+                )
+            except ApprovalInvalid as exc:
+                raise _conflict(f"the plan is not approved: {exc}") from None
+            now = utc_now()
+            job = JobRow(
+                id="job-" + secrets.token_hex(16),
+                plan_id=plan.id,
+                state="created",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(job)
+            return JobCreated(job_id=job.id, plan_id=plan.id, state=job.state)
+
+    def _job_row(self, session: Session, job_id: str) -> JobRow:
+        row = session.get(JobRow, job_id) if is_job_id(job_id) else None
+        if row is None:
+            raise _not_found(f"no job {job_id!r}")
+        return row
+
+    def get_job(self, job_id: str) -> JobOut:
+        """A job's state, its progress events and the result blobs waiting (no bytes).
+
+        Errors: 404 unknown job.
+        """
+        with self.database.session() as session:
+            job = self._job_row(session, job_id)
+            events = session.scalars(
+                select(AuditEventRow).where(AuditEventRow.job == job_id).order_by(AuditEventRow.seq)
+            ).all()
+            blobs = session.scalars(
+                select(ResultBlobRow)
+                .where(ResultBlobRow.job_id == job_id)
+                .order_by(ResultBlobRow.recipient, ResultBlobRow.sender)
+            ).all()
+            return JobOut(
+                job_id=job.id,
+                plan_id=job.plan_id,
+                state=job.state,
+                created_at=job.created_at,
+                updated_at=job.updated_at,
+                events=[
+                    ProgressEvent(
+                        seq=e.seq,
+                        time=e.time,
+                        actor=e.actor,
+                        kind=e.kind,
+                        details=json.loads(e.details),
+                    )
+                    for e in events
+                ],
+                results=[self._meta(b) for b in blobs],
+            )
+
+    def _is_node(self, actor: str, parties: Collection[str]) -> bool:
+        if self.nodes is not None:
+            return actor in self.nodes
+        return actor in self.registry and actor not in parties
+
+    def _all_nodes(self, actors: set[str]) -> bool:
+        if self.nodes is not None:
+            return self.nodes <= actors
+        return len(actors) >= NODE_COUNT
+
+    def add_job_event(self, job_id: str, event: AuditEvent) -> EventAccepted:
+        """Append a signed job event and advance the job (see the module's table).
+
+        Errors: 404 unknown job; 400 malformed event, another job's event or a
+        kind not for jobs; 403 bad signature or an actor not allowed this kind;
+        409 illegal transition, a repeated once-per-node event, or the chain
+        moved on.
+        """
+        with self._lock, self.database.session() as session, session.begin():
+            job = self._job_row(session, job_id)
+            self._expect(event, JOB_EVENT_KINDS, job.id)
+            self._check_event(event)
+            plan = self._plan_row(session, job.plan_id)
+            history = session.scalars(
+                select(AuditEventRow).where(AuditEventRow.job == job.id).order_by(AuditEventRow.seq)
+            ).all()
+            state = self._transition(job.state, event, plan, history)
+            row = self._append(session, event)
+            if event.kind == "result_received":
+                session.execute(
+                    delete(ResultBlobRow)
+                    .where(ResultBlobRow.job_id == job.id)
+                    .where(ResultBlobRow.recipient == event.actor)
+                )
+            if state != job.state:
+                job.state = state
+            job.updated_at = utc_now()
+            return EventAccepted(seq=row.seq, hash=row.hash, state=state)
+
+    def _transition(
+        self, state: str, event: AuditEvent, plan: PlanRow, history: Collection[AuditEventRow]
+    ) -> str:
+        kind, actor = event.kind, event.actor
+        parties: list[str] = json.loads(plan.parties)
+        recipients: list[str] = json.loads(plan.recipients)
+        node = self._is_node(actor, parties)
+        if (kind in NODE_EVENT_KINDS or kind == "plan_rejected") and not node:
+            raise _forbidden(f"{actor!r} is not a compute node; only nodes report {kind}")
+        if kind == "result_received" and actor not in recipients:
+            raise _forbidden(f"{actor!r} is not a recipient of this plan")
+        if kind == "job_cancelled" and not (node or actor in parties):
+            raise _forbidden(f"{actor!r} is neither a node nor a party of this plan")
+
+        def reported(k: str) -> set[str]:
+            return {e.actor for e in history if e.kind == k}
+
+        def once(k: str) -> set[str]:
+            done = reported(k)
+            if actor in done:
+                raise _conflict(f"{actor!r} already reported {k} for this job")
+            return done | {actor}
+
+        if kind == "upload_received" and state in ("created", "uploading"):
+            return "uploading"
+        if kind == "run_started" and state in ("uploading", "running"):
+            once("run_started")
+            return "running"
+        if kind == "run_finished" and state == "running":
+            if actor not in reported("run_started"):
+                raise _conflict(f"{actor!r} reported run_finished before run_started")
+            return "finished" if self._all_nodes(once("run_finished")) else "running"
+        if kind in ("run_failed", "plan_rejected") and state in (
+            "created",
+            "uploading",
+            "running",
+            "failed",
+        ):
+            return "failed"
+        if kind == "job_cancelled" and state in ("created", "uploading"):
+            return "failed"
+        if kind == "result_delivered" and (
+            state == "finished" or (state == "running" and actor in reported("run_finished"))
+        ):
+            return state
+        if kind == "result_received" and state in ("finished", "deleted"):
+            return state
+        if kind == "shares_deleted" and state in ("finished", "failed"):
+            return "deleted" if self._all_nodes(once("shares_deleted")) else state
+        raise _conflict(f"illegal transition: {kind} by {actor!r} in job state {state!r}")
+
+    # ------------------------------------------------------------------ result relay
+
+    def put_result(
+        self, job_id: str, recipient: str, sender: str, signature_b64: str, blob: bytes
+    ) -> tuple[ResultMeta, bool]:
+        """Store a node's sealed blob for ``recipient``; return it and whether it is new.
+
+        Errors: 404 unknown job or a recipient not of this plan; 400 malformed
+        signature; 413 too large; 403 sender not a node or bad signature; 409
+        before the sender's ``run_finished``, after the job ended, or different
+        bytes already posted.
+        """
+        if len(blob) > self.max_blob_bytes:
+            raise CoordinatorError(413, f"the blob is larger than {self.max_blob_bytes} bytes")
+        try:
+            signature = decode_b64(signature_b64, what="the result signature")
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        with self._lock, self.database.session() as session, session.begin():
+            job = self._job_row(session, job_id)
+            plan = self._plan_row(session, job.plan_id)
+            if recipient not in json.loads(plan.recipients):
+                raise _not_found(f"{recipient!r} is not a recipient of this job's plan")
+            if not self._is_node(sender, json.loads(plan.parties)):
+                raise _forbidden(f"{sender!r} is not a compute node; only nodes post results")
+            try:
+                verify_result(self.registry, job.id, recipient, sender, blob, signature)
+            except SignatureInvalid as exc:
+                raise _forbidden(str(exc)) from None
+            sha = hashlib.sha256(blob).hexdigest()
+            existing = session.get(ResultBlobRow, (job.id, recipient, sender))
+            if existing is not None:
+                if existing.sha256 == sha:
+                    return self._meta(existing), False
+                raise _conflict(f"{sender!r} already posted a different result for {recipient!r}")
+            finished = session.scalars(
+                select(AuditEventRow.actor)
+                .where(AuditEventRow.job == job.id)
+                .where(AuditEventRow.kind == "run_finished")
+            ).all()
+            if job.state not in ("running", "finished") or sender not in finished:
+                raise _conflict(
+                    f"results are accepted after the sender's run_finished and before the "
+                    f"job ends; {sender!r} cannot post in job state {job.state!r}"
+                )
+            row = ResultBlobRow(
+                job_id=job.id,
+                recipient=recipient,
+                sender=sender,
+                data=blob,
+                sha256=sha,
+                size=len(blob),
+                signature=signature_b64,
+                received_at=utc_now(),
+            )
+            session.add(row)
+            return self._meta(row), True
+
+    @staticmethod
+    def _meta(row: ResultBlobRow) -> ResultMeta:
+        return ResultMeta(
+            recipient=row.recipient,
+            sender=row.sender,
+            sha256=row.sha256,
+            size=row.size,
+            signature=row.signature,
+            received_at=row.received_at,
+        )
+
+    def get_results(self, job_id: str, recipient: str) -> list[ResultBlob]:
+        """Every blob waiting for ``recipient`` in ``job_id`` (base64), by sender.
+
+        Errors: 404 unknown job or a recipient not of this plan.
+        """
+        with self.database.session() as session:
+            rows = self._result_rows(session, job_id, recipient)
+            return [ResultBlob(**self._meta(r).model_dump(), blob=encode_b64(r.data)) for r in rows]
+
+    def get_result_bytes(self, job_id: str, recipient: str, sender: str) -> tuple[bytes, str]:
+        """One blob's bytes and signature (base64). Errors: 404 if there is none."""
+        with self.database.session() as session:
+            for row in self._result_rows(session, job_id, recipient):
+                if row.sender == sender:
+                    return row.data, row.signature
+        raise _not_found(f"no result from {sender!r} for {recipient!r} in job {job_id!r}")
+
+    def _result_rows(self, session: Session, job_id: str, recipient: str) -> list[ResultBlobRow]:
+        job = self._job_row(session, job_id)
+        plan = self._plan_row(session, job.plan_id)
+        if recipient not in json.loads(plan.recipients):
+            raise _not_found(f"{recipient!r} is not a recipient of this job's plan")
+        return list(
+            session.scalars(
+                select(ResultBlobRow)
+                .where(ResultBlobRow.job_id == job.id)
+                .where(ResultBlobRow.recipient == recipient)
+                .order_by(ResultBlobRow.sender)
+            ).all()
+        )
+
+
+def plan_of(toml: str) -> Plan:
+    """Parse a plan as the coordinator does (raises :class:`CoordinatorError` 400)."""
+    try:
+        return parse_plan(toml, "plan")
+    except PlanError as exc:
+        raise _bad(str(exc)) from None
+
+
+__all__ = [
+    "DEFAULT_MAX_BLOB_BYTES",
+    "PLAN_APPROVED",
+    "PLAN_AWAITING",
+    "PLAN_REJECTED",
+    "CoordinatorError",
+    "Ledger",
+    "one_line",
+    "plan_of",
+]

@@ -1,0 +1,1 @@
+"""Alembic revisions of the coordinator's schema, applied in order by ``upgrade``."""

@@ -1,0 +1,1 @@
+"""Tests of the coordinator (tyst.coordinator): API, state machine, audit log, storage."""

@@ -1,0 +1,254 @@
+"""Jobs: creation only after every approval, the state machine, and the sealed-result relay."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.coordinator.helpers import (
+    DIGEST,
+    FK,
+    MALMO,
+    NODES,
+    OUTSIDER,
+    REGISTRY,
+    STRANGER,
+    approve_plan,
+    approved_job,
+    is_one_line,
+    job_event,
+    post_result,
+    run_to_finished,
+    signed,
+    submit,
+)
+from tyst.coordinator.protocol import SIGNATURE_HEADER, sign_result, verify_result
+from tyst.service.keys import decode_b64
+from tyst.service.sealing import open_sealed, seal
+
+
+def test_job_needs_every_owners_approval(client: TestClient) -> None:
+    submit(client)
+    response = client.post(f"/plans/{DIGEST}/jobs")
+    assert response.status_code == 409
+    assert "missing approval by 'fk', 'malmo'" in response.json()["detail"]
+    approve_plan(client, FK)
+    response = client.post(f"/plans/{DIGEST}/jobs")
+    assert response.status_code == 409
+    assert "'malmo'" in response.json()["detail"]
+    approve_plan(client, MALMO)
+    response = client.post(f"/plans/{DIGEST}/jobs")
+    assert response.status_code == 201
+    job = response.json()
+    assert job["state"] == "created"
+    assert job["plan_id"] == DIGEST
+    assert job["job_id"].startswith("job-")
+    assert client.get(f"/plans/{DIGEST}").json()["jobs"] == [job["job_id"]]
+
+
+def test_unknown_job_is_404(client: TestClient) -> None:
+    assert client.get("/jobs/job-" + "0" * 32).status_code == 404
+    assert client.get("/jobs/nonsense").status_code == 404
+    assert client.post(f"/plans/{'0' * 64}/jobs").status_code == 404
+
+
+def test_full_lifecycle_with_progress(client: TestClient) -> None:
+    job_id = approved_job(client)
+    states = []
+    for node in NODES:
+        response = job_event(
+            client, job_id, node, "upload_received", {"owner": "fk", "table": "sjukpenning"}
+        )
+        states.append(response.json()["state"])
+    assert states == ["uploading"] * 3
+    for node in NODES:
+        states.append(job_event(client, job_id, node, "run_started").json()["state"])
+    for node in NODES:
+        response = job_event(client, job_id, node, "run_finished", {"bytes_sent": 123})
+        states.append(response.json()["state"])
+    assert states[3:] == ["running"] * 5 + ["finished"]
+    for node in NODES:
+        response = job_event(client, job_id, node, "result_delivered", {"recipient": "fk"})
+        assert response.json()["state"] == "finished"
+    assert job_event(client, job_id, FK, "result_received").json()["state"] == "finished"
+    for i, node in enumerate(NODES):
+        response = job_event(client, job_id, node, "shares_deleted", {"files": 2})
+        assert response.json()["state"] == ("deleted" if i == 2 else "finished")
+    job = client.get(f"/jobs/{job_id}").json()
+    assert job["state"] == "deleted"
+    kinds = [e["kind"] for e in job["events"]]
+    assert kinds.count("upload_received") == 3
+    assert kinds[-1] == "shares_deleted"
+    assert job["events"][-1]["details"] == {"files": 2}
+    assert [e["seq"] for e in job["events"]] == sorted(e["seq"] for e in job["events"])
+
+
+@pytest.mark.parametrize(
+    ("setup", "kind", "node_index"),
+    [
+        ("created", "run_started", 0),
+        ("created", "run_finished", 0),
+        ("created", "shares_deleted", 0),
+        ("created", "result_delivered", 0),
+        ("uploading", "run_finished", 0),
+        ("running", "run_started", 0),  # once per node
+        ("running", "upload_received", 1),
+        ("running", "shares_deleted", 1),
+        ("running", "run_finished", 2),  # node-c has not started
+    ],
+)
+def test_illegal_transitions_are_409(
+    client: TestClient, setup: str, kind: str, node_index: int
+) -> None:
+    job_id = approved_job(client)
+    if setup in ("uploading", "running"):
+        job_event(client, job_id, NODES[0], "upload_received", {"table": "bistand"})
+    if setup == "running":
+        for node in NODES[:2]:
+            assert job_event(client, job_id, node, "run_started").status_code == 200
+    before = client.get(f"/jobs/{job_id}").json()
+    response = job_event(client, job_id, NODES[node_index], kind)
+    assert response.status_code == 409, response.text
+    assert is_one_line(response)
+    after = client.get(f"/jobs/{job_id}").json()
+    assert after["state"] == before["state"] == setup
+    assert len(after["events"]) == len(before["events"])
+
+
+def test_failure_and_deletion(client: TestClient) -> None:
+    job_id = approved_job(client)
+    job_event(client, job_id, NODES[0], "upload_received", {"table": "bistand"})
+    for node in NODES:
+        job_event(client, job_id, node, "run_started")
+    error = "förlorade kontakten med node-c – tidsgräns"
+    response = job_event(client, job_id, NODES[1], "run_failed", {"error": error})
+    assert response.json()["state"] == "failed"
+    assert client.get(f"/jobs/{job_id}").json()["events"][-1]["details"] == {"error": error}
+    assert job_event(client, job_id, NODES[2], "run_failed").json()["state"] == "failed"
+    assert job_event(client, job_id, NODES[0], "run_finished").status_code == 409
+    for node in NODES:
+        last = job_event(client, job_id, node, "shares_deleted")
+    assert last.json()["state"] == "deleted"
+    assert job_event(client, job_id, NODES[0], "shares_deleted").status_code == 409
+    assert client.get("/audit/verify").json()["ok"] is True
+    # Running the plan again works: a new job of the same approved plan.
+    again = client.post(f"/plans/{DIGEST}/jobs")
+    assert again.status_code == 201
+    assert again.json()["job_id"] != job_id
+
+
+def test_cancel_by_a_party_and_node_refusal(client: TestClient) -> None:
+    job_id = approved_job(client)
+    assert job_event(client, job_id, OUTSIDER, "job_cancelled").status_code == 403
+    assert job_event(client, job_id, MALMO, "job_cancelled").json()["state"] == "failed"
+    other = approved_job(client)
+    response = job_event(client, other, NODES[2], "plan_rejected", {"reason": "stale approval"})
+    assert response.json()["state"] == "failed"
+
+
+def test_node_events_only_from_nodes(client: TestClient) -> None:
+    job_id = approved_job(client)
+    for keys in (FK, OUTSIDER):
+        response = job_event(client, job_id, keys, "upload_received", {"table": "bistand"})
+        assert response.status_code == 403
+        assert "not a compute node" in response.json()["detail"]
+    assert job_event(client, job_id, STRANGER, "upload_received").status_code == 403
+    run_to_finished(client, job_id)
+    assert job_event(client, job_id, MALMO, "result_received").status_code == 403
+
+
+def test_event_for_another_job_or_of_a_plan_kind_is_400(client: TestClient) -> None:
+    job_id = approved_job(client)
+    other = client.post(f"/plans/{DIGEST}/jobs").json()["job_id"]
+    event = signed(client, NODES[0], "upload_received", other, {})
+    assert client.put(f"/jobs/{job_id}/events", json=event).status_code == 400
+    event = signed(client, FK, "plan_approved", job_id, {"plan_digest": DIGEST})
+    assert client.put(f"/jobs/{job_id}/events", json=event).status_code == 400
+
+
+def test_without_configured_nodes_any_three_non_parties_are_nodes(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    with TestClient(make_app(nodes=None)) as client:
+        job_id = approved_job(client)
+        assert job_event(client, job_id, FK, "upload_received").status_code == 403
+        run_to_finished(client, job_id)
+        assert client.get(f"/jobs/{job_id}").json()["state"] == "finished"
+        assert client.get("/health").json()["nodes"] is None
+
+
+def test_sealed_results_are_relayed_and_only_the_recipient_opens_them(
+    client: TestClient,
+) -> None:
+    job_id = approved_job(client)
+    blobs = {
+        node.org_id: seal(FK.public(), f"share of {node.org_id}".encode(), job_id.encode())
+        for node in NODES
+    }
+    too_early = post_result(client, job_id, NODES[0], "fk", blobs["node-a"])
+    assert too_early.status_code == 409
+    run_to_finished(client, job_id)
+    for node in NODES:
+        response = post_result(client, job_id, node, "fk", blobs[node.org_id])
+        assert response.status_code == 201, response.text
+        meta = response.json()
+        assert meta["sha256"] == hashlib.sha256(blobs[node.org_id]).hexdigest()
+    assert post_result(client, job_id, NODES[0], "fk", blobs["node-a"]).status_code == 200
+    assert post_result(client, job_id, NODES[0], "fk", blobs["node-b"]).status_code == 409
+
+    fetched = client.get(f"/jobs/{job_id}/results/fk")
+    assert fetched.status_code == 200
+    got = {}
+    for item in fetched.json():
+        data = base64.b64decode(item["blob"])
+        verify_result(REGISTRY, job_id, "fk", item["sender"], data, decode_b64(item["signature"]))
+        got[item["sender"]] = open_sealed(FK, data, job_id.encode())
+    assert got == {n.org_id: f"share of {n.org_id}".encode() for n in NODES}
+
+    raw = client.get(f"/jobs/{job_id}/results/fk/node-b")
+    assert raw.status_code == 200
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert raw.content == blobs["node-b"]
+    verify_result(
+        REGISTRY, job_id, "fk", "node-b", raw.content, decode_b64(raw.headers[SIGNATURE_HEADER])
+    )
+    assert len(client.get(f"/jobs/{job_id}").json()["results"]) == 3
+
+    # The recipient confirms receipt: the coordinator drops its copies.
+    assert job_event(client, job_id, FK, "result_received").status_code == 200
+    assert client.get(f"/jobs/{job_id}/results/fk").json() == []
+    assert client.get(f"/jobs/{job_id}/results/fk/node-b").status_code == 404
+
+
+def test_result_relay_refusals(client: TestClient) -> None:
+    job_id = approved_job(client)
+    run_to_finished(client, job_id)
+    blob = b"\x00opaque ciphertext"
+    assert post_result(client, job_id, NODES[0], "malmo", blob).status_code == 404
+    assert post_result(client, job_id, OUTSIDER, "fk", blob).status_code == 403
+    headers = sign_result(NODES[0], job_id, "fk", blob)
+    response = client.post(f"/jobs/{job_id}/results/fk", content=blob + b"x", headers=headers)
+    assert response.status_code == 403
+    assert is_one_line(response)
+    headers["X-Tyst-Signature"] = "%%%"
+    response = client.post(f"/jobs/{job_id}/results/fk", content=blob, headers=headers)
+    assert response.status_code == 400
+    response = client.post(f"/jobs/{job_id}/results/fk", content=blob)
+    assert response.status_code == 422
+    assert is_one_line(response)
+    assert client.get(f"/jobs/{job_id}/results/malmo").status_code == 404
+
+
+def test_blob_size_limit(make_app: Callable[..., FastAPI]) -> None:
+    with TestClient(make_app(max_blob_bytes=1000)) as client:
+        job_id = approved_job(client)
+        run_to_finished(client, job_id)
+        assert post_result(client, job_id, NODES[0], "fk", b"x" * 1000).status_code == 201
+        response = post_result(client, job_id, NODES[1], "fk", b"x" * 1001)
+        assert response.status_code == 413
+        assert is_one_line(response)
