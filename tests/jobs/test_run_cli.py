@@ -11,33 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-EXAMPLE_PLAN = '''
-[analysis]
-title = "Samtidig sjukpenning och ekonomiskt bistånd"
-purpose = "Efterhandskontroll"
-legal_basis = "Bidragsbrottslagen (2007:612)"
-retention_days = 30            # encrypted data may exist at most this long
+from tests.examples import ISSUE_PLAN
 
-[parties.fk]                   # a party may own tables, receive results, or both
-name = "Försäkringskassan"
-[parties.malmo]
-name = "Malmö stad"
-
-[tables.sjukpenning]
-owner = "fk"
-columns = { pnr = "id", fom = "date", tom = "date", belopp = "decimal(2)" }
-[tables.bistand]
-owner = "malmo"
-columns = { pnr = "id", manad = "date", belopp = "int" }
-
-[query]
-sql = """SELECT s.pnr FROM sjukpenning s JOIN bistand b ON s.pnr = b.pnr
-         WHERE b.manad BETWEEN s.fom AND s.tom"""
-
-[output]
-recipients = ["fk"]
-min_group_size = 5
-'''
+EXAMPLE_PLAN = ISSUE_PLAN
 
 SJUKPENNING = [
     ("pnr", "fom", "tom", "belopp"),

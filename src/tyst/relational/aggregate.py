@@ -81,7 +81,7 @@ from tyst.mpc.protocols.compare import lt
 from tyst.mpc.protocols.conversion import bit_to_arith
 from tyst.mpc.protocols.sort import sort
 from tyst.mpc.shares import AShare, BShare, concat_b, public_a, public_b
-from tyst.relational.join_scan import copy_forward, low_bit, segment_starts
+from tyst.relational.join_scan import brent_kung, copy_forward, low_bit, segment_starts
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 
@@ -200,17 +200,7 @@ def segmented_extreme(
             ta[right] = ta[right] + ta[left] - both.a
             tb[right] = tb[right] + tb[left] - both.b
 
-    d = 1
-    while 2 * d - 1 < n:  # up-sweep
-        combine(slice(2 * d - 1, n, 2 * d), slice(d - 1, n - d, 2 * d), 4 * d - 1 < n)
-        d *= 2
-    d = 1
-    while 6 * d - 1 < n:
-        d *= 2
-    while d >= 1:  # down-sweep
-        if 3 * d - 1 < n:
-            combine(slice(3 * d - 1, n, 2 * d), slice(2 * d - 1, n - d, 2 * d), False)
-        d //= 2
+    brent_kung(n, combine)
     return [AShare(np.ascontiguousarray(va[j]), np.ascontiguousarray(vb[j])) for j in range(m)]
 
 

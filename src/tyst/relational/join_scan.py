@@ -15,7 +15,7 @@ Each function states its rounds, bytes and leakage like the protocols in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -78,6 +78,32 @@ def _stack(lanes: Sequence[AShare]) -> tuple[WordArray, WordArray]:
     return np.stack([x.a for x in lanes]), np.stack([x.b for x in lanes])
 
 
+Combine = Callable[[slice, slice, bool], None]
+
+
+def brent_kung(n: int, combine: Combine) -> None:
+    """Drive an inclusive scan over n rows in the Brent–Kung (work-efficient) pattern.
+
+    ``combine(right, left, with_flags)`` must fold the rows ``left`` into the
+    rows ``right`` (two equal-length strided slices) in place; ``with_flags``
+    says whether a later level still reads the segment flags of ``right``.
+    Up-sweep over d = 1, 2, 4, … (rows i ≡ 2d − 1 mod 2d take row i − d), then a
+    down-sweep over d = …, 2, 1 (rows i ≡ 3d − 1 mod 2d take row i − d): about
+    2·log2 n levels, each one batched call. Source: Brent–Kung, IEEE ToC 1982.
+    """
+    d = 1
+    while 2 * d - 1 < n:  # up-sweep
+        combine(slice(2 * d - 1, n, 2 * d), slice(d - 1, n - d, 2 * d), 4 * d - 1 < n)
+        d *= 2
+    d = 1
+    while 6 * d - 1 < n:
+        d *= 2
+    while d >= 1:  # down-sweep
+        if 3 * d - 1 < n:
+            combine(slice(3 * d - 1, n, 2 * d), slice(2 * d - 1, n - d, 2 * d), False)
+        d //= 2
+
+
 def copy_forward(party: Party, flags: AShare, lanes: Sequence[AShare]) -> list[AShare]:
     """Row i gets the lanes of row j = max{j ≤ i : flag_j = 1} (row 0 counts as flagged).
 
@@ -125,17 +151,7 @@ def copy_forward(party: Party, flags: AShare, lanes: Sequence[AShare]) -> list[A
             ta[right] = tr_a + ta[left] - za[m]
             tb[right] = tr_b + tb[left] - zb[m]
 
-    d = 1
-    while 2 * d - 1 < n:  # up-sweep
-        combine(slice(2 * d - 1, n, 2 * d), slice(d - 1, n - d, 2 * d), 4 * d - 1 < n)
-        d *= 2
-    d = 1
-    while 6 * d - 1 < n:
-        d *= 2
-    while d >= 1:  # down-sweep
-        if 3 * d - 1 < n:
-            combine(slice(3 * d - 1, n, 2 * d), slice(2 * d - 1, n - d, 2 * d), False)
-        d //= 2
+    brent_kung(n, combine)
     return [AShare(np.ascontiguousarray(va[j]), np.ascontiguousarray(vb[j])) for j in range(m)]
 
 
