@@ -88,7 +88,7 @@ def show(value: str, limit: int = 40) -> str:
     """A value for an error message: double-quoted, escaped, shortened to ``limit`` characters."""
     text = value if len(value) <= limit else value[:limit] + "…"
     quoted = json.dumps(text, ensure_ascii=False)
-    # Surrogates, bidi controls and other unprintable characters as \\uXXXX, so the line prints.
+    # Surrogates, bidi controls and other unprintable characters as \\u escapes, so the line prints.
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in quoted)
 
 

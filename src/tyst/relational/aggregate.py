@@ -67,7 +67,7 @@ project's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -422,6 +422,20 @@ def _grouped(
         columns[name] = SharedColumn(col.ctype, tuple(lanes))
         key_at += kl
         content_at += extra_lanes
+    columns.update(_aggregate_columns(table, aggs, counts, distinct_of, sum_of, extreme_of))
+    return Grouped(SharedTable(columns, out_valid, table.name), counts, suppressed)
+
+
+def _aggregate_columns(
+    table: SharedTable,
+    aggs: Sequence[AggSpec],
+    counts: AShare,
+    distinct_of: Mapping[str, AShare],
+    sum_of: Mapping[str, AShare],
+    extreme_of: Mapping[tuple[Literal["min", "max"], str | None], AShare],
+) -> dict[str, SharedColumn]:
+    """One output column per aggregate, from the computed per-group lanes."""
+    columns: dict[str, SharedColumn] = {}
     for a in aggs:
         if a.func == "count":
             value = counts
@@ -432,9 +446,10 @@ def _grouped(
             assert a.column is not None
             value = sum_of[a.column]
         else:
+            assert a.func in ("min", "max")
             value = extreme_of[(a.func, a.column)]
         columns[a.name] = SharedColumn(_out_type(table, a), (value,))
-    return Grouped(SharedTable(columns, out_valid, table.name), counts, suppressed)
+    return columns
 
 
 def _empty_grouped(
@@ -460,7 +475,7 @@ def _global(
     sum_of = {c: dot(p, valid, table.column(c).lanes[0]) for c in sum_cols}
 
     extremes = list(dict.fromkeys((a.func, a.column) for a in aggs if a.func in ("min", "max")))
-    extreme_of: dict[tuple[str, str | None], AShare] = {}
+    extreme_of: dict[tuple[Literal["min", "max"], str | None], AShare] = {}
     if extremes and n:
         stand_in = [SENTINEL if f == "min" else -SENTINEL for f, _ in extremes]
         fill = [public_a(p.index, np.full(n, s % (1 << 64), dtype=U64)) for s in stand_in]
@@ -485,18 +500,7 @@ def _global(
         distinct_of[name] = bit_to_arith(p, first).sum()
 
     columns: dict[str, SharedColumn] = {}
-    for a in aggs:
-        if a.func == "count":
-            value = count
-        elif a.func == "count_distinct":
-            assert a.column is not None
-            value = distinct_of[a.column]
-        elif a.func == "sum":
-            assert a.column is not None
-            value = sum_of[a.column]
-        else:
-            value = extreme_of[(a.func, a.column)]
-        columns[a.name] = SharedColumn(_out_type(table, a), (value,))
+    columns.update(_aggregate_columns(table, aggs, count, distinct_of, sum_of, extreme_of))
     out_valid = public_b(p.index, np.ones(1, dtype=U64))
     return Grouped(SharedTable(columns, out_valid, table.name), count, _zeros(1))
 
