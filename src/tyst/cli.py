@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from tyst.client.session import Client
     from tyst.jobs.run import RunReport
     from tyst.plan import Plan
 
@@ -79,48 +80,71 @@ def demo(
     persons: int = typer.Option(10_000, help="Number of synthetic persons."),
     seed: int = typer.Option(2026, help="Seed of the synthetic data."),
     workdir: Annotated[
-        Path | None, typer.Option(help="Keep the plan, the files and the result here.")
+        Path | None,
+        typer.Option(help="Keep the service side's state here (stores, database, logs, audit)."),
     ] = None,
 ) -> None:
-    """Benefit-overlap control (SOU 2026:44 §8.6.1) run as a plan on three TLS nodes."""
+    """Benefit-overlap control (SOU 2026:44 §8.6.1) through the full service lifecycle."""
     import tempfile
 
-    from tyst.jobs.demo import reference, run_demo, write_demo
+    from tyst.jobs.demo import reference, write_demo
 
     console.print("[bold]tyst demo[/] — samtidig sjukpenning och ekonomiskt bistånd")
-    with tempfile.TemporaryDirectory(prefix="tyst-demo-") as tmp:
-        directory = workdir or Path(tmp)
-        files = write_demo(directory, persons, seed)
+    with tempfile.TemporaryDirectory(prefix="tyst-demo-owners-") as owners_dir:
+        # The owners' plaintext files live on "their premises": outside the service's workdir.
+        files = write_demo(Path(owners_dir), persons, seed)
         owners = {t: files.plan.parties[d.owner].name for t, d in files.plan.tables.items()}
         for table, rows in files.rows.items():
             console.print(f"  {owners[table]}: {table}, {rows} rows", highlight=False)
-        console.print(f"  plan {directory / 'demo.toml'}, digest {files.plan.digest()[:16]}…")
-        console.print("  each owner secret-shares its own rows; each node receives only its shares")
+        console.print(f"  plan digest (what every owner signs): {files.plan.digest()[:16]}…")
         started = time.perf_counter()
-        try:
-            with console.status("three nodes computing over mutual TLS on loopback…"):
-                report = run_demo(files, directory / "result.csv")
-        except Exception as exc:
-            _fail(f"demo failed: {exc}")
-            return
+        out = Path(owners_dir) / "result.csv"
+        report = _run_with_progress(files.plan, files.data, out, 300.0, workdir)
         elapsed = time.perf_counter() - started
         expected = reference(files)
-    console.print("\n[bold]Result for Försäkringskassan's control unit[/]", highlight=False)
-    console.print("  " + " | ".join(report.header), highlight=False)
-    for row in report.rows:
-        console.print("  " + " | ".join(row), highlight=False)
-    for m in report.nodes:
-        console.print(
-            f"  node {m.party}: computed in {m.seconds:.2f} s, sent {m.bytes_sent / 1e6:.1f} MB, "
-            f"received {m.bytes_received / 1e6:.1f} MB",
-            highlight=False,
-        )
+    _print_result(files.plan, report)
     console.print(f"  total time including start-up: {elapsed:.1f} s", highlight=False)
     ok = report.rows == expected
     verdict = "yes" if ok else f"NO (DuckDB gives {expected})"
     console.print(f"matches the plaintext reference (DuckDB): {verdict}", highlight=False)
-    if not ok:
+    if not ok or not report.audit.ok:
         raise typer.Exit(code=1)
+
+
+def _print_result(plan: Plan, report: RunReport) -> None:
+    """The result table, then per node time and traffic, uploads, audit status."""
+    recipients = ", ".join(plan.parties[r].name for r in plan.recipients)
+    console.print(f"\n[bold]Result for {escape(recipients)}[/]", highlight=False)
+    console.print("  " + " | ".join(report.header), highlight=False)
+    for row in report.rows:
+        console.print("  " + " | ".join(row), highlight=False)
+    console.print(
+        f"  ({len(report.rows)} rows; delivered padded to {report.padded_rows} rows)",
+        highlight=False,
+    )
+    if plan.min_group_size > 1:
+        console.print(
+            f"  groups suppressed by min_group_size={plan.min_group_size}: "
+            f"{report.suppressed_groups}",
+            highlight=False,
+        )
+    uploaded = [sum(u.bytes_per_node[i] for u in report.uploads) for i in range(3)]
+    for m in report.nodes:
+        console.print(
+            f"  node {m.party}: computed in {m.seconds:.2f} s, sent {m.bytes_sent / 1e6:.1f} MB, "
+            f"received {m.bytes_received / 1e6:.1f} MB from nodes "
+            f"+ {uploaded[m.party] / 1e6:.1f} MB of shares from owners, "
+            f"peak memory {m.peak_rss_bytes / 2**20:.0f} MiB",
+            highlight=False,
+        )
+    console.print(f"  job {report.job}: {report.seconds:.1f} s from first upload to result")
+    audit = report.audit
+    status = "valid" if audit.ok else f"INVALID: {audit.first_problem}"
+    console.print(
+        f"  audit log: {audit.n_events} signed events, chain and signatures {status} "
+        f"({audit.path})",
+        highlight=False,
+    )
 
 
 def _data_args(items: list[str]) -> dict[str, Path]:
@@ -157,8 +181,12 @@ def run(
         list[str] | None, typer.Option("--data", help="TABLE=FILE (CSV or Parquet); repeat.")
     ] = None,
     timeout: float = typer.Option(120.0, help="Seconds a node waits for a peer before failing."),
+    workdir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the service side's state here (stores, database, logs, audit)."),
+    ] = None,
 ) -> None:
-    """Run a plan end to end: owners share, three nodes compute, recipients decode."""
+    """Run a plan through the full lifecycle on this machine: coordinator, three nodes, owners."""
     from tyst.data.files import DataError
     from tyst.engine.planning import PlanningError
     from tyst.jobs.run import RunError
@@ -167,32 +195,20 @@ def run(
     plan = _load(plan_path)
     files = _data_args(data or [])
     try:
-        report = _run_with_progress(plan, files, out, timeout)
+        report = _run_with_progress(plan, files, out, timeout, workdir)
     except (SqlError, DataError, PlanningError, RunError) as exc:
         _fail(str(exc))
         return
-    recipients = ", ".join(plan.parties[r].name for r in plan.recipients)
-    console.print(
-        f"wrote {len(report.rows)} rows to {out} for {recipients} "
-        f"(delivered padded to {report.padded_rows} rows)",
-        highlight=False,
-    )
-    if plan.min_group_size > 1:
-        console.print(
-            f"groups suppressed by min_group_size={plan.min_group_size}: "
-            f"{report.suppressed_groups}",
-            highlight=False,
-        )
-    for m in report.nodes:
-        console.print(
-            f"node {m.party}: {m.seconds:.2f} s, sent {m.bytes_sent / 1e6:.1f} MB, "
-            f"peak memory {m.peak_rss_bytes / 2**20:.0f} MiB",
-            highlight=False,
-        )
+    console.print(f"wrote {len(report.rows)} rows to {out}", highlight=False)
+    _print_result(plan, report)
+    if not report.audit.ok:
+        raise typer.Exit(code=1)
 
 
-def _run_with_progress(plan: Plan, files: dict[str, Path], out: Path, timeout: float) -> RunReport:
-    """``run_plan`` with a progress bar per owner's file, then a spinner while nodes compute."""
+def _run_with_progress(
+    plan: Plan, files: dict[str, Path], out: Path, timeout: float, workdir: Path | None
+) -> RunReport:
+    """``run_plan`` with a progress bar per owner's file and a line per lifecycle step."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from tyst.jobs.run import run_plan
@@ -208,14 +224,16 @@ def _run_with_progress(plan: Plan, files: dict[str, Path], out: Path, timeout: f
             table: bars.add_task(f"sharing {table}", total=_count_lines(path))
             for table, path in files.items()
         }
-        computing = bars.add_task("three nodes computing over mutual TLS", total=None, start=False)
 
         def progress(table: str, rows: int) -> None:
             bars.update(tasks[table], completed=rows)
 
-        report = run_plan(plan, files, out, timeout=timeout, progress=progress)
-        bars.update(computing, total=1, completed=1)
-    return report
+        def phase(text: str) -> None:
+            console.print(f"  · {text}", highlight=False)
+
+        return run_plan(
+            plan, files, out, timeout=timeout, progress=progress, phase=phase, workdir=workdir
+        )
 
 
 def _count_lines(path: Path) -> int | None:
@@ -341,6 +359,173 @@ def coordinator_serve(
         _fail(str(exc))
         return
     serve(settings)
+
+
+node_app = typer.Typer(help="A compute node (upload API, share store, mesh).", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+
+
+@node_app.command("serve")
+def node_serve(
+    config: Annotated[Path, typer.Option("--config", help="The node's TOML config file.")],
+) -> None:
+    """Serve a compute node: HTTPS upload/control API, encrypted store, mTLS mesh for runs."""
+    from tyst.node.app import serve
+    from tyst.node.config import NodeConfigError, load_node_config
+
+    try:
+        settings = load_node_config(config)
+    except NodeConfigError as exc:
+        _fail(str(exc))
+        return
+    serve(settings)
+
+
+plan_app = typer.Typer(help="Submit, approve and follow plans (as an organisation).")
+data_app = typer.Typer(help="Upload an owner's table, secret-shared on this machine.")
+result_app = typer.Typer(help="Fetch and open a recipient's sealed result.")
+app.add_typer(plan_app, name="plan", no_args_is_help=True)
+app.add_typer(data_app, name="data", no_args_is_help=True)
+app.add_typer(result_app, name="result", no_args_is_help=True)
+
+ClientConfigOption = Annotated[
+    Path, typer.Option("--config", help="Your organisation's client config (TOML).")
+]
+
+
+def _client(config: Path) -> Client:
+    from tyst.client.config import ClientConfigError, load_client_config
+    from tyst.client.session import Client
+    from tyst.service.keys import KeyFileError, RegistryError
+
+    try:
+        return Client.from_config(load_client_config(config))
+    except (ClientConfigError, KeyFileError, RegistryError, OSError) as exc:
+        _fail(str(exc))
+        raise AssertionError from exc
+
+
+def _client_errors() -> tuple[type[Exception], ...]:
+    from tyst.api.http import ApiError
+    from tyst.client.owner import UploadError
+    from tyst.client.recipient import ResultError
+    from tyst.data.files import DataError
+    from tyst.plan import PlanError
+    from tyst.sql.errors import SqlError
+
+    return (ApiError, UploadError, ResultError, DataError, PlanError, SqlError)
+
+
+@plan_app.command("submit")
+def plan_submit(
+    plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan file (TOML).")],
+    config: ClientConfigOption,
+) -> None:
+    """Submit a plan to the coordinator (signed by your organisation); prints its id."""
+    plan = _load(plan_path)
+    with _client(config) as client:
+        try:
+            client.submit(plan.text, str(plan_path))
+        except _client_errors() as exc:
+            _fail(str(exc))
+    console.print(f"submitted plan {plan.digest()}", highlight=False)
+
+
+@plan_app.command("approve")
+def plan_approve(
+    plan_path: Annotated[
+        Path, typer.Argument(metavar="PLAN", help="The plan file you reviewed (TOML).")
+    ],
+    config: ClientConfigOption,
+) -> None:
+    """Approve the plan file you reviewed: its digest is computed here and signed."""
+    plan = _load(plan_path)
+    with _client(config) as client:
+        try:
+            answer = client.approve(plan.text, str(plan_path))
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    missing = ", ".join(answer.get("missing_approvals", [])) or "none"
+    console.print(
+        f"approved plan {plan.digest()} (state {answer['state']}; still missing: {missing})",
+        highlight=False,
+    )
+
+
+@plan_app.command("status")
+def plan_status(
+    plan_id: Annotated[str, typer.Argument(help="The plan id (its digest).")],
+    config: ClientConfigOption,
+) -> None:
+    """A plan's state, approvals and jobs, with each job's events."""
+    with _client(config) as client:
+        try:
+            info = client.status(plan_id)
+            jobs = [client.coordinator.job(j) for j in info["jobs"]]
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    console.print(f"plan {info['plan_id']}: {info['title']} — {info['state']}", highlight=False)
+    approved = ", ".join(a["org_id"] for a in info["approvals"]) or "none"
+    missing = ", ".join(info["missing_approvals"]) or "none"
+    console.print(f"  approved by: {approved}; missing: {missing}", highlight=False)
+    for job in jobs:
+        console.print(f"  job {job['job_id']}: {job['state']}", highlight=False)
+        for e in job["events"]:
+            details = ", ".join(f"{k}={v}" for k, v in sorted(e["details"].items()))
+            console.print(f"    {e['time']} {e['actor']} {e['kind']} {details}", highlight=False)
+
+
+@data_app.command("upload")
+def data_upload(
+    plan_id: Annotated[str, typer.Argument(help="The plan id (its digest).")],
+    table: Annotated[str, typer.Option("--table", help="Which of the plan's tables.")],
+    file: Annotated[Path, typer.Option("--file", help="Your CSV or Parquet file.")],
+    config: ClientConfigOption,
+    job: Annotated[
+        str | None, typer.Option(help="The job (default: the plan's open job, or a new one).")
+    ] = None,
+) -> None:
+    """Validate your file, secret-share it here and send each node only its shares."""
+    if not file.is_file():
+        _fail(f"--file {file}: no such file")
+    with _client(config) as client:
+        try:
+            job_id = job or client.job_for(plan_id)
+            report = client.upload(plan_id, job_id, table, file)
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    sent = ", ".join(f"{b / 1e6:.1f} MB" for b in report.bytes_per_node)
+    console.print(
+        f"uploaded {report.rows} rows of {table} to job {job_id} (shares per node: {sent})",
+        highlight=False,
+    )
+
+
+@result_app.command("fetch")
+def result_fetch(
+    plan_id: Annotated[str, typer.Argument(help="The plan id (its digest).")],
+    job: Annotated[str, typer.Option("--job", help="The job whose result to fetch.")],
+    out: Annotated[Path, typer.Option("--out", help="Where the result CSV is written.")],
+    config: ClientConfigOption,
+    wait: float = typer.Option(3600.0, help="Seconds to wait for the nodes to finish."),
+) -> None:
+    """Wait for the job, verify and open the three sealed blobs, combine, write the CSV."""
+    from tyst.data.files import write_csv
+
+    with _client(config) as client:
+        try:
+            result = client.fetch(plan_id, job, timeout=wait)
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    write_csv(out, result.header, result.rows)
+    console.print(
+        f"wrote {len(result.rows)} rows to {out} (suppressed groups: {result.suppressed_groups})",
+        highlight=False,
+    )
 
 
 def main() -> None:

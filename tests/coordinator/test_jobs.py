@@ -97,7 +97,7 @@ def test_full_lifecycle_with_progress(client: TestClient) -> None:
         ("created", "result_delivered", 0),
         ("uploading", "run_finished", 0),
         ("running", "run_started", 0),  # once per node
-        ("running", "upload_received", 1),
+        ("running", "upload_received", 1),  # node-b has started
         ("running", "shares_deleted", 1),
         ("running", "run_finished", 2),  # node-c has not started
     ],

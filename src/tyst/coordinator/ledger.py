@@ -36,7 +36,9 @@ re-verified first) and advance on signed job events:
 =====================  ======================  ===============================
 event (actor)          allowed in state        next state
 =====================  ======================  ===============================
-upload_received (n)    created, uploading      uploading
+upload_received (n)    created, uploading,     uploading (running: unchanged)
+                       or running before the
+                       node's own run_started
 run_started (n)        uploading, running      running (once per node)
 run_finished (n)       running                 finished when every node did,
                                                else running (once per node,
@@ -50,8 +52,9 @@ result_delivered (n)   finished, or running    unchanged
                        after its run_finished
 result_received (r)    finished, deleted       unchanged; the recipient's
                                                relayed blobs are dropped
-shares_deleted (n)     finished, failed        deleted when every node did,
-                                               else unchanged (once per node)
+shares_deleted (n)     finished, failed, or    deleted when every node did
+                       running after its       (not while running), else
+                       run_finished            unchanged (once per node)
 =====================  ======================  ===============================
 
 (n) a compute node, (p) a party of the plan, (r) a recipient of the plan.
@@ -696,6 +699,12 @@ class Ledger:
 
         if kind == "upload_received" and state in ("created", "uploading"):
             return "uploading"
+        if (
+            kind == "upload_received"
+            and state == "running"
+            and actor not in reported("run_started")
+        ):
+            return state  # the other nodes started as soon as they held every table
         if kind == "run_started" and state in ("uploading", "running"):
             once("run_started")
             return "running"
@@ -718,8 +727,12 @@ class Ledger:
             return state
         if kind == "result_received" and state in ("finished", "deleted"):
             return state
-        if kind == "shares_deleted" and state in ("finished", "failed"):
-            return "deleted" if self._all_nodes(once("shares_deleted")) else state
+        if kind == "shares_deleted" and (
+            state in ("finished", "failed")
+            or (state == "running" and actor in reported("run_finished"))
+        ):
+            done = once("shares_deleted")
+            return "deleted" if state != "running" and self._all_nodes(done) else state
         raise _conflict(f"illegal transition: {kind} by {actor!r} in job state {state!r}")
 
     # ------------------------------------------------------------------ result relay

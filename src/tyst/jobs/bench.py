@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tyst.jobs.metrics import NodeMetrics, Stopwatch, barrier
+from tyst.engine.metrics import NodeMetrics, Stopwatch, barrier
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import arithmetic, compare, shuffle, sort

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tyst.data.report import DataReport, prepare_report
+from tyst.engine.jobspec import compile_plan, job_spec
 from tyst.engine.planning import (
     JoinStrategy,
     PlanningError,
@@ -19,7 +20,6 @@ from tyst.engine.planning import (
     join_key_columns,
     join_strategies,
 )
-from tyst.jobs.run import compile_plan, table_facts
 from tyst.plan import Plan
 from tyst.sql import ir
 from tyst.sql.explain import render_plan
@@ -123,7 +123,7 @@ def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckRepor
         for table, report in reports.items()
         if not report.problems
     }
-    facts: Mapping[str, TableFacts] = table_facts(plan, found)
+    facts: Mapping[str, TableFacts] = job_spec(plan).facts(found)
     out += ["", "Operator plan (each step oblivious):", render_plan(root)]
     if joins:
         out.append("How the joins run:")

@@ -214,7 +214,42 @@ def issue_node_certificate(
     server and client authentication. Raises ``ValueError`` for a negative
     party or a host that itself looks like a party identity.
     """
-    identity = party_dns_name(party)
+    cert_pem, key_pem = _issue(ca, party_dns_name(party), hosts, valid_days, key_type)
+    return NodeCredentials(
+        party=party,
+        ca_cert_pem=ca.cert_pem,
+        cert_pem=cert_pem,
+        key_pem=key_pem,
+    )
+
+
+def issue_server_certificate(
+    ca: DeploymentCA,
+    name: str,
+    hosts: tuple[str, ...] | list[str] = ("127.0.0.1", "localhost"),
+    *,
+    valid_days: int = 30,
+    key_type: KeyType = "ec",
+) -> tuple[bytes, bytes]:
+    """A TLS server certificate (PEM cert, PEM key) for a service that is not a node.
+
+    Used for the coordinator: clients and nodes verify it against the deployment
+    CA. ``name`` must not be a party identity, so the certificate can never join
+    the nodes' mesh. Raises ``ValueError`` otherwise.
+    """
+    if party_from_dns_name(name) is not None:
+        raise ValueError(f"{name!r} is a party identity")
+    return _issue(ca, name, hosts, valid_days, key_type)
+
+
+def _issue(
+    ca: DeploymentCA,
+    identity: str,
+    hosts: tuple[str, ...] | list[str],
+    valid_days: int,
+    key_type: KeyType,
+) -> tuple[bytes, bytes]:
+    """Sign a leaf certificate with SANs ``identity`` + ``hosts``; returns (cert, key) PEM."""
     key = _new_key(key_type)
     ca_key = ca.private_key()
     ca_cert = ca.certificate
@@ -265,12 +300,7 @@ def issue_node_certificate(
         )
         .sign(ca_key, _sign_hash(ca_key))
     )
-    return NodeCredentials(
-        party=party,
-        ca_cert_pem=ca.cert_pem,
-        cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-        key_pem=_key_pem(key),
-    )
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
 def make_deployment(

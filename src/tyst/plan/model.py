@@ -62,7 +62,7 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,8 @@ class Plan:
     min_group_size: int = 0
     allow: tuple[str, ...] = ()
     source: str = field(default="<plan>", compare=False)
+    text: str = field(default="", compare=False, repr=False)
+    """The TOML text it was parsed from (what is submitted; not part of the digest)."""
 
     def canonical(self) -> dict[str, Any]:
         """The plan as plain JSON-able data (what :meth:`digest` covers)."""
@@ -200,7 +202,7 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
     except tomllib.TOMLDecodeError as exc:
         detail = " ".join(str(exc).split())
         raise PlanError(f"{source}: malformed TOML: {detail}") from None
-    return _Parser(source).plan(doc)
+    return replace(_Parser(source).plan(doc), text=text)
 
 
 class _Parser:

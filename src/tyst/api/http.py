@@ -1,0 +1,299 @@
+"""Typed HTTP clients for the coordinator and for the compute nodes' APIs.
+
+Contract
+--------
+:class:`CoordinatorClient` wraps the coordinator's routes (see
+:mod:`tyst.coordinator.app`). Every write that records a decision is an audit
+event the caller signs itself: :meth:`CoordinatorClient.signed` drafts the
+next event, checks that the draft says exactly what was asked (actor, kind,
+job, details) and that its hash matches its contents, signs it with the
+caller's keys and hands it to the route; if the log moved on meanwhile (409
+"draft … again") it drafts again, a few times. The coordinator never signs
+for anyone.
+
+:class:`NodeClient` wraps a node's API (see :mod:`tyst.node.app`): health,
+one job's view, and streaming an upload.
+
+Errors: :class:`ApiError` (one line: the service, the route, the status and
+the server's ``detail``) for any refused request or unreachable server.
+TLS: ``verify`` is a CA file (the deployment CA), ``True`` (system CAs) or
+``False`` (plain HTTP on loopback in tests only).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tyst.coordinator.protocol import (
+    SENDER_HEADER,
+    SIGNATURE_HEADER,
+    plan_audit_job,
+    sign_result,
+)
+from tyst.service.audit import AuditEvent, sign_event
+from tyst.service.keys import OrgKeys
+from tyst.service.signing import Approval, approve
+
+Verify = str | bool
+_DRAFT_RETRIES = 20
+
+
+class ApiError(Exception):
+    """A request the service refused or could not answer; ``str()`` is one line."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _verify(verify: Verify | Path) -> Any:
+    if isinstance(verify, Path):
+        return str(verify)
+    if isinstance(verify, str):
+        import ssl
+
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])
+    return str(body)[:200]
+
+
+class _Http:
+    """One base URL, one connection pool, one-line errors."""
+
+    service = "service"
+
+    def __init__(self, url: str, verify: Verify | Path = True, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(
+            base_url=self.url, verify=_verify(verify), timeout=httpx.Timeout(timeout)
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> _Http:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, route: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, route, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"{self.service} {self.url}: {method} {route}: {exc}") from None
+        if response.status_code >= 400:
+            raise ApiError(
+                f"{self.service} {self.url}: {method} {route}: "
+                f"{response.status_code} {_detail(response)}",
+                response.status_code,
+            )
+        return response
+
+    def json(self, method: str, route: str, **kwargs: Any) -> Any:
+        return self.request(method, route, **kwargs).json()
+
+
+class CoordinatorClient(_Http):
+    """The coordinator's API for one organisation (``keys``, if it signs anything)."""
+
+    service = "coordinator"
+
+    def __init__(
+        self,
+        url: str,
+        keys: OrgKeys | None = None,
+        verify: Verify | Path = True,
+        timeout: float = 60.0,
+    ) -> None:
+        super().__init__(url, verify, timeout)
+        self.keys = keys
+
+    def _keys(self) -> OrgKeys:
+        if self.keys is None:
+            raise ApiError("this client has no organisation keys to sign with")
+        return self.keys
+
+    def signed(
+        self,
+        kind: str,
+        job: str,
+        details: Mapping[str, str | int],
+        send: Any,
+    ) -> Any:
+        """Draft, check, sign and send one audit event: ``send(event_dict)`` posts it.
+
+        Retries with a fresh draft while the log moves on under us (409 "draft").
+        """
+        keys = self._keys()
+        for attempt in range(_DRAFT_RETRIES):
+            draft = AuditEvent.from_dict(
+                self.json(
+                    "POST",
+                    "/audit/drafts",
+                    json={"actor": keys.org_id, "kind": kind, "job": job, "details": dict(details)},
+                )
+            )
+            if (draft.actor, draft.kind, draft.job, draft.details) != (
+                keys.org_id,
+                kind,
+                job,
+                dict(details),
+            ) or draft.compute_hash() != draft.hash:
+                raise ApiError("coordinator: the audit draft does not say what was asked")
+            event = sign_event(keys, draft).to_dict()
+            try:
+                return send(event)
+            except ApiError as exc:
+                if exc.status == 409 and "draft" in str(exc) and attempt + 1 < _DRAFT_RETRIES:
+                    time.sleep(0.02 * (attempt + 1))
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    # -- plans
+
+    def submit_plan(self, toml: str, digest: str) -> dict[str, Any]:
+        """Submit a plan (signed ``plan_submitted``); returns the coordinator's answer."""
+        return dict(
+            self.signed(
+                "plan_submitted",
+                plan_audit_job(digest),
+                {"plan_digest": digest},
+                lambda e: self.json("POST", "/plans", json={"toml": toml, "event": e}),
+            )
+        )
+
+    def approve_plan(self, digest: str) -> dict[str, Any]:
+        """Sign ``digest`` as this owner's approval and record it (with ``plan_approved``)."""
+        approval: Approval = approve(self._keys(), digest)
+        return dict(
+            self.signed(
+                "plan_approved",
+                plan_audit_job(digest),
+                {"plan_digest": digest},
+                lambda e: self.json(
+                    "POST",
+                    f"/plans/{digest}/approvals",
+                    json={"approval": approval.to_dict(), "event": e},
+                ),
+            )
+        )
+
+    def reject_plan(self, digest: str, reason: str) -> dict[str, Any]:
+        """Record this owner's refusal of a plan (final)."""
+        return dict(
+            self.signed(
+                "plan_rejected",
+                plan_audit_job(digest),
+                {"plan_digest": digest, "reason": reason[:200]},
+                lambda e: self.json("PUT", f"/plans/{digest}/events", json=e),
+            )
+        )
+
+    def plan(self, plan_id: str) -> dict[str, Any]:
+        """``GET /plans/{id}``: text, digest, approvals as signed, state, jobs."""
+        return dict(self.json("GET", f"/plans/{plan_id}"))
+
+    def plans(self) -> list[dict[str, Any]]:
+        return list(self.json("GET", "/plans"))
+
+    def approvals(self, plan: Mapping[str, Any]) -> list[Approval]:
+        """The approvals of a ``plan()`` answer, parsed (not yet verified)."""
+        return [Approval.from_dict(a) for a in plan["approvals"]]
+
+    # -- jobs
+
+    def create_job(self, plan_id: str) -> str:
+        """A new job of an approved plan; returns its id."""
+        return str(self.json("POST", f"/plans/{plan_id}/jobs")["job_id"])
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """``GET /jobs/{id}``: state, progress events, waiting result blobs."""
+        return dict(self.json("GET", f"/jobs/{job_id}"))
+
+    def job_event(self, job_id: str, kind: str, details: Mapping[str, str | int]) -> dict[str, Any]:
+        """Append a signed job event (a node's or a party's)."""
+        return dict(
+            self.signed(
+                kind, job_id, details, lambda e: self.json("PUT", f"/jobs/{job_id}/events", json=e)
+            )
+        )
+
+    # -- results
+
+    def post_result(self, job_id: str, recipient: str, blob: bytes) -> dict[str, Any]:
+        """A node relays one sealed blob for ``recipient``, signed by the node."""
+        headers = sign_result(self._keys(), job_id, recipient, blob)
+        return dict(
+            self.json(
+                "POST",
+                f"/jobs/{job_id}/results/{recipient}",
+                content=blob,
+                headers={"content-type": "application/octet-stream", **headers},
+            )
+        )
+
+    def results(self, job_id: str, recipient: str) -> list[tuple[str, bytes, str]]:
+        """The blobs waiting for ``recipient``: (sender, bytes, base64 signature)."""
+        return [
+            (str(r["sender"]), base64.b64decode(r["blob"]), str(r["signature"]))
+            for r in self.json("GET", f"/jobs/{job_id}/results/{recipient}")
+        ]
+
+    # -- audit
+
+    def audit_jsonl(self) -> bytes:
+        """The whole audit log as JSONL bytes."""
+        return self.request("GET", "/audit").content
+
+    def health(self) -> dict[str, Any]:
+        return dict(self.json("GET", "/health"))
+
+
+class NodeClient(_Http):
+    """One compute node's API."""
+
+    service = "node"
+
+    def health(self) -> dict[str, Any]:
+        return dict(self.json("GET", "/health"))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """The node's view of a job: tables held, state, message."""
+        return dict(self.json("GET", f"/jobs/{job_id}"))
+
+    def upload(self, job_id: str, table: str, body: Iterable[bytes]) -> dict[str, Any]:
+        """Stream one upload (see :mod:`tyst.api.uploads`) for ``table`` of ``job_id``."""
+        return dict(
+            self.json(
+                "PUT",
+                f"/jobs/{job_id}/tables/{table}",
+                content=body,
+                headers={"content-type": "application/octet-stream"},
+            )
+        )
+
+
+__all__ = [
+    "SENDER_HEADER",
+    "SIGNATURE_HEADER",
+    "ApiError",
+    "CoordinatorClient",
+    "NodeClient",
+]

@@ -1,0 +1,209 @@
+"""The recipient's side: fetch the sealed result shares, open, combine and decode them.
+
+Contract: :func:`fetch_result` waits (bounded) until the job has finished at
+every node and the three sealed blobs are waiting at the coordinator, checks
+each blob's signature by the node that posted it (one per compute node of the
+deployment, in party order), opens it with the recipient's own keys under the
+context that binds job, recipient, node and party, combines the three share
+sets, drops the padding rows, divides AVG sums by counts and returns the rows.
+It then signs ``result_received`` (the coordinator drops the blobs).
+
+What the recipient learns: the result rows, the number of groups suppressed by
+``min_group_size`` and the padded result length (a function of input sizes).
+Errors: :class:`ResultError` (one line): the job failed (with the nodes'
+messages), timed out, or a blob is missing, forged or for someone else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tyst.api.http import CoordinatorClient
+from tyst.api.results import ResultFormatError, ShareArray, decode_result, seal_context
+from tyst.coordinator.protocol import verify_result
+from tyst.data.encoding import decode_column, decode_ratio
+from tyst.engine.jobspec import JobSpec
+from tyst.mpc.outsourced import NodeShares, combine
+from tyst.ring.words import U64, WordArray
+from tyst.service.keys import OrgKeys, Registry, decode_b64
+from tyst.service.sealing import SealError, open_sealed
+from tyst.service.signing import SignatureInvalid
+from tyst.sql import ir
+
+
+class ResultError(Exception):
+    """A result that could not be obtained; ``str()`` is one line."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a recipient obtains from one job."""
+
+    header: list[str]
+    rows: list[list[str]]
+    padded_rows: int
+    suppressed_groups: int
+
+
+def wait_finished(
+    coordinator: CoordinatorClient, job: str, recipient: str, *, timeout: float, poll: float = 0.2
+) -> dict[str, object]:
+    """Poll the job until every node delivered to ``recipient``; raise if it failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = coordinator.job(job)
+        state = info["state"]
+        if state == "failed":
+            raise ResultError(f"job {job} failed: {failure_message(info)}")
+        waiting = [r for r in info["results"] if r["recipient"] == recipient]
+        if state in ("finished", "deleted") and len(waiting) >= 3:
+            return info
+        if time.monotonic() > deadline:
+            raise ResultError(f"job {job} did not deliver within {timeout:.0f} s (state {state})")
+        time.sleep(poll)
+
+
+def failure_message(info: dict[str, object]) -> str:
+    """The nodes' one-line reasons for a failed job, from its events."""
+    events = info.get("events", [])
+    assert isinstance(events, list)
+    reasons = [
+        f"{e['actor']}: {e['details'].get('message') or e['details'].get('reason')}"
+        for e in events
+        if e["kind"] in ("run_failed", "plan_rejected")
+    ]
+    return "; ".join(dict.fromkeys(reasons)) or "no reason recorded"
+
+
+def fetch_result(
+    coordinator: CoordinatorClient,
+    keys: OrgKeys,
+    registry: Registry,
+    spec: JobSpec,
+    job: str,
+    nodes: Sequence[str],
+    *,
+    timeout: float = 3600.0,
+) -> Result:
+    """Fetch, verify, open, combine and decode this recipient's result (see above)."""
+    me = keys.org_id
+    if me not in spec.plan.recipients:
+        raise ResultError(f"{me!r} is not a recipient of this plan")
+    wait_finished(coordinator, job, me, timeout=timeout)
+    parts: dict[str, list[NodeShares]] = {}
+    seen: set[int] = set()
+    for sender, blob, signature in coordinator.results(job, me):
+        if sender not in nodes:
+            raise ResultError(f"a result blob from {sender!r}, which is not a compute node")
+        party = list(nodes).index(sender)
+        try:
+            verify_result(registry, job, me, sender, blob, decode_b64(signature))
+            plain = open_sealed(keys, blob, seal_context(job, me, sender, party))
+            arrays = decode_result(plain, job, party)
+        except (SignatureInvalid, SealError, ResultFormatError, ValueError) as exc:
+            raise ResultError(f"the result blob from {sender!r}: {exc}") from None
+        seen.add(party)
+        for a in arrays:
+            parts.setdefault(a.name, []).append(NodeShares(party, a.kind, a.first, a.second))
+    if len(seen) < 3:
+        raise ResultError(f"only {len(seen)} of the three nodes' result blobs arrived")
+    try:
+        combined = {name: combine(p) for name, p in parts.items()}
+    except ValueError as exc:
+        raise ResultError(f"the nodes' result shares disagree: {exc}") from None
+    result = decode(spec, combined)
+    coordinator.job_event(job, "result_received", {"rows": len(result.rows)})
+    return result
+
+
+def decode(spec: JobSpec, arrays: dict[str, WordArray]) -> Result:
+    """The recipient's rows from the combined arrays (``lane.k``, ``valid``, ``extras``)."""
+    root = spec.compiled.plan
+    n_lanes = sum(1 for name in arrays if name.startswith("lane."))
+    lanes = [arrays[f"lane.{k}"] for k in range(n_lanes)]
+    valid = arrays["valid"]
+    extras = arrays["extras"].view(np.int64).tolist()
+    # extras: suppressed counts (one per GROUP BY with min_group_size), then global counts
+    n_suppressed = len(grouped_with_threshold(root))
+    suppressed, global_rows = extras[:n_suppressed], extras[n_suppressed:]
+    header, rows = decode_rows(root, lanes, valid, global_rows)
+    return Result(header, rows, len(valid), int(sum(suppressed)))
+
+
+def decode_rows(
+    root: ir.Node, lanes: list[WordArray], valid: WordArray, global_rows: list[int]
+) -> tuple[list[str], list[list[str]]]:
+    """The CSV header and rows from the combined padded result."""
+    keep = np.flatnonzero(valid & U64(1))
+    header = [ir.display_name(n) for n, _ in root.schema]
+    columns: list[list[str]] = []
+    at = 0
+    empty = empty_global_columns(root) if global_rows and global_rows[-1] == 0 else set()
+    for name, ctype in root.schema:
+        mine = [lane[keep] for lane in lanes[at : at + ctype.lanes]]
+        at += ctype.lanes
+        if name in empty:
+            columns.append([""] * len(keep))
+        elif ctype.kind == "ratio":
+            columns.append(decode_ratio(ctype.scale, mine[0], mine[1]))
+        else:
+            columns.append(decode_column(ctype, mine))
+    rows = [list(r) for r in zip(*columns, strict=True)] if columns else []
+    return header, rows
+
+
+def empty_global_columns(root: ir.Node) -> set[str]:
+    """Output columns that SQL makes NULL when a global aggregate saw no rows.
+
+    Follows the root through ORDER BY/LIMIT and filters to the final projection;
+    if that projects a global aggregate (no GROUP BY), every output that refers
+    to a SUM/MIN/MAX (or AVG) call is NULL on empty input, COUNTs are 0.
+    """
+    node = root
+    while isinstance(node, ir.OrderLimit | ir.Filter):
+        node = node.input
+    if not isinstance(node, ir.Project):
+        return set()
+    agg = node.input
+    while isinstance(agg, ir.Filter):
+        agg = agg.input
+    if not isinstance(agg, ir.Aggregate) or agg.keys:
+        return set()
+    nullable = {c.name for c in agg.calls if c.func != "COUNT"}
+    return {name for name, expr in node.outputs if _refs(expr) & nullable}
+
+
+def _refs(e: ir.Expr) -> set[str]:
+    if isinstance(e, ir.ColumnRef):
+        return {e.name}
+    out: set[str] = set()
+    for value in vars(e).values():
+        if isinstance(value, ir.Expr):
+            out |= _refs(value)
+        elif isinstance(value, tuple):
+            for item in value:
+                for sub in item if isinstance(item, tuple) else (item,):
+                    if isinstance(sub, ir.Expr):
+                        out |= _refs(sub)
+    return out
+
+
+def grouped_with_threshold(root: ir.Node) -> list[ir.Aggregate]:
+    """The GROUP BY operators (in execution order) that apply ``min_group_size``."""
+    found: list[ir.Aggregate] = []
+
+    def walk(node: ir.Node) -> None:
+        for child in node.children():
+            walk(child)
+        if isinstance(node, ir.Aggregate) and node.keys and node.min_group_size > 1:
+            found.append(node)
+
+    walk(root)
+    return found
+
+
+__all__ = ["Result", "ResultError", "ShareArray", "decode", "fetch_result"]

@@ -1,0 +1,141 @@
+"""The owner's and recipient's SDK: one organisation talking to one deployment.
+
+Contract: a :class:`Client` holds the organisation's keys, the deployment's
+registry and connections to the coordinator and the three nodes. It signs
+everything it records (submissions, approvals, result receipts) itself.
+
+- :meth:`Client.submit` — submit a plan file;
+- :meth:`Client.approve` — approve **the plan file you reviewed**: the digest is
+  computed locally from your copy and must be the one the coordinator holds;
+- :meth:`Client.status` — a plan's state, approvals and jobs; a job's events;
+- :meth:`Client.job_for` — the plan's open job (created if none and asked to);
+- :meth:`Client.upload` — validate, share and stream a table (:mod:`tyst.client.owner`);
+- :meth:`Client.fetch` — open, combine and decode a result (:mod:`tyst.client.recipient`).
+
+Errors: :class:`~tyst.api.http.ApiError`, ``PlanError``, ``SqlError``,
+``DataError``, :class:`~tyst.client.owner.UploadError`,
+:class:`~tyst.client.recipient.ResultError` — each one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tyst.api.http import ApiError, CoordinatorClient, NodeClient
+from tyst.client.config import ClientConfig
+from tyst.client.owner import Progress, UploadReport, upload_table
+from tyst.client.recipient import Result, fetch_result
+from tyst.engine.jobspec import JobSpec, job_spec
+from tyst.plan import Plan, parse_plan
+from tyst.service.keys import OrgKeys, Registry, load
+
+
+class Client:
+    """One organisation's connection to a deployment (see the module docstring)."""
+
+    def __init__(
+        self,
+        keys: OrgKeys,
+        registry: Registry,
+        coordinator_url: str,
+        node_orgs: tuple[str, str, str],
+        node_urls: tuple[str, str, str],
+        *,
+        ca: Path | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        verify: Any = str(ca) if ca is not None else True
+        self.keys = keys
+        self.registry = registry
+        self.node_orgs = node_orgs
+        self.coordinator = CoordinatorClient(coordinator_url, keys, verify=verify, timeout=timeout)
+        self.nodes = [NodeClient(u, verify=verify, timeout=timeout) for u in node_urls]
+
+    @classmethod
+    def from_config(cls, config: ClientConfig) -> Client:
+        passphrase = config.passphrase_file.read_bytes().strip() if config.passphrase_file else None
+        keys = load(config.keys, passphrase)
+        if keys.org_id != config.org:
+            raise ApiError(f"{config.keys} holds the keys of {keys.org_id!r}, not {config.org!r}")
+        return cls(
+            keys,
+            Registry.load(config.registry),
+            config.coordinator,
+            config.nodes,
+            config.node_urls,
+            ca=config.ca,
+        )
+
+    def close(self) -> None:
+        self.coordinator.close()
+        for n in self.nodes:
+            n.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plans
+
+    def submit(self, toml: str, source: str = "plan") -> Plan:
+        """Submit a plan's text (checked and compiled locally first)."""
+        plan = parse_plan(toml, source)
+        job_spec(plan)
+        self.coordinator.submit_plan(toml, plan.digest())
+        return plan
+
+    def approve(self, toml: str, source: str = "plan") -> dict[str, Any]:
+        """Approve the plan text you reviewed (its locally computed digest)."""
+        plan = parse_plan(toml, source)
+        job_spec(plan)
+        digest = plan.digest()
+        held = self.coordinator.plan(digest)
+        if parse_plan(str(held["toml"]), "coordinator's copy").digest() != digest:
+            raise ApiError("the coordinator's copy of the plan differs from yours; not approved")
+        return self.coordinator.approve_plan(digest)
+
+    def plan(self, plan_id: str) -> tuple[Plan, JobSpec]:
+        """A plan as the coordinator holds it, re-parsed and digest-checked locally."""
+        held = self.coordinator.plan(plan_id)
+        plan = parse_plan(str(held["toml"]), f"plan {plan_id[:16]}")
+        if plan.digest() != plan_id:
+            raise ApiError("the coordinator's plan text does not have the requested digest")
+        return plan, job_spec(plan)
+
+    def status(self, plan_id: str) -> dict[str, Any]:
+        return self.coordinator.plan(plan_id)
+
+    def job_for(self, plan_id: str, *, create: bool = True) -> str:
+        """The newest job of the plan still taking uploads, else a new one (if ``create``)."""
+        for job in reversed(self.coordinator.plan(plan_id)["jobs"]):
+            if self.coordinator.job(job)["state"] in ("created", "uploading"):
+                return str(job)
+        if not create:
+            raise ApiError(f"plan {plan_id[:16]}… has no job taking uploads")
+        return self.coordinator.create_job(plan_id)
+
+    # ------------------------------------------------------------------ data
+
+    def upload(
+        self,
+        plan_id: str,
+        job: str,
+        table: str,
+        path: Path,
+        *,
+        progress: Progress | None = None,
+        chunk_rows: int | None = None,
+    ) -> UploadReport:
+        _, spec = self.plan(plan_id)
+        return upload_table(
+            spec, job, table, path, self.keys, self.nodes, progress=progress, chunk_rows=chunk_rows
+        )
+
+    def fetch(self, plan_id: str, job: str, *, timeout: float = 3600.0) -> Result:
+        _, spec = self.plan(plan_id)
+        return fetch_result(
+            self.coordinator, self.keys, self.registry, spec, job, self.node_orgs, timeout=timeout
+        )

@@ -1,0 +1,86 @@
+"""What owners, nodes and recipients all derive from a plan, identically.
+
+Contract: :func:`job_spec` compiles the plan's SQL against its tables and
+fixes, per table the query reads, the **shared schema** — the columns an owner
+secret-shares and a node expects (the columns the plan needs; id/text columns
+that are only compared travel as their two key lanes, see
+:mod:`tyst.engine.pruning`) — and the columns each table is joined on (whose
+uniqueness the owner checks in its own data). Everyone computes this from the
+signed plan text alone, so a node can refuse an upload whose columns differ.
+Errors: ``SqlError`` from the compiler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from tyst.data.types import ColumnType
+from tyst.engine.planning import TableFacts, join_key_columns
+from tyst.engine.pruning import Need, table_needs
+from tyst.plan import Plan
+from tyst.sql import ir
+from tyst.sql.compiler import compile_sql
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A compiled plan with the per-table facts every role needs."""
+
+    plan: Plan
+    compiled: ir.CompiledQuery
+    schemas: dict[str, dict[str, ColumnType]]
+    """Per table read by the query: the shared schema (column → type), in plan order."""
+    join_columns: dict[str, set[str]]
+    """Per table: the columns it is joined on."""
+
+    @property
+    def tables(self) -> list[str]:
+        """The tables the query reads (each must be uploaded)."""
+        return list(self.schemas)
+
+    def lanes(self, table: str) -> tuple[tuple[str, int], ...]:
+        """(column, lane count) of a table's shared schema, in order."""
+        return tuple((c, t.lanes) for c, t in self.schemas[table].items())
+
+    def facts(self, found_unique: Mapping[str, Iterable[Iterable[str]]]) -> dict[str, TableFacts]:
+        """Per table: the declared unique key plus the join-column sets its owner found unique."""
+        facts: dict[str, TableFacts] = {}
+        for name, decl in self.plan.tables.items():
+            unique = [frozenset(decl.unique)] if decl.unique else []
+            unique += sorted({frozenset(cols) for cols in found_unique.get(name, ())}, key=sorted)
+            facts[name] = TableFacts(tuple(unique), decl.max_rows_per_key)
+        return facts
+
+    def domain(self, job: str) -> bytes:
+        """The randomness domain of one job of this plan (fresh per job)."""
+        return f"tyst-job:{self.plan.digest()}:{job}".encode()
+
+
+def shared_schema(
+    columns: Mapping[str, ColumnType], needs: Mapping[str, Need]
+) -> dict[str, ColumnType]:
+    """The columns an owner shares: those the plan needs, id/text compared-only ones as
+    key-only; the owner's file is still validated in full."""
+    return {
+        c: (t.keys_only() if t.is_text and needs[c] == "key" else t)
+        for c, t in columns.items()
+        if c in needs
+    }
+
+
+def compile_plan(plan: Plan) -> ir.CompiledQuery:
+    """The plan's SQL compiled against its tables (raises ``SqlError``)."""
+    schemas = {name: dict(t.columns) for name, t in plan.tables.items()}
+    return compile_sql(plan.sql, schemas, min_group_size=plan.min_group_size)
+
+
+def job_spec(plan: Plan) -> JobSpec:
+    """Compile ``plan`` and derive the shared schemas and join columns."""
+    compiled = compile_plan(plan)
+    needs = table_needs(compiled.plan)
+    schemas = {t: shared_schema(plan.tables[t].columns, needs.get(t, {})) for t in compiled.tables}
+    joined = {
+        t: {c for cols in sets for c in cols} for t, sets in join_key_columns(compiled.plan).items()
+    }
+    return JobSpec(plan, compiled, schemas, joined)

@@ -1,0 +1,125 @@
+"""Run one party of a three-party program in its own OS process (a node's run).
+
+Contract: :func:`run_party` starts a ``spawn``-ed process that connects to
+the other parties at fixed ``addresses`` (:func:`tyst.net.tls.connect_mesh`,
+mutual TLS with the node's long-lived credentials from its deployment CA),
+calls ``program(transport, *args)``, closes the transport and returns a
+:class:`~tyst.net.launcher.PartyRun`. The arguments reach the child through a
+``multiprocessing`` pipe, never its command line or environment.
+
+Bounded time: setup waits at most ``connect_timeout`` for the peers; during
+the run every receive waits at most ``timeout``; the whole call never exceeds
+``deadline`` (the child is then terminated). Any failure raises
+:class:`~tyst.net.launcher.PartyFailed` with the child's error type and one-line
+message; the child never outlives the call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from tyst.net.certs import NodeCredentials
+from tyst.net.launcher import PartyError, PartyFailed, PartyRun
+from tyst.net.tls import Address, connect_mesh
+
+T = TypeVar("T")
+_TERMINATE_WAIT = 2.0
+
+
+def _child(
+    conn: multiprocessing.connection.Connection,
+    party: int,
+    addresses: list[Address],
+    credentials: NodeCredentials,
+    job: bytes,
+    timeout: float,
+    connect_timeout: float,
+    program: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> None:
+    try:
+        transport = connect_mesh(
+            party, addresses, credentials, job, timeout=timeout, connect_timeout=connect_timeout
+        )
+        try:
+            start = time.perf_counter()
+            result = program(transport, *args)
+            seconds = time.perf_counter() - start
+        finally:
+            transport.close()
+        conn.send(("ok", PartyRun(party, result, transport.stats, seconds)))
+    except BaseException as exc:
+        error = PartyError(party, type(exc).__name__, str(exc), traceback.format_exc())
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(("error", error))
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        conn.close()
+
+
+def run_party(
+    program: Callable[..., T],
+    args: Sequence[Any],
+    *,
+    party: int,
+    addresses: Sequence[Address],
+    credentials: NodeCredentials,
+    job: bytes,
+    timeout: float,
+    connect_timeout: float,
+    deadline: float,
+) -> PartyRun[T]:
+    """Run ``program`` as ``party`` in a child process (see the module docstring)."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    process = ctx.Process(
+        target=_child,
+        args=(
+            child,
+            party,
+            list(addresses),
+            credentials,
+            job,
+            timeout,
+            connect_timeout,
+            program,
+            tuple(args),
+        ),
+        name=f"tyst-run-party-{party}",
+    )
+    process.start()
+    child.close()
+    try:
+        if not parent.poll(deadline):
+            error = PartyError(party, "Deadline", f"the run did not finish within {deadline:.0f} s")
+            raise PartyFailed(error, {party: error})
+        try:
+            status, payload = parent.recv()
+        except EOFError:
+            process.join(_TERMINATE_WAIT)
+            error = PartyError(
+                party, "ProcessDied", f"the run process exited with code {process.exitcode}"
+            )
+            raise PartyFailed(error, {party: error}) from None
+        if status == "ok":
+            run: PartyRun[T] = payload
+            return run
+        raise PartyFailed(payload, {party: payload})
+    finally:
+        parent.close()
+        if process.is_alive():
+            process.join(_TERMINATE_WAIT)
+        if process.is_alive():
+            process.terminate()
+            process.join(_TERMINATE_WAIT)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        process.close()

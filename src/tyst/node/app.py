@@ -1,0 +1,137 @@
+"""A compute node's HTTP API (HTTPS with the node's certificate from the deployment CA).
+
+Routes (JSON; every error is ``{"detail": "<one line>"}``):
+
+- ``GET /health`` — organisation, party, registry fingerprint, jobs held;
+- ``GET /jobs/{job}`` — this node's view of a job: state, tables held (row
+  counts only), tables missing, retention deadline;
+- ``PUT /jobs/{job}/tables/{table}`` — an owner's upload stream
+  (``application/octet-stream``, :mod:`tyst.api.uploads`) → 201
+  ``{job, table, rows, complete}``; 400 malformed or not matching the plan,
+  403 unauthorised (approvals, owner or signature), 409 already uploaded or
+  the job no longer accepts uploads.
+
+The rules are in :mod:`tyst.node.service`; :func:`serve` runs the node.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from tyst.api.uploads import Chunk, UploadFormatError, UploadHeader, UploadReader
+from tyst.node.config import NodeConfig
+from tyst.node.service import NodeService, Refused
+from tyst.node.store import TableWriter
+
+log = logging.getLogger("tyst.node")
+
+
+def create_app(service: NodeService, *, start: bool = True) -> FastAPI:
+    """The node's application over ``service`` (started and stopped with the app)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start:
+            await run_in_threadpool(service.start)
+        yield
+        if start:
+            await run_in_threadpool(service.stop)
+
+    app = FastAPI(
+        title="tyst compute node",
+        version="1",
+        description="Upload and control API of one compute node. Uploads carry one node's "
+        "share pairs only, signed by the table's owner; see tyst.api.uploads.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    @app.exception_handler(Refused)
+    async def _refused(_request: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+    @app.get("/health", summary="Liveness and identity")
+    def health() -> dict[str, Any]:
+        return service.health()
+
+    @app.get("/jobs/{job}", summary="This node's view of a job")
+    def job_view(job: str) -> dict[str, Any]:
+        return service.job_view(job)
+
+    @app.put(
+        "/jobs/{job}/tables/{table}",
+        summary="Upload one table's shares for this node",
+        status_code=201,
+    )
+    async def upload(job: str, table: str, request: Request) -> dict[str, Any]:
+        reader = UploadReader()
+        writer: TableWriter | None = None
+        try:
+            async for data in request.stream():
+                for frame in reader.feed(data):
+                    if isinstance(frame, UploadHeader):
+                        writer = await run_in_threadpool(service.begin_upload, job, table, frame)
+                    elif isinstance(frame, Chunk):
+                        assert writer is not None
+                        await run_in_threadpool(writer.write, frame.payload)
+            if writer is None or not reader.complete():
+                raise Refused(400, "the upload stream ended before its signed trailer")
+            done = writer
+            writer = None
+            return await run_in_threadpool(service.finish_upload, job, table, reader, done)
+        except UploadFormatError as exc:
+            raise Refused(400, str(exc)) from None
+        finally:
+            if writer is not None:
+                service.abort_upload(job, table, writer)
+
+    return app
+
+
+def build_service(config: NodeConfig) -> NodeService:
+    """Load the keys, registry and TLS credentials a configuration names."""
+    from tyst.api.http import CoordinatorClient
+    from tyst.net.certs import NodeCredentials
+    from tyst.service.keys import Registry, RegistryError, load
+
+    registry = Registry.load(config.registry)
+    if config.registry_fingerprint and registry.fingerprint() != config.registry_fingerprint:
+        raise RegistryError(f"{config.registry}: fingerprint differs from the pinned one")
+    passphrase = config.passphrase_file.read_bytes().strip() if config.passphrase_file else None
+    keys = load(config.keys, passphrase)
+    if keys.org_id != config.org:
+        raise RegistryError(f"{config.keys} holds the keys of {keys.org_id!r}, not {config.org!r}")
+    credentials = NodeCredentials.load(config.tls, config.party)
+    verify: Any = str(config.coordinator_ca) if config.coordinator_ca else True
+    coordinator = CoordinatorClient(config.coordinator, keys, verify=verify)
+    return NodeService(config, keys, registry, credentials, coordinator)
+
+
+def serve(config: NodeConfig) -> None:  # pragma: no cover - runs a server
+    """Run the node until interrupted (``tyst node serve``)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    service = build_service(config)
+    print(
+        f"tyst node {config.org} (party {config.party}) on https://{config.host}:{config.port}, "
+        f"mesh {config.mesh[config.party][0]}:{config.mesh[config.party][1]}, pid {os.getpid()}",
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(service),
+        host=config.host,
+        port=config.port,
+        ssl_certfile=str(config.tls / "node.pem"),
+        ssl_keyfile=str(config.tls / "node.key"),
+        log_level="warning",
+    )

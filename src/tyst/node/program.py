@@ -1,0 +1,100 @@
+"""What one compute node computes in a job: the plan over its own shares only.
+
+Contract: :func:`node_program` runs in the node's run process, connected to
+the two other nodes by ``transport``. It decrypts this node's stored shares of
+every table (:func:`tyst.node.store.read_table`), builds the shared tables
+(every uploaded row valid), runs the compiled plan (:class:`Executor`), opens
+only the integrity-check bits (a set bit raises ``ExecutionError``: no
+output), shuffles the padded result (unless the query orders it) and returns
+its result shares as named arrays, ready to be sealed to each recipient:
+``lane.<k>`` (arithmetic), ``valid`` (boolean) and ``extras`` (the suppressed
+group counts, then the global-aggregate row counts; see
+:func:`tyst.client.recipient.decode`).
+
+What the nodes learn: the input row counts, the plan and the check bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tyst.api.results import ShareArray
+from tyst.data.types import ColumnType
+from tyst.engine.executor import Executor
+from tyst.engine.metrics import NodeMetrics, Stopwatch, barrier
+from tyst.engine.planning import TableFacts
+from tyst.mpc.party import Party
+from tyst.mpc.protocols.shuffle import shuffle
+from tyst.mpc.shares import AShare, BShare, concat_a
+from tyst.net.transport import Transport
+from tyst.node.store import StoredTable, read_table
+from tyst.relational.table import SharedColumn, SharedTable, all_valid
+from tyst.ring.words import U64
+from tyst.sql import ir
+
+
+@dataclass(frozen=True)
+class StoredInputs:
+    """Where a node's shares of a job are and the key to read them (kept in memory only)."""
+
+    root: Path
+    job: str
+    key: bytes
+    tables: dict[str, StoredTable]
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's result shares (named arrays) and what it measured."""
+
+    arrays: list[ShareArray]
+    metrics: NodeMetrics
+
+
+def load_inputs(
+    party: Party, inputs: StoredInputs, schemas: dict[str, dict[str, ColumnType]]
+) -> dict[str, SharedTable]:
+    """This node's shared tables, decrypted from the store."""
+    tables: dict[str, SharedTable] = {}
+    for name, meta in inputs.tables.items():
+        lanes = read_table(inputs.root, inputs.job, inputs.key, meta)
+        columns = {
+            c: SharedColumn(ctype, tuple(AShare(a, b) for a, b in lanes[c]))
+            for c, ctype in schemas[name].items()
+        }
+        tables[name] = SharedTable(columns, all_valid(party.index, meta.rows), name)
+    return tables
+
+
+def node_program(
+    transport: Transport,
+    root: ir.Node,
+    schemas: dict[str, dict[str, ColumnType]],
+    facts: dict[str, TableFacts],
+    domain: bytes,
+    inputs: StoredInputs,
+) -> NodeResult:
+    """Run the plan at this node (see the module docstring)."""
+    party = Party.setup(transport, domain=domain)
+    executor = Executor(party, load_inputs(party, inputs, schemas), facts)
+    barrier(party)
+    watch = Stopwatch(party)
+    out = executor.run(root)
+    executor.reveal_checks()
+    lanes: list[AShare | BShare] = [lane for col in out.columns.values() for lane in col.lanes]
+    valid: AShare | BShare = out.valid
+    if not isinstance(root, ir.OrderLimit) and len(out):
+        # Hide which input positions the surviving rows came from.
+        mixed = shuffle(party, [*lanes, out.valid])
+        lanes, valid = mixed[:-1], mixed[-1]
+    extras = concat_a(
+        [*executor.suppressed, *executor.global_counts, AShare(np.zeros(0, U64), np.zeros(0, U64))]
+    )
+    metrics = watch.stop()
+    arrays = [ShareArray(f"lane.{k}", "arith", x.a, x.b) for k, x in enumerate(lanes)]
+    arrays.append(ShareArray("valid", "bool", valid.a, valid.b))
+    arrays.append(ShareArray("extras", "arith", extras.a, extras.b))
+    return NodeResult(arrays, metrics)

@@ -1,0 +1,477 @@
+"""A compute node's rules: what it accepts, when it runs, and when it deletes.
+
+Contract
+--------
+:class:`NodeService` is the node without HTTP (:mod:`tyst.node.app` wraps it).
+
+- **Authorisation, by the node itself.** Before accepting any upload of a job
+  and again before running it, :meth:`NodeService.authorise` fetches the job
+  and its plan from the coordinator, re-parses the plan text, recomputes its
+  digest (which must be the job's plan id) and verifies **every owner's**
+  approval of that digest against the node's own registry. A forged, missing
+  or stale approval, or a plan altered after signing, is refused (403) and the
+  node signs a ``plan_rejected`` event for the job. The coordinator's word is
+  never taken for any of this.
+- **Uploads.** An upload names the job, plan digest, table, owner, this node's
+  party and the shared columns (:mod:`tyst.api.uploads`); every one must
+  match what the node derives from the signed plan (the owner of the table,
+  :mod:`tyst.engine.jobspec`). Chunks are encrypted into the store as they
+  arrive; the upload becomes part of the job only when the owner's signature
+  over the whole stream verifies. Then the node signs ``upload_received``.
+- **Runs.** When every table of the plan is held, the job is queued; one job
+  runs at a time, in its own process (:func:`tyst.net.one_party.run_party`),
+  connected to the other two nodes by mutual TLS. The node signs
+  ``run_started``, then ``run_finished`` (with its time, CPU, traffic and peak
+  memory) or ``run_failed`` (one line).
+- **Results.** The node seals its result shares to each recipient's public
+  keys (X25519 + ML-KEM-768 → AES-GCM, context bound to job, recipient,
+  node and party), relays the ciphertext through the coordinator, and signs
+  ``result_delivered``.
+- **Deletion.** After delivery, on any failure, when the coordinator reports the
+  job failed (e.g. another node failed or refused), when uploads stay
+  incomplete for ``upload_timeout``, and at the plan's ``retention_days``
+  deadline (counted from the job's first upload here) at the latest, the node
+  forgets the job key, removes the files and signs ``shares_deleted`` (the
+  deletion receipt: what was removed and why). Store leftovers found at
+  start-up (unreadable: their key died with the old process) are deleted too.
+
+Errors: :class:`Refused` (an HTTP status and one line) for a refused request.
+Security: log lines name jobs, tables and counts only — never values or keys.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tyst.api.http import ApiError, CoordinatorClient
+from tyst.api.results import encode_result, seal_context
+from tyst.api.uploads import UploadFormatError, UploadHeader, UploadReader, verify_trailer
+from tyst.engine.jobspec import JobSpec, job_spec
+from tyst.engine.planning import PlanningError, join_strategies
+from tyst.net.certs import NodeCredentials
+from tyst.net.launcher import PartyFailed
+from tyst.net.one_party import run_party
+from tyst.node.config import NodeConfig
+from tyst.node.program import NodeResult, StoredInputs, node_program
+from tyst.node.store import ShareStore, StoredTable, TableWriter
+from tyst.plan import PlanError, parse_plan
+from tyst.service.keys import OrgKeys, Registry, UnknownOrganisation
+from tyst.service.sealing import seal
+from tyst.service.signing import Approval, ApprovalFormatError, SignatureInvalid, verify_approvals
+
+log = logging.getLogger("tyst.node")
+
+CLOCK_SKEW = _dt.timedelta(minutes=5)
+"""Approvals signed further in the future than this are refused."""
+
+
+class Refused(Exception):
+    """A request the node refuses: ``status`` (HTTP) and a one-line ``str()``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class JobEntry:
+    """What a node knows of one job it holds shares for."""
+
+    job: str
+    spec: JobSpec
+    first_upload: float
+    tables: dict[str, StoredTable] = field(default_factory=dict)
+    state: str = "uploading"  # uploading, queued, running, delivered, failed, deleted
+    message: str = ""
+    receiving: set[str] = field(default_factory=set)
+
+    @property
+    def retention_deadline(self) -> float:
+        return self.first_upload + 86400.0 * self.spec.plan.analysis.retention_days
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "plan_id": self.spec.plan.digest(),
+            "state": self.state,
+            "message": self.message,
+            "tables": {t: m.rows for t, m in self.tables.items()},
+            "missing": [t for t in self.spec.tables if t not in self.tables],
+            "retention_deadline": _dt.datetime.fromtimestamp(self.retention_deadline, _dt.UTC)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
+        }
+
+
+class NodeService:
+    """One compute node's state and rules (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        keys: OrgKeys,
+        registry: Registry,
+        credentials: NodeCredentials,
+        coordinator: CoordinatorClient,
+    ) -> None:
+        self.config = config
+        self.keys = keys
+        self.registry = registry
+        self.credentials = credentials
+        self.coordinator = coordinator
+        self.store = ShareStore(config.store)
+        self._jobs: dict[str, JobEntry] = {}
+        self._rejected: set[str] = set()
+        self._lock = threading.RLock()
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Delete unreadable leftovers, then start the run worker and the sweeper."""
+        for job in self.store.orphans():
+            removed = self.store.delete(job)
+            log.warning("deleted leftover shares of %s (%d files)", job, removed["files"])
+            self._event(job, "run_failed", {"message": "the node restarted; its shares are gone"})
+            self._event(job, "shares_deleted", {**removed, "reason": "restart"})
+        for target, name in ((self._worker, "run-worker"), (self._sweeper, "sweeper")):
+            thread = threading.Thread(target=target, name=f"tyst-node-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop the threads and delete every job's shares (signed receipts)."""
+        self._stop.set()
+        self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=5.0)
+        with self._lock:
+            jobs = [j for j, e in self._jobs.items() if e.state not in ("deleted",)]
+        for job in jobs:
+            self._fail_and_delete(job, "the node was stopped", "shutdown")
+
+    # ------------------------------------------------------------------ authorisation
+
+    def _event(self, job: str, kind: str, details: Mapping[str, str | int]) -> bool:
+        """Sign and append a job event; False (logged) if the coordinator refused it."""
+        try:
+            self.coordinator.job_event(job, kind, details)
+            return True
+        except ApiError as exc:
+            log.warning("could not record %s for %s: %s", kind, job, exc)
+            return False
+
+    def authorise(self, job: str) -> JobSpec:
+        """Verify the job's plan and every owner's approval (see the module docstring)."""
+        try:
+            info = self.coordinator.job(job)
+            plan_info = self.coordinator.plan(str(info["plan_id"]))
+        except ApiError as exc:
+            raise Refused(404 if exc.status == 404 else 502, f"job {job}: {exc}") from None
+        try:
+            plan = parse_plan(str(plan_info["toml"]), f"plan of {job}")
+            digest = plan.digest()
+            if digest != info["plan_id"]:
+                raise SignatureInvalid(
+                    f"the plan text's digest {digest[:16]}… is not the job's plan "
+                    f"{str(info['plan_id'])[:16]}…"
+                )
+            approvals = [Approval.from_dict(a) for a in plan_info["approvals"]]
+            owners = {t.owner for t in plan.tables.values()}
+            verify_approvals(
+                self.registry,
+                approvals,
+                digest,
+                owners,
+                not_after=_dt.datetime.now(_dt.UTC) + CLOCK_SKEW,
+            )
+            for party in (*owners, *plan.recipients):
+                self.registry.get(party)
+        except (PlanError, SignatureInvalid, ApprovalFormatError, UnknownOrganisation) as exc:
+            self._reject(job, str(exc))
+            raise Refused(403, f"job {job} refused: {exc}") from None
+        if info["state"] not in ("created", "uploading", "running"):
+            raise Refused(409, f"job {job} is {info['state']}; it accepts nothing more")
+        try:
+            return job_spec(plan)
+        except Exception as exc:  # the plan compiled at submission; refuse if not here
+            self._reject(job, f"the plan does not compile: {exc}")
+            raise Refused(403, f"job {job} refused: the plan does not compile: {exc}") from None
+
+    def _reject(self, job: str, reason: str) -> None:
+        log.warning("refused job %s: %s", job, reason)
+        with self._lock:
+            first = job not in self._rejected
+            self._rejected.add(job)
+        if first:
+            self._event(job, "plan_rejected", {"reason": reason[:900]})
+        self._fail_and_delete(job, f"refused: {reason}", "refused", report=False)
+
+    # ------------------------------------------------------------------ uploads
+
+    def begin_upload(self, job: str, table: str, header: UploadHeader) -> TableWriter:
+        """Check an upload's header against the signed plan; return its store writer."""
+        if header.job != job or header.table != table:
+            raise Refused(400, "the upload header names another job or table than the URL")
+        if header.party != self.config.party:
+            raise Refused(
+                400, f"this is node {self.config.party}; the shares are for node {header.party}"
+            )
+        spec = self.authorise(job)
+        if header.plan_digest != spec.plan.digest():
+            raise Refused(400, "the upload is for another plan digest than the job's")
+        if table not in spec.schemas:
+            raise Refused(400, f"the plan's query reads no table {table!r}")
+        owner = spec.plan.tables[table].owner
+        if header.owner != owner:
+            raise Refused(403, f"table {table!r} belongs to {owner!r}, not {header.owner!r}")
+        if header.columns != spec.lanes(table):
+            raise Refused(400, f"table {table!r}: the upload's columns differ from the plan's")
+        with self._lock:
+            entry = self._jobs.get(job)
+            if entry is None:
+                entry = self._jobs[job] = JobEntry(job, spec, time.time())
+            if entry.state != "uploading":
+                raise Refused(409, f"job {job} is {entry.state} here; it accepts no uploads")
+            if table in entry.tables or table in entry.receiving:
+                raise Refused(409, f"table {table!r} of job {job} was already uploaded")
+            entry.receiving.add(table)
+            return self.store.writer(job, table)
+
+    def finish_upload(
+        self, job: str, table: str, reader: UploadReader, writer: TableWriter
+    ) -> dict[str, Any]:
+        """Verify the owner's signature over the stream, commit it and log the receipt."""
+        header, trailer = reader.header, reader.trailer
+        assert header is not None
+        assert trailer is not None
+        with self._lock:
+            entry = self._jobs[job]
+        try:
+            verify_trailer(self.registry, header, trailer, reader.sha256, reader.rows)
+            allowed = entry.spec.join_columns.get(table, set())
+            if any(not set(u) <= allowed for u in trailer.unique):
+                raise UploadFormatError("upload: a uniqueness claim names non-join columns")
+        except (UploadFormatError, SignatureInvalid, UnknownOrganisation) as exc:
+            writer.abort()
+            with self._lock:
+                entry.receiving.discard(table)
+            raise Refused(403 if isinstance(exc, SignatureInvalid) else 400, str(exc)) from None
+        meta = StoredTable(
+            table, header.owner, trailer.rows, header.columns, trailer.unique, trailer.sha256
+        )
+        writer.commit(meta)
+        with self._lock:
+            entry.receiving.discard(table)
+            entry.tables[table] = meta
+            complete = entry.state == "uploading" and all(
+                t in entry.tables for t in entry.spec.tables
+            )
+            if complete:
+                entry.state = "queued"
+        self._event(
+            job,
+            "upload_received",
+            {"table": table, "owner": header.owner, "rows": trailer.rows, "bytes": writer.bytes},
+        )
+        log.info("job %s: stored table %s (%d rows)", job, table, trailer.rows)
+        if complete:
+            self._queue.put(job)
+        return {"job": job, "table": table, "rows": trailer.rows, "complete": complete}
+
+    def abort_upload(self, job: str, table: str, writer: TableWriter) -> None:
+        writer.abort()
+        with self._lock:
+            entry = self._jobs.get(job)
+            if entry is not None:
+                entry.receiving.discard(table)
+
+    def job_view(self, job: str) -> dict[str, Any]:
+        with self._lock:
+            entry = self._jobs.get(job)
+            if entry is None:
+                raise Refused(404, f"this node holds nothing of job {job}")
+            return entry.view()
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            held = sum(1 for e in self._jobs.values() if e.state not in ("deleted",))
+        return {
+            "status": "ok",
+            "org": self.config.org,
+            "party": self.config.party,
+            "registry_fingerprint": self.registry.fingerprint(),
+            "jobs_held": held,
+        }
+
+    # ------------------------------------------------------------------ runs
+
+    def _worker(self) -> None:
+        while not self._stop.is_set():
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                self._run(job)
+            except Exception as exc:  # never let the worker die
+                log.exception("job %s: unexpected error", job)
+                self._fail_and_delete(job, f"internal error: {type(exc).__name__}", "failed")
+
+    def _run(self, job: str) -> None:
+        with self._lock:
+            entry = self._jobs.get(job)
+            if entry is None or entry.state != "queued":
+                return
+            entry.state = "running"
+        try:
+            spec = self.authorise(job)
+        except Refused as exc:
+            self._fail_and_delete(job, str(exc), "refused", report=exc.status != 403)
+            return
+        if not self._event(job, "run_started", {"tables": len(entry.tables)}):
+            self._fail_and_delete(job, "the coordinator did not accept run_started", "failed")
+            return
+        try:
+            facts = spec.facts({t: m.unique for t, m in entry.tables.items()})
+            join_strategies(spec.compiled.plan, facts)
+            inputs = StoredInputs(self.store.root, job, self.store.key(job), dict(entry.tables))
+            run = run_party(
+                node_program,
+                (spec.compiled.plan, spec.schemas, facts, spec.domain(job), inputs),
+                party=self.config.party,
+                addresses=self.config.mesh,
+                credentials=self.credentials,
+                job=bytes.fromhex(job.removeprefix("job-")),
+                timeout=self.config.timeout,
+                connect_timeout=self.config.connect_timeout,
+                deadline=self.config.run_deadline,
+            )
+        except PartyFailed as exc:
+            message = f"{exc.error_type}: {exc.message}".splitlines()[0]
+            self._fail_and_delete(job, message[:900], "failed")
+            return
+        except PlanningError as exc:
+            self._fail_and_delete(job, str(exc)[:900], "failed")
+            return
+        result: NodeResult = run.result
+        m = result.metrics
+        finished = self._event(
+            job,
+            "run_finished",
+            {
+                "milliseconds": round(m.seconds * 1000),
+                "cpu_milliseconds": round(m.cpu_seconds * 1000),
+                "bytes_sent": m.bytes_sent,
+                "bytes_received": m.bytes_received,
+                "peak_rss_bytes": m.peak_rss_bytes,
+                "result_rows": len(result.arrays[-2].first),
+            },
+        )
+        if not finished:
+            self._fail_and_delete(job, "the job failed elsewhere while this node ran", "failed")
+            return
+        payload = encode_result(job, self.config.party, result.arrays)
+        for recipient in spec.plan.recipients:
+            blob = seal(
+                self.registry.get(recipient),
+                payload,
+                seal_context(job, recipient, self.config.org, self.config.party),
+            )
+            try:
+                self.coordinator.post_result(job, recipient, blob)
+            except ApiError as exc:
+                self._fail_and_delete(job, f"could not relay the result: {exc}", "failed")
+                return
+            self._event(
+                job,
+                "result_delivered",
+                {
+                    "recipient": recipient,
+                    "bytes": len(blob),
+                    "sha256": hashlib.sha256(blob).hexdigest(),
+                },
+            )
+        with self._lock:
+            entry.state = "delivered"
+        self._delete(job, "delivered")
+
+    # ------------------------------------------------------------------ deletion
+
+    def _delete(self, job: str, reason: str) -> None:
+        removed = self.store.delete(job)
+        with self._lock:
+            entry = self._jobs.get(job)
+            if entry is not None:
+                entry.state = "deleted"
+        self._event(job, "shares_deleted", {**removed, "reason": reason})
+        log.info("job %s: shares and key deleted (%s)", job, reason)
+
+    def _fail_and_delete(
+        self,
+        job: str,
+        message: str,
+        reason: str,
+        *,
+        report: bool = True,
+        only_if: tuple[str, ...] | None = None,
+    ) -> None:
+        """Fail the job here (signed run_failed unless ``report`` is False) and delete.
+
+        ``only_if``: act only while the job is in one of these states (the sweeper
+        must not delete under a run that has just started)."""
+        with self._lock:
+            entry = self._jobs.get(job)
+            if entry is not None:
+                if entry.state == "deleted" or (only_if and entry.state not in only_if):
+                    return
+                entry.state = "failed"
+                entry.message = message
+            held = entry is not None or job in self.store.jobs()
+        log.warning("job %s failed here: %s", job, message)
+        if report:
+            self._event(job, "run_failed", {"message": message[:900]})
+        if held:
+            self._delete(job, reason)
+
+    def _sweeper(self) -> None:
+        while not self._stop.wait(self.config.sweep_seconds):
+            self.sweep()
+
+    def sweep(self, now: float | None = None) -> None:
+        """Enforce retention and upload timeouts; drop jobs that failed elsewhere."""
+        now = time.time() if now is None else now
+        idle = ("uploading", "queued")
+        with self._lock:
+            entries = [e for e in self._jobs.values() if e.state in ("uploading", "queued")]
+        for entry in entries:
+            if now >= entry.retention_deadline:
+                self._fail_and_delete(
+                    entry.job, "the plan's retention deadline passed", "retention", only_if=idle
+                )
+                continue
+            if entry.state == "uploading" and now - entry.first_upload > self.config.upload_timeout:
+                self._fail_and_delete(
+                    entry.job,
+                    f"not every table arrived within {self.config.upload_timeout:.0f} s",
+                    "upload_timeout",
+                    only_if=idle,
+                )
+                continue
+            try:
+                state = self.coordinator.job(entry.job)["state"]
+            except ApiError:
+                continue
+            if state in ("failed", "deleted"):
+                self._fail_and_delete(
+                    entry.job, "the job failed elsewhere", "failed", report=False, only_if=idle
+                )

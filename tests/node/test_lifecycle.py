@@ -1,0 +1,244 @@
+"""The whole lifecycle with real processes: a coordinator and three nodes on loopback TLS.
+
+- ``tyst run --workdir``: result equal to DuckDB, a valid signed audit chain,
+  every node's deletion receipt, and no plaintext input value anywhere under DIR;
+- the client commands an organisation uses across hosts (plan submit/approve/
+  status, data upload, result fetch);
+- a node that dies mid-run: every party fails the job within a bounded time with
+  a clear message, the other nodes delete what they hold, and running the plan
+  again works.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tyst.client.config import load_client_config
+from tyst.client.recipient import ResultError
+from tyst.client.session import Client
+from tyst.jobs.demo import DemoFiles, reference, write_demo
+from tyst.jobs.deploy import LocalServices, write_local_deployment
+from tyst.jobs.run import run_plan
+
+
+def _input_values(files: DemoFiles) -> set[bytes]:
+    """Distinctive plaintext values of the owners' files (person numbers)."""
+    values: set[bytes] = set()
+    for path in files.data.values():
+        with path.open(encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                values.add(row["pnr"].encode())
+    return values
+
+
+def _files_under(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_run_keeps_no_plaintext_under_the_workdir(tmp_path: Path) -> None:
+    files = write_demo(tmp_path / "owners", persons=600, seed=7)
+    work = tmp_path / "work"
+    report = run_plan(files.plan, files.data, tmp_path / "result.csv", workdir=work)
+    assert report.rows == reference(files)
+    assert report.audit.ok
+    assert report.audit.path == work / "audit.jsonl"
+    kinds = [json.loads(line)["kind"] for line in report.audit.path.read_text().splitlines()]
+    assert kinds.count("shares_deleted") == 3
+    assert kinds.count("upload_received") == 9
+    assert kinds[-1] == "result_received" or "result_received" in kinds
+    for node in range(3):
+        store = work / "nodes" / f"node-{node}" / "store"
+        assert [p for p in store.rglob("*") if p.is_file()] == []
+    values = _input_values(files)
+    assert len(values) > 100
+    for path in _files_under(work):
+        data = path.read_bytes()
+        leaked = [v for v in values if v in data]
+        assert not leaked, f"{path} contains input values such as {leaked[0]!r}"
+    verify = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tyst",
+            "audit",
+            "verify",
+            str(work / "audit.jsonl"),
+            "--registry",
+            str(work / "registry.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stderr
+
+
+def _tyst(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tyst", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_client_commands_across_a_deployment(tmp_path: Path) -> None:
+    files = write_demo(tmp_path / "owners", persons=400, seed=3)
+    plan_file = tmp_path / "owners" / "demo.toml"
+    deployment = write_local_deployment(tmp_path / "dep", list(files.plan.parties))
+    cfg = deployment.client_configs
+    digest = files.plan.digest()
+    with LocalServices(deployment):
+        submitted = _tyst("plan", "submit", plan_file, "--config", cfg["fk"])
+        assert submitted.returncode == 0, submitted.stderr
+        assert digest in submitted.stdout
+        early = _tyst(
+            "data",
+            "upload",
+            digest,
+            "--table",
+            "sjukpenning",
+            "--file",
+            files.data["sjukpenning"],
+            "--config",
+            cfg["fk"],
+        )
+        assert early.returncode == 2
+        assert "409" in early.stderr  # no job before every owner approved
+        for org in ("fk", "malmo", "lund"):
+            approved = _tyst("plan", "approve", plan_file, "--config", cfg[org])
+            assert approved.returncode == 0, approved.stderr
+        assert "missing: none" in approved.stdout
+        wrong_owner = _tyst(
+            "data",
+            "upload",
+            digest,
+            "--table",
+            "bistand_lund",
+            "--file",
+            files.data["bistand_lund"],
+            "--config",
+            cfg["malmo"],
+        )
+        assert wrong_owner.returncode == 2
+        assert "belongs to 'lund'" in wrong_owner.stderr
+        jobs = []
+        for table in files.data:
+            owner = files.plan.tables[table].owner
+            up = _tyst(
+                "data",
+                "upload",
+                digest,
+                "--table",
+                table,
+                "--file",
+                files.data[table],
+                "--config",
+                cfg[owner],
+            )
+            assert up.returncode == 0, up.stderr
+            jobs.append(up.stdout.split("to job ")[1].split()[0])
+        assert len(set(jobs)) == 1
+        out = tmp_path / "result.csv"
+        fetched = _tyst(
+            "result",
+            "fetch",
+            digest,
+            "--job",
+            jobs[0],
+            "--out",
+            out,
+            "--config",
+            cfg["fk"],
+            "--wait",
+            "120",
+        )
+        assert fetched.returncode == 0, fetched.stderr
+        with out.open(encoding="utf-8") as f:
+            rows = list(csv.reader(f))[1:]
+        assert rows == reference(files)
+        not_recipient = _tyst(
+            "result",
+            "fetch",
+            digest,
+            "--job",
+            jobs[0],
+            "--out",
+            tmp_path / "x.csv",
+            "--config",
+            cfg["malmo"],
+        )
+        assert not_recipient.returncode == 2
+        assert "not a recipient" in not_recipient.stderr
+        assert not (tmp_path / "x.csv").exists()
+        status = _tyst("plan", "status", digest, "--config", cfg["lund"])
+        assert status.returncode == 0
+        assert "result_received" in status.stdout
+        assert "shares_deleted" in status.stdout
+
+
+def _kill_node(services: LocalServices, party: int) -> None:
+    process = services.node_process(party)
+    os.killpg(process.pid, signal.SIGKILL)  # the node and its run process
+    process.wait()
+
+
+def test_a_node_dying_mid_run_fails_the_job_everywhere_and_a_rerun_works(tmp_path: Path) -> None:
+    files = write_demo(tmp_path / "owners", persons=20_000, seed=5)
+    deployment = write_local_deployment(
+        tmp_path / "dep", list(files.plan.parties), timeout=10.0, connect_timeout=10.0
+    )
+    digest = files.plan.digest()
+    with LocalServices(deployment) as services:
+        clients = {
+            org: Client.from_config(load_client_config(path))
+            for org, path in deployment.client_configs.items()
+        }
+        clients["fk"].submit(files.plan.text)
+        for org in ("fk", "malmo", "lund"):
+            clients[org].approve(files.plan.text)
+        job = clients["fk"].job_for(digest)
+        for table, path in files.data.items():
+            clients[files.plan.tables[table].owner].upload(digest, job, table, path)
+        deadline = time.monotonic() + 60
+        while clients["fk"].coordinator.job(job)["state"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        _kill_node(services, 2)
+        started = time.monotonic()
+        with pytest.raises(ResultError, match="failed") as info:
+            clients["fk"].fetch(digest, job, timeout=120)
+        assert time.monotonic() - started < 60
+        assert "\n" not in str(info.value)
+        deadline = time.monotonic() + 30
+        while True:
+            events = clients["fk"].coordinator.job(job)["events"]
+            deleted = {e["actor"] for e in events if e["kind"] == "shares_deleted"}
+            if {"nod-a", "nod-b"} <= deleted:
+                break
+            assert time.monotonic() < deadline, events
+            time.sleep(0.1)
+        for node in (0, 1):
+            store = deployment.node_configs[node].parent / "store"
+            assert [p for p in store.rglob("*") if p.is_file()] == []
+        services.restart_node(2)
+        store2 = deployment.node_configs[2].parent / "store"
+        assert [p for p in store2.rglob("*") if p.is_file()] == []  # leftovers deleted at start
+        again = clients["fk"].job_for(digest)
+        assert again != job
+        for table, path in files.data.items():
+            clients[files.plan.tables[table].owner].upload(digest, again, table, path)
+        result = clients["fk"].fetch(digest, again, timeout=300)
+        assert result.rows == reference(files)
+        for c in clients.values():
+            c.close()
