@@ -18,6 +18,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from tyst.client.session import Client
     from tyst.jobs.run import RunReport
+    from tyst.net.certs import DeploymentCA
     from tyst.plan import Plan
 
 app = typer.Typer(
@@ -319,6 +320,83 @@ def keys_generate(
         f"public fingerprint {keys.public().fingerprint()}",
         highlight=False,
     )
+
+
+def _load_ca(ca_dir: Path) -> DeploymentCA:
+    from tyst.net.certs import DeploymentCA
+
+    try:
+        return DeploymentCA((ca_dir / "ca.pem").read_bytes(), (ca_dir / "ca.key").read_bytes())
+    except OSError as exc:
+        _fail(f"{ca_dir}: cannot read the deployment CA (ca.pem, ca.key): {exc.strerror}")
+        raise AssertionError from exc
+
+
+@keys_app.command("ca")
+def keys_ca(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write ca.pem and ca.key.")],
+    valid_days: int = typer.Option(365, help="Validity of the CA certificate."),
+) -> None:
+    """Create the deployment CA that signs the nodes' and the coordinator's TLS certificates."""
+    from tyst.net.certs import make_deployment_ca, write_pem
+
+    if (directory / "ca.key").exists():
+        _fail(f"{directory / 'ca.key'} exists; refusing to overwrite a deployment CA")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ca = make_deployment_ca(valid_days=valid_days)
+    write_pem(directory / "ca.pem", ca.cert_pem)
+    write_pem(directory / "ca.key", ca.key_pem, private=True)
+    console.print(
+        f"deployment CA written to {directory} (ca.key mode 0600: keep it offline; "
+        "distribute ca.pem to every node and client)",
+        highlight=False,
+    )
+
+
+@keys_app.command("node-cert")
+def keys_node_cert(
+    party: Annotated[int, typer.Argument(help="The node's party index: 0, 1 or 2.")],
+    ca_dir: Annotated[Path, typer.Option("--ca", help="The directory of the deployment CA.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for ca.pem, node.pem, node.key.")],
+    host: Annotated[
+        list[str], typer.Option("--host", help="A DNS name or IP the node is reached at; repeat.")
+    ],
+    valid_days: int = typer.Option(365, help="Validity of the certificate."),
+) -> None:
+    """Issue a node's TLS certificate (mesh and API) from the deployment CA."""
+    from tyst.net.certs import issue_node_certificate
+
+    if party not in (0, 1, 2):
+        _fail("the party index must be 0, 1 or 2")
+    try:
+        creds = issue_node_certificate(_load_ca(ca_dir), party, host, valid_days=valid_days)
+        creds.write(out)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    console.print(f"node {party} certificate for {', '.join(host)} written to {out}")
+
+
+@keys_app.command("server-cert")
+def keys_server_cert(
+    ca_dir: Annotated[Path, typer.Option("--ca", help="The directory of the deployment CA.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for server.pem and server.key.")],
+    host: Annotated[
+        list[str], typer.Option("--host", help="A DNS name or IP the server is reached at.")
+    ],
+    name: str = typer.Option("coordinator.tyst", help="The certificate's identity name."),
+    valid_days: int = typer.Option(365, help="Validity of the certificate."),
+) -> None:
+    """Issue the coordinator's TLS certificate from the deployment CA (never a mesh identity)."""
+    from tyst.net.certs import issue_server_certificate, write_pem
+
+    try:
+        cert, key = issue_server_certificate(_load_ca(ca_dir), name, host, valid_days=valid_days)
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_pem(out / "server.pem", cert)
+        write_pem(out / "server.key", key, private=True)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    console.print(f"server certificate for {', '.join(host)} written to {out}")
 
 
 @audit_app.command("verify")

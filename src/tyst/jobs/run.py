@@ -142,12 +142,22 @@ def run_plan(
                 job = submitter.job_for(digest)
                 started = time.perf_counter()
                 uploads = []
-                for table in spec.tables:
-                    owner = plan.tables[table].owner
-                    say(f"{owner} shares {table} and uploads to the three nodes")
-                    uploads.append(
-                        clients[owner].upload(digest, job, table, data[table], progress=progress)
-                    )
+                try:
+                    for table in spec.tables:
+                        owner = plan.tables[table].owner
+                        say(f"{owner} shares {table} and uploads to the three nodes")
+                        uploads.append(
+                            clients[owner].upload(
+                                digest, job, table, data[table], progress=progress
+                            )
+                        )
+                except BaseException:
+                    # Withdraw the job: every node deletes what it already holds.
+                    with contextlib.suppress(ApiError):
+                        submitter.coordinator.job_event(
+                            job, "job_cancelled", {"reason": "an upload did not complete"}
+                        )
+                    raise
                 say("the nodes compute; each seals its result to the recipients")
                 results = [
                     clients[r].fetch(digest, job, timeout=max(600.0, 20 * timeout))
