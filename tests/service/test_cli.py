@@ -61,3 +61,38 @@ def test_audit_verify_accepts_the_chain_and_rejects_a_modified_event(tmp_path: P
     bad = runner.invoke(app, args)
     assert bad.exit_code == 1
     assert "seq 2" in bad.output
+
+
+def test_deployment_ca_and_certificates(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from tyst.net.certs import NodeCredentials, certificate_party
+
+    ca = tmp_path / "ca"
+    assert runner.invoke(app, ["keys", "ca", "--dir", str(ca)]).exit_code == 0
+    again = runner.invoke(app, ["keys", "ca", "--dir", str(ca)])
+    assert again.exit_code == 2
+    assert "refusing to overwrite" in again.output
+    node = runner.invoke(
+        app,
+        ["keys", "node-cert", "2", "--ca", str(ca), "--out", str(tmp_path / "n2"),
+         "--host", "nodec.example", "--host", "10.0.0.3"],
+    )  # fmt: skip
+    assert node.exit_code == 0, node.output
+    creds = NodeCredentials.load(tmp_path / "n2", 2)
+    cert = x509.load_pem_x509_certificate(creds.cert_pem)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "nodec.example" in names.get_values_for_type(x509.DNSName)
+    server = runner.invoke(
+        app,
+        ["keys", "server-cert", "--ca", str(ca), "--out", str(tmp_path / "co"),
+         "--host", "coordinator.example"],
+    )  # fmt: skip
+    assert server.exit_code == 0, server.output
+    server_cert = x509.load_pem_x509_certificate((tmp_path / "co" / "server.pem").read_bytes())
+    assert certificate_party(server_cert) is None  # can never pose as a node in the mesh
+    bad = runner.invoke(
+        app, ["keys", "node-cert", "3", "--ca", str(ca), "--out", str(tmp_path / "x"),
+              "--host", "a"],
+    )  # fmt: skip
+    assert bad.exit_code == 2
