@@ -252,3 +252,24 @@ def test_blob_size_limit(make_app: Callable[..., FastAPI]) -> None:
         response = post_result(client, job_id, NODES[1], "fk", b"x" * 1001)
         assert response.status_code == 413
         assert is_one_line(response)
+
+
+def test_nodes_that_start_and_finish_at_different_times(client: TestClient) -> None:
+    """A node starts as soon as it holds every table, while another still reports its
+    uploads; a node deletes right after delivering, while another still runs."""
+    job_id = approved_job(client)
+    job_event(client, job_id, NODES[0], "upload_received", {"table": "bistand"})
+    assert job_event(client, job_id, NODES[0], "run_started").json()["state"] == "running"
+    late = job_event(client, job_id, NODES[1], "upload_received", {"table": "bistand"})
+    assert late.status_code == 200, late.text
+    assert late.json()["state"] == "running"
+    for node in NODES[1:]:
+        job_event(client, job_id, node, "run_started")
+    assert job_event(client, job_id, NODES[0], "run_finished").json()["state"] == "running"
+    early = job_event(client, job_id, NODES[0], "shares_deleted", {"files": 2})
+    assert early.status_code == 200, early.text
+    assert early.json()["state"] == "running"
+    for node in NODES[1:]:
+        job_event(client, job_id, node, "run_finished")
+    assert job_event(client, job_id, NODES[1], "shares_deleted").json()["state"] == "finished"
+    assert job_event(client, job_id, NODES[2], "shares_deleted").json()["state"] == "deleted"

@@ -108,14 +108,27 @@ class Client:
     def status(self, plan_id: str) -> dict[str, Any]:
         return self.coordinator.plan(plan_id)
 
+    def open_jobs(self, plan_id: str) -> list[str]:
+        """The plan's jobs still taking uploads, oldest first."""
+        return [
+            str(job)
+            for job in self.coordinator.plan(plan_id)["jobs"]
+            if self.coordinator.job(job)["state"] in ("created", "uploading")
+        ]
+
     def job_for(self, plan_id: str, *, create: bool = True) -> str:
-        """The newest job of the plan still taking uploads, else a new one (if ``create``)."""
-        for job in reversed(self.coordinator.plan(plan_id)["jobs"]):
-            if self.coordinator.job(job)["state"] in ("created", "uploading"):
-                return str(job)
+        """The plan's oldest job still taking uploads, else a new one (if ``create``).
+
+        Owners uploading at the same time agree on the job: after creating one,
+        the oldest open job is chosen again, so two racing creations still meet
+        in one job (the other stays empty and is never run)."""
+        jobs = self.open_jobs(plan_id)
+        if jobs:
+            return jobs[0]
         if not create:
             raise ApiError(f"plan {plan_id[:16]}… has no job taking uploads")
-        return self.coordinator.create_job(plan_id)
+        created = self.coordinator.create_job(plan_id)
+        return (self.open_jobs(plan_id) or [created])[0]
 
     # ------------------------------------------------------------------ data
 

@@ -93,6 +93,7 @@ def run_party(
             tuple(args),
         ),
         name=f"tyst-run-party-{party}",
+        daemon=True,  # never outlives the node process
     )
     process.start()
     child.close()
