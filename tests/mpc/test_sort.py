@@ -114,6 +114,16 @@ def test_sort_large_two_keys(rng: np.random.Generator) -> None:
     _check([rng.integers(-50, 50, n), rng.integers(-(10**12), 10**12, n)], [True, False])
 
 
+@pytest.mark.parametrize("n_keys", [1, 3])
+def test_sort_with_comparisons_split_into_small_chunks(
+    n_keys: int, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bounded working set: batches split at LESS_CHUNK give the same order (both comparators)."""
+    monkeypatch.setattr(S, "LESS_CHUNK", 7)
+    keys = [rng.integers(-5, 5, 999, dtype=np.int64) for _ in range(n_keys)]
+    _check(keys, [j % 2 == 0 for j in range(n_keys)])
+
+
 def test_sort_small_sizes(rng: np.random.Generator) -> None:
     for n in (2, 3, 4, 5, 8, 9, 17):
         _check([rng.integers(-2, 2, n, dtype=np.int64)])

@@ -52,6 +52,8 @@ WORD_BITS = 64
 MAX_WORDS = 32
 """At most 32 words per composite key (31 key columns plus the tiebreak)."""
 
+LESS_CHUNK = 1 << 20
+"""Comparisons evaluated at once: bigger batches are split (same openings, bounded memory)."""
 PIVOT_ALPHA = 0.5
 PIVOT_KMAX = 10
 """A segment of size m uses 2^k − 1 pivots, k = clip(round(α·log2 m), 1, min(⌊log2 m⌋, kmax))."""
@@ -455,8 +457,9 @@ class _KeysTiebreakComparator:
         self.cols = [c for w in [*ordered, tiebreak] for c in (w.a, w.b)]
 
     def relayout(self, perm: IntArray) -> None:
-        """Renumber the rows: new row j = old row perm[j] (local)."""
-        self.cols = [np.take(c, perm) for c in self.cols]
+        """Renumber the rows: new row j = old row perm[j] (local; one column at a time)."""
+        for i, c in enumerate(self.cols):
+            self.cols[i] = np.take(c, perm)
 
     def _rows(self, rows: IntArray) -> tuple[WordArray, WordArray]:
         """Gather ``rows``: key stack (2, R, m') and packed tiebreaks (2, m'/2), m' = ⌈m/32⌉·32."""
@@ -477,7 +480,10 @@ class _KeysTiebreakComparator:
         return k, packed
 
     def less(self, ra: IntArray, rb: IntArray) -> BoolArray:
-        """Open [row ra_j < row rb_j] for all j (one batched comparison)."""
+        """Open [row ra_j < row rb_j] for all j (batched, at most LESS_CHUNK at a time)."""
+        return _chunked(self._less, ra, rb)
+
+    def _less(self, ra: IntArray, rb: IntArray) -> BoolArray:
         xk, xi = self._rows(ra)
         yk, yi = self._rows(rb)
         return _less_keys_tiebreak(self.party, xk, yk, xi, yi)[: ra.shape[0]]
@@ -489,13 +495,14 @@ class _WordsComparator:
     def __init__(self, party: Party, words: Sequence[BShare]) -> None:
         self.party = party
         self.width = 1 << (len(words) - 1).bit_length()
-        self.rows = [words[w] for w in _bit_reversal(self.width) if w < len(words)]
+        rows = [words[w] for w in _bit_reversal(self.width) if w < len(words)]
         self.slots = [t for t, w in enumerate(_bit_reversal(self.width)) if w < len(words)]
-        self.cols = [c for w in self.rows for c in (w.a, w.b)]
+        self.cols = [c for w in rows for c in (w.a, w.b)]
 
     def relayout(self, perm: IntArray) -> None:
-        """Renumber the rows: new row j = old row perm[j] (local)."""
-        self.cols = [np.take(c, perm) for c in self.cols]
+        """Renumber the rows: new row j = old row perm[j] (local; one column at a time)."""
+        for i, c in enumerate(self.cols):
+            self.cols[i] = np.take(c, perm)
 
     def _gather(self, r: IntArray) -> WordArray:
         """Gather rows ``r`` as a (2, W', m) stack in :func:`_composite_less` row order."""
@@ -506,8 +513,22 @@ class _WordsComparator:
         return out
 
     def less(self, ra: IntArray, rb: IntArray) -> BoolArray:
-        """Open [row ra_j < row rb_j] for all j (one batched comparison)."""
-        return _composite_less(self.party, self._gather(ra), self._gather(rb))
+        """Open [row ra_j < row rb_j] for all j (batched, at most LESS_CHUNK at a time)."""
+        return _chunked(
+            lambda a, b: _composite_less(self.party, self._gather(a), self._gather(b)), ra, rb
+        )
+
+
+def _chunked(
+    less: Callable[[IntArray, IntArray], BoolArray], ra: IntArray, rb: IntArray
+) -> BoolArray:
+    """``less`` over slices of at most :data:`LESS_CHUNK` pairs (bounds the working set)."""
+    m = ra.shape[0]
+    if m <= LESS_CHUNK:
+        return less(ra, rb)
+    return np.concatenate(
+        [less(ra[i : i + LESS_CHUNK], rb[i : i + LESS_CHUNK]) for i in range(0, m, LESS_CHUNK)]
+    )
 
 
 def sort(
@@ -595,12 +616,17 @@ def sort(
         cmp = _KeysTiebreakComparator(party, boolean_words[:n_keys], boolean_words[n_keys])
     else:
         cmp = _WordsComparator(party, boolean_words)
+    # The comparator holds the key words now; drop the other references so that
+    # each relayout frees the previous layout.
+    del boolean_words
+    for j in range(n_words):
+        mixed[j] = mixed[j][:0]
     order = sort_segments(
         cmp.less, np.arange(n, dtype=np.int64), np.array([n], dtype=np.int64), cmp.relayout
     )
 
     # 5. apply the public order to the shuffled columns, releasing each as it is gathered.
-    del cmp, boolean_words
+    del cmp
     out: list[AShare | BShare] = []
     for j in range(n_words, len(mixed)):
         out.append(mixed[j][order])
