@@ -4,24 +4,29 @@ Usage::
 
     .venv/bin/python -m benchmarks.sql_plans --scenario join_aggregate --n 1000000
     .venv/bin/python -m benchmarks.sql_plans --scenario group_by --n 1000000
-    .venv/bin/python -m benchmarks.sql_plans --scenario headline --n 1300000
+    .venv/bin/python -m benchmarks.sql_plans --scenario headline --n 1300000 --profile DIR
 
 Each scenario writes its plan and CSV files to a temporary directory, runs the
-plan exactly as ``tyst run`` does (owners encode and split, three node
-processes over loopback mutual TLS, the recipient combines), checks the
+plan exactly as ``tyst run`` does (the full lifecycle: a coordinator and three
+node processes over loopback TLS, owners share and upload, the recipient
+opens the sealed shares and combines), checks the
 result against DuckDB on the same files, and prints one line::
 
     SCENARIO n=N node_seconds=S total_seconds=T sent_mb=M peak_mib=P correct=true
 
 ``node_seconds`` is the slowest node's time from its first operator to its
 result shares (the oblivious query); ``total_seconds`` adds reading,
-validating and sharing the files and starting the nodes.
+validating and sharing the files and starting the nodes. ``--profile DIR``
+has every node's run process write a cProfile file (``party-<i>.pstats``) to
+DIR and prints node 0's most expensive functions by cumulative time.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
+import pstats
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,6 +37,7 @@ import duckdb
 import numpy as np
 
 from tyst.jobs.run import run_plan
+from tyst.node.program import PROFILE_ENV
 from tyst.plan import parse_plan
 
 HEADER = """
@@ -159,8 +165,11 @@ def _reference(s: Scenario, files: dict[str, Path]) -> list[tuple[str, ...]]:
     )
 
 
-def run(name: str, n: int, seed: int = 1) -> str:
-    """Run one scenario; return its result line."""
+def run(name: str, n: int, seed: int = 1, profile: Path | None = None) -> str:
+    """Run one scenario; return its result line (``profile``: see the module docstring)."""
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_ENV] = str(profile.resolve())
     scenario = SCENARIOS[name]
     with tempfile.TemporaryDirectory(prefix="tyst-bench-") as tmp:
         root = Path(tmp)
@@ -187,8 +196,12 @@ def main() -> None:
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", type=Path, default=None, help="write cProfile files here")
     args = parser.parse_args()
-    print(run(args.scenario, args.n, args.seed), flush=True)
+    print(run(args.scenario, args.n, args.seed, args.profile), flush=True)
+    if args.profile is not None:
+        stats = pstats.Stats(str(args.profile / "party-0.pstats"))
+        stats.sort_stats("cumulative").print_stats(30)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ What the nodes learn: the input row counts, the plan and the check bits.
 
 from __future__ import annotations
 
+import cProfile
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +71,10 @@ def load_inputs(
     return tables
 
 
+PROFILE_ENV = "TYST_PROFILE_DIR"
+"""If set (benchmarks only), each run process writes ``party-<i>.pstats`` (cProfile) there."""
+
+
 def node_program(
     transport: Transport,
     root: ir.Node,
@@ -78,6 +84,24 @@ def node_program(
     inputs: StoredInputs,
 ) -> NodeResult:
     """Run the plan at this node (see the module docstring)."""
+    directory = os.environ.get(PROFILE_ENV)
+    if not directory:
+        return _program(transport, root, schemas, facts, domain, inputs)
+    profiler = cProfile.Profile()
+    try:
+        return profiler.runcall(_program, transport, root, schemas, facts, domain, inputs)
+    finally:
+        profiler.dump_stats(Path(directory) / f"party-{transport.party}.pstats")
+
+
+def _program(
+    transport: Transport,
+    root: ir.Node,
+    schemas: dict[str, dict[str, ColumnType]],
+    facts: dict[str, TableFacts],
+    domain: bytes,
+    inputs: StoredInputs,
+) -> NodeResult:
     party = Party.setup(transport, domain=domain)
     executor = Executor(party, load_inputs(party, inputs, schemas), facts)
     barrier(party)
