@@ -18,9 +18,10 @@ Errors: :class:`ClientConfigError`, one line naming the file and the key.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from tyst.api.configfile import read_section
 
 _KEYS = {"org", "keys", "passphrase_file", "registry", "coordinator", "ca", "nodes", "node_urls"}
 
@@ -46,18 +47,7 @@ class ClientConfig:
 def load_client_config(path: str | Path) -> ClientConfig:
     """Read and check a client configuration file."""
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ClientConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ClientConfigError(f"{path}: not valid TOML: {exc}") from None
-    sec = doc.get("client")
-    if not isinstance(sec, dict) or set(doc) != {"client"}:
-        raise ClientConfigError(f"{path}: expected exactly one [client] table")
-    unknown = sorted(set(sec) - _KEYS)
-    if unknown:
-        raise ClientConfigError(f"{path}: [client] {unknown[0]}: unknown key")
+    sec = read_section(path, "client", _KEYS, ClientConfigError)
 
     def text(key: str) -> str:
         value = sec.get(key)

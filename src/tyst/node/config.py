@@ -29,10 +29,11 @@ Errors: :class:`NodeConfigError`, one line naming the file and the key.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tyst.api.configfile import read_section
 
 _KEYS = {
     "org",
@@ -96,18 +97,7 @@ def _address(text: str) -> tuple[str, int]:
 def load_node_config(path: str | Path) -> NodeConfig:
     """Read and check a node configuration file."""
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NodeConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NodeConfigError(f"{path}: not valid TOML: {exc}") from None
-    sec = doc.get("node")
-    if not isinstance(sec, dict) or set(doc) != {"node"}:
-        raise NodeConfigError(f"{path}: expected exactly one [node] table")
-    unknown = sorted(set(sec) - _KEYS)
-    if unknown:
-        raise NodeConfigError(f"{path}: [node] {unknown[0]}: unknown key")
+    sec = read_section(path, "node", _KEYS, NodeConfigError)
     base = path.parent
 
     def fail(key: str, message: str) -> NodeConfigError:

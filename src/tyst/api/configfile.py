@@ -1,0 +1,33 @@
+"""Reading one-table TOML configuration files (the node's and the client's).
+
+Contract: :func:`read_section` returns the single ``[section]`` table of the
+file, after checking that it is readable UTF-8 TOML with exactly that table
+and no keys outside ``allowed``. Errors: ``error`` (the caller's exception
+class) with one line naming the file (and the key).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+
+def read_section(
+    path: Path, section: str, allowed: Collection[str], error: type[Exception]
+) -> dict[str, Any]:
+    """The checked ``[section]`` table of the TOML file at ``path``."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
+    sec = doc.get(section)
+    if not isinstance(sec, dict) or set(doc) != {section}:
+        raise error(f"{path}: expected exactly one [{section}] table")
+    unknown = sorted(set(sec) - set(allowed))
+    if unknown:
+        raise error(f"{path}: [{section}] {unknown[0]}: unknown key")
+    return sec
