@@ -141,9 +141,9 @@ def _print_result(plan: Plan, report: RunReport) -> None:
     console.print(f"  job {report.job}: {report.seconds:.1f} s from first upload to result")
     audit = report.audit
     status = "valid" if audit.ok else f"INVALID: {audit.first_problem}"
+    where = audit.path if audit.path.exists() else "not kept: pass --workdir DIR to keep it"
     console.print(
-        f"  audit log: {audit.n_events} signed events, chain and signatures {status} "
-        f"({audit.path})",
+        f"  audit log: {audit.n_events} signed events, chain and signatures {status} ({where})",
         highlight=False,
     )
 
