@@ -6,7 +6,9 @@
   status, data upload, result fetch);
 - a node that dies mid-run: every party fails the job within a bounded time with
   a clear message, the other nodes delete what they hold, and running the plan
-  again works.
+  again works;
+- a node that falls silent mid-run (its network dropped): the others fail the job
+  within the configured timeout, and every node deletes.
 """
 
 from __future__ import annotations
@@ -240,5 +242,53 @@ def test_a_node_dying_mid_run_fails_the_job_everywhere_and_a_rerun_works(tmp_pat
             clients[files.plan.tables[table].owner].upload(digest, again, table, path)
         result = clients["fk"].fetch(digest, again, timeout=300)
         assert result.rows == reference(files)
+        for c in clients.values():
+            c.close()
+
+
+def test_a_silent_node_fails_the_job_within_the_timeout(tmp_path: Path) -> None:
+    """A node that stops answering mid-run (as when its network drops): the others give up
+    after the configured timeout, fail the job and delete; the silent node, once it
+    answers again, finds the job failed and deletes too."""
+    files = write_demo(tmp_path / "owners", persons=20_000, seed=6)
+    deployment = write_local_deployment(
+        tmp_path / "dep", list(files.plan.parties), timeout=4.0, connect_timeout=10.0
+    )
+    digest = files.plan.digest()
+    with LocalServices(deployment) as services:
+        clients = {
+            org: Client.from_config(load_client_config(path))
+            for org, path in deployment.client_configs.items()
+        }
+        clients["fk"].submit(files.plan.text)
+        for org in ("fk", "malmo", "lund"):
+            clients[org].approve(files.plan.text)
+        job = clients["fk"].job_for(digest)
+        for table, path in files.data.items():
+            clients[files.plan.tables[table].owner].upload(digest, job, table, path)
+        deadline = time.monotonic() + 60
+        while clients["fk"].coordinator.job(job)["state"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        silent = services.node_process(1)
+        os.killpg(silent.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(ResultError, match="failed: nod-"):
+                clients["fk"].fetch(digest, job, timeout=120)
+            assert time.monotonic() - started < 40
+        finally:
+            os.killpg(silent.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 60
+        while True:
+            events = clients["fk"].coordinator.job(job)["events"]
+            deleted = {e["actor"] for e in events if e["kind"] == "shares_deleted"}
+            if deleted == {"nod-a", "nod-b", "nod-c"}:
+                break
+            assert time.monotonic() < deadline, events
+            time.sleep(0.2)
+        for node in range(3):
+            store = deployment.node_configs[node].parent / "store"
+            assert [p for p in store.rglob("*") if p.is_file()] == []
         for c in clients.values():
             c.close()
