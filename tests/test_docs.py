@@ -56,3 +56,24 @@ def test_every_public_protocol_is_catalogued() -> None:
                 and ("Rounds" in (obj.__doc__ or ""))
             ):
                 assert f"{module.__name__}.{name}" in listed, f"{name} missing from catalogue"
+
+
+def test_operations_config_examples_load(tmp_path: Path) -> None:
+    """Every TOML example in docs/operations.md is accepted by the loader it documents."""
+    from tyst.client.config import load_client_config
+    from tyst.coordinator.config import load_config
+    from tyst.node.config import load_node_config
+
+    loaders = {"[node]": load_node_config, "[client]": load_client_config}
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+    assert len(blocks) == 3
+    (tmp_path / "registry.json").write_text("{}", encoding="utf-8")
+    for block in blocks:
+        path = tmp_path / "example.toml"
+        path.write_text(block, encoding="utf-8")
+        head = block.splitlines()[0]
+        if head == "[coordinator]":
+            load_config(path)
+        else:
+            loaders[head](path)
