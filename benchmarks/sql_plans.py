@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import os
 import pstats
 import tempfile
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -167,6 +169,11 @@ def _reference(s: Scenario, files: dict[str, Path]) -> list[tuple[str, ...]]:
 
 def run(name: str, n: int, seed: int = 1, profile: Path | None = None) -> str:
     """Run one scenario; return its result line (``profile``: see the module docstring)."""
+    return str(run_measured(name, n, seed, profile)["line"])
+
+
+def run_measured(name: str, n: int, seed: int = 1, profile: Path | None = None) -> dict[str, Any]:
+    """Run one scenario; return ``{"line": …, "record": …}`` (the record for the report)."""
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
         os.environ[PROFILE_ENV] = str(profile.resolve())
@@ -185,10 +192,26 @@ def run(name: str, n: int, seed: int = 1, profile: Path | None = None) -> str:
     node_seconds = max(m.seconds for m in report.nodes)
     sent = max(m.bytes_sent for m in report.nodes) / 1e6
     peak = max(m.peak_rss_bytes for m in report.nodes) / 2**20
-    return (
+    line = (
         f"{name} n={n} node_seconds={node_seconds:.2f} total_seconds={total:.2f} "
         f"sent_mb={sent:.0f} peak_mib={peak:.0f} correct={'true' if correct else 'false'}"
     )
+    record = {
+        "family": "plans",
+        "op": name,
+        "n": n,
+        "seconds": round(node_seconds, 3),
+        "total_seconds": round(total, 2),
+        "cpu_seconds": [round(m.cpu_seconds, 2) for m in report.nodes],
+        "peak_rss_mib": [round(m.peak_rss_bytes / 2**20) for m in report.nodes],
+        "bytes_sent": [m.bytes_sent for m in report.nodes],
+        "correct": correct,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": f"{os.cpu_count()} vCPU",
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "command": f".venv/bin/python -m benchmarks.sql_plans --scenario {name} --n {n}",
+    }
+    return {"line": line, "record": record}
 
 
 def main() -> None:
