@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from tyst.client.recipient import decode
 from tyst.data.encoding import encode_column
@@ -177,13 +178,12 @@ def _shares(
 
 def _reference(sql: str, data: dict[str, dict[str, list[str]]]) -> list[tuple[str, ...]]:
     con = duckdb.connect()
-    con.execute("CREATE TABLE a (k VARCHAR, x BIGINT)")
-    con.execute("CREATE TABLE b (k VARCHAR, g BIGINT, y BIGINT)")
-    a, b = data["a"], data["b"]
-    con.executemany("INSERT INTO a VALUES (?, ?)", list(zip(a["k"], a["x"], strict=True)))
-    con.executemany(
-        "INSERT INTO b VALUES (?, ?, ?)", list(zip(b["k"], b["g"], b["y"], strict=True))
-    )
+    types = {"k": pa.string(), "x": pa.int64(), "g": pa.int64(), "y": pa.int64()}
+    for name, columns in data.items():
+        arrow = pa.table(
+            {c: pa.array(v, type=pa.string()).cast(types[c]) for c, v in columns.items()}
+        )
+        con.register(name, arrow)
     rows = con.execute(sql).fetchall()
     return sorted(tuple(_text(v) for v in r) for r in rows)
 
