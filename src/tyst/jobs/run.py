@@ -32,6 +32,7 @@ job (the nodes' reasons). ``out`` is written only after a complete, checked resu
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -46,7 +47,7 @@ from tyst.client.session import Client
 from tyst.data.files import write_csv
 from tyst.engine.jobspec import job_spec
 from tyst.engine.metrics import NodeMetrics
-from tyst.jobs.deploy import LocalServices, ServiceError, write_local_deployment
+from tyst.jobs.deploy import NODE_ORGS, LocalServices, ServiceError, write_local_deployment
 from tyst.plan import Plan
 from tyst.service.audit import AuditEvent, verify_chain
 from tyst.service.keys import Registry
@@ -205,8 +206,6 @@ def _metrics(info: Mapping[str, object]) -> list[NodeMetrics]:
     assert isinstance(events, list)
     out = []
     finished = [e for e in events if e["kind"] == "run_finished"]
-    from tyst.jobs.deploy import NODE_ORGS
-
     for e in sorted(finished, key=lambda e: NODE_ORGS.index(e["actor"])):
         d = e["details"]
         out.append(
@@ -226,8 +225,6 @@ def _export_audit(client: Client, registry_path: Path, path: Path) -> AuditSumma
     """Export the coordinator's log to ``path`` and verify it against the registry."""
     data = client.coordinator.audit_jsonl()
     path.write_bytes(data)
-    import json
-
     events = [AuditEvent.from_dict(json.loads(line)) for line in data.splitlines() if line]
     report = verify_chain(events, Registry.load(registry_path))
     return AuditSummary(path, len(events), report.ok, report.first_problem)
