@@ -85,16 +85,22 @@ def store(path: Path, new: Iterable[Record], key: tuple[str, ...]) -> None:
 # --------------------------------------------------------------------------- measuring
 
 
-def run_engine(sizes: list[int], peers: str, timeout: float) -> None:
-    """The engine operations for ``peers`` via the peer harness (appends to its JSON)."""
+def run_engine(
+    sizes: list[int], peers: str, timeout: float, ops: str = ",".join(ENGINE_OPS)
+) -> None:
+    """The engine operations for ``peers`` via the peer harness (appends to its JSON).
+
+    A peer measurement is stopped when its three processes together exceed 20 GiB or
+    the machine's available memory falls below 3 GiB (reported, never extrapolated)."""
     python = ROOT / ".venv-peers" / "bin" / "python"
     if not python.exists():
         if peers != "tyst":
             raise SystemExit(".venv-peers is missing: see benchmarks/peers/README.md")
         python = Path(sys.executable)
     command = [
-        str(python), "-m", "benchmarks.peers.run", "--peers", peers, "--ops", ",".join(ENGINE_OPS),
+        str(python), "-m", "benchmarks.peers.run", "--peers", peers, "--ops", ops,
         "--sizes", ",".join(map(str, sizes)), "--timeout", str(timeout),
+        "--max-rss-gib", "20", "--min-available-gib", "3",
         "--json", str(ENGINE_JSON), "--append",
     ]  # fmt: skip
     subprocess.run(command, cwd=ROOT, check=True)
@@ -326,6 +332,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--max-n", type=int, default=1_000_000, help="largest engine size")
     parser.add_argument("--peers", default="tyst,spu,mpyc", help="engine: systems to run")
+    parser.add_argument("--ops", default=",".join(ENGINE_OPS), help="engine: operations to run")
     parser.add_argument("--timeout", type=float, default=300.0, help="engine: per timed run")
     parser.add_argument("--headline", action="store_true", help="plans: add the headline case")
     args = parser.parse_args()
@@ -338,7 +345,7 @@ def main() -> None:
     started = time.perf_counter()
     if "engine" in families:
         engine_sizes = sorted({*sizes, *(s for s in (10**7,) if s <= args.max_n)})
-        run_engine([s for s in engine_sizes if s <= args.max_n], args.peers, args.timeout)
+        run_engine([s for s in engine_sizes if s <= args.max_n], args.peers, args.timeout, args.ops)
     if "relational" in families:
         run_relational(sizes)
     if "plans" in families:
