@@ -217,13 +217,16 @@ def engine_table(records: list[Record]) -> str:
 
 def nodes_table(records: list[Record], label: str) -> str:
     lines = [
-        f"| {label} | n | time (slowest node) | CPU (max node) | peak memory (max node) "
-        "| sent (max node) | correct | measured |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| {label} | n | time (slowest node) | × per 10× n | CPU (max node) "
+        "| peak memory (max node) | sent (max node) | correct | measured |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    seconds = {(r["op"], int(r["n"])): float(r["seconds"]) for r in records}
     for r in sorted(records, key=lambda r: (r["op"], int(r["n"]))):
+        before = seconds.get((r["op"], int(r["n"]) // 10))
+        growth = f"{r['seconds'] / before:.3g}×" if before else "—"
         lines.append(
-            f"| {r['op']} | {_exp(int(r['n']))} | {_fmt_s(r['seconds'])} "
+            f"| {r['op']} | {_exp(int(r['n']))} | {_fmt_s(r['seconds'])} | {growth} "
             f"| {max(r['cpu_seconds']):.3g} s | {max(r['peak_rss_mib'])} MiB "
             f"| {max(r['bytes_sent']) / 1e6:.3g} MB | {'yes' if r['correct'] else '**no**'} "
             f"| {r['date'][:10]} |"
