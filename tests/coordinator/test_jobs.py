@@ -273,3 +273,14 @@ def test_nodes_that_start_and_finish_at_different_times(client: TestClient) -> N
         job_event(client, job_id, node, "run_finished")
     assert job_event(client, job_id, NODES[1], "shares_deleted").json()["state"] == "finished"
     assert job_event(client, job_id, NODES[2], "shares_deleted").json()["state"] == "deleted"
+
+
+def test_a_node_that_cannot_deliver_fails_a_finished_job(client: TestClient) -> None:
+    job_id = approved_job(client)
+    run_to_finished(client, job_id)
+    failed = job_event(client, job_id, NODES[0], "run_failed", {"message": "could not relay"})
+    assert failed.status_code == 200, failed.text
+    assert failed.json()["state"] == "failed"
+    for node in NODES:
+        last = job_event(client, job_id, node, "shares_deleted")
+    assert last.json()["state"] == "deleted"

@@ -292,3 +292,32 @@ def test_a_silent_node_fails_the_job_within_the_timeout(tmp_path: Path) -> None:
             assert [p for p in store.rglob("*") if p.is_file()] == []
         for c in clients.values():
             c.close()
+
+
+def test_a_result_the_coordinator_cannot_relay_fails_the_job_for_everyone(tmp_path: Path) -> None:
+    files = write_demo(tmp_path / "owners", persons=300, seed=8)
+    deployment = write_local_deployment(
+        tmp_path / "dep", list(files.plan.parties), max_blob_bytes=1000
+    )
+    digest = files.plan.digest()
+    with LocalServices(deployment):
+        clients = {
+            org: Client.from_config(load_client_config(path))
+            for org, path in deployment.client_configs.items()
+        }
+        clients["fk"].submit(files.plan.text)
+        for org in ("fk", "malmo", "lund"):
+            clients[org].approve(files.plan.text)
+        job = clients["fk"].job_for(digest)
+        for table, path in files.data.items():
+            clients[files.plan.tables[table].owner].upload(digest, job, table, path)
+        started = time.monotonic()
+        with pytest.raises(ResultError, match="could not relay the result"):
+            clients["fk"].fetch(digest, job, timeout=120)
+        assert time.monotonic() - started < 60
+        deadline = time.monotonic() + 30
+        while clients["fk"].coordinator.job(job)["state"] != "deleted":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        for c in clients.values():
+            c.close()

@@ -44,7 +44,8 @@ run_finished (n)       running                 finished when every node did,
                                                else running (once per node,
                                                after its run_started)
 run_failed (n)         created … running,      failed
-                       failed
+                       failed, or finished
+                       (delivery failed)
 plan_rejected (n)      same as run_failed      failed (a node refused the
                                                approvals)
 job_cancelled (n/p)    created, uploading      failed
@@ -719,6 +720,8 @@ class Ledger:
             "failed",
         ):
             return "failed"
+        if kind == "run_failed" and state == "finished" and actor not in reported("shares_deleted"):
+            return "failed"  # a node could not deliver its sealed result
         if kind == "job_cancelled" and state in ("created", "uploading"):
             return "failed"
         if kind == "result_delivered" and (

@@ -97,8 +97,12 @@ def write_local_deployment(
     *,
     timeout: float = 120.0,
     connect_timeout: float = 120.0,
+    max_blob_bytes: int = 2**31 - 1,
 ) -> LocalDeployment:
-    """Write a fresh deployment for the parties ``orgs`` plus three nodes under ``root``."""
+    """Write a fresh deployment for the parties ``orgs`` plus three nodes under ``root``.
+
+    ``max_blob_bytes`` is the largest sealed result the coordinator relays (a
+    padded GROUP BY over 10^6 ids is a few hundred MB per node)."""
     root = Path(root)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     ca = make_deployment_ca(valid_days=7)
@@ -128,7 +132,8 @@ def write_local_deployment(
         'host = "127.0.0.1"\n'
         f"port = {coordinator_port}\n"
         'tls_cert = "tls/coordinator.pem"\n'
-        'tls_key = "tls/coordinator.key"\n',
+        'tls_key = "tls/coordinator.key"\n'
+        f"max_blob_bytes = {max_blob_bytes}\n",
         encoding="utf-8",
     )
     # nodes
