@@ -22,7 +22,6 @@ TLS: ``verify`` is a CA file (the deployment CA), ``True`` (system CAs) or
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -250,11 +249,17 @@ class CoordinatorClient(_Http):
         )
 
     def results(self, job_id: str, recipient: str) -> list[tuple[str, bytes, str]]:
-        """The blobs waiting for ``recipient``: (sender, bytes, base64 signature)."""
-        return [
-            (str(r["sender"]), base64.b64decode(r["blob"]), str(r["signature"]))
-            for r in self.json("GET", f"/jobs/{job_id}/results/{recipient}")
+        """The blobs waiting for ``recipient``: (sender, bytes, base64 signature).
+
+        Each blob is fetched as raw bytes (no base64 JSON: results can be large)."""
+        senders = [
+            str(r["sender"]) for r in self.job(job_id)["results"] if r["recipient"] == recipient
         ]
+        out = []
+        for sender in senders:
+            response = self.request("GET", f"/jobs/{job_id}/results/{recipient}/{sender}")
+            out.append((sender, response.content, response.headers[SIGNATURE_HEADER]))
+        return out
 
     # -- audit
 
