@@ -157,6 +157,14 @@ def _fmt_s(x: float | None) -> str:
     return f"{x:.3g} s" if x < 100 else f"{x:.0f} s"
 
 
+def _bytes(b: float) -> str:
+    return f"{b / 1e9:.3g} GB" if b >= 1e9 else f"{b / 1e6:.3g} MB"
+
+
+def _ratio(x: float) -> str:
+    return f"{x:,.0f}×" if x >= 100 else f"{x:.3g}×"
+
+
 def _sizes(records: list[Record]) -> list[int]:
     return sorted({int(r["n"]) for r in records})
 
@@ -168,8 +176,8 @@ def _exp(n: int) -> str:
 
 def _status(status: str) -> str:
     """A failed peer measurement in words."""
-    if "memory" in status:
-        return "out of memory"
+    if "memory" in status or "GiB" in status:
+        return "memory cap hit"
     if status == "timeout":
         return "timed out"
     if status == "not_run":
@@ -198,8 +206,8 @@ def engine_table(records: list[Record]) -> str:
                 p = t["parties"]
                 cpu = max((x.get("op_cpu_seconds") or 0) for x in p)
                 rss = max((x.get("peak_rss_mib") or 0) for x in p)
-                sent = max((x.get("bytes_sent_op_run") or 0) for x in p) / 1e6
-                cells.append(f"{cpu:.3g} s / {rss:.0f} MiB / {sent:.3g} MB")
+                sent = max((x.get("bytes_sent_op_run") or 0) for x in p)
+                cells.append(f"{cpu:.3g} s / {rss:.0f} MiB / {_bytes(sent)}")
             else:
                 cells.append("—")
             for peer in ("spu", "mpyc"):
@@ -210,16 +218,16 @@ def engine_table(records: list[Record]) -> str:
                     cells += [_status(str(other.get("status"))), "—"]
                 else:
                     cells.append(_fmt_s(other["seconds"]))
-                    cells.append(f"{other['seconds'] / ts:.3g}×" if ts else "—")
+                    cells.append(_ratio(other["seconds"] / ts) if ts else "—")
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def nodes_table(records: list[Record], label: str) -> str:
     lines = [
-        f"| {label} | n | time (slowest node) | × per 10× n | CPU (max node) "
+        f"| {label} | n | time (slowest node) | × per 10× n | end to end | CPU (max node) "
         "| peak memory (max node) | sent (max node) | correct | measured |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     seconds = {(r["op"], int(r["n"])): float(r["seconds"]) for r in records}
     for r in sorted(records, key=lambda r: (r["op"], int(r["n"]))):
@@ -227,8 +235,9 @@ def nodes_table(records: list[Record], label: str) -> str:
         growth = f"{r['seconds'] / before:.3g}×" if before else "—"
         lines.append(
             f"| {r['op']} | {_exp(int(r['n']))} | {_fmt_s(r['seconds'])} | {growth} "
+            f"| {_fmt_s(r.get('total_seconds'))} "
             f"| {max(r['cpu_seconds']):.3g} s | {max(r['peak_rss_mib'])} MiB "
-            f"| {max(r['bytes_sent']) / 1e6:.3g} MB | {'yes' if r['correct'] else '**no**'} "
+            f"| {_bytes(max(r['bytes_sent']))} | {'yes' if r['correct'] else '**no**'} "
             f"| {r['date'][:10]} |"
         )
     return "\n".join(lines)
@@ -257,6 +266,41 @@ def plot(path: Path, series: dict[str, list[tuple[int, float]]], title: str, yla
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+SYSTEM_COLOURS = {"tyst": "tab:blue", "spu": "tab:orange", "mpyc": "tab:green"}
+
+
+def plot_engine(path: Path, records: list[Record]) -> None:
+    """One panel per engine operation, one line per system (seconds against n, log–log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(ENGINE_OPS), figsize=(14, 3.4), sharey=True)
+    for ax, op in zip(axes, ENGINE_OPS, strict=True):
+        for system, colour in SYSTEM_COLOURS.items():
+            latest = {
+                int(r["n"]): float(r["seconds"])
+                for r in records
+                if r["peer"] == system and r["op"] == op and r.get("status") == "ok"
+            }
+            if latest:
+                xs = sorted(latest)
+                ax.plot(xs, [latest[x] for x in xs], marker="o", color=colour, label=system)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(op)
+        ax.set_xlabel("n")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("seconds")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Engine operations: tyst, SPU (ABY3), MPyC — 3 TLS processes on 2 cores")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
@@ -295,7 +339,9 @@ def render(
         "### Whole plans through the service lifecycle",
         "",
         "Command: `.venv/bin/python -m benchmarks.report --run plans [--headline]`. Time is the "
-        "slowest node's oblivious query; end-to-end times are in the text above.",
+        "slowest node's oblivious query; end to end adds starting the coordinator and nodes, "
+        "submitting and approving, reading, validating, sharing and uploading the files, "
+        "sealing, relaying and decoding the result.",
         "",
         nodes_table(plans, "scenario"),
         "",
@@ -304,15 +350,7 @@ def render(
         END,
     ]
     section = "\n".join(parts)
-    engine_series: dict[str, list[tuple[int, float]]] = {}
-    for r in engine_records:
-        if r.get("status") == "ok" and r.get("seconds"):
-            engine_series.setdefault(f"{r['peer']} {r['op']}", []).append(
-                (int(r["n"]), r["seconds"])
-            )
-    plot(
-        img / "engine.png", engine_series, "Engine operations (3 TLS processes, 2 cores)", "seconds"
-    )
+    plot_engine(img / "engine.png", engine_records)
     for name, records in (("relational", relational), ("plans", plans)):
         series: dict[str, list[tuple[int, float]]] = {}
         for r in records:
