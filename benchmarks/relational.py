@@ -34,18 +34,17 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from tyst.client.recipient import decode
 from tyst.data.encoding import encode_column
 from tyst.data.types import ColumnType
-from tyst.engine.executor import Executor
 from tyst.engine.jobspec import JobSpec, job_spec
-from tyst.engine.metrics import NodeMetrics, Stopwatch, barrier
+from tyst.engine.metrics import NodeMetrics
 from tyst.engine.planning import TableFacts
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
-from tyst.mpc.shares import AShare, BShare, concat_a
+from tyst.mpc.shares import AShare
 from tyst.net.launcher import run_tls_parties
 from tyst.net.transport import Transport
+from tyst.node.program import NodeResult, execute
 from tyst.plan import parse_plan
 from tyst.relational.table import SharedColumn, SharedTable, all_valid
-from tyst.ring.words import U64
 from tyst.sql import ir
 
 PLAN = """
@@ -128,7 +127,7 @@ def _program(
     schemas: dict[str, dict[str, ColumnType]],
     facts: dict[str, TableFacts],
     tables: dict[str, tuple[int, dict[str, list[tuple[np.ndarray, np.ndarray]]]]],
-) -> tuple[list[tuple[str, str, np.ndarray, np.ndarray]], NodeMetrics]:
+) -> NodeResult:
     party = Party.setup(transport, domain=b"benchmarks.relational")
     inputs = {
         name: SharedTable(
@@ -142,21 +141,7 @@ def _program(
         for name, (rows, cols) in tables.items()
     }
     del tables
-    executor = Executor(party, inputs, facts)
-    del inputs
-    barrier(party)
-    watch = Stopwatch(party)
-    out = executor.run(root)
-    executor.reveal_checks()
-    metrics = watch.stop()
-    lanes: list[AShare | BShare] = [lane for col in out.columns.values() for lane in col.lanes]
-    extras = concat_a(
-        [*executor.suppressed, *executor.global_counts, AShare(np.zeros(0, U64), np.zeros(0, U64))]
-    )
-    arrays = [(f"lane.{k}", "arith", x.a, x.b) for k, x in enumerate(lanes)]
-    arrays.append(("valid", "bool", out.valid.a, out.valid.b))
-    arrays.append(("extras", "arith", extras.a, extras.b))
-    return arrays, metrics
+    return execute(party, inputs, root, facts)
 
 
 def _shares(
@@ -218,16 +203,16 @@ def measure(op: str, n: int, *, seed: int = 1, timeout: float = 600.0) -> Measur
         deadline=max(600.0, 20 * timeout),
     )
     del per
-    names = [name for name, *_ in results[0][0]]
     combined = {
-        name: combine(
-            [NodeShares(i, r[0][j][1], r[0][j][2], r[0][j][3]) for i, r in enumerate(results)]
+        a.name: combine(
+            [NodeShares(i, r.arrays[j].kind, r.arrays[j].first, r.arrays[j].second)
+             for i, r in enumerate(results)]
         )
-        for j, name in enumerate(names)
-    }
+        for j, a in enumerate(results[0].arrays)
+    }  # fmt: skip
     result = decode(spec, combined)
     correct = _normal(result.rows) == _reference(QUERIES[op], data)
-    nodes = [r[1] for r in results]
+    nodes = [r.metrics for r in results]
     return Measurement(op, n, max(m.seconds for m in nodes), nodes, correct)
 
 

@@ -296,7 +296,12 @@ def plot_engine(path: Path, records: list[Record]) -> None:
         ax.set_xlabel("n")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("seconds")
-    axes[0].legend(fontsize=8)
+    labelled: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            labelled.setdefault(label, handle)
+    if labelled:
+        axes[0].legend(list(labelled.values()), list(labelled), fontsize=8)
     fig.suptitle("Engine operations: tyst, SPU (ABY3), MPyC — 3 TLS processes on 2 cores")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

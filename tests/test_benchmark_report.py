@@ -66,7 +66,9 @@ def test_render_writes_tables_and_plots_between_the_markers(tmp_path: Path) -> N
         in text
     )
     assert "| join | 10^4 | 0.25 s |" in text
-    assert "| join | 10^5 | 2.5 s | 10× | — | 2.5 s | 120 MiB | 2 MB | **no** | 2026-11-24 |" in text
+    assert (
+        "| join | 10^5 | 2.5 s | 10× | — | 2.5 s | 120 MiB | 2 MB | **no** | 2026-11-24 |" in text
+    )
     for name in ("engine", "relational", "plans"):
         png = img / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -28,7 +28,7 @@ from tyst.client.config import load_client_config
 from tyst.client.recipient import ResultError
 from tyst.client.session import Client
 from tyst.jobs.demo import DemoFiles, reference, write_demo
-from tyst.jobs.deploy import LocalServices, write_local_deployment
+from tyst.jobs.deploy import LocalDeployment, LocalServices, write_local_deployment
 from tyst.jobs.run import run_plan
 
 
@@ -189,6 +189,29 @@ def test_the_client_commands_across_a_deployment(tmp_path: Path) -> None:
         assert "shares_deleted" in status.stdout
 
 
+def _uploaded_job(deployment: LocalDeployment, files: DemoFiles) -> tuple[dict[str, Client], str]:
+    """Every owner's client; the plan submitted, approved by every owner and uploaded."""
+    clients = {
+        org: Client.from_config(load_client_config(path))
+        for org, path in deployment.client_configs.items()
+    }
+    digest = files.plan.digest()
+    clients["fk"].submit(files.plan.text)
+    for org in ("fk", "malmo", "lund"):
+        clients[org].approve(files.plan.text)
+    job = clients["fk"].job_for(digest)
+    for table, path in files.data.items():
+        clients[files.plan.tables[table].owner].upload(digest, job, table, path)
+    return clients, job
+
+
+def _wait_state(client: Client, job: str, state: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.coordinator.job(job)["state"] != state:
+        assert time.monotonic() < deadline, client.coordinator.job(job)
+        time.sleep(0.02)
+
+
 def _kill_node(services: LocalServices, party: int) -> None:
     process = services.node_process(party)
     os.killpg(process.pid, signal.SIGKILL)  # the node and its run process
@@ -202,20 +225,8 @@ def test_a_node_dying_mid_run_fails_the_job_everywhere_and_a_rerun_works(tmp_pat
     )
     digest = files.plan.digest()
     with LocalServices(deployment) as services:
-        clients = {
-            org: Client.from_config(load_client_config(path))
-            for org, path in deployment.client_configs.items()
-        }
-        clients["fk"].submit(files.plan.text)
-        for org in ("fk", "malmo", "lund"):
-            clients[org].approve(files.plan.text)
-        job = clients["fk"].job_for(digest)
-        for table, path in files.data.items():
-            clients[files.plan.tables[table].owner].upload(digest, job, table, path)
-        deadline = time.monotonic() + 60
-        while clients["fk"].coordinator.job(job)["state"] != "running":
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        clients, job = _uploaded_job(deployment, files)
+        _wait_state(clients["fk"], job, "running")
         _kill_node(services, 2)
         started = time.monotonic()
         with pytest.raises(ResultError, match="failed: nod-") as info:
@@ -256,20 +267,8 @@ def test_a_silent_node_fails_the_job_within_the_timeout(tmp_path: Path) -> None:
     )
     digest = files.plan.digest()
     with LocalServices(deployment) as services:
-        clients = {
-            org: Client.from_config(load_client_config(path))
-            for org, path in deployment.client_configs.items()
-        }
-        clients["fk"].submit(files.plan.text)
-        for org in ("fk", "malmo", "lund"):
-            clients[org].approve(files.plan.text)
-        job = clients["fk"].job_for(digest)
-        for table, path in files.data.items():
-            clients[files.plan.tables[table].owner].upload(digest, job, table, path)
-        deadline = time.monotonic() + 60
-        while clients["fk"].coordinator.job(job)["state"] != "running":
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        clients, job = _uploaded_job(deployment, files)
+        _wait_state(clients["fk"], job, "running")
         silent = services.node_process(1)
         os.killpg(silent.pid, signal.SIGSTOP)
         try:
@@ -301,23 +300,11 @@ def test_a_result_the_coordinator_cannot_relay_fails_the_job_for_everyone(tmp_pa
     )
     digest = files.plan.digest()
     with LocalServices(deployment):
-        clients = {
-            org: Client.from_config(load_client_config(path))
-            for org, path in deployment.client_configs.items()
-        }
-        clients["fk"].submit(files.plan.text)
-        for org in ("fk", "malmo", "lund"):
-            clients[org].approve(files.plan.text)
-        job = clients["fk"].job_for(digest)
-        for table, path in files.data.items():
-            clients[files.plan.tables[table].owner].upload(digest, job, table, path)
+        clients, job = _uploaded_job(deployment, files)
         started = time.monotonic()
         with pytest.raises(ResultError, match="could not relay the result"):
             clients["fk"].fetch(digest, job, timeout=120)
         assert time.monotonic() - started < 60
-        deadline = time.monotonic() + 30
-        while clients["fk"].coordinator.job(job)["state"] != "deleted":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        _wait_state(clients["fk"], job, "deleted", timeout=30)
         for c in clients.values():
             c.close()

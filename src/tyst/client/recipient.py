@@ -57,11 +57,14 @@ def wait_finished(
     while True:
         info = coordinator.job(job)
         state = info["state"]
-        if state == "failed":
+        failed = any(e["kind"] in ("run_failed", "plan_rejected") for e in info["events"])
+        if state == "failed" or (state == "deleted" and failed):
             raise ResultError(f"job {job} failed: {failure_message(info)}")
         waiting = [r for r in info["results"] if r["recipient"] == recipient]
         if state in ("finished", "deleted") and len(waiting) >= 3:
             return info
+        if state == "deleted":
+            raise ResultError(f"job {job}: the nodes deleted it; {len(waiting)} of 3 blobs wait")
         if time.monotonic() > deadline:
             raise ResultError(f"job {job} did not deliver within {timeout:.0f} s (state {state})")
         time.sleep(poll)

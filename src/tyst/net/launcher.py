@@ -170,25 +170,32 @@ def _child_main(
         except Exception as exc:
             raise TypeError(f"party {party}: the program's result is not picklable: {exc}") from exc
     except BaseException as exc:
-        if isinstance(exc, PeerDisconnected):
-            rank = _RANK_DISCONNECTED
-        elif isinstance(exc, TransportError):
-            rank = _RANK_TRANSPORT
-        else:
-            rank = _RANK_ROOT
-        error = PartyError(
-            party=party,
-            error_type=type(exc).__name__,
-            message=str(exc),
-            traceback=traceback.format_exc(),
-            rank=rank,
-        )
-        with contextlib.suppress(OSError, ValueError):
-            conn.send(("error", error))
+        send_failure(conn, party, exc)
         if not isinstance(exc, Exception):
             raise
     finally:
         conn.close()
+
+
+def send_failure(
+    conn: multiprocessing.connection.Connection, party: int, exc: BaseException
+) -> None:
+    """Report ``exc`` (being handled) to the parent as a ranked :class:`PartyError`."""
+    if isinstance(exc, PeerDisconnected):
+        rank = _RANK_DISCONNECTED
+    elif isinstance(exc, TransportError):
+        rank = _RANK_TRANSPORT
+    else:
+        rank = _RANK_ROOT
+    error = PartyError(
+        party=party,
+        error_type=type(exc).__name__,
+        message=str(exc),
+        traceback=traceback.format_exc(),
+        rank=rank,
+    )
+    with contextlib.suppress(OSError, ValueError):
+        conn.send(("error", error))
 
 
 def run_tls_parties_detailed(

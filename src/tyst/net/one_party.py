@@ -16,16 +16,14 @@ message; the child never outlives the call.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import multiprocessing.connection
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tyst.net.certs import NodeCredentials
-from tyst.net.launcher import PartyError, PartyFailed, PartyRun
+from tyst.net.launcher import PartyError, PartyFailed, PartyRun, send_failure
 from tyst.net.tls import Address, connect_mesh
 
 T = TypeVar("T")
@@ -55,9 +53,7 @@ def _child(
             transport.close()
         conn.send(("ok", PartyRun(party, result, transport.stats, seconds)))
     except BaseException as exc:
-        error = PartyError(party, type(exc).__name__, str(exc), traceback.format_exc())
-        with contextlib.suppress(OSError, ValueError):
-            conn.send(("error", error))
+        send_failure(conn, party, exc)
         if not isinstance(exc, Exception):
             raise
     finally:

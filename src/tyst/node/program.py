@@ -16,8 +16,10 @@ What the nodes learn: the input row counts, the plan and the check bits.
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,22 @@ PROFILE_ENV = "TYST_PROFILE_DIR"
 """If set (benchmarks only), each run process writes ``party-<i>.pstats`` (cProfile) there."""
 
 
+@contextlib.contextmanager
+def _profiled(party: int) -> Iterator[None]:
+    """cProfile the block into ``$TYST_PROFILE_DIR/party-<i>.pstats`` if that is set."""
+    directory = os.environ.get(PROFILE_ENV)
+    if not directory:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(Path(directory) / f"party-{party}.pstats")
+
+
 def node_program(
     transport: Transport,
     root: ir.Node,
@@ -84,26 +102,19 @@ def node_program(
     inputs: StoredInputs,
 ) -> NodeResult:
     """Run the plan at this node (see the module docstring)."""
-    directory = os.environ.get(PROFILE_ENV)
-    if not directory:
-        return _program(transport, root, schemas, facts, domain, inputs)
-    profiler = cProfile.Profile()
-    try:
-        return profiler.runcall(_program, transport, root, schemas, facts, domain, inputs)
-    finally:
-        profiler.dump_stats(Path(directory) / f"party-{transport.party}.pstats")
+    with _profiled(transport.party):
+        party = Party.setup(transport, domain=domain)
+        return execute(party, load_inputs(party, inputs, schemas), root, facts)
 
 
-def _program(
-    transport: Transport,
-    root: ir.Node,
-    schemas: dict[str, dict[str, ColumnType]],
-    facts: dict[str, TableFacts],
-    domain: bytes,
-    inputs: StoredInputs,
+def execute(
+    party: Party, tables: dict[str, SharedTable], root: ir.Node, facts: dict[str, TableFacts]
 ) -> NodeResult:
-    party = Party.setup(transport, domain=domain)
-    executor = Executor(party, load_inputs(party, inputs, schemas), facts)
+    """Run ``root`` over ``tables`` (the executor takes the only reference and frees each
+    table after its last scan), open the check bits, shuffle unless ordered, and return
+    the result shares as named arrays with this node's metrics of the query."""
+    executor = Executor(party, tables, facts)
+    del tables
     barrier(party)
     watch = Stopwatch(party)
     out = executor.run(root)
@@ -114,9 +125,8 @@ def _program(
         # Hide which input positions the surviving rows came from.
         mixed = shuffle(party, [*lanes, out.valid])
         lanes, valid = mixed[:-1], mixed[-1]
-    extras = concat_a(
-        [*executor.suppressed, *executor.global_counts, AShare(np.zeros(0, U64), np.zeros(0, U64))]
-    )
+    empty = AShare(np.zeros(0, U64), np.zeros(0, U64))
+    extras = concat_a([*executor.suppressed, *executor.global_counts, empty])
     metrics = watch.stop()
     arrays = [ShareArray(f"lane.{k}", "arith", x.a, x.b) for k, x in enumerate(lanes)]
     arrays.append(ShareArray("valid", "bool", valid.a, valid.b))
