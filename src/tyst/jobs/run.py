@@ -42,7 +42,7 @@ from pathlib import Path
 from tyst.api.http import ApiError
 from tyst.client.config import load_client_config
 from tyst.client.owner import UploadError, UploadReport
-from tyst.client.recipient import ResultError, wait_finished
+from tyst.client.recipient import ResultError
 from tyst.client.session import Client
 from tyst.data.files import write_csv
 from tyst.engine.jobspec import job_spec
@@ -230,4 +230,4 @@ def _export_audit(client: Client, registry_path: Path, path: Path) -> AuditSumma
     return AuditSummary(path, len(events), report.ok, report.first_problem)
 
 
-__all__ = ["RunError", "RunReport", "run_plan", "wait_finished"]
+__all__ = ["RunError", "RunReport", "run_plan"]

@@ -52,7 +52,7 @@ from typing import Any, Generic, TypeVar
 
 from tyst.net.certs import NodeCredentials, make_deployment
 from tyst.net.framing import JOB_ID_SIZE
-from tyst.net.tls import DEFAULT_MAX_MESSAGE, bind_listener, connect_mesh
+from tyst.net.tls import DEFAULT_MAX_MESSAGE, TlsTransport, bind_listener, connect_mesh
 from tyst.net.transport import LinkStats, PeerDisconnected, TransportError
 
 T = TypeVar("T")
@@ -159,12 +159,7 @@ def _child_main(
             listen_socket=listener,
             max_message=max_message,
         )
-        try:
-            start = time.perf_counter()
-            result = program(transport, *args)
-            seconds = time.perf_counter() - start
-        finally:
-            transport.close()
+        result, seconds = run_and_close(transport, program, args)
         try:
             conn.send(("ok", result, transport.stats, seconds))
         except Exception as exc:
@@ -175,6 +170,18 @@ def _child_main(
             raise
     finally:
         conn.close()
+
+
+def run_and_close(
+    transport: TlsTransport, program: Callable[..., T], args: Sequence[Any]
+) -> tuple[T, float]:
+    """``program(transport, *args)`` and its wall seconds; the transport is closed after."""
+    try:
+        start = time.perf_counter()
+        result = program(transport, *args)
+        return result, time.perf_counter() - start
+    finally:
+        transport.close()
 
 
 def send_failure(

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tyst.net.certs import NodeCredentials
-from tyst.net.launcher import PartyError, PartyFailed, PartyRun, send_failure
+from tyst.net.launcher import PartyError, PartyFailed, PartyRun, run_and_close, send_failure
 from tyst.net.tls import Address, connect_mesh
 
 T = TypeVar("T")
@@ -45,12 +44,7 @@ def _child(
         transport = connect_mesh(
             party, addresses, credentials, job, timeout=timeout, connect_timeout=connect_timeout
         )
-        try:
-            start = time.perf_counter()
-            result = program(transport, *args)
-            seconds = time.perf_counter() - start
-        finally:
-            transport.close()
+        result, seconds = run_and_close(transport, program, args)
         conn.send(("ok", PartyRun(party, result, transport.stats, seconds)))
     except BaseException as exc:
         send_failure(conn, party, exc)
