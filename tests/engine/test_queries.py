@@ -100,6 +100,16 @@ SHAPES = {
     "cte_join_aggregate": "WITH per AS (SELECT pnr, SUM(belopp) AS total FROM bistand "
     "GROUP BY pnr) SELECT COUNT(*) AS n, SUM(p.total) AS s FROM per p "
     "JOIN inkomst i ON p.pnr = i.pnr WHERE i.inkomst > p.total",
+    # column alias lists rename positionally (a regression: they were once ignored)
+    "alias_list_derived": "SELECT s.b, s.b2 FROM (SELECT belopp, belopp * 2 FROM bistand) "
+    "AS s (b2, b) WHERE s.b2 > 0",
+    "alias_list_cte": "WITH s (b2, b) AS (SELECT belopp, belopp - 7 FROM bistand) "
+    "SELECT s.b, s.b2 FROM s WHERE s.b > 100",
+    "alias_list_table": "SELECT q.a, q.c FROM bistand AS q (c, d, a) WHERE q.d > DATE '2026-03-01'",
+    "alias_list_swapped": "SELECT s.belopp, s.dagar FROM (SELECT dagar, dagar * 3 AS belopp "
+    "FROM sjuk) AS s (belopp, dagar) WHERE s.dagar > 20",
+    "alias_list_partial": "SELECT s.x, s.belopp FROM (SELECT dagar, dagar + 1 AS belopp "
+    "FROM sjuk) AS s (x)",
 }
 ORDERED = {"order_limit", "order_all"}
 

@@ -178,6 +178,19 @@ REJECTED = [
     ),
     ("SELECT CASE WHEN belopp > 1 THEN 1 END FROM bistand", "needs an ELSE", "subset", None),
     (
+        "SELECT s.a FROM (SELECT pnr, belopp FROM bistand) AS s (a, b, c)",
+        "names 3 columns but the table has 2",
+        "bind",
+        None,
+    ),
+    (
+        "WITH s (belopp) AS (SELECT pnr, belopp FROM bistand) SELECT * FROM s",
+        "the same name",
+        "bind",
+        None,
+    ),
+    ("SELECT q.x FROM optout AS q (x, y)", "names 2 columns but the table has 1", "bind", None),
+    (
         "SELECT DISTINCT AVG(belopp) AS a FROM bistand GROUP BY kommun",
         "DISTINCT over an AVG result",
         "types",

@@ -360,7 +360,7 @@ class _Compiler:
                 name = cte.alias
                 if name in ctes or name in self.tables:
                     raise _fail("bind", f"CTE name {name!r} is already a table or CTE", cte)
-                ctes[name] = self.query(cte.this, ctes)
+                ctes[name] = _renamed(self.query(cte.this, ctes), _alias_columns(cte), cte)
         if isinstance(node, exp.Union):
             return self.union(node, ctes)
         if isinstance(node, exp.Subquery):
@@ -433,15 +433,17 @@ class _Compiler:
             alias = node.alias
             if not alias:
                 raise _fail("bind", "a derived table needs an alias: (SELECT …) AS name", node)
-            return self.derived(self.query(node.this, ctes), alias, node)
+            inner = _renamed(self.query(node.this, ctes), _alias_columns(node), node)
+            return self.derived(inner, alias, node)
         if not isinstance(node, exp.Table):
             raise _fail("subset", f"{type(node).__name__.upper()} in FROM is not supported", node)
         name = node.name
         alias = node.alias or name
         if node.args.get("db") or node.args.get("catalog"):
             raise _fail("bind", f"qualified table names are not supported: {node.sql()}", node)
+        renames = _alias_columns(node)
         if name in ctes:
-            return self.derived(ctes[name], alias, node)
+            return self.derived(_renamed(ctes[name], renames, node), alias, node)
         if name not in self.tables:
             known = ", ".join(sorted(self.tables)) or "none"
             raise _fail("bind", f"unknown table {name!r} (tables in the plan: {known})", node)
@@ -449,8 +451,10 @@ class _Compiler:
             self.used_tables.append(name)
         columns = self.tables[name]
         schema = tuple((f"{alias}.{c}", t) for c, t in columns.items())
+        visible = _rename_list(list(columns), renames, node)
         return _Relation(
-            ir.Scan(schema, name, alias), {alias: {c: f"{alias}.{c}" for c in columns}}
+            ir.Scan(schema, name, alias),
+            {alias: {v: f"{alias}.{c}" for v, c in zip(visible, columns, strict=True)}},
         )
 
     def derived(self, inner: ir.Node, alias: str, node: Any) -> _Relation:
@@ -843,6 +847,46 @@ class _Compiler:
                 raise _fail("subset", "LIMIT needs a non-negative integer literal", limit)
             n = int(value.this)
         return ir.OrderLimit(schema, result, tuple(keys), n)
+
+
+def _alias_columns(node: exp.Expression) -> list[str]:
+    """The column alias list of ``AS name (c1, c2, …)`` on a table, derived table or CTE."""
+    alias = node.args.get("alias")
+    if not isinstance(alias, exp.TableAlias):
+        return []
+    return [c.name for c in alias.columns]
+
+
+def _rename_list(names: list[str], renames: list[str], node: Any) -> list[str]:
+    """``names`` with the first ``len(renames)`` replaced, as SQL's column alias list does.
+
+    More aliases than columns, or a rename that makes two visible names equal, is
+    refused (DuckDB would invent ``x_1`` names for the latter).
+    """
+    if len(renames) > len(names):
+        raise _fail(
+            "bind",
+            f"the column alias list names {len(renames)} columns but the table has {len(names)}",
+            node,
+        )
+    out = renames + names[len(renames) :]
+    seen = {n.lower() for n in out}
+    if len(seen) != len(out):
+        raise _fail("bind", f"the column alias list gives two columns the same name: {out}", node)
+    return out
+
+
+def _renamed(inner: ir.Node, renames: list[str], node: Any) -> ir.Node:
+    """``inner`` with its output columns renamed by a column alias list (if any)."""
+    if not renames:
+        return inner
+    names = [n for n, _ in inner.schema]
+    visible = _rename_list([ir.display_name(n) for n in names], renames, node)
+    outputs = tuple(
+        (new, ir.ColumnRef(t, old)) for new, (old, t) in zip(visible, inner.schema, strict=True)
+    )
+    schema = tuple((new, t) for new, (_, t) in zip(visible, inner.schema, strict=True))
+    return ir.Project(schema, inner, outputs)
 
 
 def _unique_names(items: list[tuple[str, ir.Expr]]) -> list[tuple[str, ir.Expr]]:
