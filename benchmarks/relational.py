@@ -66,6 +66,7 @@ unique = ["k"]
 [tables.b]
 owner = "q"
 columns = {{ k = "id", g = "int", y = "int" }}
+ranges = {{ g = [0, 10000000], y = [0, 1000000] }}
 
 [query]
 sql = \"\"\"{sql}\"\"\"

@@ -134,11 +134,20 @@ SCENARIOS = {
 }
 
 
+def _ranges(cols: dict[str, str]) -> str:
+    """Every generated int column lies in [0, 10^7]: declared, so SUMs pass the range check."""
+    ints = [c for c, t in cols.items() if t == "int"]
+    if not ints:
+        return ""
+    return "ranges = { " + ", ".join(f"{c} = [0, 10000000]" for c in ints) + " }\n"
+
+
 def _plan_text(s: Scenario) -> str:
     tables = "".join(
         f'\n[tables.{name}]\nowner = "{owner}"\ncolumns = {{ '
         + ", ".join(f'{c} = "{t}"' for c, t in cols.items())
         + " }\n"
+        + _ranges(cols)
         for name, (owner, cols) in s.tables.items()
     )
     return HEADER + tables + f'\n[query]\nsql = """{s.sql}"""\n\n[output]\nrecipients = ["fk"]\n'

@@ -18,7 +18,7 @@ import pytest
 from tyst.data.encoding import decode_column
 from tyst.data.files import DataError, EncodedChunk, read_table, write_csv
 from tyst.data.report import MAX_PROBLEMS, prepare_report
-from tyst.data.types import ColumnType
+from tyst.data.types import ColumnType, TableBounds
 
 T = ColumnType.parse
 COLUMNS = {"pnr": T("id"), "manad": T("date"), "belopp": T("int"), "summa": T("decimal(2)")}
@@ -50,10 +50,17 @@ def csv_text(rows: list[tuple[str, ...]], header: str = HEADER) -> str:
     return "".join(lines)
 
 
+# the whole range of the encoding, declared (the default range is narrower)
+WIDE = TableBounds(
+    values={c: (Decimal(-(2**62) + 1), Decimal(2**62 - 1)) for c in ("belopp",)}
+    | {"summa": (Decimal(-(2**62) + 1) / 100, Decimal(2**62 - 1) / 100)}
+)
+
+
 def read_all(
     path: Path, columns: Mapping[str, ColumnType] = COLUMNS, chunk_rows: int = 1 << 18
 ) -> tuple[list[EncodedChunk], dict[str, list[np.ndarray]]]:
-    chunks = list(read_table(path, columns, chunk_rows=chunk_rows))
+    chunks = list(read_table(path, columns, chunk_rows=chunk_rows, bounds=WIDE))
     merged = {
         c: [
             np.concatenate([ch.lanes[c][j] for ch in chunks]) if chunks else np.zeros(0, np.uint64)
@@ -64,9 +71,11 @@ def read_all(
     return chunks, merged
 
 
-def data_error(path: Path, columns: Mapping[str, ColumnType] = COLUMNS, **kw: int) -> str:
+def data_error(
+    path: Path, columns: Mapping[str, ColumnType] = COLUMNS, bounds: TableBounds = WIDE, **kw: int
+) -> str:
     with pytest.raises(DataError) as info:
-        list(read_table(path, columns, **kw))
+        list(read_table(path, columns, bounds=bounds, **kw))
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -402,7 +411,7 @@ def test_report_counts_rows_problems_and_keys(tmp_path: Path) -> None:
 def test_report_clean_file_shows_no_values(tmp_path: Path) -> None:
     noted = [(*row, "private note") for row in ROWS]
     path = write(tmp_path, "t.csv", csv_text(noted, "pnr,manad,belopp,summa,note\n"))
-    report = prepare_report(path, COLUMNS, [["pnr"], ["manad"]])
+    report = prepare_report(path, COLUMNS, [["pnr"], ["manad"]], bounds=WIDE)
     assert report.ok
     assert report.rows == len(ROWS)
     assert report.extra_columns == ("note",)
@@ -433,7 +442,7 @@ def test_report_keeps_the_first_problems_but_counts_all(tmp_path: Path) -> None:
 
 def test_report_on_unreadable_files(tmp_path: Path) -> None:
     path = write(tmp_path, "t.csv", "pnr,manad\n")
-    report = prepare_report(path, COLUMNS, [("pnr",)])
+    report = prepare_report(path, COLUMNS, [("pnr",)], bounds=WIDE)
     assert not report.readable
     assert report.rows == 0
     assert report.problems == [f"{path}:1: missing column belopp: the header has pnr, manad"]
@@ -450,7 +459,44 @@ def test_report_on_unreadable_files(tmp_path: Path) -> None:
 
 def test_report_on_parquet(tmp_path: Path) -> None:
     path = to_parquet(tmp_path / "t.parquet", typed_table(ROWS))
-    report = prepare_report(path, COLUMNS, [("pnr",)], chunk_rows=2)
+    report = prepare_report(path, COLUMNS, [("pnr",)], chunk_rows=2, bounds=WIDE)
     assert report.ok
     assert report.rows == len(ROWS)
     assert report.duplicate_keys == {("pnr",): 1}
+
+
+def test_values_outside_the_default_range_are_refused(tmp_path: Path) -> None:
+    rows = [("a", "2024-01-01", "1000000000000000", "1.00")]
+    message = data_error(write(tmp_path, "t.csv", csv_text(rows)), bounds=TableBounds())
+    assert message == (
+        f'{tmp_path / "t.csv"}:2: column belopp: "1000000000000000" is outside the default '
+        "range [-999999999999999, 999999999999999]; declare [tables.T] ranges for the column"
+    )
+
+
+def test_declared_ranges_and_max_rows_are_enforced(tmp_path: Path) -> None:
+    rows = [("a", "2024-01-01", "5", "1.00"), ("b", "2024-01-01", "7", "250.01")]
+    path = write(tmp_path, "t.csv", csv_text(rows))
+    tight = TableBounds(values={"summa": (Decimal(0), Decimal("250.00"))})
+    message = data_error(path, bounds=tight)
+    assert message.endswith(
+        ':3: column summa: "250.01" is outside the plan\'s range [0.00, 250.00]'
+    )
+    message = data_error(path, bounds=TableBounds(rows=1))
+    assert message.endswith(":3: the file has more than the plan's max_rows = 1 rows")
+    fits = TableBounds(rows=2, values={"summa": (Decimal(0), Decimal("250.01"))})
+    assert sum(c.rows for c in read_table(path, COLUMNS, bounds=fits)) == 2
+
+
+def test_report_finds_declared_facts_that_do_not_hold(tmp_path: Path) -> None:
+    rows = [("a", "2024-01-01", "5", "1.00"), ("a", "2024-02-01", "7", "2.00")]
+    path = write(tmp_path, "t.csv", csv_text(rows))
+    report = prepare_report(path, COLUMNS, unique=("pnr",))
+    assert not report.ok
+    assert "declares unique = [pnr], but 1 value(s) occur more than once" in report.problems[0]
+    bounded = prepare_report(path, COLUMNS, [("pnr",)], bounds=TableBounds(max_rows_per_key=1))
+    assert "max_rows_per_key = 1, but 2 rows share one value of (pnr)" in bounded.problems[0]
+    outside = prepare_report(path, COLUMNS, bounds=TableBounds(rows=1))
+    assert outside.problem_count == 1
+    assert "more than the plan's max_rows = 1 rows" in outside.problems[0]
+    assert prepare_report(path, COLUMNS, [("pnr", "manad")], unique=("pnr", "manad")).ok

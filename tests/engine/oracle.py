@@ -22,6 +22,7 @@ from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
+from tyst.sql.ranges import TableBounds
 
 EPOCH = date(1970, 1, 1)
 Rows = list[tuple[object, ...]]
@@ -80,6 +81,33 @@ def plaintext_facts(
     return facts
 
 
+def data_bounds(
+    schemas: Mapping[str, Schema], data: Mapping[str, Mapping[str, Sequence[object]]]
+) -> dict[str, TableBounds]:
+    """The tightest bounds a plan could declare for these rows: row counts and min/max."""
+    bounds = {}
+    for table, columns in schemas.items():
+        values = {}
+        for c, t in columns.items():
+            if t.is_numeric:
+                col = [Decimal(v) for v in data[table][c]]  # type: ignore[arg-type]
+                values[c] = (min(col, default=Decimal(0)), max(col, default=Decimal(0)))
+        rows = len(next(iter(data[table].values()))) if data[table] else 0
+        bounds[table] = TableBounds(max(rows, 1), values)
+    return bounds
+
+
+def declared_bounds(schemas: Mapping[str, Schema]) -> dict[str, TableBounds]:
+    """Bounds a plan over these tables might declare: 10^6 rows, numbers within ±10^6."""
+    return {
+        table: TableBounds(
+            10**6,
+            {c: (Decimal(-(10**6)), Decimal(10**6)) for c, t in columns.items() if t.is_numeric},
+        )
+        for table, columns in schemas.items()
+    }
+
+
 def run_mpc(
     sql: str,
     schemas: Mapping[str, Schema],
@@ -102,7 +130,9 @@ def run_mpc_full(
     facts: Mapping[str, TableFacts] | None = None,
 ) -> tuple[list[str], Rows, list[int]]:
     """As :func:`run_mpc`, plus the suppressed-group counts (one per thresholded GROUP BY)."""
-    compiled = compile_sql(sql, schemas, min_group_size=min_group_size)
+    compiled = compile_sql(
+        sql, schemas, min_group_size=min_group_size, bounds=data_bounds(schemas, data)
+    )
     if facts is None:
         facts = plaintext_facts(compiled.plan, schemas, data)
     shares = {

@@ -9,6 +9,7 @@ import duckdb
 import numpy as np
 import pytest
 
+from tests.engine.oracle import data_bounds
 from tests.mpc.harness import run3
 from tyst.data.types import ColumnType, text_key
 from tyst.engine.expressions import EPOCH, Evaluator
@@ -85,7 +86,7 @@ def _oracle(sql: str, rows: dict[str, list[object]]) -> list[object]:
 def test_expression_matches_duckdb(expression: str) -> None:
     rows = _rows()
     sql = f"SELECT {expression} AS v FROM t"
-    compiled = compile_sql(sql, {"t": SCHEMA})
+    compiled = compile_sql(sql, {"t": SCHEMA}, bounds=data_bounds({"t": SCHEMA}, {"t": rows}))
     project = compiled.plan
     assert isinstance(project, ir.Project)
     expr = project.outputs[0][1]

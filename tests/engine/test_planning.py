@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.engine.oracle import declared_bounds
 from tyst.data.types import ColumnType
 from tyst.engine.planning import (
     PlanningError,
@@ -22,7 +23,7 @@ TABLES = {
 
 
 def _strategies(sql: str, facts: dict[str, TableFacts]) -> list[tuple[str, int]]:
-    root = compile_sql(sql, TABLES).plan
+    root = compile_sql(sql, TABLES, bounds=declared_bounds(TABLES)).plan
     return [(s.pk, s.expand) for s in join_strategies(root, facts).values()]
 
 
@@ -73,5 +74,5 @@ def test_join_key_columns_are_traced_to_the_scanned_tables() -> None:
         "SELECT f.pnr FROM fk f JOIN (SELECT pnr AS p, manad FROM kommun WHERE belopp > 0) AS k "
         "ON f.pnr = k.p JOIN skv s ON s.pnr = f.pnr"
     )
-    root = compile_sql(sql, TABLES).plan
+    root = compile_sql(sql, TABLES, bounds=declared_bounds(TABLES)).plan
     assert join_key_columns(root) == {"fk": {("pnr",)}, "kommun": {("pnr",)}, "skv": {("pnr",)}}

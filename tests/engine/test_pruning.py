@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.engine.oracle import declared_bounds
 from tyst.data.types import ColumnType
 from tyst.engine.pruning import scan_needs
 from tyst.sql.compiler import compile_sql
@@ -14,7 +15,7 @@ TABLES = {
 
 
 def _needs(sql: str) -> dict[str, str]:
-    return dict(scan_needs(compile_sql(sql, TABLES).plan))
+    return dict(scan_needs(compile_sql(sql, TABLES, bounds=declared_bounds(TABLES)).plan))
 
 
 def test_count_only_join_keeps_the_person_number_keys_only() -> None:

@@ -100,6 +100,11 @@ def test_run_group_by_with_every_output_type(case: Path) -> None:
          MIN(b.manad) AS forst, MAX(s.belopp) AS sjuk, MAX(s.fom) > DATE '2026-03-01' AS sen
          FROM bistand b JOIN sjukpenning s ON s.pnr = b.pnr GROUP BY b.pnr ORDER BY summa"""''',
     ).replace("min_group_size = 5", "min_group_size = 2")
+    plan = plan.replace(
+        'columns = { pnr = "id", manad = "date", belopp = "int" }',
+        'columns = { pnr = "id", manad = "date", belopp = "int" }\n'
+        "ranges = { belopp = [-1000000, 1000000] }",
+    )
     (case / "plan.toml").write_text(plan, encoding="utf-8")
     done = _tyst(
         "run", "plan.toml", "--data", "sjukpenning=sjukpenning.csv",

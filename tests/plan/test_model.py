@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests.examples import ISSUE_PLAN
-from tyst.data.types import ColumnType
+from tyst.data.types import DEFAULT_MAX_ROWS, ColumnType
 from tyst.plan import Analysis, Party, Plan, PlanError, TableDecl, load_plan, parse_plan
 
 EXAMPLE = ISSUE_PLAN  # the example of issue 3, verbatim
@@ -185,7 +186,7 @@ def test_unknown_section() -> None:
             'owner = "malmo"',
             'owner = "malmo"\nuniqe = ["pnr"]',
             "plan.toml: [tables.bistand] uniqe: unknown key; "
-            "expected one of owner, columns, unique, max_rows_per_key",
+            "expected one of owner, columns, unique, max_rows_per_key, max_rows, ranges",
         ),
         (
             "[query]\n",
@@ -586,3 +587,54 @@ def parse_toml_sections(text: str) -> dict[str, str]:
 
 def render_sections(doc: dict[str, str]) -> str:
     return "".join(doc.values())
+
+
+BOUNDED = edit(
+    'owner = "malmo"',
+    'owner = "malmo"\nmax_rows = 2000000\nranges = { belopp = [-100, 250000] }',
+)
+
+
+def test_declared_row_and_value_bounds_parse_and_are_signed() -> None:
+    plan = parse_plan(BOUNDED, "plan.toml")
+    table = plan.tables["bistand"]
+    assert table.max_rows == 2_000_000
+    assert table.row_limit == 2_000_000
+    assert table.ranges == {"belopp": (Decimal(-100), Decimal(250_000))}
+    assert plan.tables["sjukpenning"].row_limit == DEFAULT_MAX_ROWS
+    assert plan.digest() != parse_plan(EXAMPLE).digest()
+    canonical = json.loads(plan.to_canonical_json())["tables"]["bistand"]
+    assert canonical["ranges"] == {"belopp": ["-100", "250000"]}
+    # undeclared bounds are not in the canonical form: earlier plans keep their digests
+    assert "ranges" not in json.loads(parse_plan(EXAMPLE).to_canonical_json())["tables"]["bistand"]
+
+
+def test_decimal_bounds_are_exact_strings() -> None:
+    text = edit('owner = "fk"', 'owner = "fk"\nranges = { belopp = ["0", "99999.99"] }')
+    assert parse_plan(text).tables["sjukpenning"].ranges == {
+        "belopp": (Decimal(0), Decimal("99999.99"))
+    }
+
+
+@pytest.mark.parametrize(
+    ("ranges", "fragment"),
+    [
+        ("{ belopp = [0.5, 10] }", "floats are not exact"),
+        ("{ pnr = [0, 10] }", "ranges apply to int and decimal columns, not id"),
+        ("{ belopp = [10, 0] }", "low 10 is above high 0"),
+        ("{ belopp = [0] }", "must be [low, high]"),
+        ('{ belopp = [0, "1.5"] }', "has more decimals than int"),
+        ("{ belopp = [0, 4611686018427387904] }", "beyond what int can hold"),
+        ("{ nope = [0, 1] }", '"nope" is not a column of the table'),
+        ('{ belopp = [0, "x"] }', '"x" is not a number'),
+    ],
+)
+def test_bad_bounds_are_one_line(ranges: str, fragment: str) -> None:
+    message = error(edit('owner = "malmo"', f'owner = "malmo"\nranges = {ranges}'))
+    assert "[tables.bistand] ranges" in message
+    assert fragment in message, message
+
+
+def test_max_rows_must_be_positive() -> None:
+    message = error(edit('owner = "malmo"', 'owner = "malmo"\nmax_rows = 0'))
+    assert "[tables.bistand] max_rows: must be a positive integer" in message

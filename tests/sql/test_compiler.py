@@ -3,6 +3,8 @@ rejected with one line naming the construct, its position and the pass."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import duckdb
 import pytest
 
@@ -11,6 +13,7 @@ from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
 from tyst.sql.errors import SqlError
 from tyst.sql.explain import render_plan
+from tyst.sql.ranges import TableBounds
 
 T = ColumnType.parse
 TABLES = {
@@ -19,6 +22,13 @@ TABLES = {
     "bistand_lund": {"pnr": T("id"), "manad": T("date"), "belopp": T("int"), "kommun": T("text")},
     "optout": {"pnr": T("id")},
     "inkomst": {"pnr": T("id"), "ar": T("int"), "inkomst": T("decimal(2)"), "aktiv": T("bool")},
+}
+# declared value bounds (as a plan's [tables.T] ranges) so that SUM and AVG fit the ring
+BOUNDS = {
+    "sjukpenning": TableBounds(values={"belopp": (Decimal(0), Decimal(100_000))}),
+    "bistand": TableBounds(values={"belopp": (Decimal(-10_000), Decimal(1_000_000))}),
+    "bistand_lund": TableBounds(values={"belopp": (Decimal(0), Decimal(1_000_000))}),
+    "inkomst": TableBounds(values={"inkomst": (Decimal(0), Decimal(10**7))}),
 }
 
 SUPPORTED = {
@@ -80,7 +90,7 @@ def _kinds(node: ir.Node) -> set[type]:
 @pytest.mark.parametrize("name", sorted(SUPPORTED))
 def test_supported_query_compiles(name: str) -> None:
     sql, expected = SUPPORTED[name]
-    compiled = compile_sql(sql, TABLES, min_group_size=3)
+    compiled = compile_sql(sql, TABLES, bounds=BOUNDS, min_group_size=3)
     assert expected <= _kinds(compiled.plan)
     assert render_plan(compiled.plan)
     assert compiled.tables
@@ -98,7 +108,7 @@ def test_supported_query_is_valid_duckdb(name: str) -> None:
         )
         con.execute(f"CREATE TABLE {table} ({decl.replace(' int', ' BIGINT')})")
     result = con.execute(sql)
-    assert len(result.description) == len(compile_sql(sql, TABLES).plan.schema)
+    assert len(result.description) == len(compile_sql(sql, TABLES, bounds=BOUNDS).plan.schema)
 
 
 def test_types_of_outputs() -> None:
@@ -106,6 +116,7 @@ def test_types_of_outputs() -> None:
         "SELECT pnr, SUM(belopp) AS s, COUNT(*) AS n, AVG(belopp) AS a "
         "FROM sjukpenning GROUP BY pnr",
         TABLES,
+        bounds=BOUNDS,
     )
     types = dict(compiled.plan.schema)
     assert types["pnr"] == T("id")
@@ -116,9 +127,9 @@ def test_types_of_outputs() -> None:
 
 def test_min_group_size_applies_to_group_by_only() -> None:
     grouped = compile_sql(
-        "SELECT pnr, COUNT(*) FROM bistand GROUP BY pnr", TABLES, min_group_size=5
+        "SELECT pnr, COUNT(*) FROM bistand GROUP BY pnr", TABLES, bounds=BOUNDS, min_group_size=5
     )
-    total = compile_sql("SELECT COUNT(*) FROM bistand", TABLES, min_group_size=5)
+    total = compile_sql("SELECT COUNT(*) FROM bistand", TABLES, bounds=BOUNDS, min_group_size=5)
 
     def agg(node: ir.Node) -> ir.Aggregate:
         if isinstance(node, ir.Aggregate):
@@ -204,7 +215,7 @@ def test_rejections_are_one_clear_line(
     sql: str, fragment: str, pass_name: str, where: tuple[int, int] | None
 ) -> None:
     with pytest.raises(SqlError) as info:
-        compile_sql(sql, TABLES)
+        compile_sql(sql, TABLES, bounds=BOUNDS)
     err = info.value
     text = str(err)
     assert "\n" not in text
@@ -213,3 +224,64 @@ def test_rejections_are_one_clear_line(
     assert text.endswith(f"[{pass_name}]")
     if where is not None:
         assert (err.line, err.column) == where, text
+
+
+OVERFLOWS = [
+    # the silent wrong result of issue 10: a product beyond the ring, once wrapped
+    ("SELECT COUNT(*) FROM bistand b WHERE b.belopp * 1000000000000000 > 5", "(b.belopp * "),
+    ("SELECT SUM(belopp) FROM bistand_lund", "SUM(bistand_lund.belopp)"),
+    ("SELECT AVG(inkomst * inkomst) FROM inkomst", "SUM((inkomst.inkomst * inkomst.inkomst))"),
+    ("SELECT ar * ar * ar FROM inkomst", "(inkomst.ar * inkomst.ar) can reach 1.0e+30"),
+    ("SELECT ar FROM inkomst WHERE ar + 0.000001 > 3", "inkomst.ar at 6 decimals"),
+    ("SELECT pnr FROM bistand GROUP BY pnr HAVING SUM(belopp * belopp) > 0", "SUM("),
+]
+
+
+@pytest.mark.parametrize(("sql", "what"), OVERFLOWS)
+def test_values_that_could_leave_the_ring_are_refused(sql: str, what: str) -> None:
+    bounds = {
+        "bistand": TableBounds(values={"belopp": (Decimal(-10_000), Decimal(1_000_000))}),
+        "inkomst": TableBounds(rows=10**8, values={"inkomst": (Decimal(0), Decimal(10**6))}),
+    }
+    with pytest.raises(SqlError) as info:
+        compile_sql(sql, TABLES, bounds=bounds)
+    text = str(info.value)
+    assert info.value.pass_name == "ranges"
+    assert what in text, text
+    assert "\n" not in text
+    assert "declare tighter bounds" in text
+
+
+def test_declared_bounds_make_the_same_values_fit() -> None:
+    tight = {
+        "bistand": TableBounds(rows=1000, values={"belopp": (Decimal(0), Decimal(1000))}),
+        "bistand_lund": TableBounds(rows=10**6, values={"belopp": (Decimal(0), Decimal(10**9))}),
+        "inkomst": TableBounds(rows=10**6, values={"inkomst": (Decimal(0), Decimal(10**4))}),
+    }
+    for sql in (
+        "SELECT COUNT(*) FROM bistand b WHERE b.belopp * 1000000000000000 > 5",
+        "SELECT SUM(belopp) FROM bistand_lund",
+        "SELECT AVG(inkomst * inkomst) FROM inkomst",
+        "SELECT pnr FROM bistand GROUP BY pnr HAVING SUM(belopp * belopp) > 0",
+    ):
+        assert compile_sql(sql, TABLES, bounds=tight).plan.schema
+
+
+def test_row_bounds_follow_joins_and_unions() -> None:
+    # 2 · 10^9 rows of |v| ≤ 10^10 overflow; a union of two 10^9-row tables is 2 · 10^9 rows
+    each = TableBounds(rows=10**9, values={"belopp": (Decimal(0), Decimal(10**10))})
+    union = (
+        "SELECT SUM(u.belopp) FROM (SELECT belopp FROM bistand UNION ALL "
+        "SELECT belopp FROM bistand_lund) AS u"
+    )
+    bounds = {"bistand": each, "bistand_lund": each}
+    with pytest.raises(SqlError, match=r"2 000 000 000 rows"):
+        compile_sql(union, TABLES, bounds=bounds)
+    small = TableBounds(rows=10**9, values={"belopp": (Decimal(0), Decimal(10**9))})
+    assert compile_sql(union, TABLES, bounds={"bistand": small, "bistand_lund": small})
+    join = "SELECT SUM(b.belopp) FROM bistand b JOIN bistand_lund l ON b.pnr = l.pnr"
+    per_key = TableBounds(
+        rows=10**9, values={"belopp": (Decimal(0), Decimal(10**9))}, max_rows_per_key=8
+    )
+    with pytest.raises(SqlError, match=r"8 000 000 000 rows"):
+        compile_sql(join, TABLES, bounds={"bistand": small, "bistand_lund": per_key})

@@ -36,12 +36,15 @@ import os
 import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from tyst.data.encoding import ValueProblem, encode_column, encode_column_lenient
-from tyst.data.types import ColumnType
+import numpy as np
+
+from tyst.data.encoding import ValueProblem, encode_column, encode_column_lenient, show
+from tyst.data.types import ColumnType, TableBounds
 from tyst.ring.words import WordArray
 
 DEFAULT_CHUNK_ROWS = 1 << 18
@@ -115,11 +118,14 @@ class TableReader(Iterator[EncodedChunk]):
         *,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         on_bad_row: Callable[[DataError], None] | None = None,
+        bounds: TableBounds | None = None,
     ) -> None:
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be positive")
         self.path = str(path)
         self.columns = dict(columns)
+        self.bounds = bounds if bounds is not None else TableBounds()
+        self.rows = 0
         source: _CsvSource | _ParquetSource
         if is_parquet(path):
             source = _ParquetSource(self.path, self.columns, chunk_rows)
@@ -146,7 +152,28 @@ class TableReader(Iterator[EncodedChunk]):
             except ValueProblem as p:
                 self.close()
                 raise self.error(p.message, chunk.lines[p.index], name) from None
+        problem = self.check_bounds(chunk, lanes)
+        if problem is not None:
+            self.close()
+            raise problem
         return EncodedChunk(chunk.lines[0], len(chunk.lines), lanes)
+
+    def check_bounds(
+        self, chunk: TextChunk, lanes: Mapping[str, list[WordArray]]
+    ) -> DataError | None:
+        """The first row of ``chunk`` beyond the plan's ``max_rows`` or outside a column's range
+        (the file's rows so far are counted here)."""
+        self.rows += len(chunk.lines)
+        if self.rows > self.bounds.rows:
+            line = chunk.lines[len(chunk.lines) - (self.rows - self.bounds.rows)]
+            return self.error(
+                f"the file has more than the plan's max_rows = {self.bounds.rows} rows", line
+            )
+        found = range_problems(self.columns, lanes, self.bounds, chunk.values)
+        if found:
+            index, name, message = found[0]
+            return self.error(message, chunk.lines[index], name)
+        return None
 
     def error(self, problem: str, line: int | None = None, column: str | None = None) -> DataError:
         """A :class:`DataError` about this file."""
@@ -165,14 +192,19 @@ class TableReader(Iterator[EncodedChunk]):
 
 
 def read_table(
-    path: str | Path, columns: Mapping[str, ColumnType], *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    path: str | Path,
+    columns: Mapping[str, ColumnType],
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    bounds: TableBounds | None = None,
 ) -> TableReader:
     """Stream a CSV or Parquet file as encoded chunks of at most ``chunk_rows`` rows.
 
     Raises :class:`DataError` (one line) for an unreadable file, a missing
-    declared column, a malformed row or a bad value.
+    declared column, a malformed row, a bad value, a value outside the plan's
+    (or the default) range, or more rows than the plan's ``max_rows``.
     """
-    return TableReader(path, columns, chunk_rows=chunk_rows)
+    return TableReader(path, columns, chunk_rows=chunk_rows, bounds=bounds)
 
 
 def encode_lenient(
@@ -188,6 +220,32 @@ def encode_lenient(
         problems += [(p.index, name, p.message) for p in result.problems]
     problems.sort(key=itemgetter(0))
     return lanes, problems
+
+
+def range_problems(
+    columns: Mapping[str, ColumnType],
+    lanes: Mapping[str, list[WordArray]],
+    bounds: TableBounds,
+    values: Mapping[str, Sequence[str]],
+) -> list[tuple[int, str, str]]:
+    """``(row, column, problem)`` for every numeric value outside its declared (or default)
+    range, ``row`` being the index in the chunk; the first per column only."""
+    problems: list[tuple[int, str, str]] = []
+    for name, ctype in columns.items():
+        if not ctype.is_numeric:
+            continue
+        low, high = bounds.scaled(name, ctype)
+        words = lanes[name][0].view(np.int64)
+        outside = np.flatnonzero((words < low) | (words > high))
+        if len(outside):
+            i = int(outside[0])
+            lo, hi = (Decimal(x).scaleb(-ctype.scale) for x in (low, high))
+            if name in bounds.values:
+                where = f"the plan's range [{lo}, {hi}]"
+            else:
+                where = f"the default range [{lo}, {hi}]; declare [tables.T] ranges for the column"
+            problems.append((i, name, f"{show(values[name][i])} is outside {where}"))
+    return problems
 
 
 def _match_header(

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tyst.data.files import DataError, TableReader, encode_lenient
-from tyst.data.types import ColumnType
+from tyst.data.files import DataError, TableReader, encode_lenient, range_problems
+from tyst.data.types import ColumnType, TableBounds
 from tyst.ring.words import WordArray
 
 MAX_PROBLEMS = 10
@@ -89,6 +89,8 @@ def prepare_report(
     key_columns: Sequence[Sequence[str]] = (),
     *,
     chunk_rows: int = 1 << 18,
+    bounds: TableBounds | None = None,
+    unique: Sequence[str] = (),
 ) -> DataReport:
     """Read ``path`` completely and report row count, problems, extra columns and key statistics.
 
@@ -97,6 +99,8 @@ def prepare_report(
     problem. ``key_columns`` must name declared columns (``ValueError`` if not).
     """
     keys = [tuple(k) for k in key_columns]
+    if unique and tuple(unique) not in keys:
+        keys.append(tuple(unique))
     for key in keys:
         unknown = [c for c in key if c not in columns]
         if not key or unknown:
@@ -120,7 +124,9 @@ def prepare_report(
     rows = 0
     key_parts: dict[tuple[str, ...], list[WordArray]] = {k: [] for k in keys}
     try:
-        reader = TableReader(path, columns, chunk_rows=chunk_rows, on_bad_row=bad_row)
+        reader = TableReader(
+            path, columns, chunk_rows=chunk_rows, on_bad_row=bad_row, bounds=bounds
+        )
     except DataError as exc:
         return DataReport(str(path), 0, [str(exc)], problem_count=1, readable=False)
     readable = True
@@ -129,9 +135,16 @@ def prepare_report(
             for chunk in reader.text_chunks():
                 n = len(chunk.lines)
                 lanes, found = encode_lenient(chunk, columns)
-                for index, column, message in found:
+                outside = range_problems(columns, lanes, reader.bounds, chunk.values)
+                for index, column, message in found + outside:
                     line = chunk.lines[index]
                     pending.append((line, str(reader.error(message, line, column))))
+                if rows + n > reader.bounds.rows >= rows:
+                    line = chunk.lines[reader.bounds.rows - rows]
+                    limit = (
+                        f"the file has more than the plan's max_rows = {reader.bounds.rows} rows"
+                    )
+                    pending.append((line, str(reader.error(limit, line))))
                 flush()
                 for key in keys:
                     keep = np.ones(n, dtype=bool)
@@ -148,6 +161,21 @@ def prepare_report(
     largest: dict[tuple[str, ...], int] = {}
     for key, parts in key_parts.items():
         duplicates[key], largest[key] = _key_stats(parts)
+    if readable:  # declared facts must hold in the owner's own file
+        problems_before = len(problems)
+        if unique and duplicates[tuple(unique)]:
+            problems.append(
+                f"{path}: the plan declares unique = [{', '.join(unique)}], but "
+                f"{duplicates[tuple(unique)]} value(s) occur more than once"
+            )
+        per_key = bounds.max_rows_per_key if bounds is not None else None
+        for key, most in largest.items():
+            if per_key is not None and most > per_key:
+                problems.append(
+                    f"{path}: the plan declares max_rows_per_key = {per_key}, but {most} rows "
+                    f"share one value of ({', '.join(key)})"
+                )
+        count += len(problems) - problems_before
     return DataReport(
         str(path),
         rows,

@@ -24,9 +24,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 COMPARISON_LIMIT = 1 << 62
+DEFAULT_MAX_ROWS = 100_000_000
+"""Rows a table may have unless its plan declares ``max_rows`` (bounds every SUM and COUNT)."""
+DEFAULT_VALUE_BOUND = 10**15 - 1
+"""The largest magnitude of an ``int``/``decimal(s)`` value, in its smallest unit (v · 10^s),
+unless the plan declares ``ranges`` for the column; declared ranges may go up to 2^62 − 1."""
 TEXT_MAX_BYTES = 64
 TEXT_KEY_LANES = 2
 TEXT_CONTENT_LANES = TEXT_MAX_BYTES // 8
@@ -35,6 +42,26 @@ KINDS = ("id", "text", "int", "decimal", "date", "bool", "ratio")
 and a count, which only the recipient divides (decimal with ``scale`` decimals)."""
 
 _DECIMAL = re.compile(r"^decimal\((\d{1,2})\)$")
+
+
+@dataclass(frozen=True)
+class TableBounds:
+    """A table's public bounds, declared in the plan: what owners' files must satisfy and
+    what the compiler's ``ranges`` pass (:mod:`tyst.sql.ranges`) builds its proof on."""
+
+    rows: int = DEFAULT_MAX_ROWS
+    """At most this many rows (``[tables.T] max_rows``)."""
+    values: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    """Column → (low, high), inclusive, in the column's own units (``[tables.T] ranges``)."""
+    max_rows_per_key: int | None = None
+
+    def scaled(self, column: str, ctype: ColumnType) -> tuple[int, int]:
+        """The bounds of a numeric column as scaled words (v · 10^s), declared or default."""
+        declared = self.values.get(column)
+        if declared is None:
+            return -DEFAULT_VALUE_BOUND, DEFAULT_VALUE_BOUND
+        factor = Decimal(10) ** ctype.scale
+        return int(declared[0] * factor), int(declared[1] * factor)
 
 
 @dataclass(frozen=True)

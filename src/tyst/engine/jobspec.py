@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from tyst.data.types import ColumnType
+from tyst.data.types import ColumnType, TableBounds
 from tyst.engine.planning import TableFacts, join_key_columns
 from tyst.engine.pruning import Need, table_needs
 from tyst.plan import Plan
@@ -69,10 +69,17 @@ def shared_schema(
     }
 
 
+def plan_bounds(plan: Plan) -> dict[str, TableBounds]:
+    """The declared row and value bounds of every table (for the ``ranges`` pass)."""
+    return {name: t.bounds() for name, t in plan.tables.items()}
+
+
 def compile_plan(plan: Plan) -> ir.CompiledQuery:
     """The plan's SQL compiled against its tables (raises ``SqlError``)."""
     schemas = {name: dict(t.columns) for name, t in plan.tables.items()}
-    return compile_sql(plan.sql, schemas, min_group_size=plan.min_group_size)
+    return compile_sql(
+        plan.sql, schemas, min_group_size=plan.min_group_size, bounds=plan_bounds(plan)
+    )
 
 
 def job_spec(plan: Plan) -> JobSpec:

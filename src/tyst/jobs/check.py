@@ -115,7 +115,11 @@ def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckRepor
             ok = False
             continue
         reports[table] = prepare_report(
-            path, decl.columns, key_columns=sorted(keys.get(table, set()))
+            path,
+            decl.columns,
+            key_columns=sorted(keys.get(table, set())),
+            bounds=decl.bounds(),
+            unique=decl.unique,
         )
 
     found = {

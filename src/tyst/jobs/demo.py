@@ -50,9 +50,11 @@ max_rows_per_key = 2     # MAX_PERIODS
 [tables.bistand_malmo]
 owner = "malmo"
 columns = { pnr = "id", manad = "date", belopp = "int" }
+ranges = { belopp = [0, 1000000] }   # kronor per month: lets SUM be proved exact
 [tables.bistand_lund]
 owner = "lund"
 columns = { pnr = "id", manad = "date", belopp = "int" }
+ranges = { belopp = [0, 1000000] }
 
 [query]
 sql = """

@@ -16,6 +16,8 @@ Format (the contract; see issue 3 and ``docs/sql.md``)::
     columns = { pnr = "id", manad = "date", belopp = "int" }
     unique = ["pnr"]           # optional (extension): the rows are unique on these columns
     max_rows_per_key = 3       # optional (extension): at most k rows share one join key
+    max_rows = 20000000        # optional: at most this many rows (default DEFAULT_MAX_ROWS)
+    ranges = { belopp = [0, 100000] }   # optional: inclusive bounds of int/decimal columns
 
     [query]
     sql = \"\"\"SELECT …\"\"\"
@@ -45,7 +47,13 @@ line naming the file and the offending key):
   verify it obliviously in every join that relies on it); ``max_rows_per_key``
   is a positive integer k, a public bound on how many rows share one join key,
   which lets a many-to-many join run as k key joins (see
-  :mod:`tyst.engine.planning`).
+  :mod:`tyst.engine.planning`);
+- ``max_rows`` is a positive integer; ``ranges`` maps int/decimal columns to
+  ``[low, high]`` with low ≤ high, integers or (for decimals) decimal strings such
+  as ``"1000.50"`` (TOML floats are refused: they are not exact), within the
+  column's scale and |v| · 10^s < 2^62. Together they bound every value the
+  query computes (:mod:`tyst.sql.ranges`); owners' clients refuse files outside
+  them. Both appear in the canonical form only when declared.
 
 :meth:`Plan.digest` is the SHA-256 of :meth:`Plan.to_canonical_json`: the
 parsed plan as JSON with sorted keys and no whitespace, so comments, key
@@ -63,10 +71,11 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from tyst.data.types import ColumnType
+from tyst.data.types import COMPARISON_LIMIT, DEFAULT_MAX_ROWS, ColumnType, TableBounds
 
 PLAN_FORMAT = "tyst-plan/1"
 """Written into the canonical JSON, so that a future format never shares a digest with this one."""
@@ -84,7 +93,7 @@ _SECTIONS = ("analysis", "parties", "tables", "query", "output", "policy")
 _REQUIRED_SECTIONS = ("analysis", "parties", "tables", "query", "output")
 _ANALYSIS_KEYS = ("title", "purpose", "legal_basis", "retention_days")
 _PARTY_KEYS = ("name",)
-_TABLE_KEYS = ("owner", "columns", "unique", "max_rows_per_key")
+_TABLE_KEYS = ("owner", "columns", "unique", "max_rows_per_key", "max_rows", "ranges")
 _TABLE_REQUIRED = ("owner", "columns")
 _QUERY_KEYS = ("sql",)
 _OUTPUT_KEYS = ("recipients", "min_group_size")
@@ -123,6 +132,19 @@ class TableDecl:
     columns: dict[str, ColumnType]
     unique: tuple[str, ...] = ()
     max_rows_per_key: int | None = None
+    max_rows: int | None = None
+    """Declared row bound (None: :data:`tyst.data.types.DEFAULT_MAX_ROWS`)."""
+    ranges: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    """Declared inclusive value bounds of int/decimal columns, in the columns' units."""
+
+    @property
+    def row_limit(self) -> int:
+        """The most rows this table may have."""
+        return self.max_rows if self.max_rows is not None else DEFAULT_MAX_ROWS
+
+    def bounds(self) -> TableBounds:
+        """The table's declared row and value bounds (defaults where not declared)."""
+        return TableBounds(self.row_limit, dict(self.ranges), self.max_rows_per_key)
 
 
 @dataclass(frozen=True)
@@ -152,15 +174,7 @@ class Plan:
                 "retention_days": a.retention_days,
             },
             "parties": {pid: {"name": p.name} for pid, p in self.parties.items()},
-            "tables": {
-                name: {
-                    "owner": t.owner,
-                    "columns": [[c, str(ct)] for c, ct in t.columns.items()],
-                    "unique": list(t.unique),
-                    "max_rows_per_key": t.max_rows_per_key,
-                }
-                for name, t in self.tables.items()
-            },
+            "tables": {name: _canonical_table(t) for name, t in self.tables.items()},
             "query": {"sql": self.sql},
             "output": {
                 "recipients": list(self.recipients),
@@ -178,6 +192,20 @@ class Plan:
     def digest(self) -> str:
         """SHA-256 (hex) of :meth:`to_canonical_json` encoded as UTF-8: what every party signs."""
         return hashlib.sha256(self.to_canonical_json().encode("utf-8")).hexdigest()
+
+
+def _canonical_table(t: TableDecl) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "owner": t.owner,
+        "columns": [[c, str(ct)] for c, ct in t.columns.items()],
+        "unique": list(t.unique),
+        "max_rows_per_key": t.max_rows_per_key,
+    }
+    if t.max_rows is not None:
+        out["max_rows"] = t.max_rows
+    if t.ranges:
+        out["ranges"] = {c: [str(lo), str(hi)] for c, (lo, hi) in t.ranges.items()}
+    return out
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -349,7 +377,17 @@ class _Parser:
             bound = None
             if "max_rows_per_key" in entry:
                 bound = self.integer(entry["max_rows_per_key"], f"{where} max_rows_per_key", 1)
-            tables[name] = TableDecl(name, owner, columns, unique, bound)
+            max_rows = None
+            if "max_rows" in entry:
+                max_rows = self.integer(entry["max_rows"], f"{where} max_rows", 1)
+                if max_rows >= COMPARISON_LIMIT:
+                    raise self.fail(f"{where} max_rows", "must be below 2^62")
+            ranges = (
+                self.ranges(entry["ranges"], columns, f"{where} ranges")
+                if "ranges" in entry
+                else {}
+            )
+            tables[name] = TableDecl(name, owner, columns, unique, bound, max_rows, ranges)
         self.distinct(list(tables), "[tables]", "table")
         return tables
 
@@ -385,6 +423,47 @@ class _Parser:
         if len(set(names)) != len(names):
             raise self.fail(where, "lists a column twice")
         return tuple(names)
+
+    def ranges(
+        self, value: object, columns: Mapping[str, ColumnType], where: str
+    ) -> dict[str, tuple[Decimal, Decimal]]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a table of column = [low, high], got {_kind(value)}")
+        out: dict[str, tuple[Decimal, Decimal]] = {}
+        for col, pair in value.items():
+            here = f"{where}.{col}"
+            if col not in columns:
+                raise self.fail(here, f"{_quote(col)} is not a column of the table")
+            ctype = columns[col]
+            if not ctype.is_numeric:
+                raise self.fail(here, f"ranges apply to int and decimal columns, not {ctype}")
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise self.fail(here, "must be [low, high]")
+            low, high = (self.bound_value(v, ctype, here) for v in pair)
+            if low > high:
+                raise self.fail(here, f"low {low} is above high {high}")
+            out[col] = (low, high)
+        return out
+
+    def bound_value(self, value: object, ctype: ColumnType, where: str) -> Decimal:
+        if isinstance(value, float):
+            raise self.fail(where, f'write {value} as a string ("{value}"): floats are not exact')
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.fail(
+                where, f"bounds must be integers or decimal strings, got {_kind(value)}"
+            )
+        try:
+            number = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            raise self.fail(where, f"{_quote(str(value))} is not a number") from None
+        if not number.is_finite():
+            raise self.fail(where, f"{_quote(str(value))} is not a finite number")
+        scaled = number.scaleb(ctype.scale)
+        if scaled != scaled.to_integral_value():
+            raise self.fail(where, f"{value} has more decimals than {ctype}")
+        if abs(scaled) >= COMPARISON_LIMIT:
+            raise self.fail(where, f"{value} is beyond what {ctype} can hold (|v| < 2^62 units)")
+        return number
 
     def query(self, value: object) -> str:
         where = "[query]"

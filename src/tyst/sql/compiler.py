@@ -9,6 +9,8 @@ Passes, in order (an error names the pass it comes from):
    ``IN``/``EXISTS`` become semi- or anti-joins; aggregation is planned.
 4. ``types`` — every expression is typed; id/text allow only equality, no
    arithmetic and no ordering; dates and decimals compare only with their kind.
+5. ``ranges`` — every value a valid row can take is proved to fit the ring
+   (:mod:`tyst.sql.ranges`), from the plan's declared row and value bounds.
 
 The result is a :class:`~tyst.sql.ir.CompiledQuery`; nothing here touches data.
 """
@@ -28,6 +30,7 @@ from sqlglot.errors import ParseError
 from tyst.data.types import ColumnType
 from tyst.sql import ir
 from tyst.sql.errors import SqlError, position
+from tyst.sql.ranges import TableBounds, check_ranges
 
 TableSchemas = Mapping[str, Mapping[str, ColumnType]]
 
@@ -932,10 +935,21 @@ def _refs(e: ir.Expr) -> set[str]:
     return out
 
 
-def compile_sql(sql: str, tables: TableSchemas, *, min_group_size: int = 0) -> ir.CompiledQuery:
-    """Run all passes; raise :class:`SqlError` (one line, with pass and position) on rejection."""
+def compile_sql(
+    sql: str,
+    tables: TableSchemas,
+    *,
+    min_group_size: int = 0,
+    bounds: Mapping[str, TableBounds] | None = None,
+) -> ir.CompiledQuery:
+    """Run all passes; raise :class:`SqlError` (one line, with pass and position) on rejection.
+
+    ``bounds``: the plan's declared row and value bounds per table; a table
+    without an entry gets the defaults (:class:`~tyst.sql.ranges.TableBounds`).
+    """
     tree = parse(sql)
     check_subset(tree)
     compiler = _Compiler(tables, min_group_size)
     plan = compiler.query(tree, {})
+    check_ranges(plan, bounds or {})
     return ir.CompiledQuery(plan, sql, tuple(compiler.used_tables))

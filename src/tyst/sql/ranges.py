@@ -1,0 +1,325 @@
+"""Pass ``ranges``: prove, before any data moves, that no value of the plan can leave the ring.
+
+Every numeric value is computed in Z_2^64 and compared through the sign of a
+difference, so each value a query computes for a *valid* row must stay within
+±(2^62 − 1) (:data:`LIMIT`); otherwise it would wrap around silently. This pass
+derives an interval for every expression of the logical plan from public facts
+only, and refuses the plan with one line naming the expression when an
+interval does not fit. Invalid rows (filtered out, padding) may hold any words:
+the operators never let them influence a result, so they need no bound.
+
+Facts (:class:`tyst.data.types.TableBounds`, per input table, declared in the signed plan):
+
+- ``rows``: at most this many rows (``[tables.T] max_rows``; default
+  :data:`tyst.data.types.DEFAULT_MAX_ROWS`). Owners' clients refuse larger files.
+- ``values``: per numeric column, inclusive bounds in the column's own units
+  (``[tables.T] ranges = { belopp = [0, 100000] }``); default: ±(10^15 − 1) in
+  the column's smallest unit for ``int``/``decimal``
+  (:data:`tyst.data.types.DEFAULT_VALUE_BOUND`), years 0001–9999 for ``date``,
+  0/1 for ``bool``. Owners' clients refuse values outside them.
+
+Rules (intervals in the expression's scaled units, i.e. v · 10^scale):
+
+| expression | interval |
+|---|---|
+| column | declared (or type) bounds |
+| literal | the value itself |
+| ``a + b``, ``a − b`` | after aligning both to the larger scale (aligned operands checked) |
+| ``a · b`` | the product of the intervals (scales add) |
+| comparison, ``IN`` | operands aligned to the common scale and checked; result 0/1 |
+| ``CASE`` | the hull of the branches, each aligned to the result's scale |
+| ``COUNT`` | [0, rows of its input] |
+| ``SUM`` (and AVG's sum) | [min(0, rows·lo), max(0, rows·hi)] |
+| ``MIN``, ``MAX`` | the argument's interval |
+
+Row bounds through the plan: filters, projections, semi-joins, ``DISTINCT`` and
+grouped aggregates keep their input's bound; a global aggregate has 1 row;
+``UNION ALL`` adds up; ``ORDER BY … LIMIT m`` has min(m, n); a join has at most
+k · max(n_left, n_right) rows, k being the largest ``max_rows_per_key`` declared
+below it (1 without), since every join is a PK–FK join, expanded k times when
+bounded (:mod:`tyst.engine.planning`).
+
+Errors: :class:`~tyst.sql.errors.SqlError` with pass name ``ranges``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from tyst.data.types import COMPARISON_LIMIT, DEFAULT_VALUE_BOUND, ColumnType, TableBounds
+from tyst.sql import ir
+from tyst.sql.errors import SqlError
+from tyst.sql.explain import render_expr
+
+LIMIT = COMPARISON_LIMIT - 1
+"""The largest magnitude any value of a valid row may have (2^62 − 1)."""
+
+_EPOCH = date(1970, 1, 1)
+_DATE_RANGE = ((date(1, 1, 1) - _EPOCH).days, (date(9999, 12, 31) - _EPOCH).days)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Inclusive integer bounds ``lo ≤ v ≤ hi`` in scaled units."""
+
+    lo: int
+    hi: int
+
+    def __add__(self, other: Interval) -> Interval:
+        return Interval(self.lo + other.lo, self.hi + other.hi)
+
+    def __sub__(self, other: Interval) -> Interval:
+        return Interval(self.lo - other.hi, self.hi - other.lo)
+
+    def __mul__(self, other: Interval) -> Interval:
+        products = [a * b for a in (self.lo, self.hi) for b in (other.lo, other.hi)]
+        return Interval(min(products), max(products))
+
+    def times(self, k: int) -> Interval:
+        """Every value multiplied by the non-negative public ``k``."""
+        return Interval(self.lo * k, self.hi * k)
+
+    def hull(self, other: Interval) -> Interval:
+        return Interval(min(self.lo, other.lo), max(self.hi, other.hi))
+
+    @property
+    def magnitude(self) -> int:
+        return max(abs(self.lo), abs(self.hi))
+
+
+BOOL_RANGE = Interval(0, 1)
+
+
+def type_range(ctype: ColumnType) -> Interval | None:
+    """The interval every undeclared value of ``ctype`` lies in (None: not numeric)."""
+    if ctype.is_numeric:
+        return Interval(-DEFAULT_VALUE_BOUND, DEFAULT_VALUE_BOUND)
+    if ctype.kind == "date":
+        return Interval(*_DATE_RANGE)
+    if ctype.kind == "bool":
+        return BOOL_RANGE
+    return None
+
+
+Columns = dict[str, Interval | None]
+
+
+@dataclass(frozen=True)
+class _Facts:
+    rows: int
+    columns: Columns
+    per_key: int
+
+
+def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> None:
+    """Raise ``SqlError(..., [ranges])`` if some value of a valid row could exceed :data:`LIMIT`."""
+    _Ranges(bounds).node(root)
+
+
+class _Ranges:
+    def __init__(self, bounds: Mapping[str, TableBounds]) -> None:
+        self.bounds = bounds
+        self.texts: dict[str, str] = {}
+        """Computed columns' expressions as text, for messages about aggregates over them."""
+
+    def node(self, node: ir.Node) -> _Facts:
+        if isinstance(node, ir.Scan):
+            return self.scan(node)
+        children = [self.node(c) for c in node.children()]
+        if isinstance(node, ir.Filter):
+            (child,) = children
+            self.expr(node.predicate, child.columns)
+            return child
+        if isinstance(node, ir.Project):
+            (child,) = children
+            cols = {name: self.expr(e, child.columns) for name, e in node.outputs}
+            for name, e in node.outputs:
+                if not isinstance(e, ir.ColumnRef):
+                    self.texts.setdefault(name, render_expr(e))
+            return _Facts(child.rows, cols, child.per_key)
+        if isinstance(node, ir.Join):
+            left, right = children
+            per_key = max(left.per_key, right.per_key)
+            rows = per_key * max(left.rows, right.rows)
+            return _Facts(rows, {**left.columns, **right.columns}, per_key)
+        if isinstance(node, ir.SemiJoin | ir.Distinct):
+            return _Facts(children[0].rows, children[0].columns, children[0].per_key)
+        if isinstance(node, ir.OrderLimit):
+            (child,) = children
+            rows = child.rows if node.limit is None else min(node.limit, child.rows)
+            return _Facts(rows, child.columns, child.per_key)
+        if isinstance(node, ir.UnionAll):
+            merged: Columns = {}
+            for i, (name, _) in enumerate(node.schema):
+                merged[name] = _hull_all(
+                    [
+                        facts.columns.get(branch.schema[i][0])
+                        for facts, branch in zip(children, node.inputs, strict=True)
+                    ]
+                )
+            rows = sum(c.rows for c in children)
+            return _Facts(rows, merged, max(c.per_key for c in children))
+        if isinstance(node, ir.Aggregate):
+            return self.aggregate(node, children[0])
+        raise TypeError(f"no range rule for {type(node).__name__}")
+
+    def scan(self, node: ir.Scan) -> _Facts:
+        decl = self.bounds.get(node.table, TableBounds())
+        cols: Columns = {}
+        for name, ctype in node.schema:
+            column = name.split(".", 1)[1]
+            if ctype.is_numeric:
+                cols[name] = Interval(*decl.scaled(column, ctype))
+            else:
+                cols[name] = type_range(ctype)
+        return _Facts(decl.rows, cols, decl.max_rows_per_key or 1)
+
+    def aggregate(self, node: ir.Aggregate, child: _Facts) -> _Facts:
+        n = child.rows
+        cols: Columns = {k: child.columns[k] for k in node.keys}
+        for call in node.calls:
+            if call.func == "COUNT":
+                cols[call.name] = Interval(0, n)
+                continue
+            if call.arg is None or child.columns[call.arg] is None:
+                cols[call.name] = None
+                continue
+            arg = child.columns[call.arg]
+            assert arg is not None
+            if call.func == "SUM":
+                total = Interval(min(0, n * arg.lo), max(0, n * arg.hi))
+                what = f"SUM({self.texts.get(call.arg, ir.display_name(call.arg))})"
+                self.fits(total, what, call.ctype, n_rows=n, arg=arg)
+                cols[call.name] = total
+            else:  # MIN, MAX
+                cols[call.name] = arg
+        return _Facts(n if node.keys else 1, cols, child.per_key)
+
+    # -- expressions
+
+    def expr(self, e: ir.Expr, cols: Columns) -> Interval | None:
+        """The interval of ``e`` over rows with column intervals ``cols`` (None: not numeric)."""
+        if isinstance(e, ir.ColumnRef):
+            return cols.get(e.name)
+        if isinstance(e, ir.Literal):
+            return _literal(e)
+        if isinstance(e, ir.Arith):
+            return self.arith(e, cols)
+        if isinstance(e, ir.Compare):
+            if not e.left.ctype.is_text:
+                scale = max(e.left.ctype.scale, e.right.ctype.scale)
+                self.aligned(e.left, scale, cols)
+                self.aligned(e.right, scale, cols)
+            return BOOL_RANGE
+        if isinstance(e, ir.Logic):
+            for a in e.args:
+                self.expr(a, cols)
+            return BOOL_RANGE
+        if isinstance(e, ir.Not):
+            self.expr(e.arg, cols)
+            return BOOL_RANGE
+        if isinstance(e, ir.InList):
+            if not e.arg.ctype.is_text:
+                scale = max([e.arg.ctype.scale, *(v.ctype.scale for v in e.values)])
+                for x in (e.arg, *e.values):
+                    self.aligned(x, scale, cols)
+            return BOOL_RANGE
+        if isinstance(e, ir.Case):
+            result: Interval | None = None
+            for cond, value in e.whens:
+                self.expr(cond, cols)
+                part = self.aligned(value, e.ctype.scale, cols)
+                result = part if result is None else _hull(result, part)
+            part = self.aligned(e.default, e.ctype.scale, cols)
+            return part if result is None else _hull(result, part)
+        if isinstance(e, ir.Ratio):
+            self.expr(e.numerator, cols)
+            self.expr(e.denominator, cols)
+            return None
+        raise TypeError(f"no range rule for {type(e).__name__}")
+
+    def aligned(self, e: ir.Expr, scale: int, cols: Columns) -> Interval | None:
+        """``e``'s interval after rescaling to ``scale`` decimals (checked)."""
+        value = self.expr(e, cols)
+        if value is None or scale == e.ctype.scale:
+            return value
+        out = value.times(10 ** (scale - e.ctype.scale))
+        self.fits(out, render_expr(e) + f" at {scale} decimals", ColumnType("decimal", scale))
+        return out
+
+    def arith(self, e: ir.Arith, cols: Columns) -> Interval:
+        if e.op == "*":
+            a, b = self.expr(e.left, cols), self.expr(e.right, cols)
+        else:
+            a = self.aligned(e.left, e.ctype.scale, cols)
+            b = self.aligned(e.right, e.ctype.scale, cols)
+        assert a is not None  # numeric operands (checked by ``types``)
+        assert b is not None
+        out = a * b if e.op == "*" else (a + b if e.op == "+" else a - b)
+        self.fits(out, render_expr(e), e.ctype)
+        return out
+
+    def fits(
+        self,
+        value: Interval,
+        what: str,
+        ctype: ColumnType,
+        *,
+        n_rows: int | None = None,
+        arg: Interval | None = None,
+    ) -> None:
+        if value.magnitude <= LIMIT:
+            return
+        detail = ""
+        if n_rows is not None and arg is not None:
+            detail = (
+                f" ({n_rows:,} rows × values up to {_show(arg.magnitude, ctype.scale)})".replace(
+                    ",", " "
+                )
+            )
+        raise SqlError(
+            "ranges",
+            f"{what} can reach {_show(value.magnitude, ctype.scale)}{detail}, beyond the "
+            f"±{_show(LIMIT, ctype.scale)} that 64-bit shares hold exactly; declare tighter "
+            "bounds in the plan: [tables.T] ranges = { column = [low, high] } and/or max_rows",
+            None,
+            None,
+        )
+
+
+def _hull(a: Interval | None, b: Interval | None) -> Interval | None:
+    if a is None or b is None:
+        return a or b
+    return a.hull(b)
+
+
+def _hull_all(parts: list[Interval | None]) -> Interval | None:
+    result: Interval | None = None
+    for p in parts:
+        result = p if result is None else _hull(result, p)
+    return result
+
+
+def _literal(e: ir.Literal) -> Interval | None:
+    v = e.value
+    if isinstance(v, bool):
+        return Interval(int(v), int(v))
+    if isinstance(v, date):
+        days = (v - _EPOCH).days
+        return Interval(days, days)
+    if isinstance(v, int | Decimal) and e.ctype.is_numeric:
+        scaled = int(Decimal(v) * (Decimal(10) ** e.ctype.scale))
+        return Interval(scaled, scaled)
+    return None
+
+
+def _show(scaled: int, scale: int) -> str:
+    """A magnitude in the column's units, short (e.g. ``4.6e18``)."""
+    value = Decimal(scaled).scaleb(-scale)
+    return f"{value:.2g}" if abs(value) >= 10**6 else str(value)
+
+
+__all__ = ["LIMIT", "Interval", "TableBounds", "check_ranges", "type_range"]
