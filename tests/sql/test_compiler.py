@@ -234,6 +234,11 @@ OVERFLOWS = [
     ("SELECT ar * ar * ar FROM inkomst", "(inkomst.ar * inkomst.ar) can reach 1.0e+30"),
     ("SELECT ar FROM inkomst WHERE ar + 0.000001 > 3", "inkomst.ar at 6 decimals"),
     ("SELECT pnr FROM bistand GROUP BY pnr HAVING SUM(belopp * belopp) > 0", "SUM("),
+    ("SELECT 99999999999999999999 AS x FROM bistand", "the literal 99999999999999999999"),
+    (
+        "SELECT pnr FROM bistand WHERE belopp < 4611686018427387904",
+        "the literal 4611686018427387904",
+    ),
 ]
 
 

@@ -205,7 +205,10 @@ class _Ranges:
         if isinstance(e, ir.ColumnRef):
             return cols.get(e.name)
         if isinstance(e, ir.Literal):
-            return _literal(e)
+            value = _literal(e)
+            if value is not None:
+                self.fits(value, f"the literal {render_expr(e)}", e.ctype)
+            return value
         if isinstance(e, ir.Arith):
             return self.arith(e, cols)
         if isinstance(e, ir.Compare):
