@@ -12,10 +12,10 @@ import pytest
 from tests.engine.oracle import data_bounds
 from tests.mpc.harness import run3
 from tyst.data.types import ColumnType, text_key
-from tyst.engine.expressions import EPOCH, Evaluator
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare
+from tyst.ops.expressions import EPOCH, Evaluator
 from tyst.relational.table import SharedColumn, SharedTable, all_valid
 from tyst.ring.words import U64
 from tyst.sql import ir

@@ -9,10 +9,10 @@ import duckdb
 import pytest
 
 from tyst.data.types import ColumnType
+from tyst.ops.registry import render_plan
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
 from tyst.sql.errors import SqlError
-from tyst.sql.explain import render_plan
 from tyst.sql.ranges import TableBounds
 
 T = ColumnType.parse

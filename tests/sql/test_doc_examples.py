@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from tyst.data.types import ColumnType
+from tyst.engine.jobspec import compile_plan
+from tyst.plan import parse_plan
 from tyst.sql.compiler import compile_sql
 from tyst.sql.ranges import TableBounds
 
@@ -58,3 +60,12 @@ def test_the_doc_has_examples() -> None:
 @pytest.mark.parametrize("sql", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
 def test_doc_example_compiles(sql: str) -> None:
     assert compile_sql(sql, TABLES, min_group_size=5, bounds=BOUNDS).plan.schema
+
+
+def test_the_plan_file_example_parses_and_compiles() -> None:
+    block = re.search(r"```toml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    assert block is not None
+    plan = parse_plan(block.group(1), "docs/sql.md")
+    assert plan.tables["bistand"].ranges == {"belopp": (Decimal(0), Decimal(100_000))}
+    assert plan.tables["bistand"].max_rows == 20_000_000
+    assert compile_plan(plan).plan.schema

@@ -20,9 +20,9 @@ from tyst.engine.planning import (
     join_key_columns,
     join_strategies,
 )
+from tyst.ops.registry import disclosures, render_plan
 from tyst.plan import Plan
 from tyst.sql import ir
-from tyst.sql.explain import render_plan
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckRepor
         limit = f", at most {root.limit} rows" if root.limit is not None else ""
         out.append(f"  in the query's ORDER BY order{limit}.")
     thresholds = [
-        n for n in _walk(root) if isinstance(n, ir.Aggregate) and n.keys and n.min_group_size > 1
+        n for n in root.walk() if isinstance(n, ir.Aggregate) and n.keys and n.min_group_size > 1
     ]
     if thresholds:
         out.append(
@@ -89,15 +89,16 @@ def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckRepor
     out += ["", "What the three compute nodes learn (leakage):"]
     tables = ", ".join(compiled.tables)
     out.append(f"  - the number of rows of each input table ({tables}) and this plan;")
-    joins = [n for n in _walk(root) if isinstance(n, ir.Join)]
+    for operator, disclosure in disclosures(root):
+        if operator == "scan":  # the row counts, said above
+            continue
+        out.append(f"  - {operator}: {disclosure.what} ({disclosure.when});")
+    joins = [n for n in root.walk() if isinstance(n, ir.Join)]
     if joins:
         out.append(
-            f"  - {len(joins)} integrity bit(s), one per JOIN: whether the side treated as "
-            "unique on the join key really is (0 unless the data contradicts the plan);"
-        )
-        out.append(
-            "  - for each table joined directly, whether the owner's own data check found it "
-            "unique on its join columns (this decides how the join runs);"
+            f"  - this plan has {len(joins)} join(s); for each table joined directly, whether "
+            "the owner's own data check found it unique on its join columns (this decides "
+            "how the join runs);"
         )
     out.append(
         "  - nothing else: no values, no filter or join selectivity, no group counts, "
@@ -150,10 +151,3 @@ def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckRepor
             if report.problems:
                 ok = False
     return CheckReport("\n".join(out), ok)
-
-
-def _walk(node: ir.Node) -> list[ir.Node]:
-    found = [node]
-    for child in node.children():
-        found += _walk(child)
-    return found

@@ -38,6 +38,16 @@ class Expr:
 
     ctype: ColumnType
 
+    def children(self) -> tuple[Expr, ...]:
+        """The direct sub-expressions."""
+        return ()
+
+    def refs(self) -> tuple[ColumnRef, ...]:
+        """Every column reference in the expression (depth first, with repeats)."""
+        if isinstance(self, ColumnRef):
+            return (self,)
+        return tuple(r for c in self.children() for r in c.refs())
+
 
 @dataclass(frozen=True)
 class ColumnRef(Expr):
@@ -57,6 +67,9 @@ class Arith(Expr):
     left: Expr
     right: Expr
 
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.right)
+
 
 @dataclass(frozen=True)
 class Compare(Expr):
@@ -66,6 +79,9 @@ class Compare(Expr):
     left: Expr
     right: Expr
 
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.right)
+
 
 @dataclass(frozen=True)
 class Logic(Expr):
@@ -74,10 +90,16 @@ class Logic(Expr):
     op: str
     args: tuple[Expr, ...]
 
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
 
 @dataclass(frozen=True)
 class Not(Expr):
     arg: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,9 @@ class Case(Expr):
     whens: tuple[tuple[Expr, Expr], ...]
     default: Expr
 
+    def children(self) -> tuple[Expr, ...]:
+        return (*(x for pair in self.whens for x in pair), self.default)
+
 
 @dataclass(frozen=True)
 class InList(Expr):
@@ -95,6 +120,9 @@ class InList(Expr):
     arg: Expr
     values: tuple[Literal, ...]
     negated: bool
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg, *self.values)
 
 
 @dataclass(frozen=True)
@@ -106,6 +134,9 @@ class Ratio(Expr):
 
     numerator: Expr
     denominator: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.numerator, self.denominator)
 
 
 # --------------------------------------------------------------------- logical plan
@@ -121,6 +152,21 @@ class Node:
 
     def children(self) -> tuple[Node, ...]:
         return ()
+
+    def walk(self) -> tuple[Node, ...]:
+        """This operator and every operator below it, pre-order; a subplan shared by two
+        parents (a CTE used twice) appears once."""
+        seen: set[int] = set()
+        out: list[Node] = []
+        stack: list[Node] = [self]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            out.append(node)
+            stack.extend(reversed(node.children()))
+        return tuple(out)
 
 
 @dataclass(frozen=True)

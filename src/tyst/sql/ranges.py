@@ -205,10 +205,10 @@ class _Ranges:
         if isinstance(e, ir.ColumnRef):
             return cols.get(e.name)
         if isinstance(e, ir.Literal):
-            value = _literal(e)
-            if value is not None:
-                self.fits(value, f"the literal {render_expr(e)}", e.ctype)
-            return value
+            constant = _literal(e)
+            if constant is not None:
+                self.fits(constant, f"the literal {render_expr(e)}", e.ctype)
+            return constant
         if isinstance(e, ir.Arith):
             return self.arith(e, cols)
         if isinstance(e, ir.Compare):

@@ -1,27 +1,23 @@
 """Evaluate typed IR expressions over a secret-shared table, row by row, obliviously.
 
-Contract: :func:`evaluate` returns a :class:`SharedColumn` of the expression's
-type; :func:`predicate` returns a boolean sharing with the condition in bit 0.
+Contract: :meth:`Evaluator.evaluate` returns a :class:`SharedColumn` of the expression's
+type; :meth:`Evaluator.predicate` returns a boolean sharing with the condition in bit 0.
 Every row is computed, valid or not (validity is applied by the operator).
-Literals are public and enter as trivial sharings. Costs per row:
-
-| expression | rounds | note |
-|---|---|---|
-| column, literal, ``+``, ``-``, scale alignment | 0 | local |
-| ``*`` | 1 | one multiplication; decimal scales add up (exact, no truncation) |
-| ``=``, ``<>`` | 7 | id/text compare both key lanes (one batched call) + 1 AND |
-| ``<``, ``<=``, ``>``, ``>=`` | 8 | sign of the difference (operands within ±2^62) |
-| ``AND``, ``OR`` | 1 | on bits |
-| ``CASE`` | 3 per branch | bit injection + one multiplication per lane |
-| ``IN (v1..vk)`` | 7 + 1 | k equalities batched, then an OR |
+Literals are public and enter as trivial sharings. :data:`EXPRESSIONS` is the catalogue of
+expression kinds with their rounds per row and what they read of id/text columns (the
+registry's expression half; ``docs/operators.md`` is generated from it). Values stay within
+the ring by the compiler's ``ranges`` pass (:mod:`tyst.sql.ranges`).
 
 Leakage: none (nothing is opened).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 import numpy as np
 
@@ -34,7 +30,60 @@ from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 from tyst.sql import ir
 
+Need = Literal["key", "content"]
+
 EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class ExprSpec:
+    """One expression kind: the SQL it comes from, its rounds per row, and what it reads of
+    the id/text columns it references directly (``key``: the two key lanes; ``content``:
+    the bytes)."""
+
+    sql: str
+    rounds: str
+    reads: Need = "key"
+
+
+EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
+    ir.ColumnRef: ExprSpec("a column", "0"),
+    ir.Literal: ExprSpec("a literal (public, a trivial sharing)", "0"),
+    ir.Arith: ExprSpec(
+        "`+`, `-` (local, scales aligned), `*` (one multiplication; decimal scales add)",
+        "0 (`+`, `-`); 1 (`*`)",
+    ),
+    ir.Compare: ExprSpec(
+        "`=`, `<>` (id/text: both key lanes, batched), `<`, `<=`, `>`, `>=` (sign of the "
+        "difference)",
+        "7 (`=`, `<>`); 8 (ordering)",
+    ),
+    ir.Logic: ExprSpec("`AND`, `OR` on bits", "1 per operand"),
+    ir.Not: ExprSpec("`NOT`", "0"),
+    ir.Case: ExprSpec(
+        "`CASE WHEN … THEN … ELSE … END`", "3 per branch (bit injection + one multiplication)"
+    ),
+    ir.InList: ExprSpec("`x [NOT] IN (v1, …, vk)` with literals", "7 + 1 (k batched equalities)"),
+    ir.Ratio: ExprSpec("`AVG` as a sum and a count; only the recipient divides", "0"),
+}
+
+
+def reads(e: ir.Expr) -> dict[str, Need]:
+    """Every column ``e`` references, with what it reads of it (pruning keeps at least that)."""
+    out: dict[str, Need] = {}
+
+    def walk(x: ir.Expr) -> None:
+        for child in x.children():
+            if isinstance(child, ir.ColumnRef):
+                level = EXPRESSIONS[type(x)].reads
+                out[child.name] = "content" if "content" in (out.get(child.name), level) else "key"
+            else:
+                walk(child)
+
+    if isinstance(e, ir.ColumnRef):
+        return {e.name: "key"}
+    walk(e)
+    return out
 
 
 def literal_words(lit: ir.Literal) -> list[int]:
