@@ -181,3 +181,56 @@ def test_min_group_size_is_having_count_and_reports_suppressed(k: int) -> None:
     assert sorted(got, key=repr) == sorted(want, key=repr)
     assert suppressed == [len(everything) - len(want)]
     assert len(want) < len(everything)  # the threshold bites on this data
+
+
+TPCH_LIKE = {
+    "customer": {"c_custkey": T("id"), "c_segment": T("text")},
+    "orders": {"o_orderkey": T("id"), "o_custkey": T("id"), "o_date": T("date")},
+    "lineitem": {"l_orderkey": T("id"), "l_price": T("decimal(2)")},
+}
+
+
+def _tpch_like(n: int, seed: int) -> dict[str, dict[str, list[object]]]:
+    rng = np.random.default_rng(seed)
+    customers = max(1, n // 4)
+    orders = max(1, n // 2)
+    return {
+        "customer": {
+            "c_custkey": [f"c{i}" for i in range(customers)],
+            "c_segment": [["BUILDING", "MACHINERY"][int(v)] for v in rng.integers(0, 2, customers)],
+        },
+        "orders": {
+            "o_orderkey": [f"o{i}" for i in range(orders)],
+            "o_custkey": [f"c{int(v)}" for v in rng.integers(0, customers, orders)],
+            "o_date": [
+                date(1995, 1, 1) + timedelta(days=int(v)) for v in rng.integers(0, 90, orders)
+            ],
+        },
+        "lineitem": {
+            "l_orderkey": [f"o{int(v)}" for v in rng.integers(0, orders, n)],
+            "l_price": [Decimal(int(v)) / 100 for v in rng.integers(0, 10**6, n)],
+        },
+    }
+
+
+COMMA_JOINS = {
+    # TPC-H Q3's shape in its FROM order: customer ⋈ orders is unique on o_orderkey
+    "q3_shape": "SELECT l_orderkey, SUM(l_price) AS revenue, o_date FROM customer, orders, "
+    "lineitem WHERE c_segment = 'BUILDING' AND c_custkey = o_custkey AND l_orderkey = o_orderkey "
+    "AND o_date < DATE '1995-03-15' GROUP BY l_orderkey, o_date",
+    "using": "SELECT * FROM orders JOIN customer ON o_custkey = c_custkey "
+    "JOIN (SELECT l_orderkey AS o_orderkey, l_price FROM lineitem) AS l USING (o_orderkey)",
+    "cross_join_where": "SELECT c.c_custkey, o.o_orderkey FROM customer c CROSS JOIN orders o "
+    "WHERE o.o_custkey = c.c_custkey AND c.c_segment <> 'MACHINERY'",
+}
+
+
+@pytest.mark.parametrize("n", [0, 1, 41])
+@pytest.mark.parametrize("shape", sorted(COMMA_JOINS))
+def test_comma_and_using_joins_match_duckdb(shape: str, n: int) -> None:
+    sql = COMMA_JOINS[shape]
+    data = _tpch_like(n, seed=n + 3)
+    names, got = run_mpc(sql, TPCH_LIKE, data)
+    want_names, want = run_duckdb(sql, TPCH_LIKE, data)
+    assert names == want_names
+    assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr)

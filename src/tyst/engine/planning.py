@@ -152,12 +152,19 @@ def join_strategies(root: ir.Node, facts: Facts) -> dict[ir.Join, JoinStrategy]:
 
 
 def join_key_columns(root: ir.Node) -> dict[str, set[tuple[str, ...]]]:
-    """Per input table, the column tuples it is joined on directly (for data checks)."""
+    """Per input table, the column tuples it is joined on (for the owners' data checks): directly,
+    or through filters, projections and joins below the join (``customer ⋈ orders`` joined to
+    ``lineitem`` on ``o_orderkey`` asks the owner of ``orders`` whether it is unique there)."""
     found: dict[str, set[tuple[str, ...]]] = {}
 
     def source(node: ir.Node, names: tuple[str, ...]) -> None:
         while isinstance(node, ir.Filter | ir.SemiJoin | ir.OrderLimit):
             node = node.input
+        if isinstance(node, ir.Join):  # keys of a joined table, joined again further up
+            for side in (node.left, node.right):
+                if set(names) <= {n for n, _ in side.schema}:
+                    source(side, names)
+            return
         if isinstance(node, ir.Project):
             exprs = dict(node.outputs)
             if all(isinstance(exprs.get(n), ir.ColumnRef) for n in names):

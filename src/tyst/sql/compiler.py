@@ -18,7 +18,7 @@ The result is a :class:`~tyst.sql.ir.CompiledQuery`; nothing here touches data.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -93,7 +93,7 @@ def check_subset(tree: exp.Expression) -> None:
             raise _fail("subset", "CAST is supported only as DATE 'YYYY-MM-DD'", node)
         if isinstance(node, exp.Join):
             join_kind = str(node.args.get("kind") or "").upper()
-            if join_kind not in ("", "INNER"):
+            if join_kind not in ("", "INNER", "CROSS"):
                 raise _fail("subset", f"{join_kind} JOIN is not supported", node)
             side = (node.args.get("side") or "").upper()
             if side:
@@ -103,12 +103,8 @@ def check_subset(tree: exp.Expression) -> None:
                     "for the rows without a match)",
                     node,
                 )
-            if node.args.get("on") is None:
-                raise _fail(
-                    "subset", "joins need ON with equality conditions (no comma joins)", node
-                )
-            if node.args.get("using"):
-                raise _fail("subset", "JOIN … USING is not supported; write ON a.k = b.k", node)
+            if join_kind == "CROSS" and (node.args.get("on") or node.args.get("using")):
+                raise _fail("subset", "CROSS JOIN takes no ON or USING", node)
 
 
 # ------------------------------------------------------------------ binding helpers
@@ -120,6 +116,10 @@ class _Relation:
 
     node: ir.Node
     columns: dict[str, dict[str, str]]  # alias -> column -> schema name
+    merged: dict[str, str] = field(default_factory=dict)
+    """Unqualified names of ``JOIN … USING`` columns → the (left) schema name they mean."""
+    hidden: set[str] = field(default_factory=set)
+    """Schema names ``*`` leaves out (the right copy of a ``USING`` column)."""
 
     def types(self) -> dict[str, ColumnType]:
         return dict(self.node.schema)
@@ -401,10 +401,10 @@ class _Compiler:
         return self.order_limit(node, result, {name: name for name, _ in first}, [])
 
     def select(self, node: exp.Select, ctes: dict[str, ir.Node]) -> ir.Node:
-        rel = self.from_clause(node, ctes)
+        rel, consumed = self.from_clause(node, ctes)
         where = node.args.get("where")
         if where is not None:
-            rel = self.where(where.this, rel, ctes)
+            rel = self.where(where.this, rel, ctes, skip=consumed)
         items = self.expand_star(node, rel)
         has_aggs = any(e.find(*_AGGREGATES) for e in items) or node.args.get("group")
         having = node.args.get("having")
@@ -473,30 +473,124 @@ class _Compiler:
             ir.Project(schema, inner, outputs), {alias: {n: f"{alias}.{n}" for n in names}}
         )
 
-    def from_clause(self, node: exp.Select, ctes: dict[str, ir.Node]) -> _Relation:
+    def from_clause(self, node: exp.Select, ctes: dict[str, ir.Node]) -> tuple[_Relation, set[int]]:
+        """The FROM clause as one relation, and the WHERE conjuncts it used as join keys.
+
+        ``JOIN … ON`` and ``JOIN … USING`` join their neighbours as written; the
+        comma-separated items (``FROM a, b``, also ``CROSS JOIN``) are joined to each
+        other by the column equalities between them in WHERE, in FROM order, each
+        joined to the first one already joined that it is connected to. An item not
+        connected to the others by an equality is refused (no cross joins).
+        """
         from_ = node.args.get("from_") or node.args.get("from")
         if from_ is None:
             raise _fail("subset", "a SELECT needs FROM", node)
-        rel = self.table_ref(from_.this, ctes)
+        groups = [self.table_ref(from_.this, ctes)]
+        aliases = set(groups[0].columns)
         for join in node.args.get("joins") or []:
             right = self.table_ref(join.this, ctes)
-            overlap = set(rel.columns) & set(right.columns)
+            overlap = aliases & set(right.columns)
             if overlap:
                 raise _fail("bind", f"alias {sorted(overlap)[0]!r} is used twice", join)
-            rel = self.join(rel, right, join)
-        return rel
+            aliases |= set(right.columns)
+            if join.args.get("using"):
+                groups[-1] = self.join_using(groups[-1], right, join)
+            elif join.args.get("on") is not None:
+                groups[-1] = self.join(groups[-1], right, _conjuncts(join.args["on"]), join)
+            else:
+                groups.append(right)
+        if len(groups) == 1:
+            return groups[0], set()
+        where = node.args.get("where")
+        return self.connect(groups, _conjuncts(where.this) if where is not None else [], node)
 
-    def join(self, left: _Relation, right: _Relation, node: exp.Join) -> _Relation:
+    def connect(
+        self, groups: list[_Relation], conjuncts: list[exp.Expression], node: exp.Select
+    ) -> tuple[_Relation, set[int]]:
+        """Join comma-separated FROM items by their WHERE equalities (see :meth:`from_clause`)."""
+        edges: list[tuple[exp.Expression, int, int]] = []
+        for conj in conjuncts:
+            if (
+                isinstance(conj, exp.EQ)
+                and isinstance(conj.this, exp.Column)
+                and isinstance(conj.expression, exp.Column)
+            ):
+                a, b = _group_of(conj.this, groups), _group_of(conj.expression, groups)
+                if a is not None and b is not None and a != b:
+                    edges.append((conj, a, b))
+        current, members, consumed = groups[0], {0}, set()
+        while len(members) < len(groups):
+            for index in range(len(groups)):
+                if index in members:
+                    continue
+                found = [
+                    conj
+                    for conj, a, b in edges
+                    if (a in members and b == index) or (b in members and a == index)
+                ]
+                if found:
+                    break
+            else:
+                lonely = next(i for i in range(len(groups)) if i not in members)
+                name = next(iter(groups[lonely].columns))
+                raise _fail(
+                    "bind",
+                    f"{name!r} is not joined to the other tables by an equality in WHERE "
+                    "(cross joins are not supported); write a.k = b.k",
+                    node,
+                )
+            current = self.join(current, groups[index], found, node)
+            members.add(index)
+            consumed |= {id(c) for c in found}
+        return current, consumed
+
+    def join_using(self, left: _Relation, right: _Relation, node: exp.Join) -> _Relation:
+        """``JOIN … USING (c, …)``: equality of the columns of that name on both sides; the
+        output lists each such column once (the left one), as SQL does."""
+        conditions: list[exp.Expression] = []
+        for ident in node.args["using"]:
+            name = ident.name
+            for side, what in ((left, "left"), (right, "right")):
+                hits = [a for a, cols in side.columns.items() if name in cols]
+                if len(hits) != 1:
+                    problem = "no" if not hits else "several"
+                    raise _fail(
+                        "bind",
+                        f"USING ({name}): the {what} side has {problem} column {name!r}",
+                        node,
+                    )
+            l_alias = next(a for a, cols in left.columns.items() if name in cols)
+            r_alias = next(a for a, cols in right.columns.items() if name in cols)
+            conditions.append(
+                exp.EQ(
+                    this=exp.column(name, table=l_alias), expression=exp.column(name, table=r_alias)
+                )
+            )
+        joined = self.join(left, right, conditions, node)
+        for ident in node.args["using"]:
+            r_alias = next(a for a, cols in right.columns.items() if ident.name in cols)
+            l_alias = next(a for a, cols in left.columns.items() if ident.name in cols)
+            joined.merged[ident.name] = left.columns[l_alias][ident.name]
+            joined.hidden.add(right.columns[r_alias][ident.name])
+        return joined
+
+    def join(
+        self,
+        left: _Relation,
+        right: _Relation,
+        conditions: list[exp.Expression],
+        node: exp.Expression,
+    ) -> _Relation:
         both = _Relation(left.node, {**left.columns, **right.columns})
+        both.merged = {**left.merged, **right.merged}
+        both.hidden = left.hidden | right.hidden
         left_names = {n for n, _ in left.node.schema}
         right_names = {n for n, _ in right.node.schema}
         keys_l: list[str] = []
         keys_r: list[str] = []
         residual: list[ir.Expr] = []
-        resolve = self.resolver(
-            _Relation(left.node, both.columns), extra_types=dict(right.node.schema)
-        )
-        for conj in _conjuncts(node.args["on"]):
+        resolve = self.resolver(both, extra_types=dict(right.node.schema))
+        for conj in conditions:
             if (
                 isinstance(conj, exp.EQ)
                 and isinstance(conj.this, exp.Column)
@@ -525,15 +619,25 @@ class _Compiler:
             result = ir.Filter(
                 schema, result, _logic("AND", residual, node) if len(residual) > 1 else residual[0]
             )
-        return _Relation(result, both.columns)
+        return _Relation(result, both.columns, both.merged, both.hidden)
 
     # -- WHERE with semi/anti joins
 
-    def where(self, cond: exp.Expression, rel: _Relation, ctes: dict[str, ir.Node]) -> _Relation:
+    def where(
+        self,
+        cond: exp.Expression,
+        rel: _Relation,
+        ctes: dict[str, ir.Node],
+        skip: set[int] | frozenset[int] = frozenset(),
+    ) -> _Relation:
+        """WHERE: IN/EXISTS conjuncts become semi- or anti-joins, the rest one filter; the
+        conjuncts in ``skip`` (used as join keys by the FROM clause) are done already."""
         plain: list[ir.Expr] = []
         node = rel.node
         resolve = self.resolver(rel)
         for conj in _conjuncts(cond):
+            if id(conj) in skip:
+                continue
             negated = False
             inner = conj
             if isinstance(inner, exp.Not) and isinstance(inner.this, exp.In | exp.Exists):
@@ -564,7 +668,7 @@ class _Compiler:
         if plain:
             pred = plain[0] if len(plain) == 1 else _logic("AND", plain, cond)
             node = ir.Filter(node.schema, node, pred)
-        return _Relation(node, rel.columns)
+        return _Relation(node, rel.columns, rel.merged, rel.hidden)
 
     def exists(
         self,
@@ -579,7 +683,7 @@ class _Compiler:
             sub.args.get(k) for k in ("group", "having", "order", "limit", "distinct")
         ):
             raise _fail("subset", "EXISTS supports SELECT … FROM … [JOIN …] WHERE … only", node)
-        inner = self.from_clause(sub, ctes)
+        inner, consumed = self.from_clause(sub, ctes)
         inner_names = {n for n, _ in inner.node.schema}
         outer_names = {n for n, _ in outer.node.schema}
         resolve_inner = self.resolver(inner)
@@ -592,6 +696,8 @@ class _Compiler:
         local: list[ir.Expr] = []
         where = sub.args.get("where")
         for conj in _conjuncts(where.this) if where is not None else []:
+            if id(conj) in consumed:
+                continue
             bound = _bind_expr(conj, resolve_both)
             refs = _refs(bound)
             if refs <= inner_names:
@@ -637,7 +743,11 @@ class _Compiler:
         for e in node.expressions:
             if isinstance(e, exp.Star):
                 for alias, cols in rel.columns.items():
-                    items.extend(exp.column(c, table=alias) for c in cols)
+                    items.extend(
+                        exp.column(c, table=alias)
+                        for c, full in cols.items()
+                        if full not in rel.hidden
+                    )
             elif isinstance(e, exp.Column) and isinstance(e.this, exp.Star):
                 alias = e.table
                 if alias not in rel.columns:
@@ -670,6 +780,8 @@ class _Compiler:
                     known = ", ".join(rel.columns[table]) or "none"
                     raise _fail("bind", f"unknown column {table}.{name} (columns: {known})", col)
                 full = rel.columns[table][name]
+            elif name in rel.merged:
+                full = rel.merged[name]
             else:
                 hits = [cols[name] for cols in rel.columns.values() if name in cols]
                 if not hits:
@@ -850,6 +962,17 @@ class _Compiler:
                 raise _fail("subset", "LIMIT needs a non-negative integer literal", limit)
             n = int(value.this)
         return ir.OrderLimit(schema, result, tuple(keys), n)
+
+
+def _group_of(col: exp.Column, groups: list[_Relation]) -> int | None:
+    """The FROM item a column belongs to (None: unknown or ambiguous there)."""
+    if col.table:
+        hits = [i for i, g in enumerate(groups) if col.table in g.columns]
+    else:
+        hits = [
+            i for i, g in enumerate(groups) if any(col.name in cols for cols in g.columns.values())
+        ]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _alias_columns(node: exp.Expression) -> list[str]:
