@@ -284,3 +284,18 @@ def test_a_node_that_cannot_deliver_fails_a_finished_job(client: TestClient) -> 
     for node in NODES:
         last = job_event(client, job_id, node, "shares_deleted")
     assert last.json()["state"] == "deleted"
+
+
+def test_result_received_carries_no_true_row_count(client: TestClient) -> None:
+    """Finding 1 of issue 11: only the padded length may be published."""
+    job_id = approved_job(client)
+    run_to_finished(client, job_id)
+    response = job_event(client, job_id, FK, "result_received", {"rows": 3})
+    assert response.status_code == 400
+    assert is_one_line(response)
+    assert "padded_rows" in response.json()["detail"]
+    response = job_event(client, job_id, FK, "result_received", {"padded_rows": 16})
+    assert response.status_code == 200, response.text
+    events = client.get(f"/jobs/{job_id}").json()["events"]
+    assert [e["details"] for e in events if e["kind"] == "result_received"] == [{"padded_rows": 16}]
+    assert b'"rows"' not in client.get("/audit").content

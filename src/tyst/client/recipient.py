@@ -6,7 +6,8 @@ each blob's signature by the node that posted it (one per compute node of the
 deployment, in party order), opens it with the recipient's own keys under the
 context that binds job, recipient, node and party, combines the three share
 sets, drops the padding rows, divides AVG sums by counts and returns the rows.
-It then signs ``result_received`` (the coordinator drops the blobs).
+It then signs ``result_received`` with the *padded* length only — the number
+of valid rows never appears in an event (the coordinator drops the blobs).
 
 What the recipient learns: the result rows, the number of groups suppressed by
 ``min_group_size`` and the padded result length (a function of input sizes).
@@ -119,7 +120,9 @@ def fetch_result(
     except ValueError as exc:
         raise ResultError(f"the nodes' result shares disagree: {exc}") from None
     result = decode(spec, combined)
-    coordinator.job_event(job, "result_received", {"rows": len(result.rows)})
+    # Only the padded length is public (it is a function of the input sizes); the
+    # number of valid rows is the result itself and never leaves the recipient.
+    coordinator.job_event(job, "result_received", {"padded_rows": result.padded_rows})
     return result
 
 

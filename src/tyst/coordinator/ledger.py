@@ -59,6 +59,8 @@ shares_deleted (n)     finished, failed, or    deleted when every node did
 =====================  ======================  ===============================
 
 (n) a compute node, (p) a party of the plan, (r) a recipient of the plan.
+A ``result_received`` event may carry no detail but ``padded_rows`` (400
+otherwise): the number of valid result rows is never published.
 Anything else is an illegal transition (409). "Every node" is the configured
 ``nodes``; without them, any :data:`~tyst.coordinator.protocol.NODE_COUNT`
 distinct registered organisations that are not parties of the plan.
@@ -140,6 +142,10 @@ from tyst.service.signing import (
 
 DEFAULT_MAX_BLOB_BYTES = 64 * 2**20
 """Largest result blob relayed by default (64 MiB)."""
+
+RESULT_RECEIVED_DETAILS = frozenset({"padded_rows"})
+"""The only detail a ``result_received`` event may carry: the padded result length,
+which every node already reports. The true number of rows is never published."""
 
 PLAN_AWAITING = "awaiting_approvals"
 PLAN_APPROVED = "approved"
@@ -686,6 +692,13 @@ class Ledger:
             raise _forbidden(f"{actor!r} is not a compute node; only nodes report {kind}")
         if kind == "result_received" and actor not in recipients:
             raise _forbidden(f"{actor!r} is not a recipient of this plan")
+        if kind == "result_received":
+            extra = sorted(set(event.details) - RESULT_RECEIVED_DETAILS)
+            if extra:
+                raise _bad(
+                    f"result_received may carry only {sorted(RESULT_RECEIVED_DETAILS)}, not "
+                    f"{extra[0]!r}: the number of valid result rows is the recipient's alone"
+                )
         if kind == "job_cancelled" and not (node or actor in parties):
             raise _forbidden(f"{actor!r} is neither a node nor a party of this plan")
 
