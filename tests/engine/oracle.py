@@ -4,7 +4,7 @@ on the same plaintext rows, and return both results as comparable Python rows.""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -244,15 +244,17 @@ def run_duckdb(
 
 
 def normalise(rows: Rows) -> list[tuple[object, ...]]:
-    """Rows made comparable across engines (floats from DuckDB's AVG rounded)."""
+    """Rows made comparable across engines: floats from DuckDB's AVG rounded, and DuckDB's
+    midnight TIMESTAMPs (date ± INTERVAL) as the dates tyst returns."""
     out = []
     for row in rows:
-        out.append(
-            tuple(
-                round(float(v), 4)
-                if isinstance(v, float | Decimal) and not isinstance(v, bool)
-                else v
-                for v in row
-            )
-        )
+        out.append(tuple(_comparable(v) for v in row))
     return out
+
+
+def _comparable(v: object) -> object:
+    if isinstance(v, float | Decimal) and not isinstance(v, bool):
+        return round(float(v), 4)
+    if isinstance(v, datetime) and v.time() == time(0):
+        return v.date()
+    return v

@@ -100,6 +100,12 @@ SHAPES = {
     "cte_join_aggregate": "WITH per AS (SELECT pnr, SUM(belopp) AS total FROM bistand "
     "GROUP BY pnr) SELECT COUNT(*) AS n, SUM(p.total) AS s FROM per p "
     "JOIN inkomst i ON p.pnr = i.pnr WHERE i.inkomst > p.total",
+    # date arithmetic: ± days, ± INTERVAL 'n' DAY/WEEK, date − date in days
+    "date_arithmetic": "SELECT pnr, manad + 10 AS senare, manad - INTERVAL '2' WEEK AS tidigare, "
+    "manad - DATE '2026-01-01' AS dagar FROM bistand "
+    "WHERE manad + INTERVAL '31' DAY > DATE '2026-05-01' AND 3 + manad < DATE '2026-11-01'",
+    "date_difference_group": "SELECT manad - DATE '2026-01-01' AS d, COUNT(*) AS n FROM bistand "
+    "GROUP BY d HAVING MAX(manad) - MIN(manad) = 0",
     # column alias lists rename positionally (a regression: they were once ignored)
     "alias_list_derived": "SELECT s.b, s.b2 FROM (SELECT belopp, belopp * 2 FROM bistand) "
     "AS s (b2, b) WHERE s.b2 > 0",

@@ -202,6 +202,16 @@ REJECTED = [
     ),
     ("SELECT q.x FROM optout AS q (x, y)", "names 2 columns but the table has 1", "bind", None),
     (
+        "SELECT manad + INTERVAL '1' MONTH FROM bistand",
+        "INTERVAL MONTH is not supported",
+        "subset",
+        None,
+    ),
+    ("SELECT manad * 2 FROM bistand", "date arithmetic is date ± int days", "types", None),
+    ("SELECT manad + manad FROM bistand", "date arithmetic is date ± int days", "types", None),
+    ("SELECT INTERVAL '1' DAY FROM bistand", "INTERVAL is not supported here", "subset", None),
+    ("SELECT belopp + INTERVAL '1' DAY FROM bistand", "INTERVAL needs a date", "types", None),
+    (
         "SELECT DISTINCT AVG(belopp) AS a FROM bistand GROUP BY kommun",
         "DISTINCT over an AVG result",
         "types",

@@ -40,8 +40,9 @@ _SUPPORTED = (
     exp.Cast, exp.DataType, exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Paren, exp.EQ, exp.NEQ,
     exp.LT, exp.LTE, exp.GT, exp.GTE, exp.And, exp.Or, exp.Not, exp.Between, exp.In,
     exp.Exists, exp.Case, exp.If, exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Distinct,
-    exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit,
+    exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Interval, exp.Var,
 )  # fmt: skip
+_INTERVAL_DAYS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
 _AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
 _COMPARE_OPS: dict[type[exp.Expression], str] = {
     exp.EQ: "=",
@@ -214,6 +215,8 @@ def _bind_expr(
             if isinstance(inner, ir.Literal) and isinstance(inner.value, int | Decimal):
                 return ir.Literal(inner.ctype, -inner.value)
             return _arith("-", ir.Literal(ir.INT, 0), inner, e)
+        if isinstance(e, exp.Add | exp.Sub) and isinstance(e.expression, exp.Interval):
+            return _date_shift(_ARITH_OPS[type(e)], rec(e.this), e.expression, e)
         if type(e) in _ARITH_OPS:
             return _arith(_ARITH_OPS[type(e)], rec(e.this), rec(e.expression), e)
         if type(e) in _COMPARE_OPS:
@@ -263,8 +266,46 @@ def _no_ratio(*exprs: ir.Expr, node: Any) -> None:
         )
 
 
+def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.Expr:
+    """``d ± INTERVAL 'n' DAY`` (or WEEK): a date n days later (earlier).
+
+    DuckDB's result is a TIMESTAMP at midnight; tyst's is the same instant as a date.
+    """
+    unit = interval.args.get("unit")
+    name = (unit.name if unit is not None else "").upper()
+    amount = interval.this
+    if name not in _INTERVAL_DAYS or not isinstance(amount, exp.Literal):
+        raise _fail(
+            "subset",
+            f"INTERVAL {name or '…'} is not supported; use INTERVAL 'n' DAY or WEEK "
+            "(month and year arithmetic needs the calendar)",
+            node,
+        )
+    try:
+        days = int(str(amount.this).strip()) * _INTERVAL_DAYS[name]
+    except ValueError:
+        raise _fail("types", f"INTERVAL {amount.this!r}: a whole number of days", node) from None
+    if day.ctype.kind != "date":
+        raise _fail("types", f"INTERVAL needs a date on its left, got {_describe(day)}", node)
+    return ir.Arith(ir.DATE, op, day, ir.Literal(ir.INT, days))
+
+
 def _arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
     _no_ratio(a, b, node=node)
+    dates = (a.ctype.kind == "date", b.ctype.kind == "date")
+    if any(dates):  # date ± days, days + date, date − date (days), as DuckDB
+        if dates == (True, True) and op == "-":
+            return ir.Arith(ir.INT, "-", a, b)
+        if dates == (True, False) and op in "+-" and b.ctype.kind == "int":
+            return ir.Arith(ir.DATE, op, a, b)
+        if dates == (False, True) and op == "+" and a.ctype.kind == "int":
+            return ir.Arith(ir.DATE, "+", b, a)
+        raise _fail(
+            "types",
+            f"date arithmetic is date ± int days or date − date, not {_describe(a)} {op} "
+            f"{_describe(b)}",
+            node,
+        )
     for side in (a, b):
         if not side.ctype.is_numeric:
             what = "arithmetic on an id column" if side.ctype.is_text else "arithmetic"
