@@ -1,6 +1,8 @@
 """The owner's side of an upload: validate, secret-share on the owner's premises, stream.
 
-Contract: :func:`upload_table` reads the owner's file chunk by chunk
+Contract: :func:`upload_table` first counts the file's rows (one pass over
+its text; the count goes into each stream's signed header, which bounds what a
+node accepts), then reads the file chunk by chunk
 (:func:`tyst.data.files.read_table`: every value validated, errors name the
 file and line), splits every lane of the plan's shared schema into three
 replicated sharings (:func:`tyst.mpc.outsourced.split`) and streams node *i*
@@ -8,8 +10,10 @@ only its pair of components, to the three nodes at once
 (:mod:`tyst.api.uploads`). Only one chunk of plaintext is in memory at a time
 (plus the key lanes of the table's join columns, for the owner's own
 uniqueness check, whose verdict goes into the signed trailer). The owner signs
-each stream; a node commits it only if the signature verifies, so an aborted
-upload (bad value, lost connection) leaves nothing behind and can be repeated.
+each stream's header and the whole stream; a node commits it only if the
+trailer signature verifies, so an aborted upload (bad value, lost connection)
+leaves nothing behind and can be repeated (a new stream for the same table
+replaces an unfinished one at the node).
 
 Errors: ``DataError`` (first bad value), :class:`UploadError` (a node refused
 or could not be reached; one line naming the node).
@@ -31,7 +35,7 @@ import numpy as np
 
 from tyst.api.http import ApiError, NodeClient
 from tyst.api.uploads import UploadHeader, UploadWriter
-from tyst.data.files import read_table
+from tyst.data.files import DEFAULT_CHUNK_ROWS, read_table
 from tyst.engine.jobspec import JobSpec
 from tyst.engine.planning import join_key_columns
 from tyst.mpc.outsourced import split
@@ -147,8 +151,12 @@ def upload_table(
     columns = plan.tables[table].columns
     shared = spec.schemas[table]
     key_columns = spec.join_columns.get(table, set())
+    bounds = plan.tables[table].bounds()  # the signed plan's max_rows and ranges
+    step = chunk_rows or DEFAULT_CHUNK_ROWS
+    with read_table(path, columns, chunk_rows=step, bounds=bounds) as counter:
+        total = sum(len(text.lines) for text in counter.text_chunks())
     writers = [
-        UploadWriter(UploadHeader(job, plan.digest(), table, owner, i, spec.lanes(table)))
+        UploadWriter(UploadHeader(job, plan.digest(), table, owner, i, spec.lanes(table), total))
         for i in range(3)
     ]
     streams = [_Stream(nodes[i], job, table) for i in range(3)]
@@ -156,11 +164,12 @@ def upload_table(
     rows = 0
     try:
         for i in range(3):
-            streams[i].put(writers[i].start())
-        options = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
-        with read_table(path, columns, **options) as reader:
+            streams[i].put(writers[i].start(keys))
+        with read_table(path, columns, chunk_rows=step, bounds=bounds) as reader:
             for chunk in reader:
                 rows += chunk.rows
+                if rows > total:
+                    raise UploadError(f"{path} changed during the upload (more than {total} rows)")
                 per_node: list[list[tuple[np.ndarray, np.ndarray]]] = [[], [], []]
                 for c, ctype in shared.items():
                     lanes = chunk.lanes[c]
@@ -170,9 +179,11 @@ def upload_table(
                         for part in split(lane):
                             per_node[part.party].append((part.first, part.second))
                 for i in range(3):
-                    streams[i].put(writers[i].chunk(per_node[i]))
+                    streams[i].put(writers[i].chunk(per_node[i], chunk.rows))
                 if progress is not None:
                     progress(table, rows)
+        if rows != total:
+            raise UploadError(f"{path} changed during the upload ({rows} rows, not {total})")
         unique = _unique_sets(spec, table, keys_seen, columns)
         for i in range(3):
             streams[i].put(writers[i].finish(keys, unique))

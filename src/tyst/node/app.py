@@ -8,8 +8,16 @@ Routes (JSON; every error is ``{"detail": "<one line>"}``):
 - ``PUT /jobs/{job}/tables/{table}`` — an owner's upload stream
   (``application/octet-stream``, :mod:`tyst.api.uploads`) → 201
   ``{job, table, rows, complete}``; 400 malformed or not matching the plan,
-  403 unauthorised (approvals, owner or signature), 409 already uploaded or
-  the job no longer accepts uploads.
+  403 unauthorised (header or trailer signature, approvals, owner), 404 a job
+  id not of the coordinator's form, 409 already uploaded, replaced by a newer
+  upload of the table, or the job no longer accepts uploads, 413 more rows
+  than the plan or this node allows.
+
+A job id must be ``job-`` + 32 lowercase hex digits (as the coordinator
+issues them): anything else is 404 before the body is read. The upload
+reader holds at most one frame of :data:`tyst.api.uploads.MAX_CHUNK_BYTES`
+(an announced longer frame is refused from its 9-byte head), so one request
+never makes the node buffer more than a few MiB.
 
 The rules are in :mod:`tyst.node.service`; :func:`serve` runs the node.
 """
@@ -29,7 +37,7 @@ from fastapi.responses import JSONResponse
 from tyst.api.uploads import Chunk, UploadFormatError, UploadHeader, UploadReader
 from tyst.node.config import NodeConfig
 from tyst.node.service import NodeService, Refused
-from tyst.node.store import TableWriter
+from tyst.node.store import StoreError, TableWriter
 
 log = logging.getLogger("tyst.node")
 
@@ -72,13 +80,16 @@ def create_app(service: NodeService, *, start: bool = True) -> FastAPI:
         status_code=201,
     )
     async def upload(job: str, table: str, request: Request) -> dict[str, Any]:
+        service.check_request(job, table)
         reader = UploadReader()
         writer: TableWriter | None = None
         try:
             async for data in request.stream():
                 for frame in reader.feed(data):
                     if isinstance(frame, UploadHeader):
-                        writer = await run_in_threadpool(service.begin_upload, job, table, frame)
+                        writer = await run_in_threadpool(
+                            service.begin_upload, job, table, frame, reader.header_signature
+                        )
                     elif isinstance(frame, Chunk):
                         assert writer is not None
                         await run_in_threadpool(writer.write, frame.payload)
@@ -89,9 +100,11 @@ def create_app(service: NodeService, *, start: bool = True) -> FastAPI:
             return await run_in_threadpool(service.finish_upload, job, table, reader, done)
         except UploadFormatError as exc:
             raise Refused(400, str(exc)) from None
+        except StoreError as exc:  # replaced by a newer upload, deleted, or over its bound
+            raise Refused(409, str(exc)) from None
         finally:
             if writer is not None:
-                service.abort_upload(job, table, writer)
+                await run_in_threadpool(service.abort_upload, job, table, writer)
 
     return app
 

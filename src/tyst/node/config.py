@@ -23,6 +23,7 @@ Format (TOML, one ``[node]`` table; relative paths are relative to the file)::
     run_deadline = 21600           # seconds a run may take in total
     upload_timeout = 3600          # seconds a job may wait for all its uploads
     sweep_seconds = 30             # how often retention and stale jobs are checked
+    max_table_bytes = 34359738368  # optional: the most one table's upload may store (32 GiB)
 
 Errors: :class:`NodeConfigError`, one line naming the file and the key.
 """
@@ -55,7 +56,11 @@ _KEYS = {
     "run_deadline",
     "upload_timeout",
     "sweep_seconds",
+    "max_table_bytes",
 }
+
+DEFAULT_MAX_TABLE_BYTES = 32 << 30
+"""The most bytes one table's upload may store at a node unless configured (32 GiB)."""
 
 
 class NodeConfigError(Exception):
@@ -85,6 +90,7 @@ class NodeConfig:
     run_deadline: float = 21600.0
     upload_timeout: float = 3600.0
     sweep_seconds: float = 30.0
+    max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -152,6 +158,9 @@ def load_node_config(path: str | Path) -> NodeConfig:
     for k, v in numbers.items():
         if v <= 0:
             raise fail(k, "must be positive")
+    max_table_bytes = get("max_table_bytes", int, DEFAULT_MAX_TABLE_BYTES)
+    if max_table_bytes <= 0:
+        raise fail("max_table_bytes", "must be positive")
     port = get("port", int)
     if not 0 < port < 65536:
         raise fail("port", "must be a TCP port")
@@ -178,5 +187,6 @@ def load_node_config(path: str | Path) -> NodeConfig:
         host=get("host", str, "127.0.0.1"),
         port=port,
         mesh=addresses,
+        max_table_bytes=max_table_bytes,
         **numbers,
     )

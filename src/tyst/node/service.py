@@ -12,15 +12,39 @@ Contract
   or stale approval, or a plan altered after signing, is refused (403) and the
   node signs a ``plan_rejected`` event for the job. The coordinator's word is
   never taken for any of this.
-- **Uploads.** An upload names the job, plan digest, table, owner, this node's
-  party and the shared columns (:mod:`tyst.api.uploads`); every one must
-  match what the node derives from the signed plan (the owner of the table,
-  :mod:`tyst.engine.jobspec`). Chunks are encrypted into the store as they
-  arrive; the upload becomes part of the job only when the owner's signature
-  over the whole stream verifies. Then the node signs ``upload_received``.
+- **Job ids** must have the one form the coordinator issues (``job-`` + 32
+  lowercase hex digits, :func:`tyst.coordinator.protocol.is_job_id`); any
+  other id is refused (404) before anything is looked up or stored.
+- **Uploads.** An upload's header names the job, plan digest, table, owner,
+  this node's party, the shared columns and the row count, and is signed by
+  the owner (:mod:`tyst.api.uploads`). The header signature is checked first:
+  a stream that is not the owner's is refused (403) before the node asks the
+  coordinator anything or stores a byte. Then every field must match what the
+  node derives from the signed plan (the owner of the table,
+  :mod:`tyst.engine.jobspec`), the row count must be within the plan's
+  ``max_rows`` for the table and what it implies
+  (:func:`tyst.api.uploads.stored_bytes_bound`) within ``max_table_bytes``
+  (413). Chunks are encrypted into the store as they arrive, never beyond that
+  bound; the upload becomes part of the job only when the owner's signature
+  over the whole stream verifies, and only then does it take the table's slot
+  (a later upload of a held table: 409). An unfinished stream holds no slot:
+  a new signed stream for the same table replaces it (its partial file is
+  removed at once), and a failed or abandoned stream's chunks are deleted.
+  Then the node signs ``upload_received``.
+- **Binding to one plan.** The first upload a node commits for a job fixes
+  the job's plan digest (in the job's entry and on disk,
+  :meth:`tyst.node.store.ShareStore.bind`); each stored table records the
+  digest its owner signed. If the coordinator later names another plan for the
+  job — at another upload or at the run — the node refuses the job (it signs
+  ``plan_rejected`` and deletes what it holds): a coordinator cannot run one
+  approved plan over shares uploaded for another. A job this node refused
+  stays refused; a job whose plan an owner rejected, or that a party withdrew
+  (``plan_rejected``/``job_cancelled`` in its events), is refused too.
 - **Runs.** When every table of the plan is held, the job is queued; one job
   runs at a time, in its own process (:func:`tyst.net.one_party.run_party`),
-  connected to the other two nodes by mutual TLS. The node signs
+  connected to the other two nodes by mutual TLS. Before it starts, the plan
+  the coordinator names, the job's fixed digest and every stored table's
+  signed digest must agree (else: refused as above). The node signs
   ``run_started``, then ``run_finished`` (with its time, CPU, traffic and peak
   memory) or ``run_failed`` (one line).
 - **Results.** The node seals its result shares to each recipient's public
@@ -53,7 +77,15 @@ from typing import Any
 
 from tyst.api.http import ApiError, CoordinatorClient
 from tyst.api.results import encode_result, seal_context
-from tyst.api.uploads import UploadFormatError, UploadHeader, UploadReader, verify_trailer
+from tyst.api.uploads import (
+    UploadFormatError,
+    UploadHeader,
+    UploadReader,
+    stored_bytes_bound,
+    verify_header,
+    verify_trailer,
+)
+from tyst.coordinator.protocol import is_job_id
 from tyst.engine.jobspec import JobSpec, job_spec
 from tyst.engine.planning import PlanningError, join_strategies
 from tyst.net.certs import NodeCredentials
@@ -61,7 +93,7 @@ from tyst.net.launcher import PartyFailed
 from tyst.net.one_party import run_party
 from tyst.node.config import NodeConfig
 from tyst.node.program import NodeResult, StoredInputs, node_program
-from tyst.node.store import ShareStore, StoredTable, TableWriter
+from tyst.node.store import ShareStore, StoredTable, StoreError, TableWriter
 from tyst.plan import PlanError, parse_plan
 from tyst.service.keys import OrgKeys, Registry, UnknownOrganisation
 from tyst.service.sealing import seal
@@ -71,6 +103,9 @@ log = logging.getLogger("tyst.node")
 
 CLOCK_SKEW = _dt.timedelta(minutes=5)
 """Approvals signed further in the future than this are refused."""
+
+WITHDRAWN = ("plan_rejected", "job_cancelled")
+"""Job events after which no node may run the job."""
 
 
 class Refused(Exception):
@@ -87,6 +122,7 @@ class JobEntry:
 
     job: str
     spec: JobSpec
+    plan_digest: str
     first_upload: float
     tables: dict[str, StoredTable] = field(default_factory=dict)
     state: str = "uploading"  # uploading, queued, running, delivered, failed, deleted
@@ -100,7 +136,7 @@ class JobEntry:
     def view(self) -> dict[str, Any]:
         return {
             "job": self.job,
-            "plan_id": self.spec.plan.digest(),
+            "plan_id": self.plan_digest,
             "state": self.state,
             "message": self.message,
             "tables": {t: m.rows for t, m in self.tables.items()},
@@ -109,6 +145,20 @@ class JobEntry:
             .isoformat(timespec="seconds")
             .replace("+00:00", "Z"),
         }
+
+
+@dataclass
+class _Stream:
+    """An upload in progress: its writer and what its header was checked against."""
+
+    writer: TableWriter
+    spec: JobSpec
+
+
+def check_job_id(job: str) -> None:
+    """Refuse (404) a job id that is not of the coordinator's form."""
+    if not is_job_id(job):
+        raise Refused(404, "no such job here: a job id is job- and 32 lowercase hex digits")
 
 
 class NodeService:
@@ -130,6 +180,7 @@ class NodeService:
         self.store = ShareStore(config.store)
         self._jobs: dict[str, JobEntry] = {}
         self._rejected: set[str] = set()
+        self._streams: dict[tuple[str, str], _Stream] = {}
         self._lock = threading.RLock()
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stop = threading.Event()
@@ -173,11 +224,34 @@ class NodeService:
 
     def authorise(self, job: str) -> JobSpec:
         """Verify the job's plan and every owner's approval (see the module docstring)."""
+        check_job_id(job)
+        with self._lock:
+            if job in self._rejected:
+                raise Refused(403, f"job {job} was refused by this node; it accepts nothing more")
         try:
             info = self.coordinator.job(job)
             plan_info = self.coordinator.plan(str(info["plan_id"]))
         except ApiError as exc:
             raise Refused(404 if exc.status == 404 else 502, f"job {job}: {exc}") from None
+        fixed = self._fixed_digest(job)
+        if fixed is not None and info["plan_id"] != fixed:
+            reason = (
+                f"the coordinator names plan {str(info['plan_id'])[:16]}… for the job, but its "
+                f"uploads here are for plan {fixed[:16]}…"
+            )
+            self._reject(job, reason)
+            raise Refused(403, f"job {job} refused: {reason}")
+        withdrawn = [
+            f"{e.get('kind')} by {e.get('actor')}"
+            for e in info.get("events", [])
+            if isinstance(e, Mapping) and e.get("kind") in WITHDRAWN
+        ]
+        if plan_info.get("state") == "rejected" or plan_info.get("rejected_by"):
+            withdrawn.append(f"the plan was rejected by {plan_info.get('rejected_by')}")
+        if withdrawn:
+            reason = f"the job was withdrawn: {'; '.join(map(str, withdrawn))[:300]}"
+            self._reject(job, reason)
+            raise Refused(403, f"job {job} refused: {reason}")
         try:
             plan = parse_plan(str(plan_info["toml"]), f"plan of {job}")
             digest = plan.digest()
@@ -219,14 +293,38 @@ class NodeService:
 
     # ------------------------------------------------------------------ uploads
 
-    def begin_upload(self, job: str, table: str, header: UploadHeader) -> TableWriter:
-        """Check an upload's header against the signed plan; return its store writer."""
+    def _fixed_digest(self, job: str) -> str | None:
+        """The plan digest this node fixed for ``job`` at its first committed upload."""
+        with self._lock:
+            entry = self._jobs.get(job)
+            if entry is not None:
+                return entry.plan_digest
+        try:
+            return self.store.bound_digest(job)
+        except (OSError, ValueError, KeyError, StoreError):
+            return None
+
+    def check_request(self, job: str, table: str) -> None:
+        """Refuse a malformed job id (404) or table name (400) before reading a body."""
+        check_job_id(job)
+        if not table.isidentifier() or not table.isascii() or len(table) > 128:
+            raise Refused(400, "not a table name")
+
+    def begin_upload(
+        self, job: str, table: str, header: UploadHeader, signature: bytes
+    ) -> TableWriter:
+        """Check an upload's signed header against the signed plan; return its store writer."""
+        self.check_request(job, table)
         if header.job != job or header.table != table:
             raise Refused(400, "the upload header names another job or table than the URL")
         if header.party != self.config.party:
             raise Refused(
                 400, f"this is node {self.config.party}; the shares are for node {header.party}"
             )
+        try:
+            verify_header(self.registry, header, signature)
+        except (SignatureInvalid, UnknownOrganisation) as exc:
+            raise Refused(403, f"upload header refused: {exc}") from None
         spec = self.authorise(job)
         if header.plan_digest != spec.plan.digest():
             raise Refused(400, "the upload is for another plan digest than the job's")
@@ -237,16 +335,29 @@ class NodeService:
             raise Refused(403, f"table {table!r} belongs to {owner!r}, not {header.owner!r}")
         if header.columns != spec.lanes(table):
             raise Refused(400, f"table {table!r}: the upload's columns differ from the plan's")
+        limit = spec.plan.tables[table].row_limit
+        if header.rows > limit:
+            raise Refused(413, f"table {table!r}: {header.rows} rows, the plan allows {limit}")
+        bound = stored_bytes_bound(header)
+        if bound > self.config.max_table_bytes:
+            raise Refused(
+                413,
+                f"table {table!r}: {header.rows} rows would store up to {bound} bytes; "
+                f"this node takes at most {self.config.max_table_bytes} per table",
+            )
         with self._lock:
             entry = self._jobs.get(job)
-            if entry is None:
-                entry = self._jobs[job] = JobEntry(job, spec, time.time())
-            if entry.state != "uploading":
+            if entry is not None and entry.state != "uploading":
                 raise Refused(409, f"job {job} is {entry.state} here; it accepts no uploads")
-            if table in entry.tables or table in entry.receiving:
+            if entry is not None and table in entry.tables:
                 raise Refused(409, f"table {table!r} of job {job} was already uploaded")
-            entry.receiving.add(table)
-            return self.store.writer(job, table)
+            old = self._streams.pop((job, table), None)
+            writer = self.store.writer(job, table, bound)
+            self._streams[(job, table)] = _Stream(writer, spec)
+        if old is not None:
+            old.writer.cancel("a newer upload of this table replaced this one")
+            log.info("job %s: a new upload of table %s replaced an unfinished one", job, table)
+        return writer
 
     def finish_upload(
         self, job: str, table: str, reader: UploadReader, writer: TableWriter
@@ -255,30 +366,68 @@ class NodeService:
         header, trailer = reader.header, reader.trailer
         assert header is not None
         assert trailer is not None
-        with self._lock:
-            entry = self._jobs[job]
         try:
-            verify_trailer(self.registry, header, trailer, reader.sha256, reader.rows)
-            allowed = entry.spec.join_columns.get(table, set())
-            if any(not set(u) <= allowed for u in trailer.unique):
-                raise UploadFormatError("upload: a uniqueness claim names non-join columns")
-        except (UploadFormatError, SignatureInvalid, UnknownOrganisation) as exc:
-            writer.abort()
             with self._lock:
-                entry.receiving.discard(table)
-            raise Refused(403 if isinstance(exc, SignatureInvalid) else 400, str(exc)) from None
-        meta = StoredTable(
-            table, header.owner, trailer.rows, header.columns, trailer.unique, trailer.sha256
-        )
-        writer.commit(meta)
-        with self._lock:
-            entry.receiving.discard(table)
-            entry.tables[table] = meta
-            complete = entry.state == "uploading" and all(
-                t in entry.tables for t in entry.spec.tables
+                stream = self._streams.get((job, table))
+            if stream is None or stream.writer is not writer:
+                raise Refused(409, "a newer upload of this table replaced this one")
+            spec = stream.spec
+            try:
+                verify_trailer(self.registry, header, trailer, reader.sha256, reader.rows)
+                allowed = spec.join_columns.get(table, set())
+                if any(not set(u) <= allowed for u in trailer.unique):
+                    raise UploadFormatError("upload: a uniqueness claim names non-join columns")
+            except (UploadFormatError, SignatureInvalid, UnknownOrganisation) as exc:
+                status = 403 if isinstance(exc, SignatureInvalid | UnknownOrganisation) else 400
+                raise Refused(status, str(exc)) from None
+            meta = StoredTable(
+                table,
+                header.owner,
+                trailer.rows,
+                header.columns,
+                trailer.unique,
+                trailer.sha256,
+                header.plan_digest,
             )
-            if complete:
-                entry.state = "queued"
+            conflict = ""
+            with self._lock:
+                if self._streams.get((job, table)) is not stream:
+                    raise Refused(409, "a newer upload of this table replaced this one")
+                entry = self._jobs.get(job)
+                fixed = entry.plan_digest if entry is not None else self.store.bound_digest(job)
+                if fixed is not None and fixed != header.plan_digest:
+                    conflict = (
+                        f"an upload for plan {header.plan_digest[:16]}… arrived, but the job's "
+                        f"uploads here are for plan {fixed[:16]}…"
+                    )
+                else:
+                    if entry is not None and entry.state != "uploading":
+                        raise Refused(
+                            409, f"job {job} is {entry.state} here; it accepts no uploads"
+                        )
+                    if entry is not None and table in entry.tables:
+                        raise Refused(409, f"table {table!r} of job {job} was already uploaded")
+                    self.store.bind(job, header.plan_digest)
+                    try:
+                        writer.commit(meta)
+                    except StoreError as exc:
+                        raise Refused(409, str(exc)) from None
+                    del self._streams[(job, table)]
+                    if entry is None:
+                        entry = JobEntry(job, spec, header.plan_digest, time.time())
+                        self._jobs[job] = entry
+                    entry.tables[table] = meta
+                    complete = entry.state == "uploading" and all(
+                        t in entry.tables for t in entry.spec.tables
+                    )
+                    if complete:
+                        entry.state = "queued"
+            if conflict:
+                self._reject(job, conflict)
+                raise Refused(403, f"job {job} refused: {conflict}")
+        except BaseException:
+            self.abort_upload(job, table, writer)
+            raise
         self._event(
             job,
             "upload_received",
@@ -290,13 +439,18 @@ class NodeService:
         return {"job": job, "table": table, "rows": trailer.rows, "complete": complete}
 
     def abort_upload(self, job: str, table: str, writer: TableWriter) -> None:
+        """Drop an upload that did not complete (its chunks are deleted)."""
         writer.abort()
         with self._lock:
-            entry = self._jobs.get(job)
-            if entry is not None:
-                entry.receiving.discard(table)
+            stream = self._streams.get((job, table))
+            if stream is not None and stream.writer is writer:
+                del self._streams[(job, table)]
+            unused = job not in self._jobs and not any(j == job for j, _ in self._streams)
+            if unused:  # nothing of the job was committed here: forget its key and directory
+                self.store.delete(job)
 
     def job_view(self, job: str) -> dict[str, Any]:
+        check_job_id(job)
         with self._lock:
             entry = self._jobs.get(job)
             if entry is None:
@@ -337,6 +491,10 @@ class NodeService:
             spec = self.authorise(job)
         except Refused as exc:
             self._fail_and_delete(job, str(exc), "refused", report=exc.status != 403)
+            return
+        mismatch = self._binding_mismatch(entry, spec)
+        if mismatch:
+            self._reject(job, mismatch)
             return
         if not self._event(job, "run_started", {"tables": len(entry.tables)}):
             self._fail_and_delete(job, "the coordinator did not accept run_started", "failed")
@@ -405,9 +563,30 @@ class NodeService:
             entry.state = "delivered"
         self._delete(job, "delivered")
 
+    def _binding_mismatch(self, entry: JobEntry, spec: JobSpec) -> str:
+        """Why the plan to run, the job's digest and the stored tables disagree ("" if not)."""
+        digest = spec.plan.digest()
+        short = f"{digest[:16]}…"
+        if entry.plan_digest != digest or self.store.bound_digest(entry.job) != digest:
+            return f"the plan to run ({short}) is not the plan the job's uploads were for"
+        on_disk = self.store.tables(entry.job)
+        for table in spec.tables:
+            held, stored = entry.tables.get(table), on_disk.get(table)
+            if held is None or stored is None:
+                return f"table {table!r} of the plan to run ({short}) is not held"
+            if held.plan_digest != digest or stored.plan_digest != digest:
+                return f"table {table!r} was uploaded for another plan than {short}"
+        if set(entry.tables) != set(spec.tables):
+            return f"the tables held are not those of the plan to run ({short})"
+        return ""
+
     # ------------------------------------------------------------------ deletion
 
     def _delete(self, job: str, reason: str) -> None:
+        with self._lock:
+            streams = [self._streams.pop(k) for k in list(self._streams) if k[0] == job]
+        for stream in streams:
+            stream.writer.cancel(f"job {job} was deleted here")
         removed = self.store.delete(job)
         with self._lock:
             entry = self._jobs.get(job)

@@ -2,10 +2,17 @@
 
 Contract
 --------
-- Layout: ``root/<job>/<table>.enc`` (the table's share chunks, encrypted) and
+- Layout: ``root/<job>/<table>.enc`` (the table's share chunks, encrypted),
   ``root/<job>/<table>.json`` (row count, columns, the owner's uniqueness
-  claims, the SHA-256 of the stream — nothing secret). An upload in progress
-  is ``<table>.part`` and becomes ``.enc`` only on :meth:`TableWriter.commit`.
+  claims, the SHA-256 of the stream and the plan digest the owner signed it
+  for — nothing secret) and ``root/<job>/_job.meta`` (the job's plan digest,
+  fixed by :meth:`ShareStore.bind` at the first committed upload). An upload
+  in progress is ``<table>.<random>.part`` (several may exist while one
+  replaces another) and becomes ``.enc`` only on :meth:`TableWriter.commit`;
+  :meth:`TableWriter.cancel` removes it at once, from any thread, and a
+  writer refuses to grow beyond its ``limit``.
+- Names: job ids must be ``job-`` + 32 lowercase hex digits and table names
+  SQL identifiers; anything else is refused before any path is built.
 - Encryption: each chunk is one AES-256-GCM record (u32 length, 12-byte random
   nonce, ciphertext) with associated data naming the job, the table and the
   record's index, so records cannot be swapped, reordered or moved. The
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import struct
@@ -38,6 +46,25 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 _RECORD = struct.Struct("<I")
 _NONCE = 12
 _ROWS = struct.Struct("<Q")
+_JOB_ID = re.compile(r"job-[0-9a-f]{32}", re.ASCII)
+_TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}", re.ASCII)
+_JOB_META = "_job.meta"
+
+
+def check_job_id(job: object) -> str:
+    """``job`` if it is a job id as the coordinator issues them (``job-`` + 32 hex digits).
+
+    Errors: :class:`StoreError`.
+    """
+    if not isinstance(job, str) or _JOB_ID.fullmatch(job) is None:
+        raise StoreError("not a job id (job- and 32 lowercase hex digits)")
+    return job
+
+
+def _check_table(table: str) -> str:
+    if _TABLE.fullmatch(table) is None:
+        raise StoreError("not a table name")
+    return table
 
 
 class StoreError(Exception):
@@ -54,6 +81,8 @@ class StoredTable:
     columns: tuple[tuple[str, int], ...]
     unique: tuple[tuple[str, ...], ...]
     sha256: str
+    plan_digest: str = ""
+    """The plan digest the owner's signed upload names."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +92,7 @@ class StoredTable:
             "columns": [list(c) for c in self.columns],
             "unique": [list(u) for u in self.unique],
             "sha256": self.sha256,
+            "plan_digest": self.plan_digest,
         }
 
     @classmethod
@@ -74,6 +104,7 @@ class StoredTable:
             tuple((str(c), int(n)) for c, n in data["columns"]),
             tuple(tuple(u) for u in data["unique"]),
             str(data["sha256"]),
+            str(data.get("plan_digest", "")),
         )
 
 
@@ -82,39 +113,73 @@ def _aad(job: str, table: str, index: int) -> bytes:
 
 
 class TableWriter:
-    """Appends encrypted chunks of one upload; nothing is visible until :meth:`commit`."""
+    """Appends encrypted chunks of one upload; nothing is visible until :meth:`commit`.
 
-    def __init__(self, store: ShareStore, job: str, table: str, key: bytes) -> None:
-        self._store, self._job, self._table = store, job, table
+    ``limit``: the most bytes this writer stores (:class:`StoreError` beyond it).
+    """
+
+    def __init__(
+        self, store: ShareStore, job: str, table: str, key: bytes, limit: int | None = None
+    ) -> None:
+        self._store, self.job, self.table = store, job, table
         self._aead = AESGCM(key)
         self._dir = store.root / job
-        self._part = self._dir / f"{table}.part"
-        fd = os.open(self._part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._part = self._dir / f"{table}.{secrets.token_hex(8)}.part"
+        fd = os.open(self._part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._fh = os.fdopen(fd, "wb")
         self._index = 0
+        self._limit = limit
+        self._lock = threading.Lock()
+        self.cancelled = ""
         self.bytes = 0
 
     def write(self, payload: bytes) -> None:
-        """Encrypt and append one chunk payload."""
+        """Encrypt and append one chunk payload.
+
+        Errors: :class:`StoreError` if the writer was cancelled or would pass its limit.
+        """
+        size = _RECORD.size + _NONCE + len(payload) + 16
+        if self._limit is not None and self.bytes + size > self._limit:
+            raise StoreError(f"the upload would store more than its bound of {self._limit} bytes")
         nonce = secrets.token_bytes(_NONCE)
-        sealed = self._aead.encrypt(nonce, payload, _aad(self._job, self._table, self._index))
-        self._fh.write(_RECORD.pack(len(sealed)) + nonce + sealed)
+        sealed = self._aead.encrypt(nonce, payload, _aad(self.job, self.table, self._index))
+        with self._lock:
+            if self.cancelled:
+                raise StoreError(self.cancelled)
+            self._fh.write(_RECORD.pack(len(sealed)) + nonce + sealed)
         self._index += 1
-        self.bytes += len(sealed) + _RECORD.size + _NONCE
+        self.bytes += size
 
     def commit(self, meta: StoredTable) -> None:
-        """Make the upload part of the job (atomically replaces an earlier one)."""
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        os.replace(self._part, self._dir / f"{self._table}.enc")
-        _write_private(self._dir / f"{self._table}.json", json.dumps(meta.to_dict()).encode())
+        """Make the upload part of the job (atomically replaces an earlier one).
+
+        Errors: :class:`StoreError` if the writer was cancelled.
+        """
+        with self._lock:
+            if self.cancelled:
+                raise StoreError(self.cancelled)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self._part, self._dir / f"{self.table}.enc")
+            _write_private(self._dir / f"{self.table}.json", json.dumps(meta.to_dict()).encode())
+
+    def cancel(self, reason: str) -> None:
+        """Stop this upload now (from any thread): close and remove its partial file."""
+        with self._lock:
+            if not self.cancelled:
+                self.cancelled = reason
+            self._close_and_remove()
 
     def abort(self) -> None:
         """Drop the partial upload."""
+        with self._lock:
+            self._close_and_remove()
+
+    def _close_and_remove(self) -> None:
         if not self._fh.closed:
             self._fh.close()
-        self._part.unlink(missing_ok=True)
+            self._part.unlink(missing_ok=True)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -137,6 +202,7 @@ class ShareStore:
 
     def key(self, job: str) -> bytes:
         """The job's key (created with the job's directory on first use)."""
+        check_job_id(job)
         with self._lock:
             if job not in self._keys:
                 (self.root / job).mkdir(mode=0o700, exist_ok=True)
@@ -147,13 +213,30 @@ class ShareStore:
         with self._lock:
             return job in self._keys
 
-    def writer(self, job: str, table: str) -> TableWriter:
-        """Start storing one upload of ``table`` for ``job``."""
-        return TableWriter(self, job, table, self.key(job))
+    def writer(self, job: str, table: str, limit: int | None = None) -> TableWriter:
+        """Start storing one upload of ``table`` for ``job`` (at most ``limit`` bytes)."""
+        return TableWriter(self, job, _check_table(table), self.key(job), limit)
+
+    def bind(self, job: str, plan_digest: str) -> str:
+        """Fix the job's plan digest on disk unless it is fixed already; return the fixed one."""
+        path = self.root / check_job_id(job) / _JOB_META
+        with self._lock:
+            if path.is_file():
+                return str(json.loads(path.read_text())["plan_digest"])
+            _write_private(path, json.dumps({"job": job, "plan_digest": plan_digest}).encode())
+            return plan_digest
+
+    def bound_digest(self, job: str) -> str | None:
+        """The plan digest fixed for ``job`` by :meth:`bind` (None if none)."""
+        path = self.root / check_job_id(job) / _JOB_META
+        with self._lock:
+            if not path.is_file():
+                return None
+            return str(json.loads(path.read_text())["plan_digest"])
 
     def tables(self, job: str) -> dict[str, StoredTable]:
         """The committed tables of ``job``."""
-        directory = self.root / job
+        directory = self.root / check_job_id(job)
         if not directory.is_dir():
             return {}
         return {
@@ -162,8 +245,10 @@ class ShareStore:
         }
 
     def jobs(self) -> list[str]:
-        """Every job with files on disk."""
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        """Every job with files on disk (directories named like a job id)."""
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and _JOB_ID.fullmatch(p.name)
+        )
 
     def orphans(self) -> list[str]:
         """Jobs on disk whose key this process does not hold (unreadable leftovers)."""
@@ -173,7 +258,7 @@ class ShareStore:
         """Forget the job's key and remove its files; returns ``{files, bytes}`` removed."""
         with self._lock:
             self._keys.pop(job, None)
-        directory = self.root / job
+        directory = self.root / check_job_id(job)
         files = size = 0
         if directory.is_dir():
             for p in directory.iterdir():
