@@ -95,6 +95,11 @@ SHAPES = {
     "distinct": "SELECT DISTINCT pnr, kommun FROM bistand",
     "order_limit": "SELECT pnr, SUM(belopp) AS s FROM bistand GROUP BY pnr ORDER BY s DESC LIMIT 5",
     "order_all": "SELECT pnr, belopp, manad FROM bistand ORDER BY manad, belopp DESC",
+    # id/text order is UTF-8 byte order (å, ä, ö after z; a prefix first)
+    "order_text": "SELECT kommun, pnr, belopp FROM bistand ORDER BY kommun DESC, pnr, belopp",
+    "order_text_limit": "SELECT pnr, SUM(belopp) AS s FROM bistand GROUP BY pnr "
+    "ORDER BY pnr LIMIT 7",
+    "order_text_unselected": "SELECT belopp FROM bistand ORDER BY kommun, pnr, belopp DESC",
     "union_group": "SELECT kommun, SUM(belopp) AS s FROM (SELECT kommun, belopp FROM bistand "
     "UNION ALL SELECT kommun, belopp FROM bistand_lund) AS u GROUP BY kommun",
     "cte_join_aggregate": "WITH per AS (SELECT pnr, SUM(belopp) AS total FROM bistand "
@@ -117,7 +122,7 @@ SHAPES = {
     "alias_list_partial": "SELECT s.x, s.belopp FROM (SELECT dagar, dagar + 1 AS belopp "
     "FROM sjuk) AS s (x)",
 }
-ORDERED = {"order_limit", "order_all"}
+ORDERED = {"order_limit", "order_all", "order_text", "order_text_limit", "order_text_unselected"}
 
 
 @pytest.mark.parametrize("n", [0, 1, 37])
@@ -240,3 +245,36 @@ def test_comma_and_using_joins_match_duckdb(shape: str, n: int) -> None:
     want_names, want = run_duckdb(sql, TPCH_LIKE, data)
     assert names == want_names
     assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr)
+
+
+ORDER_HIDDEN = {
+    "order_by_unselected_expression": "SELECT pnr FROM bistand ORDER BY belopp * -1, pnr",
+    "order_by_unselected_aggregate": "SELECT kommun FROM bistand GROUP BY kommun "
+    "ORDER BY SUM(belopp) DESC, kommun LIMIT 2",
+    "order_by_text_of_join": "SELECT b.belopp, i.inkomst FROM bistand b JOIN inkomst i "
+    "ON b.pnr = i.pnr ORDER BY i.pnr DESC, b.belopp",
+}
+
+
+@pytest.mark.parametrize("n", [0, 1, 37])
+@pytest.mark.parametrize("shape", sorted(ORDER_HIDDEN))
+def test_order_by_outside_the_select_list_matches_duckdb(shape: str, n: int) -> None:
+    sql = ORDER_HIDDEN[shape]
+    data = _data(n, seed=n + 7)
+    names, got = run_mpc(sql, SCHEMAS, data)
+    want_names, want = run_duckdb(sql, SCHEMAS, data)
+    assert names == want_names
+    assert normalise(got) == normalise(want)  # the order keys make the order total
+
+
+def test_text_order_is_utf8_byte_order() -> None:
+    values = ["b", "ab", "a", "Z", "å", "ä", "ö", "x" * 64, "x" * 63, "x" * 63 + "a", "aa", "ø"]
+    schemas = {"t": {"s": T("text"), "i": T("int")}}
+    data = {"t": {"s": values, "i": list(range(len(values)))}}
+    sql = "SELECT s FROM t ORDER BY s"
+    names, got = run_mpc(sql, schemas, data)
+    _, want = run_duckdb(sql, schemas, data)
+    assert [r[0] for r in got] == sorted(values, key=lambda v: v.encode("utf-8"))
+    assert got == want
+    _, got_desc = run_mpc("SELECT s, i FROM t ORDER BY s DESC LIMIT 4", schemas, data)
+    assert [r[0] for r in got_desc] == sorted(values, key=lambda v: v.encode(), reverse=True)[:4]

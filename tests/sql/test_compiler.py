@@ -147,7 +147,12 @@ def test_min_group_size_applies_to_group_by_only() -> None:
 REJECTED = [
     ("SELECT pnr + 1 FROM bistand", "arithmetic on an id column", "types", (1, 8)),
     ("SELECT pnr FROM bistand WHERE pnr < 'x'", "ordering on an id/text column", "types", (1, 31)),
-    ("SELECT pnr FROM bistand ORDER BY pnr", "ordering on an id/text column", "types", (1, 34)),
+    (
+        "SELECT DISTINCT pnr FROM bistand ORDER BY belopp",
+        "with SELECT DISTINCT, ORDER BY must use columns of the SELECT list",
+        "bind",
+        (1, 43),
+    ),
     ("SELECT MAX(pnr) FROM bistand", "MAX on an id/text column", "types", (1, 12)),
     ("SELECT AVG(belopp) + 1 FROM bistand", "AVG can only be returned", "types", None),
     ("SELECT pnr FROM bistand GROUP BY pnr HAVING AVG(belopp) > 3", "AVG can only", "types", None),

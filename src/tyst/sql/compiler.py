@@ -446,7 +446,9 @@ class _Compiler:
         where = node.args.get("where")
         if where is not None:
             rel = self.where(where.this, rel, ctes, skip=consumed)
-        items = self.expand_star(node, rel)
+        visible = self.expand_star(node, rel)
+        hidden = self.hidden_order_items(node, visible)
+        items = visible + hidden
         has_aggs = any(e.find(*_AGGREGATES) for e in items) or node.args.get("group")
         having = node.args.get("having")
         if having is not None and not has_aggs:
@@ -468,7 +470,41 @@ class _Compiler:
                 raise _fail("types", "DISTINCT over an AVG result is not supported", node)
             result = ir.Distinct(schema, result)
         by_sql = {e.unalias().sql(): name for e, (name, _) in zip(items, outputs, strict=True)}
-        return self.order_limit(node, result, {name: name for name, _ in schema}, [by_sql])
+        names = {name: name for name, _ in schema[: len(visible)]}
+        result = self.order_limit(node, result, names, [by_sql])
+        if hidden:  # ORDER BY expressions outside the SELECT list: computed, ordered, dropped
+            shown = schema[: len(visible)]
+            result = ir.Project(
+                shown, result, tuple((name, ir.ColumnRef(t, name)) for name, t in shown)
+            )
+        return result
+
+    def hidden_order_items(
+        self, node: exp.Select, items: list[exp.Expression]
+    ) -> list[exp.Expression]:
+        """ORDER BY expressions that are not in the SELECT list (by position, output name or
+        text), as extra items with internal names; not allowed with DISTINCT (as in SQL)."""
+        order = node.args.get("order")
+        if order is None:
+            return []
+        names = {self.output_name(e, i) for i, e in enumerate(items)}
+        texts = {e.unalias().sql() for e in items}
+        hidden: list[exp.Expression] = []
+        for ordered in order.expressions:
+            e = ordered.this
+            if isinstance(e, exp.Literal) and not e.is_string:
+                continue
+            if isinstance(e, exp.Column) and not e.table and e.name in names:
+                continue
+            if e.sql() in texts or any(e.sql() == h.unalias().sql() for h in hidden):
+                continue
+            if node.args.get("distinct"):
+                raise _fail(
+                    "bind", "with SELECT DISTINCT, ORDER BY must use columns of the SELECT list", e
+                )
+            item = exp.Alias(this=e.copy(), alias=exp.to_identifier(f"order#{len(hidden) + 1}"))
+            hidden.append(item)
+        return hidden
 
     # -- FROM and joins
 
@@ -985,10 +1021,6 @@ class _Compiler:
                 )
             if dict(schema)[name].kind == "ratio":
                 raise _fail("types", f"ordering by AVG ({name}) is not supported in v1", e)
-            if dict(schema)[name].is_text:
-                raise _fail(
-                    "types", f"ordering on an id/text column is not allowed (ORDER BY {name})", e
-                )
             keys.append((name, bool(ordered.args.get("desc"))))
         n: int | None = None
         if limit is not None:
