@@ -273,6 +273,7 @@ def test_text_order_is_utf8_byte_order() -> None:
     data = {"t": {"s": values, "i": list(range(len(values)))}}
     sql = "SELECT s FROM t ORDER BY s"
     names, got = run_mpc(sql, schemas, data)
+    assert names == ["s"]
     _, want = run_duckdb(sql, schemas, data)
     assert [r[0] for r in got] == sorted(values, key=lambda v: v.encode("utf-8"))
     assert got == want
