@@ -22,7 +22,12 @@ rules behind each are in :mod:`tyst.coordinator.ledger`):
 - ``PUT /jobs/{id}/events`` — a signed event from a node or party;
 - ``POST /jobs/{id}/results/{recipient}`` — raw sealed bytes
   (``application/octet-stream``) with the ``X-Tyst-Sender`` and
-  ``X-Tyst-Signature`` headers (201 new, 200 identical repeat);
+  ``X-Tyst-Signature`` headers (201 new, 200 identical repeat). Refused before
+  any body byte is read when the ``Content-Length`` exceeds ``max_blob_bytes``
+  (413) or the job, recipient, sender or state do not allow a post; the body is
+  then streamed (cut off at the limit), held in memory only up to
+  :data:`SPOOL_BYTES` (the rest in a temporary file) and the sender's signature
+  over its hash is checked before it is loaded and stored;
 - ``GET /jobs/{id}/results/{recipient}`` — the recipient's blobs (base64 JSON);
   ``GET /jobs/{id}/results/{recipient}/{sender}`` — one blob's raw bytes;
 - ``GET /audit`` — the whole log as JSONL (``application/x-ndjson``), readable
@@ -38,7 +43,9 @@ design; result blobs are sealed to their recipient). Serve it over TLS.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -83,6 +90,10 @@ from tyst.service.signing import Approval, ApprovalFormatError
 
 API_VERSION = "1"
 
+SPOOL_BYTES = 1 << 20
+"""A result post's body is held in memory up to this many bytes, then spooled to a
+temporary file until the sender's signature over its hash has been checked."""
+
 DESCRIPTION = """\
 The coordinator of a tyst deployment (SOU 2026:44 8.4–8.6): plans, owners' signed
 approvals, job states, the hash-chained signed audit log, and a relay for result
@@ -119,6 +130,16 @@ def _approval(payload: ApprovalSubmit) -> Approval:
         return payload.approval.to_approval()
     except ApprovalFormatError as exc:
         raise CoordinatorError(400, str(exc)) from None
+
+
+def _content_length(request: Request) -> int | None:
+    """The request's declared body length (``None`` if it has none; 400 if malformed)."""
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 19:
+        raise CoordinatorError(400, "malformed Content-Length header")
+    return int(value)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -307,8 +328,10 @@ def create_app(
         summary="Relay a sealed result blob",
         description="A node posts its result shares sealed to `recipient` (opaque bytes, "
         "application/octet-stream) with headers X-Tyst-Sender and X-Tyst-Signature "
-        "(tyst.coordinator.protocol.sign_result). Stored as bytes only; 201 new, 200 "
-        "identical repeat, 409 different bytes, 413 too large.",
+        "(tyst.coordinator.protocol.sign_result). Route and headers are checked before the "
+        "body is read (413 for a Content-Length above the limit); the signature is checked "
+        "before the blob is stored. Stored as bytes only; 201 new, 200 identical repeat, "
+        "409 different bytes, 413 too large.",
         status_code=201,
         responses={**_ERRORS, 413: {"model": ErrorOut, "description": "Blob too large"}},
         openapi_extra={
@@ -331,17 +354,40 @@ def create_app(
             str, Header(alias=SIGNATURE_HEADER, description="base64 result-relay signature")
         ],
     ) -> ResultMeta:
-        chunks: list[bytes] = []
+        declared = _content_length(request)
+        # Everything the route and headers decide comes before a single body byte is
+        # read: size (413), job, recipient, sender, state (404/403/409).
+        await run_in_threadpool(
+            ledger.check_result_post, job_id, recipient, sender, signature, declared
+        )
+        limit = ledger.max_blob_bytes if declared is None else declared
+        digest = hashlib.sha256()
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > ledger.max_blob_bytes:
-                raise CoordinatorError(
-                    413, f"the blob is larger than {ledger.max_blob_bytes} bytes"
-                )
-            chunks.append(chunk)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > ledger.max_blob_bytes:
+                    raise CoordinatorError(
+                        413, f"the blob is larger than {ledger.max_blob_bytes} bytes"
+                    )
+                if size > limit:
+                    raise CoordinatorError(400, "the body is longer than its Content-Length")
+                digest.update(chunk)
+                spool.write(chunk)
+            # The sender's signature is checked over the hash: an unauthenticated body
+            # never occupies more than SPOOL_BYTES of memory and is never stored.
+            await run_in_threadpool(
+                ledger.check_result_signature,
+                job_id,
+                recipient,
+                sender,
+                digest.hexdigest(),
+                signature,
+            )
+            spool.seek(0)
+            blob = spool.read()
         meta, created = await run_in_threadpool(
-            ledger.put_result, job_id, recipient, sender, signature, b"".join(chunks)
+            ledger.put_result, job_id, recipient, sender, signature, blob
         )
         if not created:
             response.status_code = 200

@@ -101,8 +101,10 @@ from tyst.coordinator.protocol import (
     JOB_EVENT_KINDS,
     NODE_COUNT,
     NODE_EVENT_KINDS,
+    RESULT_CONTEXT,
     is_job_id,
     plan_audit_job,
+    result_statement,
     verify_result,
 )
 from tyst.coordinator.schemas import (
@@ -753,6 +755,67 @@ class Ledger:
 
     # ------------------------------------------------------------------ result relay
 
+    def _result_target(
+        self, session: Session, job_id: str, recipient: str, sender: str
+    ) -> tuple[JobRow, ResultBlobRow | None]:
+        """The job a result post is for and the blob already posted, after every check
+        that needs no bytes: 404 unknown job or recipient, 403 sender not a node, 409
+        before the sender's ``run_finished`` or after the job ended."""
+        job = self._job_row(session, job_id)
+        plan = self._plan_row(session, job.plan_id)
+        if recipient not in json.loads(plan.recipients):
+            raise _not_found(f"{recipient!r} is not a recipient of this job's plan")
+        if not self._is_node(sender, json.loads(plan.parties)):
+            raise _forbidden(f"{sender!r} is not a compute node; only nodes post results")
+        existing = session.get(ResultBlobRow, (job.id, recipient, sender))
+        if existing is None:
+            finished = session.scalars(
+                select(AuditEventRow.actor)
+                .where(AuditEventRow.job == job.id)
+                .where(AuditEventRow.kind == "run_finished")
+            ).all()
+            if job.state not in ("running", "finished") or sender not in finished:
+                raise _conflict(
+                    f"results are accepted after the sender's run_finished and before the "
+                    f"job ends; {sender!r} cannot post in job state {job.state!r}"
+                )
+        return job, existing
+
+    def check_result_post(
+        self, job_id: str, recipient: str, sender: str, signature_b64: str, size: int | None
+    ) -> None:
+        """Refuse a result post before its body is read (``size``: its declared length).
+
+        Everything that can be decided from the route and headers alone: the
+        size limit (413), the job, recipient, sender and state (as
+        :meth:`put_result`), and a repost whose length differs from the stored
+        blob (409), a malformed signature (400). The signature itself is
+        checked once the body's hash is known (:meth:`check_result_signature`).
+        """
+        _result_signature(signature_b64)
+        if size is not None and size > self.max_blob_bytes:
+            raise CoordinatorError(413, f"the blob is larger than {self.max_blob_bytes} bytes")
+        with self.database.session() as session:
+            _, existing = self._result_target(session, job_id, recipient, sender)
+            if existing is not None and size is not None and size != existing.size:
+                raise _conflict(f"{sender!r} already posted a different result for {recipient!r}")
+
+    def check_result_signature(
+        self, job_id: str, recipient: str, sender: str, sha256_hex: str, signature_b64: str
+    ) -> None:
+        """Check ``sender``'s relay signature over a blob with this SHA-256 (403 if it fails)
+        — before the blob is held in memory or stored."""
+        signature = _result_signature(signature_b64)
+        try:
+            public = self.registry.get(sender)
+        except LookupError:
+            raise _forbidden(f"{sender!r} is not a registered organisation") from None
+        statement = result_statement(job_id, recipient, sender, sha256_hex)
+        try:
+            verify(public, signature, statement, RESULT_CONTEXT)
+        except SignatureInvalid as exc:
+            raise _forbidden(str(exc)) from None
+
     def put_result(
         self, job_id: str, recipient: str, sender: str, signature_b64: str, blob: bytes
     ) -> tuple[ResultMeta, bool]:
@@ -765,37 +828,18 @@ class Ledger:
         """
         if len(blob) > self.max_blob_bytes:
             raise CoordinatorError(413, f"the blob is larger than {self.max_blob_bytes} bytes")
-        try:
-            signature = decode_b64(signature_b64, what="the result signature")
-        except ValueError as exc:
-            raise _bad(str(exc)) from None
+        signature = _result_signature(signature_b64)
         with self._lock, self.database.session() as session, session.begin():
-            job = self._job_row(session, job_id)
-            plan = self._plan_row(session, job.plan_id)
-            if recipient not in json.loads(plan.recipients):
-                raise _not_found(f"{recipient!r} is not a recipient of this job's plan")
-            if not self._is_node(sender, json.loads(plan.parties)):
-                raise _forbidden(f"{sender!r} is not a compute node; only nodes post results")
+            job, existing = self._result_target(session, job_id, recipient, sender)
             try:
                 verify_result(self.registry, job.id, recipient, sender, blob, signature)
             except SignatureInvalid as exc:
                 raise _forbidden(str(exc)) from None
             sha = hashlib.sha256(blob).hexdigest()
-            existing = session.get(ResultBlobRow, (job.id, recipient, sender))
             if existing is not None:
                 if existing.sha256 == sha:
                     return self._meta(existing), False
                 raise _conflict(f"{sender!r} already posted a different result for {recipient!r}")
-            finished = session.scalars(
-                select(AuditEventRow.actor)
-                .where(AuditEventRow.job == job.id)
-                .where(AuditEventRow.kind == "run_finished")
-            ).all()
-            if job.state not in ("running", "finished") or sender not in finished:
-                raise _conflict(
-                    f"results are accepted after the sender's run_finished and before the "
-                    f"job ends; {sender!r} cannot post in job state {job.state!r}"
-                )
             row = ResultBlobRow(
                 job_id=job.id,
                 recipient=recipient,
@@ -850,6 +894,13 @@ class Ledger:
                 .order_by(ResultBlobRow.sender)
             ).all()
         )
+
+
+def _result_signature(signature_b64: str) -> bytes:
+    try:
+        return decode_b64(signature_b64, what="the result signature")
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
 
 
 def plan_of(toml: str) -> Plan:

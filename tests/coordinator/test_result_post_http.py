@@ -1,0 +1,235 @@
+"""Finding 6 of issue 11: a result post is bounded and checked before its body is read.
+
+Black box: a real coordinator process (``tyst coordinator serve``) over real HTTP.
+An oversized ``Content-Length``, an unknown sender or a job not accepting results
+is answered before a single body byte is sent; a body longer than the limit is
+cut off while streaming; a forged signature over a large body is refused after
+hashing the spooled body, without the coordinator's memory growing by the body.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.coordinator.helpers import (
+    NODE_IDS,
+    NODES,
+    OUTSIDER,
+    REGISTRY,
+    approved_job,
+    post_result,
+    run_to_finished,
+)
+from tyst.coordinator.protocol import sign_result
+from tyst.jobs.deploy import free_ports
+
+LIMIT = 32 * 2**20
+
+
+@pytest.fixture(scope="module")
+def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A coordinator process on plain HTTP (loopback), relaying blobs up to LIMIT bytes."""
+    root = tmp_path_factory.mktemp("coordinator")
+    REGISTRY.save(root / "registry.json")
+    (port,) = free_ports(1)
+    (root / "coordinator.toml").write_text(
+        "[coordinator]\n"
+        'registry = "registry.json"\n'
+        'database_url = "sqlite:///coordinator.db"\n'
+        f"nodes = {json.dumps(list(NODE_IDS))}\n"
+        f"port = {port}\n"
+        f"max_blob_bytes = {LIMIT}\n",
+        encoding="utf-8",
+    )
+    log = (root / "coordinator.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tyst", "coordinator", "serve", "--config", "coordinator.toml"],
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, (root / "coordinator.log").read_text()
+            assert time.monotonic() < deadline, "the coordinator did not start"
+            time.sleep(0.1)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+def http(coordinator: tuple[str, int]) -> Iterator[TestClient]:
+    with httpx.Client(base_url=coordinator[0], timeout=30) as client:
+        yield cast(TestClient, client)  # the helpers use only the httpx.Client interface
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _headers_only(url: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
+    """Send a POST's headers but no body; return the status and body of the answer."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{_port(url)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    with socket.create_connection(("127.0.0.1", _port(url)), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
+            chunk = s.recv(65536)  # times out (test fails) if the server waits for the body
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+def _length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def _peak_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def _headers(node_index: int, job: str, blob: bytes, length: int) -> dict[str, str]:
+    return {
+        **sign_result(NODES[node_index], job, "fk", blob),
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(length),
+    }
+
+
+def test_oversized_length_is_refused_before_the_body(
+    coordinator: tuple[str, int], http: TestClient
+) -> None:
+    url, _ = coordinator
+    job = approved_job(http)
+    run_to_finished(http, job)
+    status, body = _headers_only(url, f"/jobs/{job}/results/fk", _headers(0, job, b"", 10**12))
+    assert status == 413, body
+    assert str(LIMIT) in json.loads(body)["detail"]
+    status, _ = _headers_only(url, f"/jobs/{job}/results/fk", _headers(0, job, b"", LIMIT + 1))
+    assert status == 413
+
+
+def test_wrong_sender_or_state_is_refused_before_the_body(
+    coordinator: tuple[str, int], http: TestClient
+) -> None:
+    url, _ = coordinator
+    job = approved_job(http)
+    length = 8 * 2**20
+    headers = _headers(0, job, b"", length)
+    assert _headers_only(url, f"/jobs/{job}/results/fk", headers)[0] == 409  # no run_finished
+    run_to_finished(http, job)
+    outsider = {**headers, **sign_result(OUTSIDER, job, "fk", b"")}
+    assert _headers_only(url, f"/jobs/{job}/results/fk", outsider)[0] == 403
+    assert _headers_only(url, f"/jobs/{job}/results/malmo", headers)[0] == 404
+    assert _headers_only(url, f"/jobs/job-{'0' * 32}/results/fk", headers)[0] == 404
+    bad = {**headers, "X-Tyst-Signature": "%%%"}
+    assert _headers_only(url, f"/jobs/{job}/results/fk", bad)[0] == 400
+    assert _headers_only(url, f"/jobs/{job}/results/fk", {**headers, "Content-Length": "x"})[0] in (
+        400,
+        422,
+    )
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit(
+    coordinator: tuple[str, int], http: TestClient
+) -> None:
+    url, _ = coordinator
+    job = approved_job(http)
+    run_to_finished(http, job)
+    headers = {**sign_result(NODES[0], job, "fk", b""), "Transfer-Encoding": "chunked"}
+    lines = [f"POST /jobs/{job}/results/fk HTTP/1.1", f"Host: 127.0.0.1:{_port(url)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    piece = b"x" * 2**20
+    sent = 0
+    with socket.create_connection(("127.0.0.1", _port(url)), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        answer = b""
+        try:
+            while sent < 4 * LIMIT:
+                s.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                sent += len(piece)
+                s.setblocking(False)
+                try:
+                    answer += s.recv(65536)
+                except BlockingIOError:
+                    pass
+                finally:
+                    s.setblocking(True)
+                if answer:
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        s.settimeout(10)
+        while b"\r\n\r\n" not in answer:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.split()[1] == b"413", answer[:200]
+    assert sent <= LIMIT + 8 * 2**20  # the server stopped reading near the limit
+    assert http.get(f"/jobs/{job}").json()["results"] == []
+
+
+def test_a_forged_signature_over_a_large_body_is_refused_without_buffering(
+    coordinator: tuple[str, int], http: TestClient
+) -> None:
+    _, pid = coordinator
+    job = approved_job(http)
+    run_to_finished(http, job)
+    assert post_result(http, job, NODES[1], "fk", b"warm-up").status_code == 201
+    blob = os.urandom(LIMIT - 1)
+    forged = {**_headers(0, job, b"something else", len(blob))}
+    before = _peak_rss(pid)
+    response = cast(httpx.Client, http).post(
+        f"/jobs/{job}/results/fk", content=blob, headers=forged
+    )
+    after = _peak_rss(pid)
+    assert response.status_code == 403, response.text
+    growth = after - before
+    assert growth < 8 * 2**20, f"the coordinator's peak RSS grew by {growth} bytes"
+    results: list[dict[str, Any]] = http.get(f"/jobs/{job}").json()["results"]
+    assert [r["sender"] for r in results] == ["node-b"]
+    # The genuine post of the same size is stored, and an identical repost is 200.
+    assert post_result(http, job, NODES[0], "fk", blob).status_code == 201
+    assert post_result(http, job, NODES[0], "fk", blob).status_code == 200
+    assert post_result(http, job, NODES[0], "fk", b"other").status_code == 409
