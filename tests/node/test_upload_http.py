@@ -86,12 +86,27 @@ def _raw_response(node: Node, head: bytes, wait: float = 5.0) -> bytes:
         f"PUT /jobs/{JOB}/tables/bistand HTTP/1.1\r\nHost: x\r\n"
         f"Content-Type: application/octet-stream\r\nContent-Length: {1 << 30}\r\n\r\n"
     ).encode()
+    answer = b""
     with socket.create_connection(("127.0.0.1", node.port), timeout=wait) as conn:
         conn.sendall(request + head)
-        try:
-            return conn.recv(65536)
-        except TimeoutError:
-            return b""
+        with contextlib.suppress(TimeoutError):
+            while not _whole(answer):
+                piece = conn.recv(65536)
+                if not piece:
+                    break
+                answer += piece
+    return answer
+
+
+def _whole(answer: bytes) -> bool:
+    """Whether ``answer`` holds a whole HTTP response (headers and Content-Length body)."""
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return True
 
 
 def _garbage(total: int, piece: int = MiB) -> Iterator[bytes]:
@@ -165,8 +180,12 @@ def test_a_real_upload_is_buffered_one_bounded_frame_at_a_time(node: Node) -> No
 def test_an_unsigned_stream_stores_nothing(node: Node) -> None:
     """A header not signed by the owner is refused before one byte is stored."""
     header = _header(rows=10**6)
-    start = UploadWriter(header).start(FK)  # a registered organisation, not the owner
-    answer = _put(node, iter((start, *_garbage(32 * MiB))))
+    writer = UploadWriter(header)
+    start = writer.start(FK)  # a registered organisation, not the owner
+    rows = 8 * MAX_CHUNK_BYTES // header.row_bytes
+    zeros = np.zeros(rows, np.uint64)
+    chunks = writer.chunk([(zeros, zeros)] * header.lanes)  # 32 MiB of well-formed chunks
+    answer = _put(node, iter((start, chunks)))
     assert answer.status_code == 403
     assert "header refused" in answer.json()["detail"]
     assert node.service.store.jobs() == []

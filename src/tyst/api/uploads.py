@@ -369,9 +369,10 @@ class UploadReader:
             end = _FRAME.size + size
             if len(self._buf) < end:
                 break
-            payload = bytes(self._buf[_FRAME.size : end])
-            if kind != b"T":
-                self._hash.update(self._buf[:end])
+            with memoryview(self._buf) as view:  # one copy of the frame, not three
+                payload = bytes(view[_FRAME.size : end])
+                if kind != b"T":
+                    self._hash.update(view[:end])
             del self._buf[:end]
             out.append(self._parse(kind, payload))
         return out

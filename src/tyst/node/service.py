@@ -54,8 +54,8 @@ Contract
 - **Deletion.** After delivery, on any failure, when the coordinator reports the
   job failed (e.g. another node failed or refused), when uploads stay
   incomplete for ``upload_timeout``, and at the plan's ``retention_days``
-  deadline (counted from the job's first upload here) at the latest, the node
-  forgets the job key, removes the files and signs ``shares_deleted`` (the
+  deadline (counted from the job's first committed upload here) at the latest,
+  the node forgets the job key, removes the files and signs ``shares_deleted`` (the
   deletion receipt: what was removed and why). Store leftovers found at
   start-up (unreadable: their key died with the old process) are deleted too.
 

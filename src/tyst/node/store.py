@@ -146,7 +146,8 @@ class TableWriter:
         with self._lock:
             if self.cancelled:
                 raise StoreError(self.cancelled)
-            self._fh.write(_RECORD.pack(len(sealed)) + nonce + sealed)
+            self._fh.write(_RECORD.pack(len(sealed)) + nonce)
+            self._fh.write(sealed)
         self._index += 1
         self.bytes += size
 
