@@ -458,6 +458,20 @@ def test_an_abandoned_stream_does_not_take_the_table_slot(tmp_path: Path) -> Non
     assert info.value.status == 409
 
 
+def test_a_stalled_stream_is_dropped_after_the_upload_timeout(tmp_path: Path) -> None:
+    coordinator = LyingCoordinator(ISSUE_PLAN, _both())
+    service = _service(tmp_path, coordinator, upload_timeout=3600)
+    stalled = service.begin_upload(JOB, "bistand", *_signed(_header()))
+    service.sweep(now=time.time() + 3000)
+    assert len(list(service.store.root.rglob("*.part"))) == 1
+    service.sweep(now=time.time() + 3700)
+    assert list(service.store.root.iterdir()) == []  # the part file, the job's directory and key
+    assert not service.store.has_key(JOB)
+    with pytest.raises(StoreError, match="stalled"):
+        stalled.write(b"\0" * 8)
+    assert _upload(service, MALMO)["rows"] == 4
+
+
 def test_a_replaced_stream_cannot_commit(tmp_path: Path) -> None:
     coordinator = LyingCoordinator(ISSUE_PLAN, _both())
     service = _service(tmp_path, coordinator)

@@ -29,7 +29,8 @@ Contract
   over the whole stream verifies, and only then does it take the table's slot
   (a later upload of a held table: 409). An unfinished stream holds no slot:
   a new signed stream for the same table replaces it (its partial file is
-  removed at once), and a failed or abandoned stream's chunks are deleted.
+  removed at once), and a failed, abandoned or stalled (``upload_timeout``)
+  stream's chunks are deleted.
   Then the node signs ``upload_received``.
 - **Binding to one plan.** The first upload a node commits for a job fixes
   the job's plan digest (in the job's entry and on disk,
@@ -153,6 +154,7 @@ class _Stream:
 
     writer: TableWriter
     spec: JobSpec
+    started: float = field(default_factory=time.time)
 
 
 def check_job_id(job: str) -> None:
@@ -210,6 +212,11 @@ class NodeService:
             jobs = [j for j, e in self._jobs.items() if e.state not in ("deleted",)]
         for job in jobs:
             self._fail_and_delete(job, "the node was stopped", "shutdown")
+        with self._lock:
+            pending = list(self._streams.values())
+        for stream in pending:
+            stream.writer.cancel("the node was stopped")
+            self.abort_upload(stream.writer.job, stream.writer.table, stream.writer)
 
     # ------------------------------------------------------------------ authorisation
 
@@ -632,6 +639,14 @@ class NodeService:
         idle = ("uploading", "queued")
         with self._lock:
             entries = [e for e in self._jobs.values() if e.state in ("uploading", "queued")]
+            stale = [
+                s for s in self._streams.values() if now - s.started > self.config.upload_timeout
+            ]
+        for stream in stale:  # a stream stalled longer than a whole job may wait: drop it
+            stream.writer.cancel(
+                f"the upload stalled for more than {self.config.upload_timeout:.0f} s"
+            )
+            self.abort_upload(stream.writer.job, stream.writer.table, stream.writer)
         for entry in entries:
             if now >= entry.retention_deadline:
                 self._fail_and_delete(
