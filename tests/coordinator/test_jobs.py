@@ -14,6 +14,7 @@ from tests.coordinator.helpers import (
     DIGEST,
     FK,
     MALMO,
+    NODE_IDS,
     NODES,
     OUTSIDER,
     REGISTRY,
@@ -27,6 +28,7 @@ from tests.coordinator.helpers import (
     signed,
     submit,
 )
+from tyst.coordinator.app import create_app
 from tyst.coordinator.protocol import SIGNATURE_HEADER, sign_result, verify_result
 from tyst.service.keys import decode_b64
 from tyst.service.sealing import open_sealed, seal
@@ -171,15 +173,24 @@ def test_event_for_another_job_or_of_a_plan_kind_is_400(client: TestClient) -> N
     assert client.put(f"/jobs/{job_id}/events", json=event).status_code == 400
 
 
-def test_without_configured_nodes_any_three_non_parties_are_nodes(
-    make_app: Callable[..., FastAPI],
-) -> None:
-    with TestClient(make_app(nodes=None)) as client:
-        job_id = approved_job(client)
-        assert job_event(client, job_id, FK, "upload_received").status_code == 403
-        run_to_finished(client, job_id)
-        assert client.get(f"/jobs/{job_id}").json()["state"] == "finished"
-        assert client.get("/health").json()["nodes"] is None
+def test_the_node_list_is_mandatory(database_url: str) -> None:
+    """Finding 8 of issue 11: no organisation is ever inferred to be a node."""
+    with pytest.raises(TypeError):
+        create_app(database_url, REGISTRY)  # type: ignore[call-arg]
+    for nodes in ([], NODE_IDS[:2], [*NODE_IDS[:2], NODE_IDS[0]], [*NODE_IDS, "outsider"]):
+        with pytest.raises(ValueError, match="3 distinct compute nodes"):
+            create_app(database_url, REGISTRY, nodes=nodes)
+
+
+def test_a_registered_outsider_is_never_a_node(client: TestClient) -> None:
+    job_id = approved_job(client)
+    for kind in ("upload_received", "run_failed", "plan_rejected"):
+        response = job_event(client, job_id, OUTSIDER, kind, {"reason": "x"})
+        assert response.status_code == 403, kind
+    run_to_finished(client, job_id)
+    assert post_result(client, job_id, OUTSIDER, "fk", b"blob").status_code == 403
+    assert client.get(f"/jobs/{job_id}").json()["state"] == "finished"
+    assert client.get("/health").json()["nodes"] == sorted(NODE_IDS)
 
 
 def test_sealed_results_are_relayed_and_only_the_recipient_opens_them(

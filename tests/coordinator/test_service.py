@@ -107,7 +107,7 @@ def test_migrations_command_line(sqlite_url: str, capsys: pytest.CaptureFixture[
 
 def test_app_without_migration_needs_a_migrated_database(sqlite_url: str) -> None:
     migrations.upgrade(sqlite_url)
-    with TestClient(create_app(sqlite_url, REGISTRY, migrate=False)) as client:
+    with TestClient(create_app(sqlite_url, REGISTRY, nodes=NODE_IDS, migrate=False)) as client:
         assert client.get("/health").json()["schema_revision"] == "0001_initial"
 
 
@@ -121,7 +121,7 @@ def test_database_urls() -> None:
         normalize_url("mysql://root:secret@h/db")
     assert "secret" not in str(info.value)
     with pytest.raises(ValueError, match="not in the registry"):
-        create_app("sqlite://", REGISTRY, nodes=["nobody"], migrate=False)
+        create_app("sqlite://", REGISTRY, nodes=[*NODE_IDS[:2], "nobody"], migrate=False)
 
 
 def test_config_file(tmp_path: Path) -> None:
@@ -153,14 +153,20 @@ def test_config_file(tmp_path: Path) -> None:
     assert (tmp_path / "state" / "coordinator.db").exists()
 
 
+NODES_LINE = 'nodes = ["node-a", "node-b", "node-c"]\n'
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         ("[coordinator]\n", "registry: missing"),
+        ('[coordinator]\nregistry = "r.json"\n', "nodes: missing"),
+        ('[coordinator]\nregistry = "r.json"\nnodes = ["a", "b"]\n', "nodes: must be a list"),
+        ('[coordinator]\nregistry = "r.json"\nnodes = ["a", "a", "b"]\n', "nodes: lists a"),
         ('[coordinator]\nregistry = "r.json"\nprot = 1\n', "prot: unknown key"),
-        ('[coordinator]\nregistry = "r.json"\nport = "80"\n', "port: must be an integer"),
-        ('[coordinator]\nregistry = "r.json"\nnodes = []\n', "nodes: must be a non-empty"),
-        ('[coordinator]\nregistry = "r.json"\ntls_cert = "c"\n', "tls_cert and tls_key"),
+        ('[coordinator]\nregistry = "r.json"\nport = "80"\n' + NODES_LINE, "port: must be an"),
+        ('[coordinator]\nregistry = "r.json"\nnodes = []\n', "nodes: must be a list"),
+        ('[coordinator]\nregistry = "r.json"\ntls_cert = "c"\n' + NODES_LINE, "tls_cert and"),
         ('[coordinator]\nregistry = "r.json"\ndatabase_url = "mysql://x/y"\n', "unsupported"),
         ("[coordinator\n", "malformed TOML"),
         ('[server]\nregistry = "r.json"\n', r"exactly one \[coordinator\]"),
@@ -180,6 +186,7 @@ def test_pinned_registry_fingerprint_is_enforced(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(
         f'[coordinator]\nregistry = "registry.json"\nregistry_fingerprint = "{"0" * 64}"\n'
+        f"nodes = {json.dumps(list(NODE_IDS))}\n"
     )
 
     with pytest.raises(RegistryError, match="differs from the pinned"):

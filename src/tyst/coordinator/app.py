@@ -156,14 +156,14 @@ def create_app(
     database_url: str,
     registry: Registry,
     *,
-    nodes: Collection[str] | None = None,
+    nodes: Collection[str],
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     migrate: bool = True,
 ) -> FastAPI:
     """The coordinator application for ``database_url`` and ``registry``.
 
-    Inputs: ``nodes`` — the compute nodes' organisation ids (recommended in
-    production; see :class:`~tyst.coordinator.ledger.Ledger`);
+    Inputs: ``nodes`` — the three compute nodes' organisation ids (required;
+    see :class:`~tyst.coordinator.ledger.Ledger`);
     ``max_blob_bytes`` — largest relayed blob; ``migrate`` — run the
     migrations first (otherwise the schema must already be at ``head``).
     Output: a FastAPI app; ``app.state.ledger`` is its
@@ -213,7 +213,7 @@ def create_app(
             status="ok",
             schema_revision=database.schema_revision(),
             registry_fingerprint=registry.fingerprint(),
-            nodes=sorted(ledger.nodes) if ledger.nodes is not None else None,
+            nodes=sorted(ledger.nodes),
         )
 
     # ------------------------------------------------------------------ plans

@@ -1,12 +1,12 @@
 """The coordinator's configuration file (``tyst coordinator serve --config FILE``).
 
-Format (TOML; every key but ``registry`` is optional)::
+Format (TOML; every key but ``registry`` and ``nodes`` is optional)::
 
     [coordinator]
     registry = "registry.json"        # the deployment's registry (tyst.service.keys.Registry)
     registry_fingerprint = "…"        # refuse to start unless the registry has this SHA-256
     database_url = "sqlite:///coordinator.db"
-    nodes = ["node-a", "node-b", "node-c"]   # the compute nodes' organisation ids
+    nodes = ["node-a", "node-b", "node-c"]   # required: the three compute nodes' org ids
     host = "127.0.0.1"
     port = 8400
     max_blob_bytes = 67108864         # largest sealed result blob relayed
@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from tyst.coordinator.db import DatabaseURLError, normalize_url
 from tyst.coordinator.ledger import DEFAULT_MAX_BLOB_BYTES
+from tyst.coordinator.protocol import NODE_COUNT
 from tyst.service.keys import check_org_id
 
 DATABASE_URL_ENV = "TYST_COORDINATOR_DATABASE_URL"
@@ -66,8 +67,8 @@ class CoordinatorConfig:
 
     registry: Path
     database_url: str
+    nodes: tuple[str, ...]
     registry_fingerprint: str | None = None
-    nodes: tuple[str, ...] | None = None
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
@@ -136,17 +137,21 @@ def load_config(path: str | os.PathLike[str]) -> CoordinatorConfig:
     except DatabaseURLError as exc:
         raise fail("database_url", str(exc)) from None
 
-    nodes: tuple[str, ...] | None = None
-    if "nodes" in sec:
-        raw = sec["nodes"]
-        if not isinstance(raw, list) or not raw:
-            raise fail("nodes", "must be a non-empty list of organisation ids")
-        try:
-            nodes = tuple(check_org_id(n) for n in raw)
-        except ValueError as exc:
-            raise fail("nodes", str(exc)) from None
-        if len(set(nodes)) != len(nodes):
-            raise fail("nodes", "lists a node twice")
+    if "nodes" not in sec:
+        raise fail(
+            "nodes",
+            f"missing (the {NODE_COUNT} compute nodes' organisation ids, in party order; "
+            "without them any registered organisation could act as a node)",
+        )
+    raw = sec["nodes"]
+    if not isinstance(raw, list) or len(raw) != NODE_COUNT:
+        raise fail("nodes", f"must be a list of the {NODE_COUNT} compute nodes' organisation ids")
+    try:
+        nodes = tuple(check_org_id(n) for n in raw)
+    except ValueError as exc:
+        raise fail("nodes", str(exc)) from None
+    if len(set(nodes)) != len(nodes):
+        raise fail("nodes", "lists a node twice")
 
     def integer(key: str, default: int, low: int, high: int) -> int:
         value = sec.get(key, default)

@@ -62,8 +62,8 @@ shares_deleted (n)     finished, failed, or    deleted when every node did
 A ``result_received`` event may carry no detail but ``padded_rows`` (400
 otherwise): the number of valid result rows is never published.
 Anything else is an illegal transition (409). "Every node" is the configured
-``nodes``; without them, any :data:`~tyst.coordinator.protocol.NODE_COUNT`
-distinct registered organisations that are not parties of the plan.
+``nodes`` (mandatory: exactly :data:`~tyst.coordinator.protocol.NODE_COUNT`
+registered organisations; no organisation is ever inferred to be a node).
 
 **Result relay.** A node posts one sealed blob per recipient and job, signed
 (:func:`tyst.coordinator.protocol.sign_result`); accepted after the node's
@@ -203,9 +203,9 @@ class Ledger:
     """The coordinator's state and rules over one database (see the module docstring).
 
     Inputs: ``database``; ``registry`` — the deployment's registry (the root of
-    trust for every signature); ``nodes`` — the compute nodes' organisation ids
-    (recommended; see the module docstring for the default); ``max_blob_bytes``.
-    Errors: :class:`ValueError` if a node id is invalid or not registered.
+    trust for every signature); ``nodes`` — the three compute nodes'
+    organisation ids (required); ``max_blob_bytes``.
+    Errors: :class:`ValueError` unless ``nodes`` are three distinct registered ids.
     """
 
     def __init__(
@@ -213,21 +213,19 @@ class Ledger:
         database: Database,
         registry: Registry,
         *,
-        nodes: Collection[str] | None = None,
+        nodes: Collection[str],
         max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     ) -> None:
         self.database = database
         self.registry = registry
         self.max_blob_bytes = max_blob_bytes
-        self.nodes: frozenset[str] | None = None
-        if nodes is not None:
-            for node in nodes:
-                check_org_id(node)
-                if node not in registry:
-                    raise ValueError(f"node {node!r} is not in the registry")
-            if not nodes:
-                raise ValueError("nodes must not be empty")
-            self.nodes = frozenset(nodes)
+        if isinstance(nodes, str) or len(set(nodes)) != NODE_COUNT or len(nodes) != NODE_COUNT:
+            raise ValueError(f"nodes must name {NODE_COUNT} distinct compute nodes")
+        for node in nodes:
+            check_org_id(node)
+            if node not in registry:
+                raise ValueError(f"node {node!r} is not in the registry")
+        self.nodes: frozenset[str] = frozenset(nodes)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ audit log
@@ -645,14 +643,11 @@ class Ledger:
             )
 
     def _is_node(self, actor: str, parties: Collection[str]) -> bool:
-        if self.nodes is not None:
-            return actor in self.nodes
-        return actor in self.registry and actor not in parties
+        del parties  # a node is one of the configured nodes, never inferred
+        return actor in self.nodes
 
     def _all_nodes(self, actors: set[str]) -> bool:
-        if self.nodes is not None:
-            return self.nodes <= actors
-        return len(actors) >= NODE_COUNT
+        return self.nodes <= actors
 
     def add_job_event(self, job_id: str, event: AuditEvent) -> EventAccepted:
         """Append a signed job event and advance the job (see the module's table).

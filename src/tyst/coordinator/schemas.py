@@ -254,4 +254,4 @@ class HealthOut(BaseModel):
     status: str
     schema_revision: str | None
     registry_fingerprint: str
-    nodes: list[str] | None
+    nodes: list[str]
