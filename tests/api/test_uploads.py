@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tyst.api.results import ResultFormatError, ShareArray, decode_result, encode_result
 from tyst.api.uploads import (
@@ -21,7 +25,7 @@ from tyst.api.uploads import (
     verify_header,
     verify_trailer,
 )
-from tyst.service.keys import Registry, generate
+from tyst.service.keys import Registry, UnknownOrganisation, generate
 from tyst.service.signing import SignatureInvalid
 
 OWNER = generate("fk")
@@ -203,3 +207,41 @@ def test_result_bytes_roundtrip_and_bind_job_and_party() -> None:
         decode_result(data, "job-1", 1)
     with pytest.raises(ResultFormatError):
         decode_result(data + b"x", "job-1", 2)
+
+
+_VALID = _stream([3, 9])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    flips=st.lists(st.tuples(st.integers(0, len(_VALID) - 1), st.integers(1, 255)), max_size=4),
+    cut=st.integers(0, len(_VALID)),
+    tail=st.binary(max_size=64),
+    step=st.integers(1, 97),
+)
+def test_fuzz_the_upload_reader_fails_only_with_one_line(
+    flips: list[tuple[int, int]], cut: int, tail: bytes, step: int
+) -> None:
+    """Mutated, cut and extended streams, fed in pieces: a parse or one UploadFormatError
+    line, and the reader never holds more than one bounded frame."""
+    data = bytearray(_VALID[:cut] + tail)
+    for at, mask in flips:
+        if at < len(data):
+            data[at] ^= mask
+    reader = UploadReader()
+    message = ""
+    try:
+        for at in range(0, len(data), step):
+            reader.feed(bytes(data[at : at + step]))
+            assert len(reader._buf) <= MAX_CHUNK_BYTES + 9 + step
+    except UploadFormatError as exc:
+        message = str(exc)
+    assert "\n" not in message
+    assert len(message) < 400
+    if not message and reader.complete():
+        assert reader.header is not None
+        assert reader.trailer is not None
+        with contextlib.suppress(UploadFormatError, SignatureInvalid, UnknownOrganisation):
+            verify_header(REGISTRY, reader.header, reader.header_signature)
+            verify_trailer(REGISTRY, reader.header, reader.trailer, reader.sha256, reader.rows)
+            assert bytes(data) == _VALID  # only the untouched stream verifies
