@@ -279,3 +279,39 @@ def test_text_order_is_utf8_byte_order() -> None:
     assert got == want
     _, got_desc = run_mpc("SELECT s, i FROM t ORDER BY s DESC LIMIT 4", schemas, data)
     assert [r[0] for r in got_desc] == sorted(values, key=lambda v: v.encode(), reverse=True)[:4]
+
+
+LIKE_VALUES = [
+    "", "a", "ab", "abc", "cab", "special requests", "no special deposits requests",
+    "requests special", "Malmö 1", "Malmö", "åäö", "xåx", "x" * 64, "x" * 60 + "abcd",
+    "%", "abcabc", "aXbXc", "PROMO BRUSHED", "STANDARD PROMO",
+]  # fmt: skip
+LIKES = [
+    "abc%", "%abc", "%abc%", "%special%requests%", "a%c", "%", "abc", "Malmö%", "%ö",
+    "%å%", "x%x", "%xabcd", "PROMO%", "%PROMO", "a%b%c", "%a%b%c%", "%%c", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", LIKES)
+def test_like_matches_duckdb(pattern: str) -> None:
+    schemas = {"t": {"s": T("text"), "i": T("int")}}
+    rng = np.random.default_rng(len(pattern))
+    valid = [bool(v) for v in rng.random(len(LIKE_VALUES)) < 0.85]
+    data = {"t": {"s": LIKE_VALUES, "i": list(range(len(LIKE_VALUES)))}}
+    for negated in ("", "NOT "):
+        sql = f"SELECT i, s FROM t WHERE s {negated}LIKE '{pattern}'"
+        _, got = run_mpc(sql, schemas, data, {"t": valid})
+        _, want = run_duckdb(sql, schemas, data, {"t": valid})
+        assert sorted(got) == sorted(want), sql
+
+
+def test_like_in_select_over_a_text_case() -> None:
+    schemas = {"t": {"s": T("text"), "i": T("int")}}
+    data = {"t": {"s": LIKE_VALUES, "i": list(range(len(LIKE_VALUES)))}}
+    sql = (
+        "SELECT i, CASE WHEN i > 5 THEN s ELSE 'zz abc' END LIKE '%abc%' AS hit, "
+        "s NOT LIKE '%o%' AS ingen_o FROM t"
+    )
+    _, got = run_mpc(sql, schemas, data)
+    _, want = run_duckdb(sql, schemas, data)
+    assert sorted(got) == sorted(want)

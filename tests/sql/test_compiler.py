@@ -216,6 +216,16 @@ REJECTED = [
     ("SELECT manad + manad FROM bistand", "date arithmetic is date ± int days", "types", None),
     ("SELECT INTERVAL '1' DAY FROM bistand", "INTERVAL is not supported here", "subset", None),
     ("SELECT belopp + INTERVAL '1' DAY FROM bistand", "INTERVAL needs a date", "types", None),
+    ("SELECT pnr FROM bistand WHERE kommun LIKE 'M_lm%'", "'_' in LIKE", "subset", None),
+    ("SELECT pnr FROM bistand WHERE belopp LIKE '1%'", "LIKE needs an id/text", "types", None),
+    ("SELECT pnr FROM bistand WHERE kommun LIKE pnr", "string literal pattern", "subset", None),
+    ("SELECT pnr FROM bistand WHERE kommun ILIKE 'm%'", "ILIKE is not supported", "subset", None),
+    (
+        "SELECT pnr FROM bistand WHERE kommun LIKE 'a!%%' ESCAPE '!'",
+        "ESCAPE is not supported",
+        "subset",
+        None,
+    ),
     (
         "SELECT DISTINCT AVG(belopp) AS a FROM bistand GROUP BY kommun",
         "DISTINCT over an AVG result",

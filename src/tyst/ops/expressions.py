@@ -27,6 +27,7 @@ from tyst.mpc.protocols import boolean, compare, conversion
 from tyst.mpc.protocols.arithmetic import mul
 from tyst.mpc.shares import AShare, BShare, concat_a, public_a
 from tyst.relational.table import SharedColumn, SharedTable
+from tyst.relational.text import like
 from tyst.ring.words import U64
 from tyst.sql import ir
 
@@ -64,25 +65,31 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
         "`CASE WHEN … THEN … ELSE … END`", "3 per branch (bit injection + one multiplication)"
     ),
     ir.InList: ExprSpec("`x [NOT] IN (v1, …, vk)` with literals", "7 + 1 (k batched equalities)"),
+    ir.Like: ExprSpec(
+        "`x [NOT] LIKE 'a%b%'` (literal segments and `%`; tyst.relational.text)",
+        "≈ 24 + 7 per segment after the first",
+        reads="content",
+    ),
     ir.Ratio: ExprSpec("`AVG` as a sum and a count; only the recipient divides", "0"),
 }
 
 
-def reads(e: ir.Expr) -> dict[str, Need]:
-    """Every column ``e`` references, with what it reads of it (pruning keeps at least that)."""
+def reads(e: ir.Expr, wanted: Need = "key") -> dict[str, Need]:
+    """Every column ``e`` references, with what is read of it, when ``wanted`` is needed of
+    ``e``'s own value: a text-valued sub-expression needs its content when its parent reads
+    content (``LIKE``) or passes text through to a value needed in full (``CASE``)."""
     out: dict[str, Need] = {}
 
-    def walk(x: ir.Expr) -> None:
+    def walk(x: ir.Expr, need: Need) -> None:
+        if isinstance(x, ir.ColumnRef):
+            out[x.name] = "content" if "content" in (out.get(x.name), need) else "key"
+            return
+        spec = EXPRESSIONS[type(x)]
         for child in x.children():
-            if isinstance(child, ir.ColumnRef):
-                level = EXPRESSIONS[type(x)].reads
-                out[child.name] = "content" if "content" in (out.get(child.name), level) else "key"
-            else:
-                walk(child)
+            full = child.ctype.is_text and "content" in (spec.reads, need)
+            walk(child, "content" if full else "key")
 
-    if isinstance(e, ir.ColumnRef):
-        return {e.name: "key"}
-    walk(e)
+    walk(e, wanted)
     return out
 
 
@@ -195,6 +202,9 @@ class Evaluator:
             return result
         if isinstance(e, ir.Not):
             return compare.not_bit(self.party, self.predicate(e.arg))
+        if isinstance(e, ir.Like):
+            bit = like(self.party, self.evaluate(e.arg), e.pattern)
+            return compare.not_bit(self.party, bit) if e.negated else bit
         if isinstance(e, ir.InList):
             hits = [self._compare("=", e.arg, v) for v in e.values]
             result = hits[0]

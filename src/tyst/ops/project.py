@@ -28,8 +28,8 @@ def needs(node: ir.Project, need: Needs) -> tuple[Needs, ...]:
             add_need(child, expr.name, wanted or "key")
             continue
         full = expr.ctype.is_text and wanted == "content"
-        for ref, level in reads(expr).items():
-            add_need(child, ref, "content" if full else level)
+        for ref, level in reads(expr, "content" if full else "key").items():
+            add_need(child, ref, level)
     return (child,)
 
 

@@ -27,6 +27,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from tyst.data.patterns import Pattern
 from tyst.data.types import ColumnType
 from tyst.sql import ir
 from tyst.sql.errors import SqlError, position
@@ -41,6 +42,7 @@ _SUPPORTED = (
     exp.LT, exp.LTE, exp.GT, exp.GTE, exp.And, exp.Or, exp.Not, exp.Between, exp.In,
     exp.Exists, exp.Case, exp.If, exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Distinct,
     exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Interval, exp.Var,
+    exp.Like,
 )  # fmt: skip
 _INTERVAL_DAYS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
 _AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
@@ -235,10 +237,14 @@ def _bind_expr(
             return _logic(
                 "AND" if isinstance(e, exp.And) else "OR", [rec(e.this), rec(e.expression)], e
             )
+        if isinstance(e, exp.Like):
+            return _like(rec(e.this), e, negated=bool(e.args.get("negate")))
         if isinstance(e, exp.Not):
             inner = e.this
             if isinstance(inner, exp.In) and not inner.args.get("query"):
                 return _in_list(rec(inner.this), inner, negated=True, rec=rec)
+            if isinstance(inner, exp.Like):
+                return _like(rec(inner.this), inner, negated=not inner.args.get("negate"))
             arg = rec(inner)
             if arg.ctype != ir.BOOL:
                 raise _fail("types", f"NOT needs a bool operand, got {arg.ctype}", e)
@@ -343,6 +349,25 @@ def _logic(op: str, args: list[ir.Expr], node: Any) -> ir.Expr:
     for arg in args:
         flat.extend(arg.args if isinstance(arg, ir.Logic) and arg.op == op else (arg,))
     return ir.Logic(ir.BOOL, op, tuple(flat))
+
+
+def _like(arg: ir.Expr, node: exp.Like, *, negated: bool) -> ir.Expr:
+    """``x [NOT] LIKE 'p'``: without ``%`` an equality; only ``%``: true; else ``ir.Like``."""
+    pattern = node.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise _fail("subset", "LIKE needs a string literal pattern", node)
+    if not arg.ctype.is_text:
+        raise _fail("types", f"LIKE needs an id/text value, got {_describe(arg)}", node)
+    text = str(pattern.this)
+    try:
+        parsed = Pattern.parse(text)
+    except ValueError as exc:
+        raise _fail("subset", str(exc), node) from None
+    if "%" not in text:
+        return _compare("<>" if negated else "=", arg, ir.Literal(ColumnType("text"), text), node)
+    if not parsed.segments:
+        return ir.Literal(ir.BOOL, not negated)
+    return ir.Like(ir.BOOL, arg, parsed, negated)
 
 
 def _in_list(

@@ -24,6 +24,11 @@ def render_expr(e: ir.Expr) -> str:
     if isinstance(e, ir.InList):
         values = ", ".join(render_expr(v) for v in e.values)
         return f"{render_expr(e.arg)} {'NOT IN' if e.negated else 'IN'} ({values})"
+    if isinstance(e, ir.Like):
+        shown = "%".join(seg.decode("utf-8") for seg in e.pattern.segments)
+        shown = ("" if e.pattern.anchored_start else "%") + shown
+        shown += "" if e.pattern.anchored_end else "%"
+        return f"{render_expr(e.arg)} {'NOT LIKE' if e.negated else 'LIKE'} {shown!r}"
     if isinstance(e, ir.Ratio):
         return (
             f"{render_expr(e.numerator)} / {render_expr(e.denominator)} (divided by the recipient)"

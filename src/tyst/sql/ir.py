@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from tyst.data.patterns import Pattern
 from tyst.data.types import ColumnType
 
 BOOL = ColumnType("bool")
@@ -123,6 +124,19 @@ class InList(Expr):
 
     def children(self) -> tuple[Expr, ...]:
         return (self.arg, *self.values)
+
+
+@dataclass(frozen=True)
+class Like(Expr):
+    """``arg [NOT] LIKE 'pattern'`` with at least one ``%`` (see :mod:`tyst.data.patterns`);
+    result bool. Reads the bytes (content lanes) of ``arg``."""
+
+    arg: Expr
+    pattern: Pattern
+    negated: bool
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
 
 
 @dataclass(frozen=True)

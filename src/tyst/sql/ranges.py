@@ -221,7 +221,7 @@ class _Ranges:
             for a in e.args:
                 self.expr(a, cols)
             return BOOL_RANGE
-        if isinstance(e, ir.Not):
+        if isinstance(e, ir.Not | ir.Like):
             self.expr(e.arg, cols)
             return BOOL_RANGE
         if isinstance(e, ir.InList):
