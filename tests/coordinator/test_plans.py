@@ -256,3 +256,22 @@ def test_rejected_plan_gets_no_jobs_and_no_approvals(client: TestClient) -> None
     plan = client.get(f"/plans/{DIGEST}").json()
     assert plan["state"] == "rejected"
     assert plan["rejected_by"] == ["malmo"]
+
+
+def test_deeply_nested_plan_toml_is_400_not_500(client: TestClient) -> None:
+    """Finding 12 of issue 11: tomllib recursion never reaches the server."""
+    from tyst.coordinator.protocol import plan_audit_job
+
+    event = signed(
+        client, FK, "plan_submitted", plan_audit_job("0" * 64), {"plan_digest": "0" * 64}
+    )
+    deep = 100_000
+    for toml in (
+        PLAN + "\n[policy]\nallow = " + "[" * deep + "]" * deep + "\n",
+        PLAN.replace('title = "', "x = " + "{a = " * deep + "1" + "}" * deep + '\ntitle = "'),
+    ):
+        response = client.post("/plans", json={"toml": toml, "event": event})
+        assert response.status_code == 400, response.text[:200]
+        assert is_one_line(response)
+        assert "nest deeper than" in response.json()["detail"]
+    assert client.get("/plans").json() == []

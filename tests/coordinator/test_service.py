@@ -169,6 +169,8 @@ NODES_LINE = 'nodes = ["node-a", "node-b", "node-c"]\n'
         ('[coordinator]\nregistry = "r.json"\ntls_cert = "c"\n' + NODES_LINE, "tls_cert and"),
         ('[coordinator]\nregistry = "r.json"\ndatabase_url = "mysql://x/y"\n', "unsupported"),
         ("[coordinator\n", "malformed TOML"),
+        ("[coordinator]\nregistry = " + "[" * 100_000 + "]" * 100_000, "nest deeper than"),
+        ("[coordinator]\nregistry = '" + "x" * (1 << 20) + "'\n", "larger than"),
         ('[server]\nregistry = "r.json"\n', r"exactly one \[coordinator\]"),
     ],
 )

@@ -27,8 +27,19 @@ from tyst.client.config import ClientConfig
 from tyst.client.owner import Progress, UploadReport, upload_table
 from tyst.client.recipient import Result, fetch_result
 from tyst.engine.jobspec import JobSpec, job_spec
-from tyst.plan import Plan, parse_plan
+from tyst.plan import Plan, PlanError, parse_plan
+from tyst.service.bounded_toml import TomlLimitError, check_limits
 from tyst.service.keys import OrgKeys, Registry, load
+
+
+def _parse_plan(text: str, source: str) -> Plan:
+    """:func:`~tyst.plan.parse_plan` after the size and nesting bounds (a plan text
+    from the coordinator is untrusted; ``tomllib`` recurses per nesting level)."""
+    try:
+        check_limits(text)
+    except TomlLimitError as exc:
+        raise PlanError(f"{source}: malformed TOML: {exc}") from None
+    return parse_plan(text, source)
 
 
 class Client:
@@ -82,25 +93,25 @@ class Client:
 
     def submit(self, toml: str, source: str = "plan") -> Plan:
         """Submit a plan's text (checked and compiled locally first)."""
-        plan = parse_plan(toml, source)
+        plan = _parse_plan(toml, source)
         job_spec(plan)
         self.coordinator.submit_plan(toml, plan.digest())
         return plan
 
     def approve(self, toml: str, source: str = "plan") -> dict[str, Any]:
         """Approve the plan text you reviewed (its locally computed digest)."""
-        plan = parse_plan(toml, source)
+        plan = _parse_plan(toml, source)
         job_spec(plan)
         digest = plan.digest()
         held = self.coordinator.plan(digest)
-        if parse_plan(str(held["toml"]), "coordinator's copy").digest() != digest:
+        if _parse_plan(str(held["toml"]), "coordinator's copy").digest() != digest:
             raise ApiError("the coordinator's copy of the plan differs from yours; not approved")
         return self.coordinator.approve_plan(digest)
 
     def plan(self, plan_id: str) -> tuple[Plan, JobSpec]:
         """A plan as the coordinator holds it, re-parsed and digest-checked locally."""
         held = self.coordinator.plan(plan_id)
-        plan = parse_plan(str(held["toml"]), f"plan {plan_id[:16]}")
+        plan = _parse_plan(str(held["toml"]), f"plan {plan_id[:16]}")
         if plan.digest() != plan_id:
             raise ApiError("the coordinator's plan text does not have the requested digest")
         return plan, job_spec(plan)

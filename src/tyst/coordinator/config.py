@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from tyst.coordinator.db import DatabaseURLError, normalize_url
 from tyst.coordinator.ledger import DEFAULT_MAX_BLOB_BYTES
 from tyst.coordinator.protocol import NODE_COUNT
+from tyst.service import bounded_toml
 from tyst.service.keys import check_org_id
 
 DATABASE_URL_ENV = "TYST_COORDINATOR_DATABASE_URL"
@@ -99,7 +100,7 @@ def load_config(path: str | os.PathLike[str]) -> CoordinatorConfig:
     """
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        doc = bounded_toml.loads(bounded_toml.read_text(p))
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -129,6 +129,7 @@ from tyst.service.audit import (
     Head,
     check_details,
 )
+from tyst.service.bounded_toml import TomlLimitError, check_limits
 from tyst.service.keys import Registry, check_org_id, decode_b64, encode_b64
 from tyst.service.signing import (
     CONTEXT_AUDIT,
@@ -900,6 +901,11 @@ def _result_signature(signature_b64: str) -> bytes:
 
 def plan_of(toml: str) -> Plan:
     """Parse a plan as the coordinator does (raises :class:`CoordinatorError` 400)."""
+    try:
+        # tomllib recurses per nesting level: bound the text before any parser sees it.
+        check_limits(toml)
+    except TomlLimitError as exc:
+        raise _bad(f"plan: malformed TOML: {exc}") from None
     try:
         return parse_plan(toml, "plan")
     except PlanError as exc:
