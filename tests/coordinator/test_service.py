@@ -53,7 +53,15 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
             assert op.get("description"), f"{method} {path} has no description"
     blob = spec["paths"]["/jobs/{job_id}/results/{recipient}"]["post"]["requestBody"]
     assert "application/octet-stream" in blob["content"]
-    assert client.get("/docs").status_code == 200
+
+
+def test_no_documentation_pages_that_load_outside_scripts(client: TestClient) -> None:
+    """Finding 15 of issue 11: /docs and /redoc would fetch scripts from CDNs."""
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/openapi.json").status_code == 200
+    for path in ("/openapi.json", "/health"):
+        assert b"cdn" not in client.get(path).content.lower()
 
 
 def test_schema_errors_are_one_line(client: TestClient) -> None:

@@ -7,6 +7,9 @@ default, PostgreSQL by URL) and the deployment's registry; by default it first
 runs the Alembic migrations (:func:`tyst.coordinator.migrations.upgrade`).
 :func:`serve` runs it with uvicorn from a :class:`~tyst.coordinator.config.CoordinatorConfig`.
 
+No ``/docs`` or ``/redoc`` pages (they would load scripts from outside CDNs);
+the OpenAPI schema is served at ``GET /openapi.json``.
+
 Routes (JSON unless stated; every error is ``{"detail": "<one line>"}``; the
 rules behind each are in :mod:`tyst.coordinator.ledger`):
 
@@ -188,6 +191,10 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs and /redoc load their scripts from outside CDNs; the service promises
+        # no outside services. The schema stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ledger = ledger
 
