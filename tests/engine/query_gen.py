@@ -1,0 +1,824 @@
+"""A seeded generator of random SQL queries over the subset of docs/sql.md, plus tiny tables.
+
+:func:`gen_data` makes four small tables (0–12 rows, small values, some rows invalid);
+:func:`gen_query` makes one query valid for DuckDB and meant to be inside tyst's subset:
+projections with ``+ - *``, comparisons, ``AND/OR/NOT``, ``BETWEEN``, ``IN`` lists, searched
+``CASE … ELSE``, ``WHERE``, PK–FK joins (chains of up to three relations), ``IN (SELECT …)``,
+``[NOT] EXISTS``, ``GROUP BY`` with every aggregate and ``HAVING``, global aggregates,
+``DISTINCT``, ``UNION [ALL]``, ``ORDER BY … LIMIT``, derived tables (with column alias
+lists) and CTEs. A :class:`Query` knows its output types and its ORDER BY keys, so that
+:func:`compare` can check the MPC rows against DuckDB's exactly: as a multiset, or in order
+where ``ORDER BY`` fixes it (rows tied on all order keys may come in any order, and the tie
+group cut by ``LIMIT`` may keep any of its rows).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from tyst.data.types import ColumnType
+
+T = ColumnType.parse
+SCHEMAS = {
+    "bistand": {
+        "pnr": T("id"),
+        "kommun": T("text"),
+        "manad": T("date"),
+        "belopp": T("int"),
+        "andel": T("decimal(2)"),
+        "ok": T("bool"),
+    },
+    "lund": {
+        "pnr": T("id"),
+        "kommun": T("text"),
+        "manad": T("date"),
+        "belopp": T("int"),
+        "andel": T("decimal(2)"),
+        "ok": T("bool"),
+    },
+    "inkomst": {"pnr": T("id"), "inkomst": T("decimal(2)"), "aktiv": T("bool"), "barn": T("int")},
+    "sjuk": {"pnr": T("id"), "manad": T("date"), "dagar": T("int")},
+}
+UNIQUE: dict[str, list[tuple[str, ...]]] = {
+    "inkomst": [("pnr",)],
+    "sjuk": [("pnr", "manad")],
+}  # true of every generated data set
+"""Key column sets each table is unique on (in all rows, so the oracle's data check finds it)."""
+
+PNRS = [f"19{k:010d}" for k in range(7)]
+KOMMUNER = ["Malmö", "Lund", "Eslöv"]
+MONTHS = [date(2026, m, 1) for m in (1, 2, 3, 4)]
+TEXTS = [*KOMMUNER, "hög", "låg"]
+
+Data = dict[str, dict[str, list[object]]]
+Valid = dict[str, list[bool]]
+
+
+def gen_data(seed: int) -> tuple[Data, Valid]:
+    """Four tiny tables with small values (no value beyond ±10^4) and some invalid rows."""
+    rng = random.Random(seed)
+
+    def money(m: int) -> dict[str, list[object]]:
+        return {
+            "pnr": [rng.choice(PNRS) for _ in range(m)],
+            "kommun": [rng.choice(KOMMUNER) for _ in range(m)],
+            "manad": [rng.choice(MONTHS) for _ in range(m)],
+            "belopp": [rng.randint(-20, 100) for _ in range(m)],
+            "andel": [Decimal(rng.randint(-999, 999)).scaleb(-2) for _ in range(m)],
+            "ok": [rng.random() < 0.5 for _ in range(m)],
+        }
+
+    n_ink = rng.randint(0, len(PNRS))
+    pairs = rng.sample([(p, m) for p in PNRS for m in MONTHS], rng.randint(0, 12))
+    data: Data = {
+        "bistand": money(rng.randint(0, 12)),
+        "lund": money(rng.randint(0, 8)),
+        "inkomst": {
+            "pnr": rng.sample(PNRS, n_ink),
+            "inkomst": [Decimal(rng.randint(0, 99_999)).scaleb(-2) for _ in range(n_ink)],
+            "aktiv": [rng.random() < 0.5 for _ in range(n_ink)],
+            "barn": [rng.randint(0, 4) for _ in range(n_ink)],
+        },
+        "sjuk": {
+            "pnr": [p for p, _ in pairs],
+            "manad": [m for _, m in pairs],
+            "dagar": [rng.randint(1, 30) for _ in pairs],
+        },
+    }
+    p_valid = rng.choice([1.0, 0.8, 0.5])
+    valid = {
+        t: [rng.random() < p_valid for _ in next(iter(cols.values()))] for t, cols in data.items()
+    }
+    return data, valid
+
+
+# ------------------------------------------------------------------ types and scopes
+
+# kinds: "id", "text", "int", "dec" (with a scale), "date", "bool", "ratio" (AVG)
+Kind = tuple[str, int]
+INT: Kind = ("int", 0)
+DATE: Kind = ("date", 0)
+BOOL: Kind = ("bool", 0)
+ID: Kind = ("id", 0)
+TEXT: Kind = ("text", 0)
+RATIO: Kind = ("ratio", 0)
+ORDERED_KINDS = {"int", "dec", "date", "bool"}
+
+
+def kind_of(t: ColumnType) -> Kind:
+    if t.kind == "decimal":
+        return ("dec", t.scale)
+    return (t.kind, 0)
+
+
+@dataclass(frozen=True)
+class Col:
+    alias: str | None  # None: refer to it unqualified
+    name: str
+    kind: Kind
+
+    @property
+    def ref(self) -> str:
+        return f"{self.alias}.{self.name}" if self.alias else self.name
+
+
+@dataclass
+class Rel:
+    """A FROM item (or a chain of joins): its SQL, its columns and what it is unique on."""
+
+    sql: str
+    cols: list[Col]
+    unique: list[tuple[str, ...]] = field(default_factory=list)  # only for a single relation
+    aliases: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Query:
+    """One generated query: SQL without and with its ORDER BY/LIMIT tail, and its outputs."""
+
+    body: str
+    names: list[str]
+    kinds: list[Kind]
+    unique: list[tuple[str, ...]] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)  # output positions of the ORDER BY keys
+    order_sql: str = ""
+    limit: int | None = None
+    features: set[str] = field(default_factory=set)
+
+    @property
+    def sql(self) -> str:
+        tail = f" ORDER BY {self.order_sql}" if self.order else ""
+        if self.limit is not None:
+            tail += f" LIMIT {self.limit}"
+        return self.body + tail
+
+    @property
+    def sql_without_limit(self) -> str:
+        return self.body + (f" ORDER BY {self.order_sql}" if self.order else "")
+
+
+class Gen:
+    """One random query per :meth:`query` call; all randomness from one seeded ``Random``."""
+
+    def __init__(self, seed: int, known_bugs: bool = False) -> None:
+        self.rng = random.Random(seed)
+        self.known_bugs = known_bugs  # False: avoid the shapes of KNOWN_BUGS
+        self.nested = 0  # > 0 while generating a derived table or CTE
+        self.global_agg = False  # generating the aggregates of a query without GROUP BY
+        self.in_union = False  # generating a UNION branch
+        self.n = 0
+        self.ctes: list[tuple[str, Query]] = []
+        self.features: set[str] = set()
+
+    def fresh(self, stem: str) -> str:
+        self.n += 1
+        return f"{stem}{self.n}"
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    # -- literals
+
+    def literal(self, kind: Kind, plain_dates: bool = True) -> str:
+        r = self.rng
+        k = kind[0]
+        if k == "int":
+            return str(r.randint(-20, 100))
+        if k == "dec":
+            s = kind[1]
+            v = Decimal(r.randint(-999, 999)).scaleb(-2).quantize(Decimal(1).scaleb(-s))
+            return str(v)
+        if k == "date":
+            d = r.choice(MONTHS) + timedelta(days=r.choice([0, 0, -1, 1, 15]))
+            return f"'{d}'" if plain_dates and self.chance(0.3) else f"DATE '{d}'"
+        if k == "bool":
+            return r.choice(["TRUE", "FALSE"])
+        if k == "id":
+            return f"'{r.choice(PNRS)}'"
+        return f"'{r.choice(TEXTS)}'"
+
+    # -- expressions: (sql, kind)
+
+    def cols(self, scope: Sequence[Col], kinds: set[str]) -> list[Col]:
+        return [c for c in scope if c.kind[0] in kinds]
+
+    def num(self, scope: Sequence[Col], depth: int, muls: int = 1) -> tuple[str, Kind]:
+        """An int or decimal expression."""
+        r = self.rng
+        nums = self.cols(scope, {"int", "dec"})
+        roll = r.random()
+        if depth <= 0 or roll < 0.45:
+            if nums and self.chance(0.85):
+                c = r.choice(nums)
+                return c.ref, c.kind
+            kind = INT if self.chance(0.7) else ("dec", r.choice([1, 2]))
+            return self.literal(kind), kind
+        if roll < 0.8:
+            op = r.choice(["+", "-"])
+            a, ka = self.num(scope, depth - 1, muls)
+            b, kb = self.num(scope, depth - 1, muls)
+            self.features.add("arith")
+            return f"({a} {op} {b})", _num_join(ka, kb, op)
+        if roll < 0.84:
+            a, ka = self.num(scope, depth - 1, muls)
+            self.features.add("neg")
+            return f"(-({a}))", ka
+        if roll < 0.93 and muls > 0:
+            a, ka = self.num(scope, depth - 1, 0)
+            f = r.randint(-3, 9)
+            self.features.add("mul")
+            if self.chance(0.25):
+                return f"({a} * 1.5)", _num_join(ka, ("dec", 1), "*")
+            return f"({a} * {f})", ka
+        cond = self.cond(scope, depth - 1)
+        a, ka = self.num(scope, depth - 1, muls)
+        b, kb = self.num(scope, depth - 1, muls)
+        self.features.add("case")
+        return f"CASE WHEN {cond} THEN {a} ELSE {b} END", _num_join(ka, kb, "+")
+
+    def scalar(self, scope: Sequence[Col], kind: Kind, depth: int) -> tuple[str, Kind]:
+        """An expression of ``kind`` (numeric kinds: int or decimal of any scale)."""
+        r = self.rng
+        k = kind[0]
+        if k in ("int", "dec"):
+            return self.num(scope, depth)
+        if k == "bool":
+            return self.cond(scope, depth), BOOL
+        cands = [c for c in scope if c.kind == kind]
+        text_case_ok = self.known_bugs or not self.nested
+        if k == "text" and depth > 0 and text_case_ok and self.chance(0.3):
+            self.features.add("case")
+            cond = self.cond(scope, depth - 1)
+            a = self.literal(TEXT) if not cands or self.chance(0.5) else r.choice(cands).ref
+            return f"CASE WHEN {cond} THEN {a} ELSE {self.literal(TEXT)} END", TEXT
+        if cands and self.chance(0.85):
+            return r.choice(cands).ref, kind
+        if k == "id":
+            return "", kind  # no id literal of type id
+        return self.literal(kind, plain_dates=False), kind
+
+    def cond(self, scope: Sequence[Col], depth: int) -> str:
+        """A bool expression."""
+        r = self.rng
+        roll = r.random()
+        if depth > 0 and roll < 0.25:
+            op = r.choice(["AND", "OR"])
+            self.features.add("and_or")
+            return f"({self.cond(scope, depth - 1)} {op} {self.cond(scope, depth - 1)})"
+        if depth > 0 and roll < 0.32:
+            self.features.add("not")
+            return f"(NOT {self.cond(scope, depth - 1)})"
+        return self.atom(scope, depth)
+
+    def atom(self, scope: Sequence[Col], depth: int) -> str:
+        r = self.rng
+        bools = self.cols(scope, {"bool"})
+        choices = ["cmp", "cmp", "between", "in"]
+        if bools:
+            choices.append("bool")
+        what = r.choice(choices)
+        kinds = sorted({c.kind[0] for c in scope if c.kind[0] != "ratio"})
+        if what == "bool":
+            b = r.choice(bools).ref
+            if self.chance(0.2):
+                other = r.choice([*[c.ref for c in bools], "TRUE", "FALSE"])
+                return f"({b} {r.choice(['=', '<>'])} {other})"
+            return b
+        if what == "between":
+            self.features.add("between")
+            if self.cols(scope, {"date"}) and self.chance(0.3):
+                day = r.choice(self.cols(scope, {"date"})).ref
+                lo, hi = sorted([self.literal(DATE), self.literal(DATE)], key=_date_key)
+                neg = "NOT " if self.chance(0.2) else ""
+                return f"({day} {neg}BETWEEN {lo} AND {hi})"
+            x, _ = self.num(scope, depth)
+            low = r.randint(-20, 60)
+            return f"({x} BETWEEN {low} AND {low + r.randint(0, 60)})"
+        if what == "in":
+            self.features.add("in_list")
+            cands = self.cols(scope, {"int", "id", "text", "date"})
+            if not cands:
+                x, kind = self.num(scope, depth)
+            else:
+                c = r.choice(cands)
+                x, kind = c.ref, c.kind
+            if kind[0] == "dec":
+                kind = INT
+            items = ", ".join(self.literal(kind) for _ in range(r.randint(1, 4)))
+            neg = "NOT " if self.chance(0.3) else ""
+            return f"({x} {neg}IN ({items}))"
+        # comparisons
+        self.features.add("compare")
+        kind_name = r.choice([k for k in kinds if k != "bool"] or ["int"])
+        if kind_name in ("int", "dec"):
+            a, ka = self.num(scope, depth)
+            b, kb = self.num(scope, depth - 1) if self.chance(0.5) else (self.literal(INT), INT)
+            op = r.choice(["=", "<>", "<", "<=", ">", ">="])
+            if op == "=" and ka != kb and _is_column(a) and _is_column(b) and not self.known_bugs:
+                op = "<="  # int column = decimal column in ON becomes a join key (KNOWN_BUGS)
+            return f"({a} {op} {b})"
+        cands = [c for c in scope if c.kind[0] == kind_name]
+        left = r.choice(cands)
+        same = [c for c in cands if c != left]
+        right = r.choice(same).ref if same and self.chance(0.4) else self.literal(left.kind)
+        if kind_name == "date":
+            op = r.choice(["=", "<>", "<", "<=", ">", ">="])
+        else:
+            op = r.choice(["=", "<>"])
+        return f"({left.ref} {op} {right})"
+
+    # -- FROM
+
+    def base(self, table: str, alias: str | None = None) -> Rel:
+        alias = alias or self.fresh(table[0])
+        cols = [Col(alias, c, kind_of(t)) for c, t in SCHEMAS[table].items()]
+        return Rel(f"{table} {alias}", cols, list(UNIQUE.get(table, [])), {alias})
+
+    def derived(self, depth: int) -> Rel:
+        """A derived table or a CTE reference over a random query."""
+        self.nested += 1
+        q = self.query(depth - 1, top=False)
+        self.nested -= 1
+        alias = self.fresh("d")
+        names = list(q.names)
+        renames = ""
+        if self.chance(0.15):  # a column alias list renames a prefix positionally
+            k = self.rng.randint(1, len(names))
+            new = [self.fresh("r") for _ in range(k)]
+            mapping = dict(zip(names[:k], new, strict=False))
+            names = new + names[k:]
+            q.unique = [tuple(mapping.get(n, n) for n in u) for u in q.unique]
+            renames = f" ({', '.join(new)})"
+            self.features.add("alias_list")
+        cols = [Col(alias, n, k) for n, k in zip(names, q.kinds, strict=True)]
+        if self.chance(0.4):
+            name = self.fresh("w")
+            self.ctes.append((f"{name}{renames}", q))
+            self.features.add("cte")
+            return Rel(f"{name} {alias}", cols, q.unique, {alias})
+        self.features.add("derived")
+        return Rel(f"({q.sql}) AS {alias}{renames}", cols, q.unique, {alias})
+
+    def relation(self, depth: int) -> Rel:
+        if depth > 0 and self.chance(0.3):
+            return self.derived(depth)
+        return self.base(self.rng.choice(["bistand", "bistand", "lund", "inkomst", "sjuk"]))
+
+    def pk_relation(self, depth: int) -> Rel:
+        """A relation unique on some key: inkomst, sjuk, or a grouped/distinct derived table."""
+        r = self.rng
+        if depth > 0 and self.chance(0.35):
+            for _ in range(5):
+                rel = self.derived(depth)
+                if rel.unique and all(
+                    any(c.name == k and c.kind[0] != "ratio" for c in rel.cols)
+                    for k in rel.unique[0]
+                ):
+                    return rel
+        return self.base(r.choice(["inkomst", "sjuk"]))
+
+    def from_(self, depth: int) -> Rel:
+        rel = self.relation(depth)
+        if not self.chance(0.4):
+            return rel
+        for _ in range(self.rng.choice([1, 1, 2])):
+            other = self.pk_relation(depth)
+            joined = self.join(rel, other)
+            if joined is None and rel.unique and len(rel.aliases) == 1 and self.chance(0.5):
+                joined = self.join(other, rel)  # the unique side on the left
+            if joined is not None:
+                rel = joined
+        return rel
+
+    def join(self, left: Rel, right: Rel) -> Rel | None:
+        """``left JOIN right ON`` equalities on a key ``right`` is unique on."""
+        for key in right.unique:
+            if not key:
+                continue
+            pairs = []
+            for k in key:
+                rk = next(c for c in right.cols if c.name == k)
+                lks = [c for c in left.cols if c.name == k and c.kind == rk.kind]
+                if not lks:
+                    break
+                pairs.append((self.rng.choice(lks), rk))
+            else:
+                if len(pairs) != len(key):
+                    continue
+                on = [
+                    f"{a.ref} = {b.ref}" if self.chance(0.5) else f"{b.ref} = {a.ref}"
+                    for a, b in pairs
+                ]
+                scope = left.cols + right.cols
+                if self.chance(0.3):
+                    on.append(self.cond(scope, 1))
+                self.features.add("join")
+                self.rng.shuffle(on)
+                sql = f"{left.sql} JOIN {right.sql} ON {' AND '.join(on)}"
+                # tyst infers no uniqueness through joins (yet): claim none
+                return Rel(sql, scope, [], left.aliases | right.aliases)
+        return None
+
+    # -- WHERE
+
+    def where(self, rel: Rel, depth: int) -> str:
+        parts = []
+        if self.chance(0.55):
+            parts.append(self.cond(rel.cols, 2))
+        if self.chance(0.3):
+            semi = self.semi(rel)
+            if semi:
+                parts.append(semi)
+        if self.chance(0.1):
+            semi = self.semi(rel)
+            if semi:
+                parts.append(semi)
+        self.rng.shuffle(parts)
+        return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+    def semi(self, rel: Rel) -> str | None:
+        r = self.rng
+        table = r.choice(list(SCHEMAS))
+        inner = self.base(table)
+        if self.chance(0.5):  # [NOT] IN (SELECT …)
+            options = [
+                (o, i)
+                for o in rel.cols
+                for i in inner.cols
+                if o.kind == i.kind and o.kind[0] in ("id", "text", "int", "date")
+            ]
+            if not options:
+                return None
+            o, i = r.choice(options)
+            where = f" WHERE {self.cond(inner.cols, 1)}" if self.chance(0.5) else ""
+            neg = "NOT " if self.chance(0.4) else ""
+            self.features.add("not_in_select" if neg else "in_select")
+            return f"{o.ref} {neg}IN (SELECT {i.ref} FROM {inner.sql}{where})"
+        keys = []
+        for i in inner.cols:
+            outs = [o for o in rel.cols if o.name == i.name and o.kind == i.kind]
+            if outs and i.kind[0] in ("id", "date", "text"):
+                keys.append((r.choice(outs), i))
+        if not keys:
+            return None
+        keys = r.sample(keys, r.randint(1, len(keys)))
+        conds = [f"{i.ref} = {o.ref}" for o, i in keys]
+        if self.chance(0.5):
+            conds.append(self.cond(inner.cols, 1))
+        r.shuffle(conds)
+        neg = "NOT " if self.chance(0.4) else ""
+        self.features.add("not_exists" if neg else "exists")
+        return f"{neg}EXISTS (SELECT 1 FROM {inner.sql} WHERE {' AND '.join(conds)})"
+
+    # -- queries
+
+    def items(self, scope: list[Col], count: int) -> tuple[list[str], list[str], list[Kind]]:
+        """SELECT items: plain columns (keeping their name when it is free) or aliased exprs."""
+        sqls, names, kinds = [], [], []
+        for _ in range(count):
+            if scope and self.chance(0.55):
+                c = self.rng.choice(scope)
+                sql, kind, name = c.ref, c.kind, c.name
+            else:
+                kind = self.rng.choice([INT, INT, ("dec", 2), BOOL, DATE, TEXT])
+                if kind == TEXT and self.nested and not self.known_bugs:
+                    continue  # a text literal in a derived UNION branch (KNOWN_BUGS)
+                sql, kind = self.scalar([c for c in scope if c.kind[0] != "ratio"], kind, 2)
+                if not sql:
+                    continue
+                name = ""
+            if not name or name in names or self.chance(0.2):
+                alias = self.fresh("c")
+                sql, name = f"{sql} AS {alias}", alias
+            sqls.append(sql)
+            names.append(name)
+            kinds.append(kind)
+        if not sqls:
+            alias = self.fresh("c")
+            sqls, names, kinds = [f"1 AS {alias}"], [alias], [INT]
+        return sqls, names, kinds
+
+    def plain_select(self, depth: int) -> Query:
+        r = self.rng
+        rel = self.from_(depth)
+        where = self.where(rel, depth)
+        distinct = self.chance(0.15)
+        scope = rel.cols
+        if self.chance(0.1) and not distinct:
+            star = "*"
+            if len(rel.aliases) > 1 and self.chance(0.6):  # alias.* of one side of a join
+                alias = r.choice(sorted(rel.aliases))
+                star, scope = f"{alias}.*", [c for c in scope if c.alias == alias]
+            names = [c.name for c in scope]
+            if len(set(names)) == len(names):
+                self.features.add("star")
+                return Query(
+                    f"SELECT {star} FROM {rel.sql}{where}",
+                    names,
+                    [c.kind for c in scope],
+                    list(rel.unique) if star == "*" else [],
+                )
+            scope = rel.cols
+        if distinct:
+            scope = [c for c in scope if c.kind[0] != "ratio"]
+        sqls, names, kinds = self.items(scope, self.rng.randint(1, 4))
+        unique = list(rel.unique) if not distinct else [tuple(names)]
+        unique = [u for u in unique if all(n in names for n in u)]
+        if distinct:
+            self.features.add("distinct")
+        return Query(
+            f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(sqls)} FROM {rel.sql}{where}",
+            names,
+            kinds,
+            unique,
+        )
+
+    def agg_call(self, scope: list[Col]) -> tuple[str, Kind]:
+        r = self.rng
+        nums = [c for c in scope if c.kind[0] in ("int", "dec")]
+        roll = r.random()
+        if roll < 0.2 or not scope:
+            self.features.add("count")
+            return "COUNT(*)", INT
+        if roll < 0.3:
+            self.features.add("count")
+            return f"COUNT({r.choice(scope).ref})", INT
+        if roll < 0.42:
+            self.features.add("count_distinct")
+            return f"COUNT(DISTINCT {r.choice(scope).ref})", INT
+        func = r.choice(["SUM", "SUM", "MIN", "MAX", "AVG"])
+        date_ok = self.known_bugs or not self.global_agg
+        if func in ("MIN", "MAX") and date_ok and self.chance(0.25) and self.cols(scope, {"date"}):
+            self.features.add("min_max")
+            return f"{func}({r.choice(self.cols(scope, {'date'})).ref})", DATE
+        if nums and self.chance(0.6):
+            c = r.choice(nums)
+            arg, kind = c.ref, c.kind
+        else:
+            arg, kind = self.num(scope, 1)
+        self.features.add({"SUM": "sum", "AVG": "avg"}.get(func, "min_max"))
+        return f"{func}({arg})", RATIO if func == "AVG" else kind
+
+    def agg_expr(self, scope: list[Col]) -> tuple[str, Kind]:
+        """An aggregate, sometimes in arithmetic with another (never with AVG)."""
+        a, ka = self.agg_call(scope)
+        if ka[0] in ("int", "dec") and self.chance(0.2):
+            b, kb = self.agg_call(scope)
+            if kb[0] in ("int", "dec"):
+                op = self.rng.choice(["+", "-"])
+                self.features.add("agg_arith")
+                return f"({a} {op} {b})", _num_join(ka, kb, op)
+            if self.chance(0.5):
+                return f"({a} * {self.rng.randint(2, 5)})", ka
+        return a, ka
+
+    def having(self, scope: list[Col], keys: list[Col]) -> str:
+        r = self.rng
+        parts = []
+        for _ in range(r.randint(1, 2)):
+            if keys and self.chance(0.25):
+                parts.append(self.cond(keys, 0))
+                continue
+            a, ka = self.agg_expr(scope)
+            counts_only = self.global_agg and not self.known_bugs  # NULL on no rows: KNOWN_BUGS
+            while ka == RATIO or (counts_only and not _only_counts(a)):
+                a, ka = self.agg_expr(scope)
+            op = r.choice(["=", "<>", "<", "<=", ">", ">="])
+            if ka == DATE:
+                b = self.literal(DATE)
+            elif a.startswith("COUNT"):
+                b = str(r.randint(0, 4))
+            else:
+                b = self.literal(INT if ka == INT else ka)
+            parts.append(f"{a} {op} {b}")
+        self.features.add("having")
+        glue = f" {r.choice(['AND', 'OR'])} "
+        return f" HAVING {glue.join(parts)}"
+
+    def agg_select(self, depth: int) -> Query:
+        r = self.rng
+        rel = self.from_(depth)
+        where = self.where(rel, depth)
+        scope = [c for c in rel.cols if c.kind[0] != "ratio"]
+        sqls, names, kinds = [], [], []
+        group: list[str] = []
+        key_cols: list[Col] = []
+        n_keys = r.choice([0, 1, 1, 2, 2, 3]) if scope else 0
+        if (self.nested or self.in_union) and not self.known_bugs:
+            n_keys = max(n_keys, 1)  # no global aggregate below the top (KNOWN_BUGS)
+        all_keys_shown = True
+        bucket: list[str] = []
+        for c in r.sample(scope, min(n_keys, len(scope))):
+            group.append(c.ref)
+            key_cols.append(c)
+            if self.chance(0.85) and c.name not in names:
+                sqls.append(c.ref)
+                names.append(c.name)
+                kinds.append(c.kind)
+            else:
+                all_keys_shown = False
+        if not group and (self.nested or self.in_union) and not self.known_bugs:
+            return self.plain_select(depth)  # (only when every column is an AVG)
+        if group and self.chance(0.15):  # GROUP BY a CASE bucket alias
+            alias = self.fresh("g")
+            kind = TEXT if self.chance(0.5) and (self.known_bugs or not self.nested) else INT
+            a, b = self.literal(kind), self.literal(kind)
+            sql = f"CASE WHEN {self.cond(scope, 1)} THEN {a} ELSE {b} END"
+            sqls.append(f"{sql} AS {alias}")
+            names.append(alias)
+            kinds.append(kind)
+            group.append(alias)
+            bucket = [alias]
+            self.features.add("group_alias")
+        self.global_agg = not group
+        for _ in range(r.randint(1, 3)):
+            sql, kind = self.agg_expr(scope)
+            alias = self.fresh("a")
+            sqls.append(f"{sql} AS {alias}")
+            names.append(alias)
+            kinds.append(kind)
+        r.shuffle(order := list(range(len(sqls))))
+        sqls = [sqls[i] for i in order]
+        names = [names[i] for i in order]
+        kinds = [kinds[i] for i in order]
+        gsql = f" GROUP BY {', '.join(group)}" if group else ""
+        having = self.having(scope, key_cols) if self.chance(0.35) else ""
+        self.global_agg = False
+        self.features.add("group_by" if group else "global_aggregate")
+        key_names = [c.name for c in key_cols] + bucket
+        unique = [tuple(key_names)] if group and all_keys_shown else []
+        if not group:
+            unique = [()]
+        return Query(
+            f"SELECT {', '.join(sqls)} FROM {rel.sql}{where}{gsql}{having}", names, kinds, unique
+        )
+
+    def union(self, depth: int) -> Query:
+        saved, self.in_union = self.in_union, True
+        first = self.plain_select(depth) if self.chance(0.8) else self.agg_select(depth)
+        self.in_union = saved
+        if RATIO in first.kinds:
+            return first
+        distinct = self.chance(0.25)
+        bodies = [first.body]
+        for _ in range(self.rng.choice([1, 1, 2])):
+            branch = self.branch_like(first.kinds, depth)
+            if branch is None:
+                return first
+            bodies.append(branch)
+        self.features.add("union" if distinct else "union_all")
+        op = " UNION " if distinct else " UNION ALL "
+        unique = [tuple(first.names)] if distinct else []
+        return Query(op.join(bodies), first.names, first.kinds, unique)
+
+    def branch_like(self, kinds: list[Kind], depth: int) -> str | None:
+        """A SELECT whose columns have exactly ``kinds`` (for a UNION branch)."""
+        for _ in range(10):
+            rel = self.from_(depth)
+            scope = [c for c in rel.cols if c.kind[0] != "ratio"]
+            items = []
+            for kind in kinds:
+                item = self.exact(scope, kind)
+                if item is None:
+                    break
+                items.append(item)
+            else:
+                return f"SELECT {', '.join(items)} FROM {rel.sql}{self.where(rel, depth)}"
+        return None
+
+    def exact(self, scope: list[Col], kind: Kind) -> str | None:
+        if kind == TEXT and self.nested and not self.known_bugs:
+            same = [c for c in scope if c.kind == kind]  # no text literal (KNOWN_BUGS)
+            return self.rng.choice(same).ref if same else None
+        for _ in range(6):
+            sql, k = self.scalar(scope, kind, 1)
+            if sql and k == kind:
+                return sql
+        same = [c for c in scope if c.kind == kind]
+        if same:
+            return self.rng.choice(same).ref
+        if kind[0] in ("int", "dec", "date", "text", "bool"):
+            return self.literal(kind, plain_dates=False)
+        return None
+
+    def query(self, depth: int, top: bool = True) -> Query:
+        r = self.rng
+        roll = r.random()
+        if roll < 0.38:
+            q = self.plain_select(depth)
+        elif roll < 0.8:
+            q = self.agg_select(depth)
+        else:
+            q = self.union(depth)
+        if top:
+            self.order_by(q)
+            if self.ctes:
+                ctes = ", ".join(f"{name} AS ({cq.sql})" for name, cq in self.ctes)
+                q.body = f"WITH {ctes} {q.body}"
+        q.features = set(self.features)
+        return q
+
+    def order_by(self, q: Query) -> None:
+        r = self.rng
+        keys = [i for i, k in enumerate(q.kinds) if k[0] in ORDERED_KINDS]
+        if not keys or not self.chance(0.35):
+            return
+        keys = r.sample(keys, r.randint(1, len(keys)))
+        if self.chance(0.5):  # often all orderable outputs, to make the order total
+            keys += [i for i, k in enumerate(q.kinds) if k[0] in ORDERED_KINDS and i not in keys]
+        parts = []
+        for i in keys:
+            ref = q.names[i] if self.chance(0.7) else str(i + 1)
+            parts.append(ref + (" DESC" if self.chance(0.4) else ""))
+        q.order = keys
+        q.order_sql = ", ".join(parts)
+        q.limit = r.choice([None, 0, 1, 2, 3, 5, 8])
+        self.features.add("order_limit" if q.limit is not None else "order_by")
+
+
+def gen_query(seed: int) -> Query:
+    return Gen(seed).query(depth=2)
+
+
+def _num_join(a: Kind, b: Kind, op: str) -> Kind:
+    if a == INT and b == INT:
+        return INT
+    if op == "*":
+        return ("dec", a[1] + b[1])
+    return ("dec", max(a[1], b[1]))
+
+
+def _is_column(sql: str) -> bool:
+    return all(part.isidentifier() for part in sql.split("."))
+
+
+def _only_counts(sql: str) -> bool:
+    return not any(f"{f}(" in sql for f in ("SUM", "MIN", "MAX", "AVG"))
+
+
+def _date_key(lit: str) -> str:
+    return lit.split("'")[1]
+
+
+# ------------------------------------------------------------------ comparison
+
+
+def canon(value: object, approx: bool) -> object:
+    """A value comparable across engines: numbers exact (AVG: rounded to 6 decimals)."""
+    if value is None or isinstance(value, bool | str | date):
+        return value
+    if approx:
+        return round(float(value), 6)  # type: ignore[arg-type]
+    if isinstance(value, int | Decimal):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(value)
+    return value
+
+
+def _rows(q: Query, rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    approx = [k == RATIO for k in q.kinds]
+    return [tuple(canon(v, a) for v, a in zip(row, approx, strict=True)) for row in rows]
+
+
+def compare(
+    q: Query,
+    got: Sequence[tuple[object, ...]],
+    want: Sequence[tuple[object, ...]],
+    want_unlimited: Sequence[tuple[object, ...]] | None = None,
+) -> str | None:
+    """None when ``got`` (MPC) is a correct answer given DuckDB's ``want``, else why not."""
+    g, w = _rows(q, got), _rows(q, want)
+    if len(g) != len(w):
+        return f"{len(g)} rows, DuckDB {len(w)}"
+    if not q.order:
+        if Counter(g) != Counter(w):
+            return "different rows (as multisets)"
+        return None
+
+    def key(row: tuple[object, ...]) -> tuple[object, ...]:
+        return tuple(row[i] for i in q.order)
+
+    if [key(row) for row in g] != [key(row) for row in w]:
+        return "different ORDER BY key sequence"
+    blocks_g: dict[tuple[object, ...], Counter[tuple[object, ...]]] = {}
+    blocks_w: dict[tuple[object, ...], Counter[tuple[object, ...]]] = {}
+    for row in g:
+        blocks_g.setdefault(key(row), Counter())[row] += 1
+    for row in w:
+        blocks_w.setdefault(key(row), Counter())[row] += 1
+    last = key(w[-1]) if w else None
+    for k, rows in blocks_w.items():
+        if k == last and q.limit is not None and want_unlimited is not None:
+            pool = Counter(row for row in _rows(q, want_unlimited) if key(row) == k)
+            if blocks_g[k] - pool:
+                return f"rows tied on {k} at the LIMIT are not rows of the full result"
+        elif blocks_g.get(k) != rows:
+            return f"different rows for ORDER BY key {k}"
+    return None
