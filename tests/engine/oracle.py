@@ -197,8 +197,10 @@ def run_mpc_full(
     columns = []
     at = 0
     for name, ctype in schema:  # padding rows hold arbitrary words: decode valid rows only
-        values = decode(ctype, [lane[keep] for lane in flat[at : at + ctype.lanes]])
-        columns.append([None] * len(values) if name in empty else values)
+        if name in empty:  # SQL's NULL: the lanes hold a stand-in word, never decoded
+            columns.append([None] * len(keep))
+        else:
+            columns.append(decode(ctype, [lane[keep] for lane in flat[at : at + ctype.lanes]]))
         at += ctype.lanes
     rows = list(zip(*columns, strict=True)) if columns else []
     return [ir.display_name(n) for n, _ in schema], rows, suppressed

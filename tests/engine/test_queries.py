@@ -111,6 +111,14 @@ SHAPES = {
     "WHERE manad + INTERVAL '31' DAY > DATE '2026-05-01' AND 3 + manad < DATE '2026-11-01'",
     "date_difference_group": "SELECT manad - DATE '2026-01-01' AS d, COUNT(*) AS n FROM bistand "
     "GROUP BY d HAVING MAX(manad) - MIN(manad) = 0",
+    # regressions found by the random query generator
+    "group_by_a_column_twice": "SELECT kommun, COUNT(*) AS n FROM bistand GROUP BY kommun, kommun",
+    "text_case_only_filtered": "SELECT d.belopp FROM (SELECT CASE WHEN belopp > 100 THEN kommun "
+    "ELSE 'hög' END AS c, belopp FROM bistand) AS d WHERE d.c = 'Malmö 1'",
+    "union_text_literal_unused": "SELECT d.belopp FROM (SELECT kommun, belopp FROM bistand_lund "
+    "UNION ALL SELECT 'hög', belopp FROM bistand) AS d",
+    "global_count_below_top": "SELECT d.n + 1 AS m FROM (SELECT COUNT(*) AS n FROM bistand "
+    "WHERE belopp > 100) AS d",
     # column alias lists rename positionally (a regression: they were once ignored)
     "alias_list_derived": "SELECT s.b, s.b2 FROM (SELECT belopp, belopp * 2 FROM bistand) "
     "AS s (b2, b) WHERE s.b2 > 0",

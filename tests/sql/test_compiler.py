@@ -217,6 +217,31 @@ REJECTED = [
     ("SELECT INTERVAL '1' DAY FROM bistand", "INTERVAL is not supported here", "subset", None),
     ("SELECT belopp + INTERVAL '1' DAY FROM bistand", "INTERVAL needs a date", "types", None),
     ("SELECT pnr FROM bistand WHERE kommun LIKE 'M_lm%'", "'_' in LIKE", "subset", None),
+    # a global SUM/MIN/MAX is NULL over no rows: only the outermost SELECT may return it
+    (
+        "SELECT d.s FROM (SELECT SUM(belopp) AS s FROM bistand) AS d",
+        "allows it only in the outermost SELECT list",
+        "subset",
+        None,
+    ),
+    (
+        "SELECT SUM(belopp) FROM bistand UNION ALL SELECT belopp FROM bistand_lund",
+        "allows it only in the outermost SELECT list",
+        "subset",
+        None,
+    ),
+    (
+        "SELECT pnr FROM bistand WHERE belopp NOT IN (SELECT MAX(belopp) FROM bistand_lund)",
+        "allows it only in the outermost SELECT list",
+        "subset",
+        None,
+    ),
+    (
+        "SELECT COUNT(*) FROM bistand HAVING SUM(belopp) <> 1",
+        "HAVING on SUM, MIN, MAX or AVG without GROUP BY",
+        "subset",
+        None,
+    ),
     ("SELECT pnr FROM bistand WHERE belopp LIKE '1%'", "LIKE needs an id/text", "types", None),
     ("SELECT pnr FROM bistand WHERE kommun LIKE pnr", "string literal pattern", "subset", None),
     ("SELECT pnr FROM bistand WHERE kommun ILIKE 'm%'", "ILIKE is not supported", "subset", None),

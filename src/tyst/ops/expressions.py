@@ -62,7 +62,9 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
     ir.Logic: ExprSpec("`AND`, `OR` on bits", "1 per operand"),
     ir.Not: ExprSpec("`NOT`", "0"),
     ir.Case: ExprSpec(
-        "`CASE WHEN … THEN … ELSE … END`", "3 per branch (bit injection + one multiplication)"
+        "`CASE WHEN … THEN … ELSE … END` (a text result carries every lane of its branches)",
+        "3 per branch (bit injection + one multiplication)",
+        reads="content",
     ),
     ir.InList: ExprSpec("`x [NOT] IN (v1, …, vk)` with literals", "7 + 1 (k batched equalities)"),
     ir.Like: ExprSpec(

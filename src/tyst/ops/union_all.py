@@ -5,14 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tyst.ops.spec import Needs, OperatorSpec, RunContext
-from tyst.relational.table import SharedTable, concat_tables
+from tyst.relational.table import SharedColumn, SharedTable, concat_tables
 from tyst.sql import ir
 
 
 def execute(ctx: RunContext, node: ir.UnionAll, inputs: Sequence[SharedTable]) -> SharedTable:
+    """Positional columns; an id/text column that some branch carries as key lanes only (its
+    content is not needed above) is cut to its key lanes in every branch."""
     names = [n for n, _ in node.schema]
+    columns = [list(t.columns.values()) for t in inputs]
+    for i in range(len(names)):
+        if any(cols[i].ctype.key_only for cols in columns):
+            for cols in columns:
+                c = cols[i]
+                if not c.ctype.key_only:
+                    cols[i] = SharedColumn(c.ctype.keys_only(), c.key)
     renamed = [
-        SharedTable(dict(zip(names, t.columns.values(), strict=True)), t.valid) for t in inputs
+        SharedTable(dict(zip(names, cols, strict=True)), t.valid)
+        for cols, t in zip(columns, inputs, strict=True)
     ]
     return concat_tables(renamed)
 

@@ -17,7 +17,7 @@ The result is a :class:`~tyst.sql.ir.CompiledQuery`; nothing here touches data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -409,8 +409,10 @@ def _case(node: exp.Case, rec: Callable[[exp.Expression], ir.Expr]) -> ir.Expr:
 
 
 class _Compiler:
-    def __init__(self, tables: TableSchemas, min_group_size: int) -> None:
+    def __init__(self, tables: TableSchemas, min_group_size: int, top: exp.Expression) -> None:
         self.tables = tables
+        self.top = top
+        """The outermost SELECT (the only place a NULL can reach: the recipient)."""
         self.min_group_size = min_group_size
         self.used_tables: list[str] = []
         self.counter = 0
@@ -920,6 +922,8 @@ class _Compiler:
                 key = bound
             else:
                 key = ir.ColumnRef(bound.ctype, self.fresh("key"))
+            if any(k.name == key.name for k in keys) or target.sql() in group_sql:
+                continue  # GROUP BY x, x is GROUP BY x
             pre[key.name] = bound
             keys.append(key)
             group_sql[target.sql()] = key
@@ -998,6 +1002,8 @@ class _Compiler:
         )
         if having_expr is not None and having_expr.ctype != ir.BOOL:
             raise _fail("types", "HAVING needs a bool condition", having)
+        if not keys:
+            self.check_global_nulls(node, calls.values(), having_expr, having)
         plain = all(isinstance(e, ir.ColumnRef) and e.name == n for n, e in pre.items())
         pre_schema = tuple((n, e.ctype) for n, e in pre.items())
         source: ir.Node = (
@@ -1013,6 +1019,36 @@ class _Compiler:
         if having_expr is not None:
             agg = ir.Filter(agg_schema, agg, having_expr)
         return agg, outputs
+
+    def check_global_nulls(
+        self,
+        node: exp.Select,
+        calls: Iterable[ir.AggregateCall],
+        having: ir.Expr | None,
+        having_node: Any,
+    ) -> None:
+        """SUM, MIN and MAX of a global aggregate are NULL when no row qualifies. v1 has NULLs
+        only in the result the recipient decodes, so such a value may appear only in the
+        SELECT list of the outermost query, never below it (derived table, CTE, UNION
+        branch, subquery) nor in HAVING, where SQL's NULL would change the rows."""
+        nullable = {c.name for c in calls if c.func in ("SUM", "MIN", "MAX")}
+        if not nullable:
+            return
+        if node is not self.top:
+            raise _fail(
+                "subset",
+                "SUM, MIN, MAX or AVG without GROUP BY is NULL when no row qualifies; v1 "
+                "allows it only in the outermost SELECT list, not in a subquery, CTE or "
+                "UNION branch (add GROUP BY, or use COUNT)",
+                node,
+            )
+        if having is not None and {r.name for r in having.refs()} & nullable:
+            raise _fail(
+                "subset",
+                "HAVING on SUM, MIN, MAX or AVG without GROUP BY is not supported (it is "
+                "NULL when no row qualifies)",
+                having_node,
+            )
 
     def order_limit(
         self,
@@ -1170,7 +1206,7 @@ def compile_sql(
     """
     tree = parse(sql)
     check_subset(tree)
-    compiler = _Compiler(tables, min_group_size)
+    compiler = _Compiler(tables, min_group_size, tree)
     plan = compiler.query(tree, {})
     check_ranges(plan, bounds or {})
     return ir.CompiledQuery(plan, sql, tuple(compiler.used_tables))
