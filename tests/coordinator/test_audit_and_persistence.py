@@ -130,3 +130,19 @@ def test_code_has_no_update_or_delete_path_for_audit_events() -> None:
             "DELETE FROM audit_events",
         ):
             assert forbidden not in text, f"{path}: {forbidden}"
+
+
+def test_a_new_sqlite_database_is_private(tmp_path: Path) -> None:
+    """Finding 16 of issue 11: coordinator.db (and its -wal/-shm) are 0600."""
+    import stat
+
+    from tests.coordinator.helpers import NODE_IDS, REGISTRY, approved_job
+    from tyst.coordinator.app import create_app
+
+    path = tmp_path / "coordinator.db"
+    with TestClient(create_app(f"sqlite:///{path}", REGISTRY, nodes=NODE_IDS)) as client:
+        approved_job(client)
+        files = sorted(tmp_path.glob("coordinator.db*"))
+        assert path in files
+        for file in files:
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file

@@ -31,6 +31,7 @@ stored; blobs are ciphertext sealed to their recipient.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import (
@@ -173,6 +174,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _create_private(path: str) -> None:
+    """Create the SQLite file readable by its owner only (0600) if it does not exist;
+    SQLite gives its ``-wal`` and ``-shm`` files the same permissions."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # e.g. a missing directory: let SQLite report it on connect
+    os.close(fd)
+
+
 def make_engine(database_url: str | URL) -> Engine:
     """An :class:`~sqlalchemy.engine.Engine` for ``database_url`` (see :func:`normalize_url`).
 
@@ -180,7 +193,8 @@ def make_engine(database_url: str | URL) -> Engine:
     ``synchronous=FULL`` (every commit is on disk before it is acknowledged, at
     one sync per commit; the database is then the file plus its ``-wal`` and
     ``-shm`` companions: back it up with ``sqlite3 FILE ".backup COPY"``) and a
-    30 s busy timeout. PostgreSQL connections are checked before use
+    30 s busy timeout; a new SQLite file is created with mode 0600 (and so are
+    its companions). PostgreSQL connections are checked before use
     (``pool_pre_ping``).
     Errors: :class:`DatabaseURLError`; nothing is connected until first use.
     """
@@ -188,6 +202,14 @@ def make_engine(database_url: str | URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_on_connect)
+        database = url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = database
+
+            def _private_file(*_args: Any) -> None:
+                _create_private(path)
+
+            event.listen(engine, "do_connect", _private_file)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

@@ -18,7 +18,9 @@ Roles, each where the real deployment puts it (``docs/operations.md``):
   sign ``result_received``; the CSV is written atomically to ``out`` (which
   should lie outside ``workdir``).
 
-At the end the audit log is exported to ``workdir/audit.jsonl`` and verified
+Directories created under (and for) ``workdir`` are 0700; the database, logs
+and ``audit.jsonl`` 0600. At the end the audit log is exported to
+``workdir/audit.jsonl`` and verified
 (chain and signatures) against the registry. No plaintext input value is
 written under ``workdir``: the store holds ciphertext of shares, the
 coordinator plans, signatures and sealed blobs, the logs ids and counts.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -47,7 +50,14 @@ from tyst.client.session import Client
 from tyst.data.files import write_csv
 from tyst.engine.jobspec import job_spec
 from tyst.engine.metrics import NodeMetrics
-from tyst.jobs.deploy import NODE_ORGS, LocalServices, ServiceError, write_local_deployment
+from tyst.jobs.deploy import (
+    NODE_ORGS,
+    LocalServices,
+    ServiceError,
+    private_dir,
+    private_file,
+    write_local_deployment,
+)
 from tyst.plan import Plan
 from tyst.service.audit import AuditEvent, verify_chain
 from tyst.service.keys import Registry
@@ -88,7 +98,7 @@ class RunReport:
 @contextlib.contextmanager
 def _workdir(workdir: Path | None) -> Iterator[Path]:
     if workdir is not None:
-        workdir.mkdir(parents=True, exist_ok=True)
+        private_dir(workdir)  # 0700 when created here (with its parents); else left as is
         yield workdir
         return
     with tempfile.TemporaryDirectory(prefix="tyst-run-") as tmp:
@@ -224,7 +234,8 @@ def _metrics(info: Mapping[str, object]) -> list[NodeMetrics]:
 def _export_audit(client: Client, registry_path: Path, path: Path) -> AuditSummary:
     """Export the coordinator's log to ``path`` and verify it against the registry."""
     data = client.coordinator.audit_jsonl()
-    path.write_bytes(data)
+    with os.fdopen(private_file(path), "wb") as f:  # 0600: the parties' log, not the public's
+        f.write(data)
     events = [AuditEvent.from_dict(json.loads(line)) for line in data.splitlines() if line]
     report = verify_chain(events, Registry.load(registry_path))
     return AuditSummary(path, len(events), report.ok, report.first_problem)

@@ -1,0 +1,82 @@
+"""Findings 1 and 16 of issue 11, on one real ``tyst run --workdir`` (a coordinator
+and three node processes on loopback TLS).
+
+1. The true number of result rows never reaches an event: for a plan whose result
+   has fewer valid rows than the padded length, the recipient's ``result_received``
+   carries only the padded length, every node's ``run_finished`` reports the padded
+   length, and no event in the exported audit log carries the true count.
+16. The workdir and every directory under it are 0700; the coordinator's database,
+    the logs and ``audit.jsonl`` are 0600.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.examples import ISSUE_PLAN
+from tests.jobs.test_run_cli import BISTAND, SJUKPENNING
+from tyst.jobs.run import RunReport, run_plan
+from tyst.plan import parse_plan
+
+
+def _write(path: Path, rows: list[tuple[str, ...]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunReport]:
+    tmp = tmp_path_factory.mktemp("run")
+    data = {
+        "sjukpenning": _write(tmp / "sjukpenning.csv", SJUKPENNING),
+        "bistand": _write(tmp / "bistand.csv", BISTAND),
+    }
+    work = tmp / "state" / "work"  # two levels created by tyst run
+    report = run_plan(parse_plan(ISSUE_PLAN, "plan.toml"), data, tmp / "r.csv", workdir=work)
+    return work, report
+
+
+def test_audit_log_carries_only_the_padded_result_size(run: tuple[Path, RunReport]) -> None:
+    _, report = run
+    true_rows = len(report.rows)
+    assert 0 < true_rows < report.padded_rows  # the case where the two differ
+    events = [json.loads(line) for line in report.audit.path.read_text().splitlines()]
+    received = [e for e in events if e["kind"] == "result_received"]
+    assert [e["details"] for e in received] == [{"padded_rows": report.padded_rows}]
+    finished = [e["details"] for e in events if e["kind"] == "run_finished"]
+    assert len(finished) == 3
+    assert all(d["result_rows"] == report.padded_rows for d in finished)  # nodes see padding
+    for e in events:
+        if e["kind"] == "upload_received":
+            continue  # input sizes are public by design
+        for key, value in e["details"].items():
+            assert not ("rows" in key and value == true_rows), (e["kind"], key, value)
+
+
+PUBLIC = {".pem", ".toml"}  # certificates and configurations (no secrets)
+PUBLIC_NAMES = {"registry.json", "public.json"}
+
+
+def test_state_is_private_to_its_owner(run: tuple[Path, RunReport]) -> None:
+    work, _ = run
+    assert stat.S_IMODE(work.stat().st_mode) == 0o700
+    assert stat.S_IMODE(work.parent.stat().st_mode) == 0o700
+    private = [
+        work / "audit.jsonl",
+        work / "coordinator" / "coordinator.db",
+        work / "coordinator" / "coordinator.log",
+        *(work / "nodes" / f"node-{i}" / "node.log" for i in range(3)),
+    ]
+    for path in private:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for path in work.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        public = path.is_file() and (path.suffix in PUBLIC or path.name in PUBLIC_NAMES)
+        if not public:
+            assert mode & 0o077 == 0, (path, oct(mode))
