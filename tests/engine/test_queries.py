@@ -109,6 +109,9 @@ SHAPES = {
     "date_arithmetic": "SELECT pnr, manad + 10 AS senare, manad - INTERVAL '2' WEEK AS tidigare, "
     "manad - DATE '2026-01-01' AS dagar FROM bistand "
     "WHERE manad + INTERVAL '31' DAY > DATE '2026-05-01' AND 3 + manad < DATE '2026-11-01'",
+    "date_literal_intervals": "SELECT pnr, manad FROM bistand WHERE manad >= DATE '2026-01-31' "
+    "+ INTERVAL '1' MONTH AND manad < DATE '2025-03-01' + INTERVAL '1' YEAR + INTERVAL 3 MONTH "
+    "AND manad <> DATE '2026-07-01' - INTERVAL '1' QUARTER",
     "date_difference_group": "SELECT manad - DATE '2026-01-01' AS d, COUNT(*) AS n FROM bistand "
     "GROUP BY d HAVING MAX(manad) - MIN(manad) = 0",
     # regressions found by the random query generator

@@ -17,6 +17,7 @@ The result is a :class:`~tyst.sql.ir.CompiledQuery`; nothing here touches data.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,6 +46,7 @@ _SUPPORTED = (
     exp.Like,
 )  # fmt: skip
 _INTERVAL_DAYS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
+_INTERVAL_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
 _AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
 _COMPARE_OPS: dict[type[exp.Expression], str] = {
     exp.EQ: "=",
@@ -273,18 +275,35 @@ def _no_ratio(*exprs: ir.Expr, node: Any) -> None:
 
 
 def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.Expr:
-    """``d ± INTERVAL 'n' DAY`` (or WEEK): a date n days later (earlier).
+    """``d ± INTERVAL 'n' DAY`` (or WEEK): a date n days later (earlier); on a date literal
+    also MONTH, QUARTER and YEAR (computed here, on the public date).
 
     DuckDB's result is a TIMESTAMP at midnight; tyst's is the same instant as a date.
     """
     unit = interval.args.get("unit")
     name = (unit.name if unit is not None else "").upper()
     amount = interval.this
+    if (
+        isinstance(day, ir.Literal)
+        and isinstance(day.value, date)
+        and name.rstrip("S") in _INTERVAL_MONTHS
+        and isinstance(amount, exp.Literal)
+    ):  # a public date: calendar arithmetic at compile time, as DuckDB does it
+        try:
+            count = int(str(amount.this).strip())
+        except ValueError:
+            raise _fail("types", f"INTERVAL {amount.this!r}: a whole number", node) from None
+        months = count * _INTERVAL_MONTHS[name.rstrip("S")]
+        try:
+            shifted = _add_months(day.value, months if op == "+" else -months)
+        except ValueError as exc:
+            raise _fail("types", str(exc), node) from None
+        return ir.Literal(ir.DATE, shifted)
     if name not in _INTERVAL_DAYS or not isinstance(amount, exp.Literal):
         raise _fail(
             "subset",
-            f"INTERVAL {name or '…'} is not supported; use INTERVAL 'n' DAY or WEEK "
-            "(month and year arithmetic needs the calendar)",
+            f"INTERVAL {name or '…'} is not supported on a column; use INTERVAL 'n' DAY or "
+            "WEEK (MONTH, QUARTER and YEAR work on date literals only)",
             node,
         )
     try:
@@ -294,6 +313,17 @@ def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.
     if day.ctype.kind != "date":
         raise _fail("types", f"INTERVAL needs a date on its left, got {_describe(day)}", node)
     return ir.Arith(ir.DATE, op, day, ir.Literal(ir.INT, days))
+
+
+def _add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months, clamped to the month's last day (DuckDB's rule:
+    2024-01-31 + 1 month = 2024-02-29)."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        raise ValueError(f"{day} {months:+d} months is outside years 1–9999")
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
 
 
 def _arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
