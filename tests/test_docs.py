@@ -79,6 +79,28 @@ def test_operations_config_examples_load(tmp_path: Path) -> None:
             loaders[head](path)
 
 
+def test_operations_service_units_are_hardened() -> None:
+    """Issue 11 finding 17: the shipped units forbid core dumps (a dump holds job keys)."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    units = re.findall(r"```ini\n(.*?)```", text, re.S)
+    assert len(units) == 2  # node and coordinator
+    required = (
+        "LimitCORE=0",
+        "UMask=0077",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateDevices=yes",
+    )
+    for unit in units:
+        lines = set(unit.splitlines())
+        for setting in required:
+            assert setting in lines, (setting, unit.splitlines()[1])
+        assert any(line.startswith("ReadWritePaths=/") for line in lines)
+        assert any(line.startswith("ExecStart=/opt/tyst/.venv/bin/tyst ") for line in lines)
+
+
 def _documented_modules() -> set[str]:
     """Module names in the first column of docs/architecture.md's table (``a.b.c`` / ``d``
     rows name siblings of ``a.b.c``)."""
