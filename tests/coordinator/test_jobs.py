@@ -310,3 +310,60 @@ def test_result_received_carries_no_true_row_count(client: TestClient) -> None:
     events = client.get(f"/jobs/{job_id}").json()["events"]
     assert [e["details"] for e in events if e["kind"] == "result_received"] == [{"padded_rows": 16}]
     assert b'"rows"' not in client.get("/audit").content
+
+
+def _stored_blobs(client: TestClient, job_id: str) -> int:
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    import sqlalchemy as sa
+
+    from tyst.coordinator.db import ResultBlobRow
+
+    with ledger.database.session() as session:
+        rows = session.scalars(sa.select(ResultBlobRow).where(ResultBlobRow.job_id == job_id))
+        return len(rows.all())
+
+
+def test_a_failed_jobs_sealed_blobs_are_deleted(client: TestClient) -> None:
+    """Finding 18 of issue 11: blobs of failed jobs do not stay in the database."""
+    job_id = approved_job(client)
+    run_to_finished(client, job_id)
+    for node in NODES:
+        assert post_result(client, job_id, node, "fk", node.org_id.encode()).status_code == 201
+    assert _stored_blobs(client, job_id) == 3
+    # A node could not deliver: the job fails for everyone and its blobs go.
+    response = job_event(client, job_id, NODES[2], "run_failed", {"reason": "relay failed"})
+    assert response.json()["state"] == "failed"
+    assert _stored_blobs(client, job_id) == 0
+    assert client.get(f"/jobs/{job_id}").json()["results"] == []
+    assert client.get(f"/jobs/{job_id}/results/fk/node-a").status_code == 404
+    assert post_result(client, job_id, NODES[0], "fk", b"node-a").status_code == 409
+    for node in NODES:
+        job_event(client, job_id, node, "shares_deleted", {"files": 0})
+    assert client.get(f"/jobs/{job_id}").json()["state"] == "deleted"
+    assert _stored_blobs(client, job_id) == 0
+
+
+def test_a_job_failing_mid_run_drops_the_blobs_already_posted(client: TestClient) -> None:
+    job_id = approved_job(client)
+    for node in NODES:
+        job_event(client, job_id, node, "upload_received", {"table": "bistand"})
+        job_event(client, job_id, node, "run_started")
+    job_event(client, job_id, NODES[0], "run_finished")
+    assert post_result(client, job_id, NODES[0], "fk", b"early").status_code == 201
+    assert _stored_blobs(client, job_id) == 1
+    response = job_event(client, job_id, NODES[1], "run_failed", {"reason": "peer silent"})
+    assert response.json()["state"] == "failed"
+    assert _stored_blobs(client, job_id) == 0
+
+
+def test_a_finished_jobs_blobs_outlive_the_deletion_receipts(client: TestClient) -> None:
+    """The nodes' receipts do not drop the blobs: they are the recipient's only copy."""
+    job_id = approved_job(client)
+    run_to_finished(client, job_id)
+    for node in NODES:
+        post_result(client, job_id, node, "fk", node.org_id.encode())
+        job_event(client, job_id, node, "shares_deleted", {"files": 2})
+    assert client.get(f"/jobs/{job_id}").json()["state"] == "deleted"
+    assert _stored_blobs(client, job_id) == 3
+    assert job_event(client, job_id, FK, "result_received", {"padded_rows": 4}).status_code == 200
+    assert _stored_blobs(client, job_id) == 0

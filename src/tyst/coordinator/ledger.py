@@ -68,6 +68,10 @@ registered organisations; no organisation is ever inferred to be a node).
 **Result relay.** A node posts one sealed blob per recipient and job, signed
 (:func:`tyst.coordinator.protocol.sign_result`); accepted after the node's
 ``run_finished``; reposting identical bytes is idempotent, different bytes 409.
+A recipient's blobs are dropped when it signs ``result_received``; every blob
+of a job is dropped when the job fails (and none is accepted afterwards). A
+finished job's blobs stay after the nodes' deletion receipts: they are the
+recipient's only copy.
 
 Security: the audit table is only ever inserted into and read; the ledger
 holds a process-wide lock while appending, and the ``seq`` primary key stops
@@ -674,6 +678,9 @@ class Ledger:
                     .where(ResultBlobRow.job_id == job.id)
                     .where(ResultBlobRow.recipient == event.actor)
                 )
+            if state == "failed" or (state == "deleted" and _failed(history)):
+                # A failed job's sealed blobs are never opened: drop every one of them.
+                session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id == job.id))
             if state != job.state:
                 job.state = state
             job.updated_at = utc_now()
@@ -890,6 +897,14 @@ class Ledger:
                 .order_by(ResultBlobRow.sender)
             ).all()
         )
+
+
+_FAILURE_KINDS = frozenset({"run_failed", "plan_rejected", "job_cancelled"})
+
+
+def _failed(history: Collection[AuditEventRow]) -> bool:
+    """Whether a job's events record a failure (it went through state ``failed``)."""
+    return any(e.kind in _FAILURE_KINDS for e in history)
 
 
 def _result_signature(signature_b64: str) -> bytes:
