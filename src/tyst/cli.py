@@ -405,22 +405,98 @@ def audit_verify(
     registry: Annotated[
         Path, typer.Option(help="The deployment's registry of organisations (public keys).")
     ],
+    head: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--head",
+            help="A countersigned head (tyst audit head); the log must contain it. Repeatable.",
+        ),
+    ] = None,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(help="Accept jobs still in progress (missing deletion receipts)."),
+    ] = False,
 ) -> None:
-    """Check the chain and every signature; exit 1 on any modified, reordered or removed event."""
-    from tyst.service.audit import verify_jsonl
+    """Check the chain, every signature, each countersigned head and every job's deletion
+    receipts; exit 1 on any modified, reordered or removed event."""
+    from tyst.service.audit import (
+        AuditFormatError,
+        incomplete_jobs,
+        read_jsonl,
+        read_signed_head,
+        verify_chain,
+        verify_signed_head,
+    )
     from tyst.service.keys import Registry, RegistryError
+    from tyst.service.signing import SignatureInvalid
 
     try:
         reg = Registry.load(registry)
-        report = verify_jsonl(file, reg)
+        heads = [(path, read_signed_head(path)) for path in head or []]
+        events = read_jsonl(file)
+    except AuditFormatError as exc:
+        errors.print(f"audit log INVALID: {exc}", highlight=False, markup=False)
+        raise typer.Exit(code=1) from None
     except (RegistryError, OSError, ValueError) as exc:
         _fail(str(exc))
         return
-    if report.ok:
-        console.print(f"audit log OK: {report.n_events} events, chain and signatures valid")
+    problems: list[str] = []
+    report = verify_chain(events, reg)
+    if not report.ok:
+        problems.append(str(report.first_problem))
+    for path, signed in heads:
+        try:
+            trusted = verify_signed_head(reg, signed)
+        except SignatureInvalid as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        checked = verify_chain(events, reg, expected_head=trusted)
+        if not checked.ok and checked.first_problem != report.first_problem:
+            problems.append(f"{checked.first_problem} (head signed by {signed.org}, {path})")
+    incomplete = incomplete_jobs(events)
+    if not allow_incomplete:
+        problems.extend(incomplete)
+    if not problems:
+        extra = f", {len(heads)} countersigned heads contained" if heads else ""
+        note = f"; {len(incomplete)} jobs in progress" if incomplete else ""
+        console.print(
+            f"audit log OK: {report.n_events} events, chain and signatures valid{extra}, "
+            f"every finished job has its deletion receipts{note}"
+        )
         return
-    errors.print(f"audit log INVALID: {report.first_problem}", highlight=False, markup=False)
+    for problem in problems:
+        errors.print(f"audit log INVALID: {problem}", highlight=False, markup=False)
     raise typer.Exit(code=1)
+
+
+@audit_app.command("head")
+def audit_head(
+    config: ClientConfigOption,
+    out: Annotated[Path, typer.Option("--out", help="Where the countersigned head is written.")],
+    trusted: Annotated[
+        Path | None,
+        typer.Option("--trusted", help="A head you signed before; the log must contain it."),
+    ] = None,
+) -> None:
+    """Verify the coordinator's log and countersign its head; keep the file yourself."""
+    from tyst.service.audit import AuditFormatError, read_signed_head, write_signed_head
+
+    try:
+        previous = read_signed_head(trusted).head if trusted is not None else None
+    except (AuditFormatError, OSError) as exc:
+        _fail(str(exc))
+        return
+    with _client(config) as client:
+        try:
+            signed = client.countersign_head(previous)
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    write_signed_head(out, signed)
+    console.print(
+        f"countersigned head seq {signed.n_events} ({signed.hash[:16]}…) as {signed.org}: {out}",
+        highlight=False,
+    )
 
 
 @coordinator_app.command("serve")

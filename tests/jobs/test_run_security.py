@@ -80,3 +80,26 @@ def test_state_is_private_to_its_owner(run: tuple[Path, RunReport]) -> None:
         public = path.is_file() and (path.suffix in PUBLIC or path.name in PUBLIC_NAMES)
         if not public:
             assert mode & 0o077 == 0, (path, oct(mode))
+
+
+def test_the_recipient_countersigns_the_head_it_verified(run: tuple[Path, RunReport]) -> None:
+    """Finding 7 of issue 11: the run leaves a countersigned head outside the log."""
+    import subprocess
+    import sys
+
+    from tyst.service.audit import read_signed_head
+
+    work, report = run
+    signed = read_signed_head(work / "audit-head.fk.json")
+    assert signed.org == "fk"
+    assert signed.n_events == report.audit.n_events
+    verify = subprocess.run(
+        [
+            sys.executable, "-m", "tyst", "audit", "verify", str(work / "audit.jsonl"),
+            "--registry", str(work / "registry.json"), "--head", str(work / "audit-head.fk.json"),
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "1 countersigned heads contained" in verify.stdout
+    assert "every finished job has its deletion receipts" in verify.stdout

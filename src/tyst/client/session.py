@@ -10,7 +10,8 @@ everything it records (submissions, approvals, result receipts) itself.
 - :meth:`Client.status` — a plan's state, approvals and jobs; a job's events;
 - :meth:`Client.job_for` — the plan's open job (created if none and asked to);
 - :meth:`Client.upload` — validate, share and stream a table (:mod:`tyst.client.owner`);
-- :meth:`Client.fetch` — open, combine and decode a result (:mod:`tyst.client.recipient`).
+- :meth:`Client.fetch` — open, combine and decode a result (:mod:`tyst.client.recipient`);
+- :meth:`Client.countersign_head` — verify the coordinator's log and sign its head.
 
 Errors: :class:`~tyst.api.http.ApiError`, ``PlanError``, ``SqlError``,
 ``DataError``, :class:`~tyst.client.owner.UploadError`,
@@ -19,6 +20,7 @@ Errors: :class:`~tyst.api.http.ApiError`, ``PlanError``, ``SqlError``,
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,14 @@ from tyst.client.owner import Progress, UploadReport, upload_table
 from tyst.client.recipient import Result, fetch_result
 from tyst.engine.jobspec import JobSpec, job_spec
 from tyst.plan import Plan, PlanError, parse_plan
+from tyst.service.audit import (
+    GENESIS_HASH,
+    AuditEvent,
+    Head,
+    SignedHead,
+    sign_head,
+    verify_chain,
+)
 from tyst.service.bounded_toml import TomlLimitError, check_limits
 from tyst.service.keys import OrgKeys, Registry, load
 
@@ -115,6 +125,26 @@ class Client:
         if plan.digest() != plan_id:
             raise ApiError("the coordinator's plan text does not have the requested digest")
         return plan, job_spec(plan)
+
+    def countersign_head(self, trusted: Head | None = None) -> SignedHead:
+        """Fetch the coordinator's whole log, verify it (and that it contains
+        ``trusted``, a head this organisation saw before) and sign its head.
+
+        Keep the returned :class:`~tyst.service.audit.SignedHead` outside the
+        coordinator: ``tyst audit verify --head FILE`` then detects a log cut
+        off or rewritten below it. Errors: :class:`ApiError` if the log does
+        not verify.
+        """
+        data = self.coordinator.audit_jsonl()
+        try:
+            events = [AuditEvent.from_dict(json.loads(line)) for line in data.splitlines() if line]
+        except ValueError as exc:
+            raise ApiError(f"the coordinator's audit log is malformed: {exc}") from None
+        report = verify_chain(events, self.registry, expected_head=trusted)
+        if not report.ok:
+            raise ApiError(f"the coordinator's audit log does not verify: {report.first_problem}")
+        head = Head(len(events), events[-1].hash if events else GENESIS_HASH)
+        return sign_head(self.keys, head)
 
     def status(self, plan_id: str) -> dict[str, Any]:
         return self.coordinator.plan(plan_id)

@@ -20,8 +20,10 @@ Roles, each where the real deployment puts it (``docs/operations.md``):
 
 Directories created under (and for) ``workdir`` are 0700; the database, logs
 and ``audit.jsonl`` 0600. At the end the audit log is exported to
-``workdir/audit.jsonl`` and verified
-(chain and signatures) against the registry. No plaintext input value is
+``workdir/audit.jsonl`` and verified (chain, signatures and every job's
+deletion receipts) against the registry; each recipient then verifies the log
+itself and countersigns its head (``workdir/audit-head.<org>.json``, for
+``tyst audit verify --head``). No plaintext input value is
 written under ``workdir``: the store holds ciphertext of shares, the
 coordinator plans, signatures and sealed blobs, the logs ids and counts.
 
@@ -59,7 +61,7 @@ from tyst.jobs.deploy import (
     write_local_deployment,
 )
 from tyst.plan import Plan
-from tyst.service.audit import AuditEvent, verify_chain
+from tyst.service.audit import AuditEvent, incomplete_jobs, verify_chain, write_signed_head
 from tyst.service.keys import Registry
 
 Progress = Callable[[str, int], None]
@@ -180,6 +182,9 @@ def run_plan(
                 say("waiting for every node's deletion receipt")
                 info = _wait_deleted(submitter, job, timeout=60.0)
                 audit = _export_audit(submitter, deployment.registry, deployment.audit_export)
+                for recipient in plan.recipients:  # each keeps the head it verified
+                    signed = clients[recipient].countersign_head()
+                    write_signed_head(deployment.root / f"audit-head.{recipient}.json", signed)
         except ServiceError as exc:
             raise RunError(f"the service did not start: {exc}") from None
         except (ApiError, UploadError, ResultError) as exc:
@@ -232,13 +237,17 @@ def _metrics(info: Mapping[str, object]) -> list[NodeMetrics]:
 
 
 def _export_audit(client: Client, registry_path: Path, path: Path) -> AuditSummary:
-    """Export the coordinator's log to ``path`` and verify it against the registry."""
+    """Export the coordinator's log to ``path`` and verify it against the registry:
+    chain, signatures, and every job's deletion receipts."""
     data = client.coordinator.audit_jsonl()
     with os.fdopen(private_file(path), "wb") as f:  # 0600: the parties' log, not the public's
         f.write(data)
     events = [AuditEvent.from_dict(json.loads(line)) for line in data.splitlines() if line]
     report = verify_chain(events, Registry.load(registry_path))
-    return AuditSummary(path, len(events), report.ok, report.first_problem)
+    problem = report.first_problem
+    if problem is None:
+        problem = next(iter(incomplete_jobs(events)), None)
+    return AuditSummary(path, len(events), problem is None, problem)
 
 
 __all__ = ["RunError", "RunReport", "run_plan"]

@@ -572,6 +572,170 @@ def _head_problem(events: Sequence[AuditEvent], head: Head) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------------------
+# Countersigned heads and per-job completeness
+
+CONTEXT_AUDIT_HEAD = "audit-head"
+"""Signature context of a :class:`SignedHead` (never valid as an event or approval)."""
+
+HEAD_FORMAT = "tyst-audit-head/1"
+"""The ``format`` member of a signed head statement and file."""
+
+NODE_KINDS: frozenset[str] = frozenset(
+    {"upload_received", "run_started", "run_finished", "result_delivered", "shares_deleted"}
+)
+"""Event kinds only a compute node signs; their actors are the log's nodes."""
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    """A head of the log as ``org`` saw it at ``time``, countersigned by ``org``.
+
+    Each node and party keeps the heads it signed (files it controls, not the
+    coordinator's): a later log that does not contain one was cut off or
+    rewritten (``tyst audit verify --head FILE``).
+    """
+
+    org: str
+    n_events: int
+    hash: str
+    time: str
+    signature: bytes
+
+    @property
+    def head(self) -> Head:
+        return Head(self.n_events, self.hash)
+
+    def statement(self) -> bytes:
+        """What ``org`` signs (context :data:`CONTEXT_AUDIT_HEAD`)."""
+        return canonical_json(
+            {
+                "format": HEAD_FORMAT,
+                "org": self.org,
+                "n_events": self.n_events,
+                "hash": self.hash,
+                "time": self.time,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": HEAD_FORMAT,
+            "org": self.org,
+            "n_events": self.n_events,
+            "hash": self.hash,
+            "time": self.time,
+            "signature": encode_b64(self.signature),
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> SignedHead:
+        """Parse :meth:`to_dict` output. Errors: :class:`AuditFormatError` (one line)."""
+        if not isinstance(data, dict) or set(data) != {
+            "format",
+            "org",
+            "n_events",
+            "hash",
+            "time",
+            "signature",
+        }:
+            raise AuditFormatError(
+                "not a signed head: expected format, org, n_events, hash, time, signature"
+            )
+        if data["format"] != HEAD_FORMAT:
+            raise AuditFormatError(f"a signed head's format must be {HEAD_FORMAT!r}")
+        n = data["n_events"]
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_JSON_INT:
+            raise AuditFormatError("a signed head's n_events must be a non-negative integer")
+        if not isinstance(data["hash"], str) or not _HASH.fullmatch(data["hash"]):
+            raise AuditFormatError("a signed head's hash must be 64 lowercase hex characters")
+        try:
+            org = check_org_id(data["org"])
+            parse_utc(data["time"])
+            signature = decode_b64(data["signature"], what="the head signature")
+        except ValueError as exc:
+            raise AuditFormatError(f"signed head: {exc}") from None
+        return cls(org, n, data["hash"], data["time"], signature)
+
+
+def sign_head(keys: OrgKeys, head: Head, time: str | None = None) -> SignedHead:
+    """``keys``' countersignature of ``head`` (the head it saw, at ``time``; default now)."""
+    unsigned = SignedHead(keys.org_id, head.n_events, head.hash, time or utc_now(), b"")
+    return replace(unsigned, signature=sign(keys, unsigned.statement(), CONTEXT_AUDIT_HEAD))
+
+
+def verify_signed_head(registry: Registry, signed: SignedHead) -> Head:
+    """The :class:`Head` of ``signed`` if its signer is registered and the signature verifies.
+
+    Errors: :class:`SignatureInvalid` (one line).
+    """
+    try:
+        public = registry.get(signed.org)
+    except UnknownOrganisation:
+        raise SignatureInvalid(f"head signer {signed.org!r} is not in the registry") from None
+    verify(public, signed.signature, signed.statement(), CONTEXT_AUDIT_HEAD)
+    return signed.head
+
+
+def write_signed_head(path: str | os.PathLike[str], signed: SignedHead) -> Path:
+    """Write ``signed`` as one canonical JSON document (mode 0600)."""
+    p = Path(path)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(canonical_json(signed.to_dict()) + b"\n")
+    return p
+
+
+def read_signed_head(path: str | os.PathLike[str]) -> SignedHead:
+    """Read a file written by :func:`write_signed_head`.
+
+    Errors: :class:`AuditFormatError` naming the file; :class:`OSError`.
+    """
+    p = Path(path)
+    data = p.read_bytes()
+    if len(data) > 4096:
+        raise AuditFormatError(f"{p}: not a signed head (too large)")
+    try:
+        return SignedHead.from_dict(json.loads(data.decode("utf-8")))
+    except ValueError as exc:
+        raise AuditFormatError(f"{p}: {_first_line(exc)}") from None
+
+
+def incomplete_jobs(events: Sequence[AuditEvent], nodes: Iterable[str] | None = None) -> list[str]:
+    """One line per job whose log lacks a deletion receipt it must have.
+
+    ``nodes``: the deployment's compute nodes (default: every actor of a
+    :data:`NODE_KINDS` event in the log). A node must have signed
+    ``shares_deleted`` for every job in which it signed anything; once any node
+    signed ``run_started``, every node must have. A log cut after a node's
+    first event of a job is reported here; a log cut before it only by a
+    trusted head.
+    """
+    node_set = (
+        set(nodes) if nodes is not None else {e.actor for e in events if e.kind in NODE_KINDS}
+    )
+    involved: dict[str, set[str]] = {}
+    ran: set[str] = set()
+    deleted: dict[str, set[str]] = {}
+    for e in events:
+        if e.job.startswith("plan:") or e.actor not in node_set:
+            continue
+        involved.setdefault(e.job, set()).add(e.actor)
+        if e.kind == "run_started":
+            ran.add(e.job)
+        if e.kind == "shares_deleted":
+            deleted.setdefault(e.job, set()).add(e.actor)
+    problems = []
+    for job, actors in involved.items():
+        expected = node_set if job in ran else actors
+        missing = sorted(expected - deleted.get(job, set()))
+        if missing:
+            problems.append(
+                f"job {job}: no deletion receipt (shares_deleted) from {', '.join(missing)}"
+            )
+    return problems
+
+
 def verify_jsonl(
     path: str | os.PathLike[str],
     registry: Registry,
