@@ -27,6 +27,15 @@ actor. Removal *at the end* of the log cannot be detected from the log alone:
 pass a trusted :class:`Head` (the count and last hash a party saw earlier, e.g.
 recorded when it approved or received a result) as ``expected_head``.
 
+**Countersigned heads.** A node or party that has verified the log signs its
+head (:func:`sign_head`, context :data:`CONTEXT_AUDIT_HEAD`) and keeps the
+:class:`SignedHead` itself (:func:`write_signed_head`); anyone holding the
+registry checks it (:func:`verify_signed_head`) and passes its head to
+:func:`verify_chain`. **Per-job completeness:** :func:`incomplete_jobs` names
+every job whose log lacks the ``shares_deleted`` receipt of a node that took
+part in it (of every node, once a run started) — a cut after a node's first
+event of a job shows even without a head.
+
 The JSONL file (:meth:`AuditLog.export_jsonl`, :func:`read_jsonl`) has one
 event per line as canonical JSON, with ``signature`` in base64.
 
