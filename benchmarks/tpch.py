@@ -1,0 +1,336 @@
+"""TPC-H over secret shares: the tables spread over three owners, the queries in their
+standard text, checked against DuckDB on the same files.
+
+The data comes from ``tpchgen-cli`` (PyPI), generated on this machine. Types are adapted
+as the issue asks (keys ``id``, money ``decimal(2)``, dates ``date``, flags and short
+strings ``text``); comment columns are cut to 60 characters, because an id/text value
+holds at most 64 bytes — both engines read the same cut files. Every numeric column
+declares the range the TPC-H specification gives it, so the compiler can prove every
+sum exact (``docs/sql.md``, "Value ranges").
+
+Owners: Skatteverket's stand-in ``skv`` owns ``lineitem``; ``fk`` owns ``orders`` and
+``customer`` (and receives the results); ``scb`` owns ``part``, ``partsupp``,
+``supplier``, ``nation`` and ``region``.
+
+Usage (not part of the test suite; ``tests/tpch`` runs the same queries at SF 0.001)::
+
+    .venv/bin/python -m benchmarks.tpch --sf 0.01 [--queries q1,q6] [--out DIR]
+
+runs each supported query through ``tyst run`` (coordinator, three node processes, mutual
+TLS on loopback), compares with DuckDB and prints time, traffic and peak memory of the
+slowest node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+OWNERS = {"skv": "Skatteverket", "fk": "Försäkringskassan", "scb": "Statistiska centralbyrån"}
+COMMENT_CHARS = 60
+MAX_ROWS = 10_000_000  # enough for scale factor 1 (lineitem: 6 001 215 rows)
+
+# table: (owner, columns, unique key, ranges)
+TABLES: dict[str, tuple[str, dict[str, str], list[str], dict[str, tuple[str, str]]]] = {
+    "lineitem": (
+        "skv",
+        {
+            "l_orderkey": "id", "l_partkey": "id", "l_suppkey": "id", "l_linenumber": "int",
+            "l_quantity": "decimal(2)", "l_extendedprice": "decimal(2)",
+            "l_discount": "decimal(2)", "l_tax": "decimal(2)", "l_returnflag": "text",
+            "l_linestatus": "text", "l_shipdate": "date", "l_commitdate": "date",
+            "l_receiptdate": "date", "l_shipinstruct": "text", "l_shipmode": "text",
+            "l_comment": "text",
+        },
+        [],
+        {
+            "l_linenumber": ("1", "7"), "l_quantity": ("1", "50"),
+            "l_extendedprice": ("0", "105000"), "l_discount": ("0", "0.10"),
+            "l_tax": ("0", "0.08"),
+        },
+    ),
+    "orders": (
+        "fk",
+        {
+            "o_orderkey": "id", "o_custkey": "id", "o_orderstatus": "text",
+            "o_totalprice": "decimal(2)", "o_orderdate": "date", "o_orderpriority": "text",
+            "o_clerk": "text", "o_shippriority": "int", "o_comment": "text",
+        },
+        ["o_orderkey"],
+        {"o_totalprice": ("0", "600000"), "o_shippriority": ("0", "0")},
+    ),
+    "customer": (
+        "fk",
+        {
+            "c_custkey": "id", "c_name": "text", "c_address": "text", "c_nationkey": "id",
+            "c_phone": "text", "c_acctbal": "decimal(2)", "c_mktsegment": "text",
+            "c_comment": "text",
+        },
+        ["c_custkey"],
+        {"c_acctbal": ("-999.99", "9999.99")},
+    ),
+    "part": (
+        "scb",
+        {
+            "p_partkey": "id", "p_name": "text", "p_mfgr": "text", "p_brand": "text",
+            "p_type": "text", "p_size": "int", "p_container": "text",
+            "p_retailprice": "decimal(2)", "p_comment": "text",
+        },
+        ["p_partkey"],
+        {"p_size": ("1", "50"), "p_retailprice": ("900", "2100")},
+    ),
+    "partsupp": (
+        "scb",
+        {
+            "ps_partkey": "id", "ps_suppkey": "id", "ps_availqty": "int",
+            "ps_supplycost": "decimal(2)", "ps_comment": "text",
+        },
+        ["ps_partkey", "ps_suppkey"],
+        {"ps_availqty": ("1", "9999"), "ps_supplycost": ("1", "1000")},
+    ),
+    "supplier": (
+        "scb",
+        {
+            "s_suppkey": "id", "s_name": "text", "s_address": "text", "s_nationkey": "id",
+            "s_phone": "text", "s_acctbal": "decimal(2)", "s_comment": "text",
+        },
+        ["s_suppkey"],
+        {"s_acctbal": ("-999.99", "9999.99")},
+    ),
+    "nation": (
+        "scb",
+        {"n_nationkey": "id", "n_name": "text", "n_regionkey": "id", "n_comment": "text"},
+        ["n_nationkey"],
+        {},
+    ),
+    "region": (
+        "scb",
+        {"r_regionkey": "id", "r_name": "text", "r_comment": "text"},
+        ["r_regionkey"],
+        {},
+    ),
+}  # fmt: skip
+
+# The queries tyst runs today, in their standard text (TPC-H 3.0.1 with the validation
+# parameters); the others need constructs of the open issues (see docs/sql.md).
+QUERIES: dict[str, str] = {
+    "q1": """select l_returnflag, l_linestatus, sum(l_quantity) as sum_qty,
+  sum(l_extendedprice) as sum_base_price,
+  sum(l_extendedprice * (1 - l_discount)) as sum_disc_price,
+  sum(l_extendedprice * (1 - l_discount) * (1 + l_tax)) as sum_charge,
+  avg(l_quantity) as avg_qty, avg(l_extendedprice) as avg_price, avg(l_discount) as avg_disc,
+  count(*) as count_order
+from lineitem
+where l_shipdate <= date '1998-12-01' - interval '90' day
+group by l_returnflag, l_linestatus
+order by l_returnflag, l_linestatus""",
+    "q3": """select l_orderkey, sum(l_extendedprice * (1 - l_discount)) as revenue, o_orderdate,
+  o_shippriority
+from customer, orders, lineitem
+where c_mktsegment = 'BUILDING' and c_custkey = o_custkey and l_orderkey = o_orderkey
+  and o_orderdate < date '1995-03-15' and l_shipdate > date '1995-03-15'
+group by l_orderkey, o_orderdate, o_shippriority
+order by revenue desc, o_orderdate
+limit 10""",
+    "q4": """select o_orderpriority, count(*) as order_count
+from orders
+where o_orderdate >= date '1993-07-01' and o_orderdate < date '1993-07-01' + interval '3' month
+  and exists (select * from lineitem where l_orderkey = o_orderkey
+              and l_commitdate < l_receiptdate)
+group by o_orderpriority
+order by o_orderpriority""",
+    "q5": """select n_name, sum(l_extendedprice * (1 - l_discount)) as revenue
+from customer, orders, lineitem, supplier, nation, region
+where c_custkey = o_custkey and l_orderkey = o_orderkey and l_suppkey = s_suppkey
+  and c_nationkey = s_nationkey and s_nationkey = n_nationkey and n_regionkey = r_regionkey
+  and r_name = 'ASIA' and o_orderdate >= date '1994-01-01'
+  and o_orderdate < date '1994-01-01' + interval '1' year
+group by n_name
+order by revenue desc""",
+    "q6": """select sum(l_extendedprice * l_discount) as revenue
+from lineitem
+where l_shipdate >= date '1994-01-01' and l_shipdate < date '1994-01-01' + interval '1' year
+  and l_discount between 0.06 - 0.01 and 0.06 + 0.01 and l_quantity < 24""",
+    "q10": """select c_custkey, c_name, sum(l_extendedprice * (1 - l_discount)) as revenue,
+  c_acctbal, n_name, c_address, c_phone, c_comment
+from customer, orders, lineitem, nation
+where c_custkey = o_custkey and l_orderkey = o_orderkey and o_orderdate >= date '1993-10-01'
+  and o_orderdate < date '1993-10-01' + interval '3' month and l_returnflag = 'R'
+  and c_nationkey = n_nationkey
+group by c_custkey, c_name, c_acctbal, c_phone, n_name, c_address, c_comment
+order by revenue desc
+limit 20""",
+    "q12": """select l_shipmode,
+  sum(case when o_orderpriority = '1-URGENT' or o_orderpriority = '2-HIGH' then 1 else 0 end)
+    as high_line_count,
+  sum(case when o_orderpriority <> '1-URGENT' and o_orderpriority <> '2-HIGH' then 1 else 0 end)
+    as low_line_count
+from orders, lineitem
+where o_orderkey = l_orderkey and l_shipmode in ('MAIL', 'SHIP')
+  and l_commitdate < l_receiptdate and l_shipdate < l_commitdate
+  and l_receiptdate >= date '1994-01-01' and l_receiptdate < date '1994-01-01' + interval '1' year
+group by l_shipmode
+order by l_shipmode""",
+    "q18": """select c_name, c_custkey, o_orderkey, o_orderdate, o_totalprice, sum(l_quantity)
+from customer, orders, lineitem
+where o_orderkey in (select l_orderkey from lineitem group by l_orderkey
+                     having sum(l_quantity) > 300)
+  and c_custkey = o_custkey and o_orderkey = l_orderkey
+group by c_name, c_custkey, o_orderkey, o_orderdate, o_totalprice
+order by o_totalprice desc, o_orderdate
+limit 100""",
+}
+
+
+def generate(sf: float, out: Path) -> dict[str, Path]:
+    """TPC-H CSV files at scale factor ``sf`` in ``out`` (comments cut; see the module)."""
+    raw = out / "raw"
+    tool = shutil.which("tpchgen-cli") or str(Path(sys.executable).parent / "tpchgen-cli")
+    subprocess.run(
+        [tool, "csv", "-s", str(sf), f"--output-dir={raw}"], check=True, capture_output=True
+    )
+    files = {}
+    for table, (_, columns, _, _) in TABLES.items():
+        cut = [i for i, c in enumerate(columns) if c.endswith("comment")]
+        target = out / f"{table}.csv"
+        with (
+            (raw / f"{table}.csv").open(newline="", encoding="utf-8") as src,
+            target.open("w", newline="", encoding="utf-8") as dst,
+        ):
+            reader, writer = csv.reader(src), csv.writer(dst)
+            writer.writerow(next(reader))
+            for row in reader:
+                for i in cut:
+                    row[i] = row[i][:COMMENT_CHARS].strip() or "-"
+                writer.writerow(row)
+        files[table] = target
+    shutil.rmtree(raw)
+    return files
+
+
+def tables_of(sql: str) -> list[str]:
+    """The TPC-H tables a query reads (by name)."""
+    words = set(sql.replace(",", " ").replace("(", " ").split())
+    return [t for t in TABLES if t in words]
+
+
+def plan_text(name: str, sql: str) -> str:
+    """A plan for one query over the tables it reads."""
+    parts = [
+        "[analysis]",
+        f'title = "TPC-H {name.upper()}"',
+        'purpose = "Benchmark: TPC-H over secret shares"',
+        'legal_basis = "Synthetic data (TPC-H), no personal data"',
+        "retention_days = 1",
+        "",
+    ]
+    for pid, title in OWNERS.items():
+        parts += [f"[parties.{pid}]", f'name = "{title}"']
+    for table in tables_of(sql):
+        owner, columns, unique, ranges = TABLES[table]
+        cols = ", ".join(f'{c} = "{t}"' for c, t in columns.items())
+        parts += ["", f"[tables.{table}]", f'owner = "{owner}"', f"columns = {{ {cols} }}"]
+        parts.append(f"max_rows = {MAX_ROWS}")
+        if unique:
+            parts.append("unique = [" + ", ".join(f'"{c}"' for c in unique) + "]")
+        if ranges:
+            bounds = ", ".join(f'{c} = ["{lo}", "{hi}"]' for c, (lo, hi) in ranges.items())
+            parts.append(f"ranges = {{ {bounds} }}")
+    parts += ["", "[query]", f'sql = """{sql}"""', "", "[output]", 'recipients = ["fk"]', ""]
+    return "\n".join(parts)
+
+
+def duckdb_rows(sql: str, files: dict[str, Path]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """DuckDB's answer on the same files, with the plan's types, as the recipient's CSV text."""
+    import duckdb
+
+    con = duckdb.connect()
+    kinds = {"id": "VARCHAR", "text": "VARCHAR", "int": "BIGINT", "date": "DATE"}
+    for table in tables_of(sql):
+        columns = TABLES[table][1]
+        types = {c: kinds.get(t, "DECIMAL(18,2)") for c, t in columns.items()}
+        spec = ", ".join(f"'{c}': '{t}'" for c, t in types.items())
+        con.execute(
+            f"CREATE TABLE {table} AS SELECT * FROM read_csv('{files[table]}', header=true, "
+            f"columns={{{spec}}})"
+        )
+    result = con.execute(sql)
+    names = [d[0] for d in result.description]
+    return names, [tuple(_text(v) for v in row) for row in result.fetchall()]
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())[:10]
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sf", type=float, default=0.01)
+    parser.add_argument("--queries", default=",".join(QUERIES))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    work = args.out or Path(tempfile.mkdtemp(prefix="tyst-tpch-"))
+    work.mkdir(parents=True, exist_ok=True)
+    files = generate(args.sf, work)
+    tyst = str(Path(sys.executable).parent / "tyst")
+    failures = 0
+    for name in args.queries.split(","):
+        sql = QUERIES[name]
+        plan = work / f"{name}.toml"
+        plan.write_text(plan_text(name, sql), encoding="utf-8")
+        data = [a for t in tables_of(sql) for a in ("--data", f"{t}={files[t]}")]
+        out = work / f"{name}.csv"
+        start = time.perf_counter()
+        done = subprocess.run(
+            [tyst, "run", str(plan), *data, "--out", str(out)], capture_output=True, text=True
+        )
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            failures += 1
+            print(f"{name}: FAILED: {done.stderr.strip().splitlines()[-1:]}")
+            continue
+        with out.open(encoding="utf-8") as f:
+            got = list(csv.reader(f))
+        _, want = duckdb_rows(sql, files)
+        equal = _same(got[1:], want, ordered="order by" in sql and "limit" in sql)
+        failures += not equal
+        print(
+            f"{name} sf={args.sf} seconds={seconds:.1f} rows={len(got) - 1} "
+            f"equal_to_duckdb={str(equal).lower()}"
+        )
+        for line in done.stdout.splitlines():
+            if "node" in line and ("MiB" in line or "bytes" in line):
+                print(f"    {line.strip()}")
+    return 1 if failures else 0
+
+
+def _same(got: list[list[str]], want: list[tuple[str, ...]], *, ordered: bool) -> bool:
+    def norm(rows: list[list[str]] | list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        out = []
+        for row in rows:
+            out.append(tuple(_number(v) for v in row))
+        return out
+
+    a, b = norm(got), norm(want)
+    return a == b if ordered else sorted(a) == sorted(b)
+
+
+def _number(value: str) -> str:
+    try:
+        return f"{float(value):.4f}" if any(c in value for c in ".e") else value
+    except ValueError:
+        return value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
