@@ -154,6 +154,12 @@ REJECTED = [
         (1, 43),
     ),
     ("SELECT MAX(pnr) FROM bistand", "MAX on an id/text column", "types", (1, 12)),
+    (
+        "SELECT SUM(pnr) FROM bistand",
+        "SUM needs an int or decimal argument, got id column 'pnr'",
+        "types",
+        None,
+    ),
     ("SELECT AVG(belopp) + 1 FROM bistand", "AVG can only be returned", "types", None),
     ("SELECT pnr FROM bistand GROUP BY pnr HAVING AVG(belopp) > 3", "AVG can only", "types", None),
     (

@@ -986,10 +986,15 @@ class _Compiler:
                 pre[arg_name] = arg
                 ctype = arg.ctype
                 if func in ("SUM", "AVG") and not ctype.is_numeric:
-                    raise _fail("types", f"{func} needs an int or decimal argument, got {ctype}", e)
+                    raise _fail(
+                        "types", f"{func} needs an int or decimal argument, got {_describe(arg)}", e
+                    )
                 if func in ("MIN", "MAX") and not ctype.is_ordered:
                     raise _fail(
-                        "types", f"{func} on an id/text column is not allowed (no ordering)", e
+                        "types",
+                        f"{func} on an id/text column is not supported yet ({_describe(arg)}); "
+                        "ORDER BY … LIMIT 1 gives the first value",
+                        e,
                     )
             if func == "AVG":  # = SUM / COUNT, divided by the recipient only
                 total = ir.AggregateCall("SUM", arg_name, False, self.fresh("sum"), ctype)
