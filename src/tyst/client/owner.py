@@ -36,6 +36,7 @@ import numpy as np
 from tyst.api.http import ApiError, NodeClient
 from tyst.api.uploads import UploadHeader, UploadWriter
 from tyst.data.files import DEFAULT_CHUNK_ROWS, read_table
+from tyst.data.report import key_stats
 from tyst.engine.jobspec import JobSpec
 from tyst.engine.planning import join_key_columns
 from tyst.mpc.outsourced import split
@@ -150,7 +151,8 @@ def upload_table(
         raise UploadError("an upload needs the three compute nodes")
     columns = plan.tables[table].columns
     shared = spec.schemas[table]
-    key_columns = spec.join_columns.get(table, set())
+    decl = plan.tables[table]
+    key_columns = spec.join_columns.get(table, set()) | set(decl.unique)
     bounds = plan.tables[table].bounds()  # the signed plan's max_rows and ranges
     step = chunk_rows or DEFAULT_CHUNK_ROWS
     with read_table(path, columns, chunk_rows=step, bounds=bounds) as counter:
@@ -185,6 +187,9 @@ def upload_table(
         if rows != total:
             raise UploadError(f"{path} changed during the upload ({rows} rows, not {total})")
         unique = _unique_sets(spec, table, keys_seen, columns)
+        problem = _declared_facts_problem(spec, table, keys_seen, columns)
+        if problem is not None:  # before any trailer: the nodes commit nothing
+            raise UploadError(f"{path}: {problem}")
         for i in range(3):
             streams[i].put(writers[i].finish(keys, unique))
             streams[i].put(None)
@@ -196,6 +201,43 @@ def upload_table(
         raise
     sent = (streams[0].sent, streams[1].sent, streams[2].sent)
     return UploadReport(table, rows, tuple(tuple(u) for u in unique), sent)
+
+
+def _key_lanes(
+    seen: dict[str, list[list[WordArray]]], columns: Any, cols: Sequence[str]
+) -> WordArray:
+    """The rows' key lanes of ``cols`` side by side (rows × lanes)."""
+    lanes = [
+        np.concatenate([part[j] for part in seen[c]]) if seen[c] else np.zeros(0, dtype=U64)
+        for c in cols
+        for j in range(columns[c].key_lanes)
+    ]
+    return np.stack(lanes, axis=1) if lanes else np.zeros((0, 0), dtype=U64)
+
+
+def _declared_facts_problem(
+    spec: JobSpec, table: str, seen: dict[str, list[list[WordArray]]], columns: Any
+) -> str | None:
+    """What in the owner's own rows contradicts the plan's ``unique`` or ``max_rows_per_key``
+    (None: nothing). The nodes check these obliviously too, but only in joins, and only
+    after the run; an honest owner is told at once."""
+    decl = spec.plan.tables[table]
+    if decl.unique:
+        dups, _ = key_stats([_key_lanes(seen, columns, decl.unique)])
+        if dups:
+            return (
+                f"the plan declares unique = [{', '.join(decl.unique)}], but {dups} value(s) "
+                "occur more than once; nothing was stored"
+            )
+    if decl.max_rows_per_key is not None:
+        for cols in sorted(join_key_columns(spec.compiled.plan).get(table, set())):
+            _, most = key_stats([_key_lanes(seen, columns, cols)])
+            if most > decl.max_rows_per_key:
+                return (
+                    f"the plan declares max_rows_per_key = {decl.max_rows_per_key}, but {most} "
+                    f"rows share one value of ({', '.join(cols)}); nothing was stored"
+                )
+    return None
 
 
 def _unique_sets(

@@ -160,7 +160,7 @@ def prepare_report(
     duplicates: dict[tuple[str, ...], int] = {}
     largest: dict[tuple[str, ...], int] = {}
     for key, parts in key_parts.items():
-        duplicates[key], largest[key] = _key_stats(parts)
+        duplicates[key], largest[key] = key_stats(parts)
     if readable:  # declared facts must hold in the owner's own file
         problems_before = len(problems)
         if unique and duplicates[tuple(unique)]:
@@ -188,7 +188,7 @@ def prepare_report(
     )
 
 
-def _key_stats(parts: list[WordArray]) -> tuple[int, int]:
+def key_stats(parts: list[WordArray]) -> tuple[int, int]:
     """(key values occurring more than once, most rows sharing one key value)."""
     if not parts:
         return 0, 0
