@@ -638,3 +638,10 @@ def test_bad_bounds_are_one_line(ranges: str, fragment: str) -> None:
 def test_max_rows_must_be_positive() -> None:
     message = error(edit('owner = "malmo"', 'owner = "malmo"\nmax_rows = 0'))
     assert "[tables.bistand] max_rows: must be a positive integer" in message
+
+
+def test_deeply_nested_or_huge_plans_are_one_line_errors() -> None:
+    deep = EXAMPLE + "x = " + "[" * 100_000 + "]" * 100_000 + "\n"
+    assert "plan.toml: malformed TOML" in error(deep)
+    huge = EXAMPLE + "# " + "x" * (2 << 20) + "\n"
+    assert "plan.toml: malformed TOML" in error(huge)

@@ -76,6 +76,7 @@ from pathlib import Path
 from typing import Any
 
 from tyst.data.types import COMPARISON_LIMIT, DEFAULT_MAX_ROWS, ColumnType, TableBounds
+from tyst.service import bounded_toml
 
 PLAN_FORMAT = "tyst-plan/1"
 """Written into the canonical JSON, so that a future format never shares a digest with this one."""
@@ -226,7 +227,7 @@ def load_plan(path: str | Path) -> Plan:
 def parse_plan(text: str, source: str = "<plan>") -> Plan:
     """Validate plan TOML text; ``source`` names the file in error messages."""
     try:
-        doc = tomllib.loads(text)
+        doc = bounded_toml.loads(text)  # size and nesting bounded before tomllib recurses
     except tomllib.TOMLDecodeError as exc:
         detail = " ".join(str(exc).split())
         raise PlanError(f"{source}: malformed TOML: {detail}") from None
