@@ -367,3 +367,17 @@ def test_a_finished_jobs_blobs_outlive_the_deletion_receipts(client: TestClient)
     assert _stored_blobs(client, job_id) == 3
     assert job_event(client, job_id, FK, "result_received", {"padded_rows": 4}).status_code == 200
     assert _stored_blobs(client, job_id) == 0
+
+
+def test_padded_rows_must_be_what_the_nodes_reported(client: TestClient) -> None:
+    """A recipient's padded_rows cannot carry anything but the nodes' padded length."""
+    job_id = approved_job(client)
+    for node in NODES:
+        job_event(client, job_id, node, "upload_received", {"table": "bistand"})
+        job_event(client, job_id, node, "run_started")
+    for node in NODES:
+        job_event(client, job_id, node, "run_finished", {"result_rows": 16})
+    response = job_event(client, job_id, FK, "result_received", {"padded_rows": 3})
+    assert response.status_code == 400
+    assert "padded length the nodes reported" in response.json()["detail"]
+    assert job_event(client, job_id, FK, "result_received", {"padded_rows": 16}).status_code == 200

@@ -704,6 +704,20 @@ class Ledger:
                     f"result_received may carry only {sorted(RESULT_RECEIVED_DETAILS)}, not "
                     f"{extra[0]!r}: the number of valid result rows is the recipient's alone"
                 )
+            padded = {
+                json.loads(e.details).get("result_rows")
+                for e in history
+                if e.kind == "run_finished"
+            } - {None}
+            if (
+                "padded_rows" in event.details
+                and padded
+                and {event.details["padded_rows"]} != padded
+            ):
+                raise _bad(
+                    "result_received: padded_rows must be the padded length the nodes reported "
+                    "in run_finished"
+                )
         if kind == "job_cancelled" and not (node or actor in parties):
             raise _forbidden(f"{actor!r} is neither a node nor a party of this plan")
 
