@@ -166,9 +166,12 @@ class Query:
 class Gen:
     """One random query per :meth:`query` call; all randomness from one seeded ``Random``."""
 
-    def __init__(self, seed: int, known_bugs: bool = False) -> None:
+    def __init__(self, seed: int, known_bugs: bool = False, refused: bool = False) -> None:
         self.rng = random.Random(seed)
-        self.known_bugs = known_bugs  # False: avoid the shapes of KNOWN_BUGS
+        self.known_bugs = known_bugs  # False: avoid the shapes of the open known bugs
+        # False: avoid what tyst refuses by design (an aggregate without GROUP BY whose
+        # SUM/MIN/MAX would be NULL on no rows, anywhere but the outermost SELECT list)
+        self.refused = refused
         self.nested = 0  # > 0 while generating a derived table or CTE
         self.global_agg = False  # generating the aggregates of a query without GROUP BY
         self.in_union = False  # generating a UNION branch
@@ -251,8 +254,7 @@ class Gen:
         if k == "bool":
             return self.cond(scope, depth), BOOL
         cands = [c for c in scope if c.kind == kind]
-        text_case_ok = self.known_bugs or not self.nested
-        if k == "text" and depth > 0 and text_case_ok and self.chance(0.3):
+        if k == "text" and depth > 0 and self.chance(0.3):
             self.features.add("case")
             cond = self.cond(scope, depth - 1)
             a = self.literal(TEXT) if not cands or self.chance(0.5) else r.choice(cands).ref
@@ -321,7 +323,7 @@ class Gen:
             b, kb = self.num(scope, depth - 1) if self.chance(0.5) else (self.literal(INT), INT)
             op = r.choice(["=", "<>", "<", "<=", ">", ">="])
             if op == "=" and ka != kb and _is_column(a) and _is_column(b) and not self.known_bugs:
-                op = "<="  # int column = decimal column in ON becomes a join key (KNOWN_BUGS)
+                op = "<="  # int column = decimal column in ON: a join key that fails (known bug)
             return f"({a} {op} {b})"
         cands = [c for c in scope if c.kind[0] == kind_name]
         left = r.choice(cands)
@@ -345,6 +347,13 @@ class Gen:
         self.nested += 1
         q = self.query(depth - 1, top=False)
         self.nested -= 1
+        if all(k[0] in ORDERED_KINDS for k in q.kinds) and self.chance(0.2):
+            # top-n below the top: ordering by every column makes the rows kept certain
+            q.order = list(range(len(q.kinds)))
+            q.order_sql = ", ".join(n + (" DESC" if self.chance(0.4) else "") for n in q.names)
+            q.limit = self.rng.choice([0, 1, 2, 4])
+            q.unique = []
+            self.features.add("inner_limit")
         alias = self.fresh("d")
         names = list(q.names)
         renames = ""
@@ -432,20 +441,24 @@ class Gen:
         if self.chance(0.55):
             parts.append(self.cond(rel.cols, 2))
         if self.chance(0.3):
-            semi = self.semi(rel)
+            semi = self.semi(rel, depth - 1)
             if semi:
                 parts.append(semi)
         if self.chance(0.1):
-            semi = self.semi(rel)
+            semi = self.semi(rel, depth - 1)
             if semi:
                 parts.append(semi)
         self.rng.shuffle(parts)
         return f" WHERE {' AND '.join(parts)}" if parts else ""
 
-    def semi(self, rel: Rel) -> str | None:
+    def semi(self, rel: Rel, depth: int) -> str | None:
         r = self.rng
-        table = r.choice(list(SCHEMAS))
-        inner = self.base(table)
+        if depth > 0 and self.chance(0.2):  # over a derived table or CTE
+            inner = self.derived(depth)
+            inner.cols = [c for c in inner.cols if c.kind[0] != "ratio"]
+            self.features.add("semi_derived")
+        else:
+            inner = self.base(r.choice(list(SCHEMAS)))
         if self.chance(0.5):  # [NOT] IN (SELECT …)
             options = [
                 (o, i)
@@ -487,8 +500,6 @@ class Gen:
                 sql, kind, name = c.ref, c.kind, c.name
             else:
                 kind = self.rng.choice([INT, INT, ("dec", 2), BOOL, DATE, TEXT])
-                if kind == TEXT and self.nested and not self.known_bugs:
-                    continue  # a text literal in a derived UNION branch (KNOWN_BUGS)
                 sql, kind = self.scalar([c for c in scope if c.kind[0] != "ratio"], kind, 2)
                 if not sql:
                     continue
@@ -553,8 +564,7 @@ class Gen:
             self.features.add("count_distinct")
             return f"COUNT(DISTINCT {r.choice(scope).ref})", INT
         func = r.choice(["SUM", "SUM", "MIN", "MAX", "AVG"])
-        date_ok = self.known_bugs or not self.global_agg
-        if func in ("MIN", "MAX") and date_ok and self.chance(0.25) and self.cols(scope, {"date"}):
+        if func in ("MIN", "MAX") and self.chance(0.25) and self.cols(scope, {"date"}):
             self.features.add("min_max")
             return f"{func}({r.choice(self.cols(scope, {'date'})).ref})", DATE
         if nums and self.chance(0.6):
@@ -586,7 +596,7 @@ class Gen:
                 parts.append(self.cond(keys, 0))
                 continue
             a, ka = self.agg_expr(scope)
-            counts_only = self.global_agg and not self.known_bugs  # NULL on no rows: KNOWN_BUGS
+            counts_only = self.global_agg and not self.refused  # others NULL on no rows
             while ka == RATIO or (counts_only and not _only_counts(a)):
                 a, ka = self.agg_expr(scope)
             op = r.choice(["=", "<>", "<", "<=", ">", ">="])
@@ -610,8 +620,8 @@ class Gen:
         group: list[str] = []
         key_cols: list[Col] = []
         n_keys = r.choice([0, 1, 1, 2, 2, 3]) if scope else 0
-        if (self.nested or self.in_union) and not self.known_bugs:
-            n_keys = max(n_keys, 1)  # no global aggregate below the top (KNOWN_BUGS)
+        if (self.nested or self.in_union) and not self.refused:
+            n_keys = max(n_keys, 1)  # no global aggregate below the top (refused)
         all_keys_shown = True
         bucket: list[str] = []
         for c in r.sample(scope, min(n_keys, len(scope))):
@@ -623,11 +633,13 @@ class Gen:
                 kinds.append(c.kind)
             else:
                 all_keys_shown = False
-        if not group and (self.nested or self.in_union) and not self.known_bugs:
+        if group and self.chance(0.05):
+            group.append(group[0])  # GROUP BY x, x
+        if not group and (self.nested or self.in_union) and not self.refused:
             return self.plain_select(depth)  # (only when every column is an AVG)
         if group and self.chance(0.15):  # GROUP BY a CASE bucket alias
             alias = self.fresh("g")
-            kind = TEXT if self.chance(0.5) and (self.known_bugs or not self.nested) else INT
+            kind = TEXT if self.chance(0.5) else INT
             a, b = self.literal(kind), self.literal(kind)
             sql = f"CASE WHEN {self.cond(scope, 1)} THEN {a} ELSE {b} END"
             sqls.append(f"{sql} AS {alias}")
@@ -693,9 +705,6 @@ class Gen:
         return None
 
     def exact(self, scope: list[Col], kind: Kind) -> str | None:
-        if kind == TEXT and self.nested and not self.known_bugs:
-            same = [c for c in scope if c.kind == kind]  # no text literal (KNOWN_BUGS)
-            return self.rng.choice(same).ref if same else None
         for _ in range(6):
             sql, k = self.scalar(scope, kind, 1)
             if sql and k == kind:
