@@ -264,3 +264,9 @@ def test_an_aliased_job_id_is_404_and_creates_no_store_directory(node: Node, pat
         assert client.get(node.url + path.split("/tables/")[0]).status_code == 404
     assert list(node.service.store.root.iterdir()) == []
     assert node.coordinator.kinds() == []
+
+
+def test_the_node_serves_no_pages_that_load_outside_scripts(node: Node) -> None:
+    with httpx.Client(timeout=30) as client:
+        assert client.get(node.url + "/docs").status_code == 404
+        assert client.get(node.url + "/redoc").status_code == 404

@@ -54,6 +54,8 @@ def create_app(service: NodeService, *, start: bool = True) -> FastAPI:
             await run_in_threadpool(service.stop)
 
     app = FastAPI(
+        docs_url=None,  # no /docs or /redoc: they load scripts from outside CDNs
+        redoc_url=None,
         title="tyst compute node",
         version="1",
         description="Upload and control API of one compute node. Uploads carry one node's "
