@@ -86,7 +86,11 @@ POLICY_ALLOWANCES: Mapping[str, str] = {
         "the compute nodes learn the number of result rows (the result is not padded)"
     ),
 }
-"""The values ``[policy] allow`` accepts, each with what it reveals (shown by ``tyst check``)."""
+"""The allowances ``[policy] allow`` knows, each with what it would reveal."""
+
+IMPLEMENTED_ALLOWANCES: frozenset[str] = frozenset()
+"""The allowances a run acts on; any other known one is refused, so that no plan declares a
+disclosure that never happens (or one that happens without being shown)."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
@@ -504,6 +508,11 @@ class _Parser:
                     here,
                     f"{_quote(name)} is not a known allowance; "
                     f"known: {', '.join(POLICY_ALLOWANCES)}",
+                )
+            if name not in IMPLEMENTED_ALLOWANCES:  # an allowance must act, or be refused
+                raise self.fail(
+                    here,
+                    f"{_quote(name)} is not implemented yet (results are always padded); remove it",
                 )
         if len(set(names)) != len(names):
             raise self.fail(here, "lists an allowance twice")
