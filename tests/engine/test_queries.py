@@ -114,6 +114,11 @@ SHAPES = {
     "AND manad <> DATE '2026-07-01' - INTERVAL '1' QUARTER",
     "date_difference_group": "SELECT manad - DATE '2026-01-01' AS d, COUNT(*) AS n FROM bistand "
     "GROUP BY d HAVING MAX(manad) - MIN(manad) = 0",
+    # exact numeric functions: ABS, widening CAST, ROUND that changes nothing
+    "abs_cast_round_int": "SELECT pnr, ABS(belopp) AS a, CAST(belopp AS DECIMAL(18, 2)) + 0.5 AS d, "
+    "CAST(belopp AS BIGINT) AS b, ROUND(belopp) AS r FROM bistand WHERE ABS(belopp) > 100",
+    "abs_cast_round_decimal": "SELECT pnr, ROUND(inkomst, 2) AS r, CAST(inkomst AS DECIMAL(18, 4)) "
+    "AS c, ABS(inkomst - 500000) AS diff, CAST(inkomst AS DECIMAL) AS dflt FROM inkomst",
     # regressions found by the random query generator
     "group_by_a_column_twice": "SELECT kommun, COUNT(*) AS n FROM bistand GROUP BY kommun, kommun",
     "text_case_only_filtered": "SELECT d.belopp FROM (SELECT CASE WHEN belopp > 100 THEN kommun "

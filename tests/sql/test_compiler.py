@@ -223,6 +223,17 @@ REJECTED = [
     ("SELECT INTERVAL '1' DAY FROM bistand", "INTERVAL is not supported here", "subset", None),
     ("SELECT belopp + INTERVAL '1' DAY FROM bistand", "INTERVAL needs a date", "types", None),
     ("SELECT pnr FROM bistand WHERE kommun LIKE 'M_lm%'", "'_' in LIKE", "subset", None),
+    ("SELECT ROUND(inkomst, 1) FROM inkomst", "ROUND to 1 decimals", "subset", None),
+    ("SELECT CAST(inkomst AS BIGINT) FROM inkomst", "to BIGINT rounds", "subset", None),
+    (
+        "SELECT CAST(inkomst AS DECIMAL(18, 1)) FROM inkomst",
+        "with 1 decimals rounds",
+        "subset",
+        None,
+    ),
+    ("SELECT CAST(ar AS INTEGER) FROM inkomst", "CAST to INT is not supported", "subset", None),
+    ("SELECT CAST(pnr AS VARCHAR) FROM inkomst", "is not supported (only to", "subset", None),
+    ("SELECT ABS(pnr) FROM inkomst", "ABS needs a number", "types", None),
     # a global SUM/MIN/MAX is NULL over no rows: only the outermost SELECT may return it
     (
         "SELECT d.s FROM (SELECT SUM(belopp) AS s FROM bistand) AS d",

@@ -43,8 +43,9 @@ _SUPPORTED = (
     exp.LT, exp.LTE, exp.GT, exp.GTE, exp.And, exp.Or, exp.Not, exp.Between, exp.In,
     exp.Exists, exp.Case, exp.If, exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Distinct,
     exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Interval, exp.Var,
-    exp.Like,
+    exp.Like, exp.Abs, exp.Round, exp.DataTypeParam,
 )  # fmt: skip
+_CAST_TARGETS = (exp.DataType.Type.DATE, exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGINT)
 _INTERVAL_DAYS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
 _INTERVAL_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
 _AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
@@ -92,10 +93,13 @@ def check_subset(tree: exp.Expression) -> None:
             raise _fail(
                 "subset", f"{name} is not supported ({node.sql(dialect='duckdb')[:40]})", node
             )
-        if isinstance(node, exp.Cast) and not (
-            node.to.is_type(exp.DataType.Type.DATE) and isinstance(node.this, exp.Literal)
-        ):
-            raise _fail("subset", "CAST is supported only as DATE 'YYYY-MM-DD'", node)
+        if isinstance(node, exp.Cast) and not node.to.is_type(*_CAST_TARGETS):
+            raise _fail(
+                "subset",
+                f"CAST to {node.to.sql(dialect='duckdb')} is not supported (only to DECIMAL(p, s), "
+                "BIGINT and DATE)",
+                node,
+            )
         if isinstance(node, exp.Join):
             join_kind = str(node.args.get("kind") or "").upper()
             if join_kind not in ("", "INNER", "CROSS"):
@@ -213,7 +217,17 @@ def _bind_expr(
         if isinstance(e, exp.Boolean):
             return ir.Literal(ir.BOOL, bool(e.this))
         if isinstance(e, exp.Cast):
-            return ir.Literal(ir.DATE, _parse_date(e.this.this, e))
+            if isinstance(e.this, exp.Literal) and e.to.is_type(exp.DataType.Type.DATE):
+                return ir.Literal(ir.DATE, _parse_date(e.this.this, e))
+            return _cast(rec(e.this), e)
+        if isinstance(e, exp.Abs):
+            x = rec(e.this)
+            if not x.ctype.is_numeric:
+                raise _fail("types", f"ABS needs a number, got {_describe(x)}", e)
+            zero = ir.Literal(ir.INT, 0)
+            return ir.Case(x.ctype, ((_compare("<", x, zero, e), _arith("-", zero, x, e)),), x)
+        if isinstance(e, exp.Round):
+            return _round(rec(e.this), e)
         if isinstance(e, exp.Neg):
             inner = rec(e.this)
             if isinstance(inner, ir.Literal) and isinstance(inner.value, int | Decimal):
@@ -272,6 +286,63 @@ def _no_ratio(*exprs: ir.Expr, node: Any) -> None:
             "computed with; use SUM(x) and COUNT(x) instead",
             node,
         )
+
+
+def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
+    """Exact casts only: to a wider decimal scale (a public multiplication by 10^k), a number
+    to its own kind, a date to DATE. Anything that would round or truncate is refused."""
+    to = node.to
+    if to.is_type(exp.DataType.Type.DATE):
+        if x.ctype.kind != "date":
+            raise _fail(
+                "types", f"CAST to DATE needs a date or a date literal, got {_describe(x)}", node
+            )
+        return x
+    if not x.ctype.is_numeric:
+        raise _fail("types", f"CAST to a number needs a number, got {_describe(x)}", node)
+    if to.is_type(exp.DataType.Type.BIGINT):
+        if x.ctype.kind != "int":
+            raise _fail(
+                "subset",
+                "CAST of a decimal to BIGINT rounds, which is not supported yet",
+                node,
+            )
+        return x
+    params = [p.this for p in to.expressions]
+    scale = int(params[1].this) if len(params) > 1 else (0 if params else 3)  # DuckDB: (18, 3)
+    if scale > _MAX_SCALE:
+        raise _fail("types", f"DECIMAL scale {scale}: at most {_MAX_SCALE}", node)
+    if scale < x.ctype.scale:
+        raise _fail(
+            "subset",
+            f"CAST to DECIMAL with {scale} decimals rounds {_describe(x)}, which is not "
+            "supported yet",
+            node,
+        )
+    if scale == x.ctype.scale and x.ctype.kind == "decimal":
+        return x
+    one = ir.Literal(ColumnType("decimal", scale - x.ctype.scale), Decimal(1))
+    return ir.Arith(ColumnType("decimal", scale), "*", x, one)  # x · 10^k, exact
+
+
+def _round(x: ir.Expr, node: exp.Round) -> ir.Expr:
+    """``ROUND(x, d)`` where it changes nothing (d at least x's decimals); else refused."""
+    if not x.ctype.is_numeric:
+        raise _fail("types", f"ROUND needs a number, got {_describe(x)}", node)
+    digits = node.args.get("decimals")
+    if digits is None:
+        places = 0
+    elif isinstance(digits, exp.Literal) and not digits.is_string:
+        places = int(digits.this)
+    else:
+        raise _fail("subset", "ROUND needs a literal number of decimals", node)
+    if places < x.ctype.scale:
+        raise _fail(
+            "subset",
+            f"ROUND to {places} decimals of {_describe(x)} rounds, which is not supported yet",
+            node,
+        )
+    return x
 
 
 def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.Expr:
