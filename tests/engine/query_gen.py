@@ -60,9 +60,10 @@ Data = dict[str, dict[str, list[object]]]
 Valid = dict[str, list[bool]]
 
 
-def gen_data(seed: int) -> tuple[Data, Valid]:
+def gen_data(seed: int, max_rows: int = 12) -> tuple[Data, Valid]:
     """Four tiny tables with small values (no value beyond ±10^4) and some invalid rows."""
     rng = random.Random(seed)
+    big = max_rows / 12
 
     def money(m: int) -> dict[str, list[object]]:
         return {
@@ -75,10 +76,10 @@ def gen_data(seed: int) -> tuple[Data, Valid]:
         }
 
     n_ink = rng.randint(0, len(PNRS))
-    pairs = rng.sample([(p, m) for p in PNRS for m in MONTHS], rng.randint(0, 12))
+    pairs = rng.sample([(p, m) for p in PNRS for m in MONTHS], rng.randint(0, min(max_rows, 28)))
     data: Data = {
-        "bistand": money(rng.randint(0, 12)),
-        "lund": money(rng.randint(0, 8)),
+        "bistand": money(rng.randint(0, max_rows)),
+        "lund": money(rng.randint(0, int(8 * big))),
         "inkomst": {
             "pnr": rng.sample(PNRS, n_ink),
             "inkomst": [Decimal(rng.randint(0, 99_999)).scaleb(-2) for _ in range(n_ink)],
