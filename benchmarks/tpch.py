@@ -52,7 +52,9 @@ TABLES: dict[str, tuple[str, dict[str, str], list[str], dict[str, tuple[str, str
         {
             "l_linenumber": ("1", "7"), "l_quantity": ("1", "50"),
             "l_extendedprice": ("0", "105000"), "l_discount": ("0", "0.10"),
-            "l_tax": ("0", "0.08"),
+            "l_tax": ("0", "0.08"), "l_shipdate": ("1992-01-01", "1998-12-31"),
+            "l_commitdate": ("1992-01-01", "1998-12-31"),
+            "l_receiptdate": ("1992-01-01", "1998-12-31"),
         },
     ),
     "orders": (
@@ -63,7 +65,10 @@ TABLES: dict[str, tuple[str, dict[str, str], list[str], dict[str, tuple[str, str
             "o_clerk": "text", "o_shippriority": "int", "o_comment": "text",
         },
         ["o_orderkey"],
-        {"o_totalprice": ("0", "600000"), "o_shippriority": ("0", "0")},
+        {
+            "o_totalprice": ("0", "600000"), "o_shippriority": ("0", "0"),
+            "o_orderdate": ("1992-01-01", "1998-12-31"),
+        },
     ),
     "customer": (
         "fk",
@@ -157,6 +162,26 @@ order by revenue desc""",
 from lineitem
 where l_shipdate >= date '1994-01-01' and l_shipdate < date '1994-01-01' + interval '1' year
   and l_discount between 0.06 - 0.01 and 0.06 + 0.01 and l_quantity < 24""",
+    "q7": """select supp_nation, cust_nation, l_year, sum(volume) as revenue
+from (select n1.n_name as supp_nation, n2.n_name as cust_nation,
+        extract(year from l_shipdate) as l_year, l_extendedprice * (1 - l_discount) as volume
+      from supplier, lineitem, orders, customer, nation n1, nation n2
+      where s_suppkey = l_suppkey and o_orderkey = l_orderkey and c_custkey = o_custkey
+        and s_nationkey = n1.n_nationkey and c_nationkey = n2.n_nationkey
+        and ((n1.n_name = 'FRANCE' and n2.n_name = 'GERMANY')
+          or (n1.n_name = 'GERMANY' and n2.n_name = 'FRANCE'))
+        and l_shipdate between date '1995-01-01' and date '1996-12-31') as shipping
+group by supp_nation, cust_nation, l_year
+order by supp_nation, cust_nation, l_year""",
+    "q9": """select nation, o_year, sum(amount) as sum_profit
+from (select n_name as nation, extract(year from o_orderdate) as o_year,
+        l_extendedprice * (1 - l_discount) - ps_supplycost * l_quantity as amount
+      from part, supplier, lineitem, partsupp, orders, nation
+      where s_suppkey = l_suppkey and ps_suppkey = l_suppkey and ps_partkey = l_partkey
+        and p_partkey = l_partkey and o_orderkey = l_orderkey and s_nationkey = n_nationkey
+        and p_name like '%green%') as profit
+group by nation, o_year
+order by nation, o_year desc""",
     "q10": """select c_custkey, c_name, sum(l_extendedprice * (1 - l_discount)) as revenue,
   c_acctbal, n_name, c_address, c_phone, c_comment
 from customer, orders, lineitem, nation

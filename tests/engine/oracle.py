@@ -92,6 +92,9 @@ def data_bounds(
             if t.is_numeric:
                 col = [Decimal(v) for v in data[table][c]]  # type: ignore[arg-type]
                 values[c] = (min(col, default=Decimal(0)), max(col, default=Decimal(0)))
+            elif t.kind == "date":  # days since 1970-01-01, as a plan's date range
+                days = [Decimal((v - EPOCH).days) for v in data[table][c]]  # type: ignore[operator]
+                values[c] = (min(days, default=Decimal(0)), max(days, default=Decimal(0)))
         rows = len(next(iter(data[table].values()))) if data[table] else 0
         bounds[table] = TableBounds(max(rows, 1), values)
     return bounds

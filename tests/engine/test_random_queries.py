@@ -9,9 +9,8 @@ some invalid) and runs each one over shares with three in-process parties and in
 - A refusal by the compiler or the planner (``SqlError``, ``PlanningError``) is allowed
   but counted: at most :data:`MAX_REFUSED` per batch (measured: 1 in 5000 queries).
 
-The generator avoids the shape of the open bug at the end of this file (a strict xfail
-reproducer; ``Gen(seed, known_bugs=True)`` generates it again) and what tyst refuses by
-design: SUM/MIN/MAX/AVG without GROUP BY below the outermost SELECT list or in HAVING,
+No bug it found is open (``Gen(seed, known_bugs=True)`` would add the shapes of one). It
+avoids what tyst refuses by design: SUM/MIN/MAX/AVG without GROUP BY below the outermost SELECT list or in HAVING,
 where SQL makes them NULL on no rows (``Gen(seed, refused=True)``). The bugs it found and
 that are fixed stay as regression tests there too.
 """
@@ -253,13 +252,9 @@ def test_found_run_time_failures(sql: str) -> None:
     _assert_mpc_equals_duckdb(sql, _DATA)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="an int = decimal column equality in ON is taken as a join key: "
-    "'join key types differ' at run time (the compiler accepts it)",
-)
-def test_known_bug_join_on_int_equals_decimal() -> None:
+def test_join_on_int_equals_decimal_is_a_condition_not_a_key() -> None:
+    """Found by the generator: an int = decimal equality in ON was taken as a join key and
+    failed at run time ('join key types differ'); it is now a condition after the join."""
     _assert_mpc_equals_duckdb(
         "SELECT l.belopp FROM lund l JOIN inkomst i ON i.pnr = l.pnr AND l.andel = i.barn", _DATA
     )

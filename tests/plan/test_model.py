@@ -622,7 +622,8 @@ def test_decimal_bounds_are_exact_strings() -> None:
     ("ranges", "fragment"),
     [
         ("{ belopp = [0.5, 10] }", "floats are not exact"),
-        ("{ pnr = [0, 10] }", "ranges apply to int and decimal columns, not id"),
+        ("{ pnr = [0, 10] }", "ranges apply to int, decimal and date columns, not id"),
+        ('{ manad = ["2026-13-01", "2027-01-01"] }', "is not a date (YYYY-MM-DD)"),
         ("{ belopp = [10, 0] }", "low 10 is above high 0"),
         ("{ belopp = [0] }", "must be [low, high]"),
         ('{ belopp = [0, "1.5"] }', "has more decimals than int"),
@@ -647,3 +648,14 @@ def test_deeply_nested_or_huge_plans_are_one_line_errors() -> None:
     assert "plan.toml: malformed TOML" in error(deep)
     huge = EXAMPLE + "# " + "x" * (2 << 20) + "\n"
     assert "plan.toml: malformed TOML" in error(huge)
+
+
+def test_date_ranges_are_days_and_written_back_as_dates() -> None:
+    text = edit(
+        'owner = "malmo"',
+        'owner = "malmo"\nranges = { manad = ["2020-01-01", 2030-12-31] }',
+    )
+    plan = parse_plan(text)
+    assert plan.tables["bistand"].ranges == {"manad": (Decimal(18262), Decimal(22279))}
+    canonical = json.loads(plan.to_canonical_json())["tables"]["bistand"]["ranges"]
+    assert canonical == {"manad": ["2020-01-01", "2030-12-31"]}

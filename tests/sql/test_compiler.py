@@ -234,6 +234,12 @@ REJECTED = [
     ("SELECT CAST(ar AS INTEGER) FROM inkomst", "CAST to INT is not supported", "subset", None),
     ("SELECT CAST(pnr AS VARCHAR) FROM inkomst", "is not supported (only to", "subset", None),
     ("SELECT ABS(pnr) FROM inkomst", "ABS needs a number", "types", None),
+    (
+        "SELECT b.pnr FROM bistand b JOIN inkomst i ON b.belopp = i.inkomst",
+        "of the same type (here int = decimal(2))",
+        "bind",
+        None,
+    ),
     # a global SUM/MIN/MAX is NULL over no rows: only the outermost SELECT may return it
     (
         "SELECT d.s FROM (SELECT SUM(belopp) AS s FROM bistand) AS d",

@@ -36,6 +36,7 @@ import os
 import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
@@ -48,6 +49,7 @@ from tyst.data.types import ColumnType, TableBounds
 from tyst.ring.words import WordArray
 
 DEFAULT_CHUNK_ROWS = 1 << 18
+EPOCH = date(1970, 1, 1)
 
 
 class DataError(Exception):
@@ -232,14 +234,19 @@ def range_problems(
     range, ``row`` being the index in the chunk; the first per column only."""
     problems: list[tuple[int, str, str]] = []
     for name, ctype in columns.items():
-        if not ctype.is_numeric:
+        declared_date = ctype.kind == "date" and name in bounds.values
+        if not (ctype.is_numeric or declared_date):
             continue
         low, high = bounds.scaled(name, ctype)
         words = lanes[name][0].view(np.int64)
         outside = np.flatnonzero((words < low) | (words > high))
         if len(outside):
             i = int(outside[0])
-            lo, hi = (Decimal(x).scaleb(-ctype.scale) for x in (low, high))
+            lo, hi = (
+                (EPOCH + timedelta(days=x) for x in (low, high))
+                if declared_date
+                else (Decimal(x).scaleb(-ctype.scale) for x in (low, high))
+            )
             if name in bounds.values:
                 where = f"the plan's range [{lo}, {hi}]"
             else:

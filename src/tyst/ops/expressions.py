@@ -21,11 +21,12 @@ from typing import Literal
 
 import numpy as np
 
+from tyst.data.calendar import steps
 from tyst.data.types import ColumnType, text_lanes
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean, compare, conversion
 from tyst.mpc.protocols.arithmetic import mul
-from tyst.mpc.shares import AShare, BShare, concat_a, public_a
+from tyst.mpc.shares import AShare, BShare, add_public, concat_a, public_a
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.relational.text import like
 from tyst.ring.words import U64
@@ -71,6 +72,11 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
         "`x [NOT] LIKE 'a%b%'` (literal segments and `%`; tyst.relational.text)",
         "≈ 24 + 7 per segment after the first",
         reads="content",
+    ),
+    ir.Calendar: ExprSpec(
+        "`EXTRACT(YEAR|QUARTER|MONTH|DAY FROM d)`, `DATE_PART`, `YEAR(d)`…, `DATE_TRUNC('year'|"
+        "'quarter'|'month', d)`: K comparisons with the public boundaries of d's declared range",
+        "10 (K comparisons batched, bit injection)",
     ),
     ir.Ratio: ExprSpec("`AVG` as a sum and a count; only the recipient divides", "0"),
 }
@@ -137,6 +143,8 @@ class Evaluator:
             return SharedColumn(e.ctype, (self._arith(e),))
         if isinstance(e, ir.Case):
             return self._case(e)
+        if isinstance(e, ir.Calendar):
+            return SharedColumn(e.ctype, (self._calendar(e),))
         if isinstance(e, ir.Ratio):  # AVG: numerator (at its own scale) and count
             num = self.evaluate(e.numerator).lanes[0]
             den = self.evaluate(e.denominator).lanes[0]
@@ -166,6 +174,28 @@ class Evaluator:
         scale = e.ctype.scale
         a, b = self._scaled(e.left, scale), self._scaled(e.right, scale)
         return a + b if e.op == "+" else a - b
+
+    def _calendar(self, e: ir.Calendar) -> AShare:
+        """value = base + Σ_k [d ≥ s_k]·Δ_k over the public starts s_k of d's range
+        (:mod:`tyst.data.calendar`); ``day`` is d − (the month's start) + 1."""
+        assert e.low is not None  # filled in by the compiler
+        assert e.high is not None
+        day = self.evaluate(e.arg).lanes[0]
+        plan = steps(e.low, e.high, e.what)
+        p, n, k = self.party, self.n, len(plan.starts)
+        value = public_a(p.index, np.full(n, plan.base % (1 << 64), dtype=U64))
+        if k:
+            starts = public_a(
+                p.index, np.repeat(np.array(plan.starts, dtype=np.int64), n).view(U64)
+            )
+            bits = conversion.bit_to_arith(p, compare.ge(p, concat_a([day] * k), starts))
+            deltas = np.repeat(np.array(plan.deltas, dtype=np.int64), n).view(U64)
+            weighted = bits.mul_public(deltas)
+            for i in range(k):
+                value = value + weighted[i * n : (i + 1) * n]
+        if e.what == "day":
+            value = add_public(p.index, day - value, 1)
+        return value
 
     def _case(self, e: ir.Case) -> SharedColumn:
         result = self._as_type(e.default, e.ctype)

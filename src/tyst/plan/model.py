@@ -71,6 +71,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ IMPLEMENTED_ALLOWANCES: frozenset[str] = frozenset()
 """The allowances a run acts on; any other known one is refused, so that no plan declares a
 disclosure that never happens (or one that happens without being shown)."""
 
+_EPOCH = date(1970, 1, 1)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 _SECTIONS = ("analysis", "parties", "tables", "query", "output", "policy")
@@ -209,8 +211,18 @@ def _canonical_table(t: TableDecl) -> dict[str, Any]:
     if t.max_rows is not None:
         out["max_rows"] = t.max_rows
     if t.ranges:
-        out["ranges"] = {c: [str(lo), str(hi)] for c, (lo, hi) in t.ranges.items()}
+        out["ranges"] = {
+            c: [_bound_text(t.columns[c], lo), _bound_text(t.columns[c], hi)]
+            for c, (lo, hi) in t.ranges.items()
+        }
     return out
+
+
+def _bound_text(ctype: ColumnType, value: Decimal) -> str:
+    """A declared bound as the plan writes it (dates ISO, numbers exact)."""
+    if ctype.kind == "date":
+        return (_EPOCH + timedelta(days=int(value))).isoformat()
+    return str(value)
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -440,8 +452,8 @@ class _Parser:
             if col not in columns:
                 raise self.fail(here, f"{_quote(col)} is not a column of the table")
             ctype = columns[col]
-            if not ctype.is_numeric:
-                raise self.fail(here, f"ranges apply to int and decimal columns, not {ctype}")
+            if not (ctype.is_numeric or ctype.kind == "date"):
+                raise self.fail(here, f"ranges apply to int, decimal and date columns, not {ctype}")
             if not isinstance(pair, list) or len(pair) != 2:
                 raise self.fail(here, "must be [low, high]")
             low, high = (self.bound_value(v, ctype, here) for v in pair)
@@ -451,6 +463,10 @@ class _Parser:
         return out
 
     def bound_value(self, value: object, ctype: ColumnType, where: str) -> Decimal:
+        """A bound in the column's units: a number, or for dates the days since 1970-01-01 of
+        a ``YYYY-MM-DD`` string or TOML date."""
+        if ctype.kind == "date":
+            return self.date_bound(value, where)
         if isinstance(value, float):
             raise self.fail(where, f'write {value} as a string ("{value}"): floats are not exact')
         if isinstance(value, bool) or not isinstance(value, int | str):
@@ -469,6 +485,19 @@ class _Parser:
         if abs(scaled) >= COMPARISON_LIMIT:
             raise self.fail(where, f"{value} is beyond what {ctype} can hold (|v| < 2^62 units)")
         return number
+
+    def date_bound(self, value: object, where: str) -> Decimal:
+        if isinstance(value, datetime):
+            raise self.fail(where, f"{value} has a time; write a date (YYYY-MM-DD)")
+        if isinstance(value, str):
+            text = value
+            try:
+                value = date.fromisoformat(text.strip())
+            except ValueError:
+                raise self.fail(where, f"{_quote(text)} is not a date (YYYY-MM-DD)") from None
+        if not isinstance(value, date):
+            raise self.fail(where, f"date bounds must be dates (YYYY-MM-DD), got {_kind(value)}")
+        return Decimal((value - _EPOCH).days)
 
     def query(self, value: object) -> str:
         where = "[query]"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -43,8 +43,15 @@ _SUPPORTED = (
     exp.LT, exp.LTE, exp.GT, exp.GTE, exp.And, exp.Or, exp.Not, exp.Between, exp.In,
     exp.Exists, exp.Case, exp.If, exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Distinct,
     exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Interval, exp.Var,
-    exp.Like, exp.Abs, exp.Round, exp.DataTypeParam,
+    exp.Like, exp.Abs, exp.Round, exp.DataTypeParam, exp.Extract, exp.Year, exp.Quarter,
+    exp.Month, exp.Day, exp.Anonymous, exp.TimestampTrunc, exp.DateTrunc,
 )  # fmt: skip
+_CALENDAR_FUNCTIONS: dict[type[exp.Expression], str] = {
+    exp.Year: "year",
+    exp.Quarter: "quarter",
+    exp.Month: "month",
+    exp.Day: "day",
+}
 _CAST_TARGETS = (exp.DataType.Type.DATE, exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGINT)
 _INTERVAL_DAYS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
 _INTERVAL_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
@@ -220,6 +227,20 @@ def _bind_expr(
             if isinstance(e.this, exp.Literal) and e.to.is_type(exp.DataType.Type.DATE):
                 return ir.Literal(ir.DATE, _parse_date(e.this.this, e))
             return _cast(rec(e.this), e)
+        if isinstance(e, exp.Extract):
+            return _calendar(rec(e.expression), e.this.name.lower(), e)
+        if type(e) in _CALENDAR_FUNCTIONS:
+            return _calendar(rec(e.this), _CALENDAR_FUNCTIONS[type(e)], e)
+        if isinstance(e, exp.Anonymous):
+            name = str(e.this).upper()
+            parts = e.expressions
+            if name != "DATE_PART" or len(parts) != 2 or not _is_string(parts[0]):
+                raise _fail("subset", f"{name} is not supported", e)
+            return _calendar(rec(parts[1]), str(parts[0].this).lower(), e)
+        if isinstance(e, exp.TimestampTrunc | exp.DateTrunc):
+            unit = e.args.get("unit")
+            name = (unit.name if unit is not None else "").lower()
+            return _calendar(rec(e.this), f"trunc_{name}", e)
         if isinstance(e, exp.Abs):
             x = rec(e.this)
             if not x.ctype.is_numeric:
@@ -286,6 +307,53 @@ def _no_ratio(*exprs: ir.Expr, node: Any) -> None:
             "computed with; use SUM(x) and COUNT(x) instead",
             node,
         )
+
+
+def _is_string(e: exp.Expression) -> bool:
+    return isinstance(e, exp.Literal) and e.is_string
+
+
+def _calendar(day: ir.Expr, what: str, node: Any) -> ir.Expr:
+    """``EXTRACT``/``DATE_PART``/``YEAR()``… (int) and ``DATE_TRUNC`` (date) of a date."""
+    if what not in (*ir.CALENDAR_FIELDS, *ir.CALENDAR_TRUNCS):
+        shown = what.removeprefix("trunc_").upper()
+        raise _fail(
+            "subset",
+            f"{shown} is not supported here (EXTRACT/DATE_PART: YEAR, QUARTER, MONTH, DAY; "
+            "DATE_TRUNC: year, quarter, month)",
+            node,
+        )
+    if day.ctype.kind != "date":
+        raise _fail("types", f"{what.upper()} needs a date, got {_describe(day)}", node)
+    if any(isinstance(x, ir.Calendar) for x in _subexpressions(day)):
+        raise _fail("subset", "a calendar function of a calendar function is not supported", node)
+    if isinstance(day, ir.Literal) and isinstance(day.value, date):  # public: compute it now
+        value = _calendar_value(day.value, what)
+        return ir.Literal(ir.INT, value) if isinstance(value, int) else ir.Literal(ir.DATE, value)
+    return ir.Calendar(ir.DATE if what.startswith("trunc_") else ir.INT, day, what)
+
+
+def _calendar_value(day: date, what: str) -> int | date:
+    if what == "year":
+        return day.year
+    if what == "quarter":
+        return (day.month - 1) // 3 + 1
+    if what == "month":
+        return day.month
+    if what == "day":
+        return day.day
+    if what == "trunc_year":
+        return date(day.year, 1, 1)
+    if what == "trunc_quarter":
+        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return date(day.year, day.month, 1)
+
+
+def _subexpressions(e: ir.Expr) -> list[ir.Expr]:
+    out = [e]
+    for child in e.children():
+        out += _subexpressions(child)
+    return out
 
 
 def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
@@ -794,6 +862,7 @@ class _Compiler:
         keys_l: list[str] = []
         keys_r: list[str] = []
         residual: list[ir.Expr] = []
+        mixed: list[str] = []
         resolve = self.resolver(both, extra_types=dict(right.node.schema))
         for conj in conditions:
             if (
@@ -808,13 +877,18 @@ class _Compiler:
                     a, b = b, a
                 if a.name in left_names and b.name in right_names:
                     _compare("=", a, b, conj)
-                    keys_l.append(a.name)
-                    keys_r.append(b.name)
-                    continue
+                    if a.ctype == b.ctype:  # a join key compares equal lanes
+                        keys_l.append(a.name)
+                        keys_r.append(b.name)
+                        continue
+                    mixed.append(f"{a.ctype} = {b.ctype}")  # exact, but as a condition
             residual.append(_bind_expr(conj, resolve))
         if not keys_l:
+            hint = f" of the same type (here {', '.join(mixed)})" if mixed else ""
             raise _fail(
-                "bind", "a join needs at least one equality between the two sides in ON", node
+                "bind",
+                f"a join needs at least one equality between the two sides in ON{hint}",
+                node,
             )
         schema = left.node.schema + right.node.schema
         result: ir.Node = ir.Join(
@@ -1314,5 +1388,14 @@ def compile_sql(
     check_subset(tree)
     compiler = _Compiler(tables, min_group_size, tree)
     plan = compiler.query(tree, {})
-    check_ranges(plan, bounds or {})
+    calendars = check_ranges(plan, bounds or {})
+    if calendars:  # the public date bounds each calendar function is computed within
+        plan = ir.map_expressions(
+            plan,
+            lambda e: (
+                replace(e, low=calendars[e].lo, high=calendars[e].hi)
+                if isinstance(e, ir.Calendar) and e.low is None
+                else e
+            ),
+        )
     return ir.CompiledQuery(plan, sql, tuple(compiler.used_tables))

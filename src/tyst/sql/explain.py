@@ -29,6 +29,10 @@ def render_expr(e: ir.Expr) -> str:
         shown = ("" if e.pattern.anchored_start else "%") + shown
         shown += "" if e.pattern.anchored_end else "%"
         return f"{render_expr(e.arg)} {'NOT LIKE' if e.negated else 'LIKE'} {shown!r}"
+    if isinstance(e, ir.Calendar):
+        if e.what.startswith("trunc_"):
+            return f"DATE_TRUNC('{e.what.removeprefix('trunc_')}', {render_expr(e.arg)})"
+        return f"EXTRACT({e.what.upper()} FROM {render_expr(e.arg)})"
     if isinstance(e, ir.Ratio):
         return (
             f"{render_expr(e.numerator)} / {render_expr(e.denominator)} (divided by the recipient)"

@@ -11,7 +11,8 @@ compute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
 
@@ -134,6 +135,29 @@ class Like(Expr):
     arg: Expr
     pattern: Pattern
     negated: bool
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+
+CALENDAR_FIELDS = ("year", "quarter", "month", "day")
+CALENDAR_TRUNCS = ("trunc_year", "trunc_quarter", "trunc_month")
+
+
+@dataclass(frozen=True)
+class Calendar(Expr):
+    """``EXTRACT(field FROM d)`` (int; ``what`` in :data:`CALENDAR_FIELDS`) or
+    ``DATE_TRUNC(unit, d)`` (date; ``what`` in :data:`CALENDAR_TRUNCS`) of a date.
+
+    ``low``/``high`` are the public bounds of ``d`` in days since 1970-01-01, filled in by
+    the compiler's ``ranges`` pass (None before): the value is computed from comparisons
+    with the calendar boundaries between them (:mod:`tyst.ops.expressions`).
+    """
+
+    arg: Expr
+    what: str
+    low: int | None = None
+    high: int | None = None
 
     def children(self) -> tuple[Expr, ...]:
         return (self.arg,)
@@ -302,3 +326,27 @@ class CompiledQuery:
     plan: Node
     sql: str
     tables: tuple[str, ...] = field(default=())
+
+
+def map_expressions(root: Node, fn: Callable[[Expr], Expr]) -> Node:
+    """``root`` with every expression ``e`` replaced by ``fn(e)``, bottom up (children first);
+    operators and expressions shared by two parents stay shared. ``fn`` returns its argument
+    unchanged for expressions it leaves alone."""
+    done: dict[int, object] = {}
+
+    def value(v: object) -> object:
+        if isinstance(v, Node | Expr):
+            if id(v) not in done:
+                changes = {f.name: value(getattr(v, f.name)) for f in fields(v)}
+                same = all(changes[k] is getattr(v, k) for k in changes)
+                new: object = v if same else replace(v, **changes)  # type: ignore[arg-type]
+                done[id(v)] = fn(new) if isinstance(new, Expr) else new
+            return done[id(v)]
+        if isinstance(v, tuple):
+            items = tuple(value(x) for x in v)
+            return v if all(a is b for a, b in zip(items, v, strict=True)) else items
+        return v
+
+    out = value(root)
+    assert isinstance(out, Node)
+    return out

@@ -46,9 +46,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
+from tyst.data.calendar import boundary_count, steps
 from tyst.data.types import COMPARISON_LIMIT, DEFAULT_VALUE_BOUND, ColumnType, TableBounds
 from tyst.sql import ir
 from tyst.sql.errors import SqlError
@@ -114,14 +115,25 @@ class _Facts:
     per_key: int
 
 
-def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> None:
-    """Raise ``SqlError(..., [ranges])`` if some value of a valid row could exceed :data:`LIMIT`."""
-    _Ranges(bounds).node(root)
+MAX_CALENDAR_STEPS = 600
+"""The most calendar boundaries (years, quarters or months) a date may span for ``EXTRACT`` or
+``DATE_TRUNC``: each costs one comparison per row."""
+
+
+def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> dict[ir.Calendar, Interval]:
+    """Raise ``SqlError(..., [ranges])`` if some value of a valid row could exceed :data:`LIMIT`.
+
+    Returns, per calendar function, the interval of its date argument (hull over every place
+    it occurs), which the compiler writes into the plan."""
+    ranges = _Ranges(bounds)
+    ranges.node(root)
+    return ranges.calendars
 
 
 class _Ranges:
     def __init__(self, bounds: Mapping[str, TableBounds]) -> None:
         self.bounds = bounds
+        self.calendars: dict[ir.Calendar, Interval] = {}
         self.texts: dict[str, str] = {}
         """Computed columns' expressions as text, for messages about aggregates over them."""
 
@@ -171,7 +183,7 @@ class _Ranges:
         cols: Columns = {}
         for name, ctype in node.schema:
             column = name.split(".", 1)[1]
-            if ctype.is_numeric:
+            if ctype.is_numeric or (ctype.kind == "date" and column in decl.values):
                 cols[name] = Interval(*decl.scaled(column, ctype))
             else:
                 cols[name] = type_range(ctype)
@@ -238,11 +250,38 @@ class _Ranges:
                 result = part if result is None else _hull(result, part)
             part = self.aligned(e.default, e.ctype.scale, cols)
             return part if result is None else _hull(result, part)
+        if isinstance(e, ir.Calendar):
+            return self.calendar(e, cols)
         if isinstance(e, ir.Ratio):
             self.expr(e.numerator, cols)
             self.expr(e.denominator, cols)
             return None
         raise TypeError(f"no range rule for {type(e).__name__}")
+
+    def calendar(self, e: ir.Calendar, cols: Columns) -> Interval:
+        day = self.expr(e.arg, cols)
+        assert day is not None  # a date (checked by ``types``)
+        known = self.calendars.get(e)
+        day = day if known is None else day.hull(known)
+        day = Interval(max(day.lo, _DATE_RANGE[0]), min(day.hi, _DATE_RANGE[1]))  # real dates
+        count = boundary_count(day.lo, day.hi, e.what)
+        if count > MAX_CALENDAR_STEPS:
+            raise SqlError(
+                "ranges",
+                f"{e.what.upper()} of {render_expr(e.arg)} would compare each row with {count} "
+                f"calendar boundaries (at most {MAX_CALENDAR_STEPS}); declare the dates' range: "
+                '[tables.T] ranges = { column = ["2020-01-01", "2030-12-31"] }',
+                None,
+                None,
+            )
+        self.calendars[e] = day
+        if e.what == "year":
+            return Interval(
+                (_EPOCH + timedelta(days=day.lo)).year, (_EPOCH + timedelta(days=day.hi)).year
+            )
+        if e.what in ("quarter", "month", "day"):
+            return Interval(1, {"quarter": 4, "month": 12, "day": 31}[e.what])
+        return Interval(steps(day.lo, day.hi, e.what).base, day.hi)
 
     def aligned(self, e: ir.Expr, scale: int, cols: Columns) -> Interval | None:
         """``e``'s interval after rescaling to ``scale`` decimals (checked)."""
