@@ -358,6 +358,8 @@ CALENDAR = {
     "FROM t GROUP BY manad",
     "group_by_year_quarter": "SELECT EXTRACT(YEAR FROM d) AS y, EXTRACT(QUARTER FROM d) AS q, "
     "COUNT(DISTINCT k) AS n FROM t GROUP BY y, q",
+    "calendar_of_literals": "SELECT i, EXTRACT(MONTH FROM DATE '2020-05-17') AS m, DAY(d) AS dd, "
+    "DATE_TRUNC('quarter', DATE '2020-05-17') AS q FROM t WHERE YEAR(d) >= YEAR(DATE '2020-06-01')",
     "extract_of_shifted": "SELECT i, EXTRACT(MONTH FROM d + 20) AS m FROM t "
     "WHERE EXTRACT(YEAR FROM d - INTERVAL '10' DAY) = 2020",
 }

@@ -64,14 +64,26 @@ def boundary_count(low: int, high: int, what: str) -> int:
     return len(starts(low, high, UNIT_OF[what])) - 1
 
 
-def _value(start: date, what: str) -> int:
+def value_of(day: date, what: str) -> int | date:
+    """``what`` (a field or ``trunc_`` unit) of one public date, as SQL defines it."""
     if what == "year":
-        return start.year
+        return day.year
     if what == "quarter":
-        return (start.month - 1) // 3 + 1
+        return (day.month - 1) // 3 + 1
     if what == "month":
-        return start.month
-    return (start - EPOCH).days  # trunc_* and day (the month's start)
+        return day.month
+    if what == "day":
+        return day.day
+    return _start(day, UNIT_OF[what])
+
+
+def _value(start: date, what: str) -> int:
+    """The stepped quantity at a unit start: the field, or the start's days (trunc, day)."""
+    if what in ("year", "quarter", "month"):
+        value = value_of(start, what)
+        assert isinstance(value, int)
+        return value
+    return (start - EPOCH).days
 
 
 def steps(low: int, high: int, what: str) -> Steps:

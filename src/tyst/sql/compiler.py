@@ -28,6 +28,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from tyst.data.calendar import value_of
 from tyst.data.patterns import Pattern
 from tyst.data.types import ColumnType
 from tyst.sql import ir
@@ -328,25 +329,9 @@ def _calendar(day: ir.Expr, what: str, node: Any) -> ir.Expr:
     if any(isinstance(x, ir.Calendar) for x in _subexpressions(day)):
         raise _fail("subset", "a calendar function of a calendar function is not supported", node)
     if isinstance(day, ir.Literal) and isinstance(day.value, date):  # public: compute it now
-        value = _calendar_value(day.value, what)
+        value = value_of(day.value, what)
         return ir.Literal(ir.INT, value) if isinstance(value, int) else ir.Literal(ir.DATE, value)
     return ir.Calendar(ir.DATE if what.startswith("trunc_") else ir.INT, day, what)
-
-
-def _calendar_value(day: date, what: str) -> int | date:
-    if what == "year":
-        return day.year
-    if what == "quarter":
-        return (day.month - 1) // 3 + 1
-    if what == "month":
-        return day.month
-    if what == "day":
-        return day.day
-    if what == "trunc_year":
-        return date(day.year, 1, 1)
-    if what == "trunc_quarter":
-        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return date(day.year, day.month, 1)
 
 
 def _subexpressions(e: ir.Expr) -> list[ir.Expr]:
