@@ -41,7 +41,8 @@ event per line as canonical JSON, with ``signature`` in base64.
 
 Event kinds (:data:`EVENT_KINDS`; actor in brackets)
 ---------------------------------------------------
-- ``plan_submitted`` — a plan was submitted to the coordinator [submitting body]
+- ``plan_submitted`` — a plan was submitted to the coordinator; details name its owners and
+  recipients [owner or recipient]
 - ``plan_approved`` — an owner signed the plan digest [owner]
 - ``plan_rejected`` — an owner declined, or a node refused the approvals [owner/node]
 - ``upload_received`` — a node accepted and stored an owner's shares [node]
@@ -49,7 +50,15 @@ Event kinds (:data:`EVENT_KINDS`; actor in brackets)
 - ``result_delivered`` — a node sealed its result shares to a recipient [node]
 - ``result_received`` — a recipient opened and combined its result [recipient]
 - ``shares_deleted`` — a node destroyed a job's shares and keys (deletion receipt) [node]
-- ``job_cancelled`` — a job was withdrawn before running [body or coordinator]
+- ``job_cancelled`` — a job was withdrawn before running [node or party]
+- ``job_created`` — a party opened a job of an approved plan [owner or recipient]
+
+Who may sign which kind is one table, :data:`tyst.service.roles.EVENT_ROLES`,
+enforced by the coordinator and re-checked over a whole log by
+:func:`role_problem` (``tyst audit verify``): the plans' owners and recipients
+come from their ``plan_submitted`` events, each job's plan from its
+``job_created`` event, the nodes from the verifier (``--node``) or, failing
+that, from the log (the signers of node-only kinds that are no plan's party).
 
 Security notes
 --------------
@@ -83,6 +92,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tyst.service import roles
 from tyst.service.keys import (
     OrgKeys,
     Registry,
@@ -119,6 +129,7 @@ EVENT_KINDS: frozenset[str] = frozenset(
         "result_received",
         "shares_deleted",
         "job_cancelled",
+        "job_created",
     }
 )
 """The event kinds a log may contain (documented in the module docstring)."""
@@ -743,6 +754,72 @@ def incomplete_jobs(events: Sequence[AuditEvent], nodes: Iterable[str] | None = 
                 f"job {job}: no deletion receipt (shares_deleted) from {', '.join(missing)}"
             )
     return problems
+
+
+def role_problem(events: Sequence[AuditEvent], nodes: Iterable[str] | None = None) -> str | None:
+    """One line naming the first event signed by an organisation the rules do not allow
+    (:data:`tyst.service.roles.EVENT_ROLES`), or ``None``.
+
+    Inputs: ``events`` — a log whose chain and signatures verified
+    (:func:`verify_chain`); ``nodes`` — the deployment's compute nodes (default:
+    the signers of node-only kinds that are no owner or recipient of any plan in
+    the log; more than :data:`~tyst.service.roles.NODE_COUNT` of them is a
+    problem). Each plan's owners and recipients are those its ``plan_submitted``
+    event names; each job belongs to the plan of its ``job_created`` event. A
+    plan or job event before its plan's submission or its job's creation, or an
+    ``upload_received`` naming an owner who owns no table of the plan, is a
+    problem too.
+    """
+    plans: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    for e in events:
+        if e.kind == "plan_submitted" and e.job.startswith("plan:") and e.job not in plans:
+            parties = roles.plan_parties(e.details)
+            if parties is None:
+                return (
+                    f"seq {e.seq}: plan_submitted does not name the plan's owners and "
+                    "recipients (details owners, recipients)"
+                )
+            plans[e.job] = parties
+    everyone = {org for owners, recipients in plans.values() for org in owners | recipients}
+    if nodes is not None:
+        node_set = frozenset(nodes)
+    else:
+        node_set = frozenset(
+            e.actor for e in events if e.kind in roles.NODE_ONLY_KINDS and e.actor not in everyone
+        )
+        if len(node_set) > roles.NODE_COUNT:
+            return (
+                f"{len(node_set)} organisations sign node events ({', '.join(sorted(node_set))}); "
+                f"a deployment has {roles.NODE_COUNT} nodes: pass them with --node"
+            )
+    jobs: dict[str, str] = {}
+    for e in events:
+        where = f"seq {e.seq}: {e.kind} by {e.actor!r}"
+        if e.job.startswith("plan:"):
+            plan = e.job
+            if plan not in plans:
+                return f"{where}: for {plan[:21]}…, which no plan_submitted event opened"
+            if e.details.get("plan_digest") != plan.removeprefix("plan:"):
+                return f"{where}: details.plan_digest is not the plan's digest"
+        elif e.kind == "job_created":
+            digest = e.details.get("plan_digest")
+            plan = f"plan:{digest}"
+            if plan not in plans:
+                return f"{where}: for plan {str(digest)[:16]}…, which no plan_submitted opened"
+            if e.job in jobs:
+                return f"{where}: job {e.job} was already created"
+            jobs[e.job] = plan
+        else:
+            if e.job not in jobs:
+                return f"{where}: for job {e.job}, which no job_created event opened"
+            plan = jobs[e.job]
+        owners, recipients = plans[plan]
+        broken = roles.event_problem(
+            e.kind, e.actor, e.details, nodes=node_set, owners=owners, recipients=recipients
+        )
+        if broken is not None:
+            return f"{where} breaks the rule: {broken}"
+    return None
 
 
 def verify_jsonl(
