@@ -6,6 +6,7 @@ itself, draft the next audit event from the log head, sign it, and send it.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +16,7 @@ from tyst.coordinator.protocol import plan_audit_job, sign_result
 from tyst.plan import parse_plan
 from tyst.service.audit import AuditEvent, check_details, sign_event
 from tyst.service.keys import OrgKeys, Registry, generate
+from tyst.service.roles import plan_submitted_details
 from tyst.service.signing import approve, utc_now
 
 FK = generate("fk")
@@ -88,11 +90,28 @@ def signed(
     return sign_event(keys, draft(client, keys.org_id, kind, job, details or {})).to_dict()
 
 
+def submitted_details(toml: str = PLAN) -> dict[str, str | int]:
+    """The details of ``toml``'s ``plan_submitted`` event: digest, owners, recipients."""
+    plan = parse_plan(toml)
+    owners = {t.owner for t in plan.tables.values()}
+    return plan_submitted_details(plan.digest(), owners, plan.recipients)
+
+
 def submit(client: TestClient, keys: OrgKeys = FK, toml: str = PLAN) -> Any:
     """Submit ``toml`` with a signed ``plan_submitted`` event; return the response."""
     digest = parse_plan(toml).digest()
-    event = signed(client, keys, "plan_submitted", plan_audit_job(digest), {"plan_digest": digest})
+    details = submitted_details(toml)
+    event = signed(client, keys, "plan_submitted", plan_audit_job(digest), details)
     return client.post("/plans", json={"toml": toml, "event": event})
+
+
+def create_job(
+    client: TestClient, keys: OrgKeys = FK, digest: str = DIGEST, job_id: str | None = None
+) -> Any:
+    """Ask for a job of ``digest`` with ``keys``' signed ``job_created``; return the response."""
+    job_id = job_id or "job-" + secrets.token_hex(16)
+    event = signed(client, keys, "job_created", job_id, {"plan_digest": digest})
+    return client.post(f"/plans/{digest}/jobs", json={"event": event})
 
 
 def approve_plan(client: TestClient, keys: OrgKeys, digest: str = DIGEST) -> Any:
@@ -107,7 +126,7 @@ def approved_job(client: TestClient) -> str:
     assert submit(client).status_code in (200, 201)
     for owner in (FK, MALMO):
         assert approve_plan(client, owner).status_code in (200, 201)
-    response = client.post(f"/plans/{DIGEST}/jobs")
+    response = create_job(client)
     assert response.status_code == 201, response.text
     job_id: str = response.json()["job_id"]
     return job_id

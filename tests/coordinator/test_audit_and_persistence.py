@@ -18,13 +18,14 @@ from tests.coordinator.helpers import (
     REGISTRY,
     approve_plan,
     approved_job,
+    create_job,
     job_event,
     post_result,
     run_to_finished,
     submit,
 )
 from tyst.coordinator.db import make_engine
-from tyst.service.audit import AuditEvent, Head, read_jsonl, verify_chain
+from tyst.service.audit import AuditEvent, Head, read_jsonl, role_problem, verify_chain
 
 
 def _export(client: TestClient, path: Path) -> list[AuditEvent]:
@@ -43,9 +44,10 @@ def test_exported_log_verifies_after_many_operations(client: TestClient, tmp_pat
             job_event(client, job_id, node, "result_delivered", {"recipient": "fk"})
             job_event(client, job_id, node, "shares_deleted")
     events = _export(client, tmp_path / "audit.jsonl")
-    assert len(events) == 3 + 3 * (6 + 3 + 3 + 3 + 3)
+    assert len(events) == 3 + 3 * (1 + 6 + 3 + 3 + 3 + 3)
     report = verify_chain(events, REGISTRY)
     assert report.ok, report.first_problem
+    assert role_problem(events) is None  # every event signed by a role allowed to sign it
     head = client.get("/audit/head").json()
     assert head == {"n_events": len(events), "hash": events[-1].hash}
     assert verify_chain(events, REGISTRY, expected_head=Head(**head)).ok
@@ -86,7 +88,7 @@ def test_audit_table_refuses_update_and_delete(client: TestClient, database_url:
     finally:
         engine.dispose()
     assert client.get("/audit/verify").json()["ok"] is True
-    assert client.get("/audit/head").json()["n_events"] == 3
+    assert client.get("/audit/head").json()["n_events"] == 4  # submitted, 2 approvals, job_created
 
 
 def test_everything_survives_a_restart(make_app: Callable[..., FastAPI], tmp_path: Path) -> None:
@@ -95,8 +97,10 @@ def test_everything_survives_a_restart(make_app: Callable[..., FastAPI], tmp_pat
         done = approved_job(client)
         run_to_finished(client, done)
         assert post_result(client, done, NODES[0], "fk", b"sealed bytes").status_code == 201
-        pending = client.post(f"/plans/{DIGEST}/jobs").json()["job_id"]
-        job_event(client, pending, NODES[1], "upload_received", {"table": "bistand"})
+        pending = create_job(client).json()["job_id"]
+        job_event(
+            client, pending, NODES[1], "upload_received", {"owner": "malmo", "table": "bistand"}
+        )
         before_audit = client.get("/audit").content
         before_plan = client.get(f"/plans/{DIGEST}").json()
         before_jobs = {j: client.get(f"/jobs/{j}").json() for j in (done, pending)}

@@ -21,6 +21,7 @@ from tests.coordinator.helpers import (
     STRANGER,
     approve_plan,
     approved_job,
+    create_job,
     is_one_line,
     job_event,
     post_result,
@@ -36,15 +37,15 @@ from tyst.service.sealing import open_sealed, seal
 
 def test_job_needs_every_owners_approval(client: TestClient) -> None:
     submit(client)
-    response = client.post(f"/plans/{DIGEST}/jobs")
+    response = create_job(client)
     assert response.status_code == 409
     assert "missing approval by 'fk', 'malmo'" in response.json()["detail"]
     approve_plan(client, FK)
-    response = client.post(f"/plans/{DIGEST}/jobs")
+    response = create_job(client)
     assert response.status_code == 409
     assert "'malmo'" in response.json()["detail"]
     approve_plan(client, MALMO)
-    response = client.post(f"/plans/{DIGEST}/jobs")
+    response = create_job(client)
     assert response.status_code == 201
     job = response.json()
     assert job["state"] == "created"
@@ -56,7 +57,7 @@ def test_job_needs_every_owners_approval(client: TestClient) -> None:
 def test_unknown_job_is_404(client: TestClient) -> None:
     assert client.get("/jobs/job-" + "0" * 32).status_code == 404
     assert client.get("/jobs/nonsense").status_code == 404
-    assert client.post(f"/plans/{'0' * 64}/jobs").status_code == 404
+    assert create_job(client, digest="0" * 64).status_code == 404
 
 
 def test_full_lifecycle_with_progress(client: TestClient) -> None:
@@ -109,12 +110,15 @@ def test_illegal_transitions_are_409(
 ) -> None:
     job_id = approved_job(client)
     if setup in ("uploading", "running"):
-        job_event(client, job_id, NODES[0], "upload_received", {"table": "bistand"})
+        job_event(
+            client, job_id, NODES[0], "upload_received", {"owner": "malmo", "table": "bistand"}
+        )
     if setup == "running":
         for node in NODES[:2]:
             assert job_event(client, job_id, node, "run_started").status_code == 200
     before = client.get(f"/jobs/{job_id}").json()
-    response = job_event(client, job_id, NODES[node_index], kind)
+    details = {"owner": "malmo", "table": "bistand"} if kind == "upload_received" else None
+    response = job_event(client, job_id, NODES[node_index], kind, details)
     assert response.status_code == 409, response.text
     assert is_one_line(response)
     after = client.get(f"/jobs/{job_id}").json()
@@ -124,7 +128,7 @@ def test_illegal_transitions_are_409(
 
 def test_failure_and_deletion(client: TestClient) -> None:
     job_id = approved_job(client)
-    job_event(client, job_id, NODES[0], "upload_received", {"table": "bistand"})
+    job_event(client, job_id, NODES[0], "upload_received", {"owner": "malmo", "table": "bistand"})
     for node in NODES:
         job_event(client, job_id, node, "run_started")
     error = "förlorade kontakten med node-c – tidsgräns"
@@ -139,7 +143,7 @@ def test_failure_and_deletion(client: TestClient) -> None:
     assert job_event(client, job_id, NODES[0], "shares_deleted").status_code == 409
     assert client.get("/audit/verify").json()["ok"] is True
     # Running the plan again works: a new job of the same approved plan.
-    again = client.post(f"/plans/{DIGEST}/jobs")
+    again = create_job(client)
     assert again.status_code == 201
     assert again.json()["job_id"] != job_id
 
@@ -156,17 +160,25 @@ def test_cancel_by_a_party_and_node_refusal(client: TestClient) -> None:
 def test_node_events_only_from_nodes(client: TestClient) -> None:
     job_id = approved_job(client)
     for keys in (FK, OUTSIDER):
-        response = job_event(client, job_id, keys, "upload_received", {"table": "bistand"})
+        response = job_event(
+            client, job_id, keys, "upload_received", {"owner": "malmo", "table": "bistand"}
+        )
         assert response.status_code == 403
-        assert "not a compute node" in response.json()["detail"]
+        assert "only a compute node signs upload_received" in response.json()["detail"]
     assert job_event(client, job_id, STRANGER, "upload_received").status_code == 403
+    # A node's report of an upload by someone who owns no table of the plan.
+    response = job_event(
+        client, job_id, NODES[0], "upload_received", {"owner": "outsider", "table": "bistand"}
+    )
+    assert response.status_code == 403
+    assert "'outsider' owns no table of the plan" in response.json()["detail"]
     run_to_finished(client, job_id)
     assert job_event(client, job_id, MALMO, "result_received").status_code == 403
 
 
 def test_event_for_another_job_or_of_a_plan_kind_is_400(client: TestClient) -> None:
     job_id = approved_job(client)
-    other = client.post(f"/plans/{DIGEST}/jobs").json()["job_id"]
+    other = create_job(client).json()["job_id"]
     event = signed(client, NODES[0], "upload_received", other, {})
     assert client.put(f"/jobs/{job_id}/events", json=event).status_code == 400
     event = signed(client, FK, "plan_approved", job_id, {"plan_digest": DIGEST})
@@ -269,9 +281,11 @@ def test_nodes_that_start_and_finish_at_different_times(client: TestClient) -> N
     """A node starts as soon as it holds every table, while another still reports its
     uploads; a node deletes right after delivering, while another still runs."""
     job_id = approved_job(client)
-    job_event(client, job_id, NODES[0], "upload_received", {"table": "bistand"})
+    job_event(client, job_id, NODES[0], "upload_received", {"owner": "malmo", "table": "bistand"})
     assert job_event(client, job_id, NODES[0], "run_started").json()["state"] == "running"
-    late = job_event(client, job_id, NODES[1], "upload_received", {"table": "bistand"})
+    late = job_event(
+        client, job_id, NODES[1], "upload_received", {"owner": "malmo", "table": "bistand"}
+    )
     assert late.status_code == 200, late.text
     assert late.json()["state"] == "running"
     for node in NODES[1:]:
@@ -346,7 +360,7 @@ def test_a_failed_jobs_sealed_blobs_are_deleted(client: TestClient) -> None:
 def test_a_job_failing_mid_run_drops_the_blobs_already_posted(client: TestClient) -> None:
     job_id = approved_job(client)
     for node in NODES:
-        job_event(client, job_id, node, "upload_received", {"table": "bistand"})
+        job_event(client, job_id, node, "upload_received", {"owner": "malmo", "table": "bistand"})
         job_event(client, job_id, node, "run_started")
     job_event(client, job_id, NODES[0], "run_finished")
     assert post_result(client, job_id, NODES[0], "fk", b"early").status_code == 201
@@ -373,7 +387,7 @@ def test_padded_rows_must_be_what_the_nodes_reported(client: TestClient) -> None
     """A recipient's padded_rows cannot carry anything but the nodes' padded length."""
     job_id = approved_job(client)
     for node in NODES:
-        job_event(client, job_id, node, "upload_received", {"table": "bistand"})
+        job_event(client, job_id, node, "upload_received", {"owner": "malmo", "table": "bistand"})
         job_event(client, job_id, node, "run_started")
     for node in NODES:
         job_event(client, job_id, node, "run_finished", {"result_rows": 16})

@@ -19,10 +19,12 @@ from tests.coordinator.helpers import (
     REGISTRY,
     STRANGER,
     approve_plan,
+    create_job,
     draft,
     is_one_line,
     signed,
     submit,
+    submitted_details,
 )
 from tyst.service.audit import AuditEvent, sign_event
 from tyst.service.signing import CONTEXT_AUDIT, Approval, approve, sign, verify_approvals
@@ -63,7 +65,7 @@ def test_unknown_plan_is_404(client: TestClient) -> None:
 
 
 def test_invalid_plan_is_refused_with_one_line(client: TestClient) -> None:
-    event = signed(client, FK, "plan_submitted", PLAN_JOB, {"plan_digest": DIGEST})
+    event = signed(client, FK, "plan_submitted", PLAN_JOB, submitted_details())
     bad = PLAN.replace('owner = "malmo"', 'owner = "malmö"')
     response = client.post("/plans", json={"toml": bad, "event": event})
     assert response.status_code == 400
@@ -95,7 +97,7 @@ def test_submission_event_must_match_the_plan(client: TestClient) -> None:
 
 
 def test_submission_with_forged_or_unregistered_signature_is_403(client: TestClient) -> None:
-    event = draft(client, "fk", "plan_submitted", PLAN_JOB, {"plan_digest": DIGEST})
+    event = draft(client, "fk", "plan_submitted", PLAN_JOB, submitted_details())
     # MALMO signs an event that names FK as its actor.
     forged = dataclasses.replace(
         event, signature=sign(MALMO, bytes.fromhex(event.hash), CONTEXT_AUDIT)
@@ -109,7 +111,7 @@ def test_submission_with_forged_or_unregistered_signature_is_403(client: TestCli
     response = client.post("/plans", json={"toml": PLAN, "event": tampered})
     assert response.status_code == 400
     assert "hash does not match" in response.json()["detail"]
-    stranger = signed(client, STRANGER, "plan_submitted", PLAN_JOB, {"plan_digest": DIGEST})
+    stranger = signed(client, STRANGER, "plan_submitted", PLAN_JOB, submitted_details())
     response = client.post("/plans", json={"toml": PLAN, "event": stranger})
     assert response.status_code == 403
     assert "not a registered organisation" in response.json()["detail"]
@@ -122,7 +124,7 @@ def _redraft(event: AuditEvent, actor: str) -> AuditEvent:
 
 
 def test_stale_event_is_409_and_can_be_redrafted(client: TestClient) -> None:
-    stale = signed(client, FK, "plan_submitted", PLAN_JOB, {"plan_digest": DIGEST})
+    stale = signed(client, FK, "plan_submitted", PLAN_JOB, submitted_details())
     assert submit(client, toml=OTHER_PLAN).status_code == 201  # the log moves on
     response = client.post("/plans", json={"toml": PLAN, "event": stale})
     assert response.status_code == 409
@@ -137,7 +139,7 @@ def test_draft_endpoint_gives_an_event_to_sign(client: TestClient) -> None:
             "actor": "fk",
             "kind": "plan_submitted",
             "job": PLAN_JOB,
-            "details": {"plan_digest": DIGEST},
+            "details": submitted_details(),
         },
     )
     assert response.status_code == 200, response.text
@@ -252,7 +254,7 @@ def test_rejected_plan_gets_no_jobs_and_no_approvals(client: TestClient) -> None
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "rejected"
     assert approve_plan(client, MALMO).status_code == 409
-    assert client.post(f"/plans/{DIGEST}/jobs").status_code == 409
+    assert create_job(client).status_code == 409
     plan = client.get(f"/plans/{DIGEST}").json()
     assert plan["state"] == "rejected"
     assert plan["rejected_by"] == ["malmo"]

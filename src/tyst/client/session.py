@@ -21,6 +21,7 @@ Errors: :class:`~tyst.api.http.ApiError`, ``PlanError``, ``SqlError``,
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from tyst.api.http import ApiError, CoordinatorClient, NodeClient
 from tyst.client.config import ClientConfig
 from tyst.client.owner import Progress, UploadReport, upload_table
 from tyst.client.recipient import Result, fetch_result
+from tyst.coordinator.protocol import plan_audit_job
 from tyst.engine.jobspec import JobSpec, job_spec
 from tyst.plan import Plan, PlanError, parse_plan
 from tyst.service.audit import (
@@ -40,6 +42,7 @@ from tyst.service.audit import (
 )
 from tyst.service.bounded_toml import TomlLimitError, check_limits
 from tyst.service.keys import OrgKeys, Registry, load
+from tyst.service.roles import plan_submitted_details
 
 
 def _parse_plan(text: str, source: str) -> Plan:
@@ -71,7 +74,10 @@ class Client:
         self.registry = registry
         self.node_orgs = node_orgs
         self.coordinator = CoordinatorClient(coordinator_url, keys, verify=verify, timeout=timeout)
-        self.nodes = [NodeClient(u, verify=verify, timeout=timeout) for u in node_urls]
+        # Each node client is pinned to its node's certificate identity (party-i.tyst).
+        self.nodes = [
+            NodeClient(u, i, verify=verify, timeout=timeout) for i, u in enumerate(node_urls)
+        ]
 
     @classmethod
     def from_config(cls, config: ClientConfig) -> Client:
@@ -105,7 +111,16 @@ class Client:
         """Submit a plan's text (checked and compiled locally first)."""
         plan = _parse_plan(toml, source)
         job_spec(plan)
-        self.coordinator.submit_plan(toml, plan.digest())
+        digest = plan.digest()
+        owners = {t.owner for t in plan.tables.values()}
+        # The event names the plan's owners and recipients: a verifier of the log
+        # learns from it who may sign which of the plan's events.
+        self.coordinator.signed(
+            "plan_submitted",
+            plan_audit_job(digest),
+            plan_submitted_details(digest, owners, plan.recipients),
+            lambda e: self.coordinator.json("POST", "/plans", json={"toml": toml, "event": e}),
+        )
         return plan
 
     def approve(self, toml: str, source: str = "plan") -> dict[str, Any]:
@@ -150,26 +165,31 @@ class Client:
         return self.coordinator.plan(plan_id)
 
     def open_jobs(self, plan_id: str) -> list[str]:
-        """The plan's jobs still taking uploads, oldest first."""
-        return [
-            str(job)
-            for job in self.coordinator.plan(plan_id)["jobs"]
-            if self.coordinator.job(job)["state"] in ("created", "uploading")
-        ]
+        """The plan's jobs still taking uploads, oldest first (one request: the
+        coordinator lists them, at most its ``max_open_jobs``)."""
+        return [str(job) for job in self.coordinator.plan(plan_id)["open_jobs"]]
 
     def job_for(self, plan_id: str, *, create: bool = True) -> str:
         """The plan's oldest job still taking uploads, else a new one (if ``create``).
 
-        Owners uploading at the same time agree on the job: after creating one,
-        the oldest open job is chosen again, so two racing creations still meet
-        in one job (the other stays empty and is never run)."""
+        Creating is signed (``job_created``; only an owner or recipient of the
+        plan may). Owners uploading at the same time agree on the job: after
+        creating one, the oldest open job is chosen again, so two racing
+        creations still meet in one job (the other stays empty, is never run and
+        is withdrawn by the coordinator's open-job timeout)."""
         jobs = self.open_jobs(plan_id)
         if jobs:
             return jobs[0]
         if not create:
             raise ApiError(f"plan {plan_id[:16]}… has no job taking uploads")
-        created = self.coordinator.create_job(plan_id)
-        return (self.open_jobs(plan_id) or [created])[0]
+        job_id = "job-" + secrets.token_hex(16)
+        answer = self.coordinator.signed(
+            "job_created",
+            job_id,
+            {"plan_digest": plan_id},
+            lambda e: self.coordinator.json("POST", f"/plans/{plan_id}/jobs", json={"event": e}),
+        )
+        return (self.open_jobs(plan_id) or [str(answer["job_id"])])[0]
 
     # ------------------------------------------------------------------ data
 

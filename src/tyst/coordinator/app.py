@@ -20,7 +20,9 @@ rules behind each are in :mod:`tyst.coordinator.ledger`):
   approvers, approvals as signed, state, jobs;
 - ``POST /plans/{id}/approvals`` ``{approval, event}`` (201 new, 200 repeated);
 - ``PUT /plans/{id}/events`` — an owner's signed ``plan_rejected``;
-- ``POST /plans/{id}/jobs`` → ``{job_id, plan_id, state}`` (201; 409 unless approved);
+- ``POST /plans/{id}/jobs`` ``{event}`` (a party's signed ``job_created``) →
+  ``{job_id, plan_id, state, created}`` (201 new; 200 the oldest open job when
+  the plan has ``max_open_jobs`` open; 403 not a party; 409 unless approved);
 - ``GET /jobs/{id}`` — state, progress events, waiting result blobs;
 - ``PUT /jobs/{id}/events`` — a signed event from a node or party;
 - ``POST /jobs/{id}/results/{recipient}`` — raw sealed bytes
@@ -62,6 +64,8 @@ from tyst.coordinator.config import CoordinatorConfig, redacted_url
 from tyst.coordinator.db import Database
 from tyst.coordinator.ledger import (
     DEFAULT_MAX_BLOB_BYTES,
+    DEFAULT_MAX_OPEN_JOBS,
+    DEFAULT_OPEN_JOB_TIMEOUT,
     CoordinatorError,
     Ledger,
     one_line,
@@ -79,6 +83,7 @@ from tyst.coordinator.schemas import (
     HealthOut,
     JobCreated,
     JobOut,
+    JobRequest,
     PlanCreated,
     PlanOut,
     PlanSubmit,
@@ -87,7 +92,7 @@ from tyst.coordinator.schemas import (
     ResultMeta,
     VerifyOut,
 )
-from tyst.service.audit import AuditEvent, AuditFormatError, verify_chain
+from tyst.service.audit import AuditEvent, AuditFormatError, role_problem, verify_chain
 from tyst.service.keys import Registry, RegistryError
 from tyst.service.signing import Approval, ApprovalFormatError
 
@@ -161,13 +166,16 @@ def create_app(
     *,
     nodes: Collection[str],
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+    max_open_jobs: int = DEFAULT_MAX_OPEN_JOBS,
+    open_job_timeout: float = DEFAULT_OPEN_JOB_TIMEOUT,
     migrate: bool = True,
 ) -> FastAPI:
     """The coordinator application for ``database_url`` and ``registry``.
 
     Inputs: ``nodes`` — the three compute nodes' organisation ids (required;
     see :class:`~tyst.coordinator.ledger.Ledger`);
-    ``max_blob_bytes`` — largest relayed blob; ``migrate`` — run the
+    ``max_blob_bytes`` — largest relayed blob; ``max_open_jobs`` and
+    ``open_job_timeout`` — open jobs per plan and their lifetime in seconds; ``migrate`` — run the
     migrations first (otherwise the schema must already be at ``head``).
     Output: a FastAPI app; ``app.state.ledger`` is its
     :class:`~tyst.coordinator.ledger.Ledger`. Its database connections are
@@ -179,7 +187,14 @@ def create_app(
     if migrate:
         upgrade(database_url)
     database = Database(database_url)
-    ledger = Ledger(database, registry, nodes=nodes, max_blob_bytes=max_blob_bytes)
+    ledger = Ledger(
+        database,
+        registry,
+        nodes=nodes,
+        max_blob_bytes=max_blob_bytes,
+        max_open_jobs=max_open_jobs,
+        open_job_timeout=open_job_timeout,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -296,13 +311,20 @@ def create_app(
         "/plans/{plan_id}/jobs",
         summary="Create a job",
         description="Starts a new job of a plan every owner has approved (the stored "
-        "approvals are re-verified first); 409 otherwise. The job starts in state `created`.",
+        "approvals are re-verified first; 409 otherwise) on the signed job_created event of "
+        "an owner or recipient of the plan (403 for anyone else). The job starts in state "
+        "`created` (201). When the plan already has max_open_jobs open jobs, the answer is "
+        "the oldest of them with `created: false` (200) and nothing is logged. Open jobs are "
+        "withdrawn (failed) after open_job_timeout.",
         status_code=201,
         responses=_ERRORS,
         tags=["jobs"],
     )
-    def create_job(plan_id: PlanId) -> JobCreated:
-        return ledger.create_job(plan_id)
+    def create_job(plan_id: PlanId, payload: JobRequest, response: Response) -> JobCreated:
+        result = ledger.create_job(plan_id, _event(payload.event))
+        if not result.created:
+            response.status_code = 200
+        return result
 
     # ------------------------------------------------------------------ jobs
 
@@ -475,18 +497,22 @@ def create_app(
     @app.get(
         "/audit/verify",
         summary="Verify the stored audit log",
-        description="Runs tyst.service.audit.verify_chain over the stored log with the "
-        "coordinator's registry. A party should verify the exported log itself as well.",
+        description="Runs tyst.service.audit.verify_chain and role_problem (who may sign "
+        "which event) over the stored log with the coordinator's registry and nodes. A party "
+        "should verify the exported log itself as well.",
         tags=["audit"],
     )
     def audit_verify() -> VerifyOut:
         events = ledger.events()
         report = verify_chain(events, registry)
+        problem = report.first_problem
+        if problem is None:
+            problem = role_problem(events, ledger.nodes)
         last = events[-1].hash if events else "0" * 64
         return VerifyOut(
-            ok=report.ok,
+            ok=problem is None,
             n_events=report.n_events,
-            first_problem=report.first_problem,
+            first_problem=problem,
             head=HeadOut(n_events=len(events), hash=last),
         )
 
@@ -512,6 +538,8 @@ def app_from_config(config: CoordinatorConfig) -> FastAPI:
         registry,
         nodes=config.nodes,
         max_blob_bytes=config.max_blob_bytes,
+        max_open_jobs=config.max_open_jobs,
+        open_job_timeout=config.open_job_timeout,
         migrate=config.auto_migrate,
     )
 

@@ -10,6 +10,8 @@ Format (TOML; every key but ``registry`` and ``nodes`` is optional)::
     host = "127.0.0.1"
     port = 8400
     max_blob_bytes = 67108864         # largest sealed result blob relayed
+    max_open_jobs = 3                 # open (not yet running) jobs per plan
+    open_job_timeout = 86400          # seconds before an open job is withdrawn (failed)
     auto_migrate = true               # run the Alembic migrations at start-up
     tls_cert = "coordinator.crt"      # serve HTTPS (both or neither of tls_cert, tls_key)
     tls_key = "coordinator.key"
@@ -34,7 +36,11 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from tyst.coordinator.db import DatabaseURLError, normalize_url
-from tyst.coordinator.ledger import DEFAULT_MAX_BLOB_BYTES
+from tyst.coordinator.ledger import (
+    DEFAULT_MAX_BLOB_BYTES,
+    DEFAULT_MAX_OPEN_JOBS,
+    DEFAULT_OPEN_JOB_TIMEOUT,
+)
 from tyst.coordinator.protocol import NODE_COUNT
 from tyst.service import bounded_toml
 from tyst.service.keys import check_org_id
@@ -52,6 +58,8 @@ _KEYS = (
     "host",
     "port",
     "max_blob_bytes",
+    "max_open_jobs",
+    "open_job_timeout",
     "auto_migrate",
     "tls_cert",
     "tls_key",
@@ -73,6 +81,8 @@ class CoordinatorConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
+    max_open_jobs: int = DEFAULT_MAX_OPEN_JOBS
+    open_job_timeout: int = DEFAULT_OPEN_JOB_TIMEOUT
     auto_migrate: bool = True
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -174,6 +184,8 @@ def load_config(path: str | os.PathLike[str]) -> CoordinatorConfig:
         host=string("host") or "127.0.0.1",
         port=integer("port", DEFAULT_PORT, 1, 65535),
         max_blob_bytes=integer("max_blob_bytes", DEFAULT_MAX_BLOB_BYTES, 1, 2**31 - 1),
+        max_open_jobs=integer("max_open_jobs", DEFAULT_MAX_OPEN_JOBS, 1, 1000),
+        open_job_timeout=integer("open_job_timeout", DEFAULT_OPEN_JOB_TIMEOUT, 1, 366 * 86400),
         auto_migrate=auto_migrate,
         tls_cert=tls_cert,
         tls_key=tls_key,

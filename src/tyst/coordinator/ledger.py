@@ -18,8 +18,11 @@ and its signature verifies. The coordinator never signs on anyone's behalf.
 
 **Plans** (``plan_id`` = digest, see :mod:`tyst.coordinator.protocol`):
 
-- submit: any registered organisation, with a ``plan_submitted`` event; every
-  owner and recipient of the plan must be a registered organisation;
+- submit: an owner or recipient of the plan, with a ``plan_submitted`` event
+  whose details name the digest, the owners and the recipients
+  (:func:`tyst.service.roles.plan_submitted_details`, so that a verifier learns
+  each plan's parties from the log); every owner and recipient of the plan
+  must be a registered organisation;
   resubmitting the same digest is idempotent (nothing is appended);
 - approve: only owners of the plan's tables, with a valid
   :class:`~tyst.service.signing.Approval` of this digest (another digest: 400;
@@ -31,7 +34,15 @@ and its signature verifies. The coordinator never signs on anyone's behalf.
   ``rejected``.
 
 **Jobs** are created for an ``approved`` plan only (all stored approvals are
-re-verified first) and advance on signed job events:
+re-verified first), by an owner or recipient of the plan with its signed
+``job_created`` event (``job`` = a fresh ``job-`` + 32 hex id, details the
+plan digest). A plan has at most ``max_open_jobs`` open jobs (``created`` or
+``uploading``; default :data:`DEFAULT_MAX_OPEN_JOBS`): a request beyond that
+meets the oldest open job (nothing is created or logged). An open job older
+than ``open_job_timeout`` (default :data:`DEFAULT_OPEN_JOB_TIMEOUT` s) is
+withdrawn — state ``failed``, no longer offered; nodes holding its uploads drop
+them and sign ``shares_deleted`` — whenever its plan or the job is read or
+written. Jobs advance on signed job events:
 
 =====================  ======================  ===============================
 event (actor)          allowed in state        next state
@@ -58,7 +69,10 @@ shares_deleted (n)     finished, failed, or    deleted when every node did
                        run_finished            unchanged (once per node)
 =====================  ======================  ===============================
 
-(n) a compute node, (p) a party of the plan, (r) a recipient of the plan.
+(n) a compute node, (p) a party of the plan (owner or recipient), (r) a
+recipient of the plan: who may sign which kind is the one table
+:data:`tyst.service.roles.EVENT_ROLES`, which ``tyst audit verify`` checks too
+(``plan_rejected`` in a job also by an owner; at plan level only by an owner).
 A ``result_received`` event may carry no detail but ``padded_rows`` (400
 otherwise): the number of valid result rows is never published.
 Anything else is an illegal transition (409). "Every node" is the configured
@@ -81,10 +95,10 @@ concurrent writers in other processes from forking the chain.
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import hashlib
 import json
 import re
-import secrets
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
@@ -104,7 +118,6 @@ from tyst.coordinator.db import (
 from tyst.coordinator.protocol import (
     JOB_EVENT_KINDS,
     NODE_COUNT,
-    NODE_EVENT_KINDS,
     RESULT_CONTEXT,
     is_job_id,
     plan_audit_job,
@@ -125,6 +138,7 @@ from tyst.coordinator.schemas import (
     ResultMeta,
 )
 from tyst.plan import Plan, PlanError, parse_plan
+from tyst.service import roles
 from tyst.service.audit import (
     EVENT_KINDS,
     GENESIS_HASH,
@@ -140,6 +154,7 @@ from tyst.service.signing import (
     Approval,
     ApprovalInvalid,
     SignatureInvalid,
+    format_utc,
     parse_utc,
     utc_now,
     verify,
@@ -149,6 +164,15 @@ from tyst.service.signing import (
 
 DEFAULT_MAX_BLOB_BYTES = 64 * 2**20
 """Largest result blob relayed by default (64 MiB)."""
+
+DEFAULT_MAX_OPEN_JOBS = 3
+"""Open jobs (``created`` or ``uploading``) a plan may have at once by default."""
+
+DEFAULT_OPEN_JOB_TIMEOUT = 86400
+"""Seconds an open job waits for its uploads by default before it is withdrawn (failed)."""
+
+OPEN_STATES = ("created", "uploading")
+"""Job states of an open job: taking uploads, not yet running or finished."""
 
 RESULT_RECEIVED_DETAILS = frozenset({"padded_rows"})
 """The only detail a ``result_received`` event may carry: the padded result length,
@@ -210,6 +234,8 @@ class Ledger:
     Inputs: ``database``; ``registry`` — the deployment's registry (the root of
     trust for every signature); ``nodes`` — the three compute nodes'
     organisation ids (required); ``max_blob_bytes``.
+    ``max_open_jobs`` — open jobs a plan may have at once; ``open_job_timeout``
+    — seconds after its creation an open job is withdrawn (state ``failed``).
     Errors: :class:`ValueError` unless ``nodes`` are three distinct registered ids.
     """
 
@@ -220,10 +246,16 @@ class Ledger:
         *,
         nodes: Collection[str],
         max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+        max_open_jobs: int = DEFAULT_MAX_OPEN_JOBS,
+        open_job_timeout: float = DEFAULT_OPEN_JOB_TIMEOUT,
     ) -> None:
         self.database = database
         self.registry = registry
         self.max_blob_bytes = max_blob_bytes
+        if max_open_jobs < 1 or open_job_timeout <= 0:
+            raise ValueError("max_open_jobs must be at least 1 and open_job_timeout positive")
+        self.max_open_jobs = max_open_jobs
+        self.open_job_timeout = open_job_timeout
         if isinstance(nodes, str) or len(set(nodes)) != NODE_COUNT or len(nodes) != NODE_COUNT:
             raise ValueError(f"nodes must name {NODE_COUNT} distinct compute nodes")
         for node in nodes:
@@ -385,9 +417,23 @@ class Ledger:
                     seq=existing.submitted_seq,
                 )
             self._expect(event, "plan_submitted", plan_audit_job(digest))
-            if event.details.get("plan_digest") != digest:
-                raise _bad(f"the plan_submitted event must have details.plan_digest = {digest}")
+            expected = roles.plan_submitted_details(digest, owners, plan.recipients)
+            if dict(event.details) != expected:
+                raise _bad(
+                    "the plan_submitted event must have details exactly "
+                    f"{json.dumps(expected, sort_keys=True)} (the digest, owners and recipients)"
+                )
             self._check_event(event)
+            if not roles.allowed(
+                "plan_submitted",
+                event.actor,
+                nodes=self.nodes,
+                owners=owners,
+                recipients=plan.recipients,
+            ):
+                raise _forbidden(
+                    f"{event.actor!r} may not submit this plan: {roles.rule('plan_submitted')}"
+                )
             row = self._append(session, event)
             session.add(
                 PlanRow(
@@ -443,8 +489,9 @@ class Ledger:
 
         Errors: 404 for an unknown plan.
         """
-        with self.database.session() as session:
+        with self._lock, self.database.session() as session, session.begin():
             row = self._plan_row(session, plan_id)
+            open_jobs = [j.id for j in self._open_jobs(session, row.id)]
             approvals = self._approvals(session, plan_id)
             owners: list[str] = json.loads(row.owners)
             approved = {a.org_id for a in approvals}
@@ -467,6 +514,7 @@ class Ledger:
                 missing_approvals=[o for o in owners if o not in approved],
                 rejected_by=list(dict.fromkeys(rejected)),
                 jobs=list(jobs),
+                open_jobs=open_jobs,
             )
 
     @staticmethod
@@ -501,7 +549,7 @@ class Ledger:
                     "(stale, or the plan was altered after signing)"
                 )
             owners: list[str] = json.loads(plan.owners)
-            if approval.org_id not in owners:
+            if not roles.allowed("plan_approved", approval.org_id, nodes=(), owners=owners):
                 raise _forbidden(
                     f"{approval.org_id!r} owns no table of this plan; only owners approve "
                     f"({', '.join(owners)})"
@@ -570,7 +618,8 @@ class Ledger:
                 raise _bad(f"the plan_rejected event must have details.plan_digest = {plan.id}")
             self._check_event(event)
             owners: list[str] = json.loads(plan.owners)
-            if event.actor not in owners:
+            if not roles.allowed("plan_rejected", event.actor, nodes=(), owners=owners):
+                # At plan level only an owner rejects; a node's refusal fails one job.
                 raise _forbidden(f"{event.actor!r} owns no table of this plan; only owners reject")
             row = self._append(session, event)
             plan.state = PLAN_REJECTED
@@ -578,34 +627,91 @@ class Ledger:
 
     # ------------------------------------------------------------------ jobs
 
-    def create_job(self, plan_id: str) -> JobCreated:
-        """Create a job for a plan every owner approved (approvals are re-verified first).
+    def create_job(self, plan_id: str, event: AuditEvent) -> JobCreated:
+        """Open a job of a plan every owner approved, on a party's signed ``job_created``.
 
-        Errors: 404 unknown plan; 409 rejected plan or missing/invalid approvals.
+        ``event`` (kind ``job_created``, ``job`` = the new job id the party chose,
+        ``details`` = ``{"plan_digest": plan_id}``) must be signed by an owner or a
+        recipient of the plan. Open jobs past ``open_job_timeout`` are withdrawn
+        first. If the plan already has ``max_open_jobs`` open jobs, nothing is
+        created or logged: the answer is the oldest open job (``created`` false),
+        the job every racing party meets.
+        Errors: 404 unknown plan; 400 malformed event, another kind, a job id
+        taken or not of the form ``job-`` + 32 hex, details other than the
+        digest; 403 not a party of the plan or a bad signature; 409 rejected plan,
+        missing/invalid approvals, or the chain moved on.
         """
         with self._lock, self.database.session() as session, session.begin():
             plan = self._plan_row(session, plan_id)
+            if event.kind != "job_created":
+                raise _bad(f"expected a job_created event, got {event.kind!r}")
+            if not is_job_id(event.job):
+                raise _bad(f"the job id {event.job!r} is not job- followed by 32 lowercase hex")
+            if dict(event.details) != {"plan_digest": plan.id}:
+                raise _bad(f"the job_created event must have details exactly plan_digest={plan.id}")
+            self._check_event(event)
+            owners: list[str] = json.loads(plan.owners)
+            recipients: list[str] = json.loads(plan.recipients)
+            if not roles.allowed(
+                "job_created", event.actor, nodes=self.nodes, owners=owners, recipients=recipients
+            ):
+                raise _forbidden(
+                    f"{event.actor!r} may not create a job of this plan: "
+                    f"{roles.rule('job_created')}"
+                )
             if plan.state == PLAN_REJECTED:
                 raise _conflict("the plan was rejected; no job can be created")
             try:
-                verify_approvals(
-                    self.registry,
-                    self._approvals(session, plan.id),
-                    plan.id,
-                    json.loads(plan.owners),
-                )
+                verify_approvals(self.registry, self._approvals(session, plan.id), plan.id, owners)
             except ApprovalInvalid as exc:
                 raise _conflict(f"the plan is not approved: {exc}") from None
+            open_jobs = self._open_jobs(session, plan.id)
+            if len(open_jobs) >= self.max_open_jobs:
+                oldest = open_jobs[0]
+                return JobCreated(
+                    job_id=oldest.id, plan_id=plan.id, state=oldest.state, created=False
+                )
+            if session.get(JobRow, event.job) is not None:
+                raise _bad(f"job {event.job} exists already: choose a new job id")
+            self._append(session, event)
             now = utc_now()
             job = JobRow(
-                id="job-" + secrets.token_hex(16),
+                id=event.job,
                 plan_id=plan.id,
                 state="created",
                 created_at=now,
                 updated_at=now,
             )
             session.add(job)
-            return JobCreated(job_id=job.id, plan_id=plan.id, state=job.state)
+            return JobCreated(job_id=job.id, plan_id=plan.id, state=job.state, created=True)
+
+    def _open_jobs(self, session: Session, plan_id: str) -> list[JobRow]:
+        """The plan's open jobs, oldest first, after withdrawing those past the timeout
+        (caller holds an open transaction). At most ``max_open_jobs`` rows are read."""
+        cutoff = _dt.datetime.now(_dt.UTC) - _dt.timedelta(seconds=self.open_job_timeout)
+        stale = session.scalars(
+            select(JobRow)
+            .where(JobRow.plan_id == plan_id)
+            .where(JobRow.state.in_(OPEN_STATES))
+            .where(JobRow.created_at < format_utc(cutoff))
+        ).all()
+        if stale:
+            now = utc_now()
+            for row in stale:
+                row.state = "failed"  # withdrawn: no upload may start it any more
+                row.updated_at = now
+            ids = [row.id for row in stale]
+            session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id.in_(ids)))
+            session.flush()
+        return list(
+            session.scalars(
+                select(JobRow)
+                .where(JobRow.plan_id == plan_id)
+                .where(JobRow.state.in_(OPEN_STATES))
+                .order_by(JobRow.created_at, JobRow.id)
+                .limit(self.max_open_jobs)
+            ).all()
+        )
 
     def _job_row(self, session: Session, job_id: str) -> JobRow:
         row = session.get(JobRow, job_id) if is_job_id(job_id) else None
@@ -618,8 +724,10 @@ class Ledger:
 
         Errors: 404 unknown job.
         """
-        with self.database.session() as session:
+        with self._lock, self.database.session() as session, session.begin():
             job = self._job_row(session, job_id)
+            if job.state in OPEN_STATES:
+                self._open_jobs(session, job.plan_id)  # withdraws it if it timed out
             events = session.scalars(
                 select(AuditEventRow).where(AuditEventRow.job == job_id).order_by(AuditEventRow.seq)
             ).all()
@@ -666,6 +774,8 @@ class Ledger:
             job = self._job_row(session, job_id)
             self._expect(event, JOB_EVENT_KINDS, job.id)
             self._check_event(event)
+            if job.state in OPEN_STATES:
+                self._open_jobs(session, job.plan_id)  # withdraws it if it timed out
             plan = self._plan_row(session, job.plan_id)
             history = session.scalars(
                 select(AuditEventRow).where(AuditEventRow.job == job.id).order_by(AuditEventRow.seq)
@@ -690,13 +800,13 @@ class Ledger:
         self, state: str, event: AuditEvent, plan: PlanRow, history: Collection[AuditEventRow]
     ) -> str:
         kind, actor = event.kind, event.actor
-        parties: list[str] = json.loads(plan.parties)
+        owners: list[str] = json.loads(plan.owners)
         recipients: list[str] = json.loads(plan.recipients)
-        node = self._is_node(actor, parties)
-        if (kind in NODE_EVENT_KINDS or kind == "plan_rejected") and not node:
-            raise _forbidden(f"{actor!r} is not a compute node; only nodes report {kind}")
-        if kind == "result_received" and actor not in recipients:
-            raise _forbidden(f"{actor!r} is not a recipient of this plan")
+        broken = roles.event_problem(
+            kind, actor, event.details, nodes=self.nodes, owners=owners, recipients=recipients
+        )
+        if broken is not None:
+            raise _forbidden(f"{actor!r} may not sign this {kind}: {broken}")
         if kind == "result_received":
             extra = sorted(set(event.details) - RESULT_RECEIVED_DETAILS)
             if extra:
@@ -718,8 +828,6 @@ class Ledger:
                     "result_received: padded_rows must be the padded length the nodes reported "
                     "in run_finished"
                 )
-        if kind == "job_cancelled" and not (node or actor in parties):
-            raise _forbidden(f"{actor!r} is neither a node nor a party of this plan")
 
         def reported(k: str) -> set[str]:
             return {e.actor for e in history if e.kind == k}
@@ -943,6 +1051,9 @@ def plan_of(toml: str) -> Plan:
 
 __all__ = [
     "DEFAULT_MAX_BLOB_BYTES",
+    "DEFAULT_MAX_OPEN_JOBS",
+    "DEFAULT_OPEN_JOB_TIMEOUT",
+    "OPEN_STATES",
     "PLAN_APPROVED",
     "PLAN_AWAITING",
     "PLAN_REJECTED",

@@ -137,6 +137,10 @@ class PlanOut(PlanSummary):
     missing_approvals: list[str]
     rejected_by: list[str]
     jobs: list[str]
+    open_jobs: list[str] = Field(
+        description="The jobs still taking uploads (created or uploading), oldest first; "
+        "at most the coordinator's max_open_jobs"
+    )
 
 
 class ApprovalSubmit(BaseModel):
@@ -174,12 +178,26 @@ class EventAccepted(BaseModel):
     state: str
 
 
+class JobRequest(BaseModel):
+    """``POST /plans/{id}/jobs``: a party's signed ``job_created`` event.
+
+    The event has ``job`` = the new job's id (``job-`` + 32 lowercase hex, chosen
+    by the party) and ``details = {"plan_digest": <digest>}``.
+    """
+
+    model_config = _STRICT
+
+    event: AuditEventModel
+
+
 class JobCreated(BaseModel):
-    """A new job of an approved plan."""
+    """The job a creation request leads to: a new one (``created``), or the plan's oldest
+    open job when the plan already has as many open jobs as allowed."""
 
     job_id: str
     plan_id: str
     state: str
+    created: bool = True
 
 
 class ProgressEvent(BaseModel):
