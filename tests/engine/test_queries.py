@@ -247,6 +247,12 @@ COMMA_JOINS = {
     "AND o_date < DATE '1995-03-15' GROUP BY l_orderkey, o_date",
     "using": "SELECT * FROM orders JOIN customer ON o_custkey = c_custkey "
     "JOIN (SELECT l_orderkey AS o_orderkey, l_price FROM lineitem) AS l USING (o_orderkey)",
+    # the join key common to every branch of an OR is pulled out (TPC-H Q19's shape)
+    "or_with_common_key": "SELECT o.o_orderkey, l.l_price FROM orders o, lineitem l "
+    "WHERE (o.o_orderkey = l.l_orderkey AND l.l_price > 5000) "
+    "OR (o.o_orderkey = l.l_orderkey AND o.o_date < DATE '1995-02-01')",
+    "or_absorbed": "SELECT c.c_custkey FROM customer c, orders o WHERE c.c_custkey = o.o_custkey "
+    "OR (c.c_custkey = o.o_custkey AND c.c_segment = 'MACHINERY')",
     "cross_join_where": "SELECT c.c_custkey, o.o_orderkey FROM customer c CROSS JOIN orders o "
     "WHERE o.o_custkey = c.c_custkey AND c.c_segment <> 'MACHINERY'",
 }

@@ -623,6 +623,9 @@ class _Compiler:
         return self.order_limit(node, result, {name: name for name, _ in first}, [])
 
     def select(self, node: exp.Select, ctes: dict[str, ir.Node]) -> ir.Node:
+        where = node.args.get("where")
+        if where is not None:  # (A AND X) OR (A AND Y) → A AND (X OR Y): A may be a join key
+            node.set("where", exp.Where(this=_factor_or(where.this)))
         rel, consumed = self.from_clause(node, ctes)
         where = node.args.get("where")
         if where is not None:
@@ -1261,6 +1264,47 @@ class _Compiler:
                 raise _fail("subset", "LIMIT needs a non-negative integer literal", limit)
             n = int(value.this)
         return ir.OrderLimit(schema, result, tuple(keys), n)
+
+
+def _disjuncts(e: exp.Expression) -> list[exp.Expression]:
+    while isinstance(e, exp.Paren):
+        e = e.this
+    if isinstance(e, exp.Or):
+        return _disjuncts(e.this) + _disjuncts(e.expression)
+    return [e]
+
+
+def _factor_or(cond: exp.Expression) -> exp.Expression:
+    """Every top-level ``OR`` conjunct of ``cond`` with the conjuncts common to all its
+    disjuncts pulled out: ``(A AND X) OR (A AND Y)`` is ``A AND (X OR Y)`` (two-valued logic;
+    v1 has no NULLs), and ``A OR (A AND X)`` is ``A``. Common means the same SQL text."""
+    out: list[exp.Expression] = []
+    for conj in _conjuncts(cond):
+        branches = _disjuncts(conj)
+        if len(branches) < 2:
+            out.append(conj)
+            continue
+        parts = [_conjuncts(b) for b in branches]
+        texts = [[c.sql() for c in p] for p in parts]
+        common = [c for c in parts[0] if all(c.sql() in t for t in texts[1:])]
+        if not common:
+            out.append(conj)
+            continue
+        shared = {c.sql() for c in common}
+        rests = [[c for c in p if c.sql() not in shared] for p in parts]
+        out += common
+        if all(rests):
+            ors = [exp.Paren(this=_fold(exp.And, r)) if len(r) > 1 else r[0] for r in rests]
+            out.append(exp.Paren(this=_fold(exp.Or, ors)))
+    return _fold(exp.And, out)
+
+
+def _fold(kind: type[exp.And | exp.Or], items: list[exp.Expression]) -> exp.Expression:
+    """``items[0] kind items[1] kind …`` as a left-deep sqlglot tree."""
+    result = items[0]
+    for item in items[1:]:
+        result = kind(this=result, expression=item)
+    return result
 
 
 def _group_of(col: exp.Column, groups: list[_Relation]) -> int | None:
