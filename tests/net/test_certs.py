@@ -14,6 +14,7 @@ from tyst.net.certs import (
     NodeCredentials,
     certificate_party,
     issue_node_certificate,
+    issue_server_certificate,
     make_deployment,
     make_deployment_ca,
     party_dns_name,
@@ -64,6 +65,23 @@ def test_custom_hosts() -> None:
 def test_host_may_not_be_a_party_identity() -> None:
     with pytest.raises(ValueError, match="party identity"):
         issue_node_certificate(make_deployment_ca(), 0, ["party-1.tyst"])
+
+
+@pytest.mark.parametrize("name", ["party-0.tyst", "PARTY-0.TYST", "party-1.tyst.", "*.tyst"])
+def test_no_other_certificate_can_match_a_node_identity(name: str) -> None:
+    """TLS matches names case-insensitively, with a trailing dot, and by
+    wildcard: none of these may enter the coordinator's (or another node's)
+    certificate, so only node i's certificate is valid for party-i.tyst
+    (issue 11, finding 9)."""
+    ca = make_deployment_ca()
+    with pytest.raises(ValueError, match="party identity"):
+        issue_server_certificate(ca, name)
+    with pytest.raises(ValueError, match="party identity"):
+        issue_server_certificate(ca, "coordinator.example", [name])
+    with pytest.raises(ValueError, match="party identity"):
+        issue_node_certificate(ca, 2, [name])
+    cert, _ = issue_server_certificate(ca, "coordinator.tyst")
+    assert certificate_party(x509.load_pem_x509_certificate(cert)) is None
 
 
 def test_write_and_load(tmp_path: Path) -> None:

@@ -12,7 +12,14 @@ caller's keys and hands it to the route; if the log moved on meanwhile (409
 for anyone.
 
 :class:`NodeClient` wraps a node's API (see :mod:`tyst.node.app`): health,
-one job's view, and streaming an upload.
+one job's view, and streaming an upload. It is pinned to one node: the server
+must present a certificate from the deployment CA carrying that node's party
+identity ``party-{i}.tyst`` (the identity the nodes' mesh checks, see
+:mod:`tyst.net.certs`); TLS verifies that name, not the URL's host, so the
+coordinator's certificate (which never carries a party identity) or another
+node's certificate is refused during the TLS handshake, before any byte of
+the request is sent. A node client needs the deployment CA (a CA file as
+``verify``) and an ``https://`` URL; without them it refuses every request.
 
 Errors: :class:`ApiError` (one line: the service, the route, the status and
 the server's ``detail``) for any refused request or unreachable server.
@@ -22,6 +29,7 @@ TLS: ``verify`` is a CA file (the deployment CA), ``True`` (system CAs) or
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -95,7 +103,7 @@ class _Http:
         try:
             response = self._client.request(method, route, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiError(f"{self.service} {self.url}: {method} {route}: {exc}") from None
+            raise ApiError(self._failure(method, route, exc)) from None
         if response.status_code >= 400:
             raise ApiError(
                 f"{self.service} {self.url}: {method} {route}: "
@@ -106,6 +114,35 @@ class _Http:
 
     def json(self, method: str, route: str, **kwargs: Any) -> Any:
         return self.request(method, route, **kwargs).json()
+
+    def _failure(self, method: str, route: str, exc: httpx.HTTPError) -> str:
+        return f"{self.service} {self.url}: {method} {route}: {exc}"
+
+
+def node_identity(party: int) -> str:
+    """The certificate name of compute node ``party``: ``party-{party}.tyst``.
+
+    The same name as :func:`tyst.net.certs.party_dns_name` (this layer may not
+    import ``tyst.net``; a test checks the two agree)."""
+    if party not in (0, 1, 2):
+        raise ValueError(f"node index must be 0, 1 or 2, got {party}")
+    return f"party-{party}.tyst"
+
+
+def _cert_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind an httpx error, if any."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return e
+        stack += [x for x in (e.__cause__, e.__context__) if x is not None]
+        stack += [a for a in e.args if isinstance(a, BaseException)]
+    return None
 
 
 class CoordinatorClient(_Http):
@@ -272,9 +309,50 @@ class CoordinatorClient(_Http):
 
 
 class NodeClient(_Http):
-    """One compute node's API."""
+    """Compute node ``party``'s API, pinned to that node's certificate identity.
+
+    ``verify`` must be the deployment CA (a file); see the module docstring.
+    """
 
     service = "node"
+
+    def __init__(
+        self, url: str, party: int, verify: Verify | Path = True, timeout: float = 60.0
+    ) -> None:
+        self.party = party
+        self.identity = node_identity(party)
+        self._problem: str | None = None
+        context: Any = False
+        if not url.startswith("https://"):
+            self._problem = "the node URL is not https://, so the node's identity cannot be checked"
+        elif isinstance(verify, bool):
+            self._problem = (
+                "no deployment CA is configured (ca in client.toml); "
+                f"{self.identity} is issued by it alone"
+            )
+        else:
+            context = ssl.create_default_context(cafile=str(verify))
+        super().__init__(url, context, timeout)
+
+    def request(self, method: str, route: str, **kwargs: Any) -> httpx.Response:
+        if self._problem is not None:
+            raise ApiError(
+                f"node {self.party} {self.url}: {method} {route}: refused, nothing sent: "
+                f"{self._problem}"
+            )
+        # TLS checks the certificate for node `party`'s identity, not the URL's host.
+        extensions = {**kwargs.pop("extensions", {}), "sni_hostname": self.identity}
+        return super().request(method, route, extensions=extensions, **kwargs)
+
+    def _failure(self, method: str, route: str, exc: httpx.HTTPError) -> str:
+        cert = _cert_error(exc)
+        if cert is None:
+            return f"node {self.party} {self.url}: {method} {route}: {exc}"
+        return (
+            f"node {self.party} {self.url}: {method} {route}: refused, nothing sent: the "
+            f"server's certificate is not node {self.party}'s ({self.identity} from the "
+            f"deployment CA): {cert.verify_message}"
+        )
 
     def health(self) -> dict[str, Any]:
         return dict(self.json("GET", "/health"))
@@ -301,4 +379,5 @@ __all__ = [
     "ApiError",
     "CoordinatorClient",
     "NodeClient",
+    "node_identity",
 ]

@@ -13,6 +13,10 @@ Format (TOML, one ``[client]`` table; relative paths are relative to the file)::
     node_urls = ["https://nodea.example:8441", "https://nodeb.example:8441",
                  "https://nodec.example:8441"]
 
+``node_urls[i]`` must be ``https://``: the client sends node ``i`` anything only
+after its TLS certificate, verified against ``ca``, carries node ``i``'s party
+identity ``party-{i}.tyst`` (see :class:`~tyst.api.http.NodeClient`).
+
 Errors: :class:`ClientConfigError`, one line naming the file and the key.
 """
 
@@ -67,6 +71,13 @@ def load_client_config(path: str | Path) -> ClientConfig:
 
     base = path.parent
     nodes = triple("nodes")
+    node_urls = triple("node_urls")
+    for url in node_urls:
+        if not url.startswith("https://"):
+            raise ClientConfigError(
+                f"{path}: [client] node_urls: {url!r} is not https:// "
+                "(the client checks each node's certificate identity)"
+            )
     if len(set(nodes)) != 3:
         raise ClientConfigError(f"{path}: [client] nodes: three different organisations needed")
     return ClientConfig(
@@ -79,5 +90,5 @@ def load_client_config(path: str | Path) -> ClientConfig:
         coordinator=text("coordinator"),
         ca=(base / text("ca")).resolve() if "ca" in sec else None,
         nodes=nodes,
-        node_urls=triple("node_urls"),
+        node_urls=node_urls,
     )

@@ -54,6 +54,17 @@ def party_from_dns_name(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def could_match_party_identity(name: str) -> bool:
+    """Whether TLS name matching could take ``name`` for a party identity.
+
+    Host names match case-insensitively and may end in a dot, and a wildcard
+    stands for any label: ``PARTY-0.TYST``, ``party-0.tyst.`` and ``*.tyst``
+    all count. Such names are refused in every certificate but a node's own.
+    """
+    n = name.lower().rstrip(".")
+    return _PARTY_NAME.match(n) is not None or (n.startswith("*") and n.endswith(".tyst"))
+
+
 @dataclass(frozen=True)
 class DeploymentCA:
     """A CA certificate and its private key, both PEM-encoded."""
@@ -194,7 +205,7 @@ def _san_entry(host: str) -> x509.GeneralName:
     try:
         return x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
-        if party_from_dns_name(host) is not None:
+        if could_match_party_identity(host):
             raise ValueError(f"host {host!r} looks like a party identity; not allowed") from None
         return x509.DNSName(host)
 
@@ -234,10 +245,12 @@ def issue_server_certificate(
     """A TLS server certificate (PEM cert, PEM key) for a service that is not a node.
 
     Used for the coordinator: clients and nodes verify it against the deployment
-    CA. ``name`` must not be a party identity, so the certificate can never join
-    the nodes' mesh. Raises ``ValueError`` otherwise.
+    CA. ``name`` must not be (or match like) a party identity, so the
+    certificate can never join the nodes' mesh nor pass as a node's API
+    (clients pin ``party-{i}.tyst``, see :class:`tyst.api.http.NodeClient`).
+    Raises ``ValueError`` otherwise.
     """
-    if party_from_dns_name(name) is not None:
+    if could_match_party_identity(name):
         raise ValueError(f"{name!r} is a party identity")
     return _issue(ca, name, hosts, valid_days, key_type)
 
