@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import select
 import socket
 import ssl
 import threading
@@ -31,6 +32,8 @@ from tyst.net.tls import (
     _HELLO_MAGIC,
     _HELLO_VERSION,
     _REPLY,
+    HANDSHAKE_TIMEOUT,
+    MAX_PENDING_HANDSHAKES,
     HandshakeError,
     TlsTransport,
     bind_listener,
@@ -493,3 +496,185 @@ def test_ed25519_keys_work_for_tls13() -> None:
     with mesh(nodes) as (a, b, _):
         a.send(1, b"ed25519")
         assert b.recv(0) == b"ed25519"
+
+
+# -- link setup under silent and slow connections (issue 11, finding 13) -----------
+
+
+def silent_connection(port: int) -> socket.socket:
+    """A TCP connection to ``port`` that never sends a byte (the connect may still be queued)."""
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex(("127.0.0.1", port))
+    return s
+
+
+def closed_by_peer_within(s: socket.socket, seconds: float) -> bool:
+    """Whether the other side closes ``s`` (EOF or reset) within ``seconds``."""
+    s.setblocking(True)
+    s.settimeout(seconds)
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def timed_mesh(
+    nodes: list[NodeCredentials],
+    listeners: list[socket.socket],
+    connect_timeout: float,
+) -> tuple[list[TlsTransport | BaseException], float]:
+    """connect_mesh for every party (threads) over ``listeners``; results and seconds taken."""
+    addresses = [("127.0.0.1", int(s.getsockname()[1])) for s in listeners]
+    out: list[TlsTransport | BaseException] = [RuntimeError("not run")] * len(nodes)
+
+    def body(i: int) -> None:
+        try:
+            out[i] = connect_mesh(
+                i,
+                addresses,
+                nodes[i],
+                JOB,
+                timeout=5.0,
+                connect_timeout=connect_timeout,
+                listen_socket=listeners[i],
+            )
+        except BaseException as exc:
+            out[i] = exc
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(len(nodes))]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(connect_timeout + 15)
+    return out, time.monotonic() - start
+
+
+def test_silent_connections_do_not_stall_the_mesh(deployment: Any) -> None:
+    """Three silent TCP connections queued at every node's mesh port before the
+    mesh starts: the real mesh still connects at once (it took 10 s per silent
+    connection when the acceptor handled one connection at a time)."""
+    _, nodes = deployment
+    listeners = [bind_listener() for _ in nodes]
+    silent = [silent_connection(int(lst.getsockname()[1])) for lst in listeners for _ in range(3)]
+    try:
+        time.sleep(0.1)  # the silent connections are ahead of the peers in every backlog
+        results, seconds = timed_mesh(nodes, listeners, connect_timeout=40.0)
+        transports = [r for r in results if isinstance(r, TlsTransport)]
+        try:
+            assert len(transports) == 3, results
+            assert seconds < 3.0, f"mesh setup took {seconds:.2f} s"
+            a, b, c = transports
+            a.send(1, b"through")
+            c.send(1, b"the mesh")
+            assert b.recv(0) == b"through"
+            assert b.recv(2) == b"the mesh"
+        finally:
+            for t in transports:
+                t.close()
+        # Setup is over: the nodes closed the silent connections.
+        assert all(closed_by_peer_within(s, 2.0) for s in silent)
+    finally:
+        for s in silent:
+            s.close()
+
+
+def test_silent_and_slow_connections_are_closed_within_the_handshake_deadline(
+    deployment: Any,
+) -> None:
+    """Party 0 waits for peers that never come; a silent TCP connection and one
+    that completes TLS but trickles its hello a byte a second are each closed
+    within HANDSHAKE_TIMEOUT, and the setup error names them."""
+    _, nodes = deployment
+    listener = bind_listener()
+    port = int(listener.getsockname()[1])
+    dead = ("127.0.0.1", free_port())
+    party0, box = in_thread(
+        lambda: connect_mesh(
+            0,
+            [("127.0.0.1", port), dead, dead],
+            nodes[0],
+            JOB,
+            connect_timeout=HANDSHAKE_TIMEOUT + 4.0,
+            listen_socket=listener,
+        )
+    )
+    closed: dict[str, float] = {}
+
+    def slow_hello() -> None:
+        ctx = make_tls_contexts(nodes[1]).client
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            ctx.wrap_socket(raw, server_hostname=party_dns_name(0)) as tls,
+        ):
+            start = time.monotonic()
+            hello = _HELLO.pack(_HELLO_MAGIC, _HELLO_VERSION, JOB, 1, 0)
+            try:
+                for i in range(len(hello) - 1):
+                    tls.sendall(hello[i : i + 1])
+                    # Wait a second between bytes, but notice at once when the node
+                    # closes the connection (it sends nothing else after the handshake).
+                    if select.select([tls], [], [], 1.0)[0]:
+                        tls.recv(1)
+                        break
+            except OSError:
+                pass
+            closed["slow"] = time.monotonic() - start
+
+    try:
+        start = time.monotonic()
+        s = silent_connection(port)
+        slow, _ = in_thread(slow_hello)
+        assert closed_by_peer_within(s, HANDSHAKE_TIMEOUT + 3.0)
+        closed["silent"] = time.monotonic() - start
+        s.close()
+        slow.join(HANDSHAKE_TIMEOUT + 10)
+    finally:
+        party0.join(HANDSHAKE_TIMEOUT + 15)
+    assert closed["silent"] < HANDSHAKE_TIMEOUT + 1.0, closed
+    assert closed["slow"] < HANDSHAKE_TIMEOUT + 1.0, closed
+    err = box.get("error")
+    assert isinstance(err, PeerTimeout), box
+    assert "TLS handshake timed out" in str(err)
+    assert "link setup timed out" in str(err)
+
+
+def test_a_flood_of_silent_connections_is_bounded(deployment: Any) -> None:
+    """More silent connections than MAX_PENDING_HANDSHAKES queued at party 0:
+    at most that many are in setup at once, and the mesh connects after about
+    one HANDSHAKE_TIMEOUT (the connections ahead of the peers time out together)."""
+    _, nodes = deployment
+    listeners = [bind_listener() for _ in nodes]
+    port0 = int(listeners[0].getsockname()[1])
+    silent = [silent_connection(port0) for _ in range(MAX_PENDING_HANDSHAKES + 8)]
+    most = 0
+    stop = threading.Event()
+
+    def count() -> None:
+        nonlocal most
+        while not stop.is_set():
+            n = sum(t.name == "tyst-accept0-link" for t in threading.enumerate())
+            most = max(most, n)
+            time.sleep(0.01)
+
+    monitor = threading.Thread(target=count)
+    monitor.start()
+    try:
+        time.sleep(0.1)
+        results, seconds = timed_mesh(nodes, listeners, connect_timeout=40.0)
+        transports = [r for r in results if isinstance(r, TlsTransport)]
+        for t in transports:
+            t.close()
+        assert len(transports) == 3, results
+        assert seconds < 2 * HANDSHAKE_TIMEOUT + 2.0, f"mesh setup took {seconds:.2f} s"
+        assert 0 < most <= MAX_PENDING_HANDSHAKES, most
+    finally:
+        stop.set()
+        monitor.join()
+        for s in silent:
+            s.close()

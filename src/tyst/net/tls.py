@@ -16,6 +16,18 @@ Security
     hello. A link hello also carries the 16-byte job id, so parties of
     different jobs never connect. Refusals raise :class:`HandshakeError`.
 
+Link setup
+    The acceptor sets up every incoming connection in its own thread, so a
+    silent or slow connection (an outsider who reached the mesh port) cannot
+    hold up a peer's handshake: each connection has ``handshake_timeout``
+    (default :data:`HANDSHAKE_TIMEOUT`, 5 s) in total for its TLS handshake,
+    link hello and reply, then it is closed; at most
+    :data:`MAX_PENDING_HANDSHAKES` (32) are in setup at once, further ones wait
+    in the listen backlog (of the same size) until a slot frees. Up to 32
+    silent connections thus delay a peer not at all; more, queued ahead of it,
+    delay it by one ``handshake_timeout`` per 32 of them. When setup ends,
+    connections still in setup are closed.
+
 Links
     Each ordered pair ``(a, b)`` has its own TCP connection, dialled by the
     sender ``a`` and accepted by ``b``; it carries frames ``a -> b`` only (so
@@ -60,7 +72,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -87,6 +99,13 @@ _SEND_CHUNK = 8 << 20
 _RECV_MAX = 16 << 20
 _HANDSHAKE_CAP = 10.0
 _JOIN_TIMEOUT = 5.0
+_MAX_REFUSALS = 20
+
+HANDSHAKE_TIMEOUT = 5.0
+"""Seconds an incoming mesh connection has for its TLS handshake, link hello and reply."""
+
+MAX_PENDING_HANDSHAKES = 32
+"""Incoming mesh connections in setup at once; more wait in the listen backlog."""
 
 _HELLO = struct.Struct(">8sB16sBB")
 _HELLO_MAGIC = b"TYSTLINK"
@@ -158,7 +177,7 @@ def bind_listener(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         _set_buffers(sock, socket_buffer)
         sock.bind(addr)
-        sock.listen(16)
+        sock.listen(MAX_PENDING_HANDSHAKES)
     except BaseException:
         sock.close()
         raise
@@ -187,12 +206,20 @@ def _peer_party(sock: ssl.SSLSocket) -> int | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _recv_exact(sock: ssl.SSLSocket, n: int) -> bytes | None:
-    """Read exactly ``n`` bytes, or return ``None`` on EOF."""
+def _recv_exact(
+    sock: ssl.SSLSocket, n: int, budget: Callable[[], float] | None = None
+) -> bytes | None:
+    """Read exactly ``n`` bytes, or return ``None`` on EOF.
+
+    With ``budget`` (seconds left, raising ``TimeoutError`` when none are), each
+    read waits at most what is left, so a peer trickling bytes cannot extend it.
+    """
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
     while got < n:
+        if budget is not None:
+            sock.settimeout(budget())
         k = sock.recv_into(view[got:])
         if k == 0:
             return None
@@ -489,7 +516,15 @@ class TlsTransport:
 
 
 class _Acceptor:
-    """Accepts and authenticates the incoming links of one party (in its own thread)."""
+    """Accepts and authenticates the incoming links of one party.
+
+    One thread accepts TCP connections; each accepted connection gets its own
+    handler thread for the TLS handshake and the link hello, so a silent or slow
+    connection never holds up another one. At most ``max_pending`` connections
+    are in setup at once (further ones wait in the listen backlog until a slot
+    frees), and each has ``handshake_timeout`` seconds in total for its TLS
+    handshake, hello and reply; then the node closes it.
+    """
 
     def __init__(
         self,
@@ -499,6 +534,9 @@ class _Acceptor:
         context: ssl.SSLContext,
         job: bytes,
         deadline: float,
+        *,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        max_pending: int = MAX_PENDING_HANDSHAKES,
     ) -> None:
         self.party = party
         self.expected = set(peers)
@@ -506,63 +544,171 @@ class _Acceptor:
         self.context = context
         self.job = job
         self.deadline = deadline
+        self.handshake_timeout = handshake_timeout
         self.links: dict[int, ssl.SSLSocket] = {}
         self.refusals: list[str] = []
+        self.refusals_dropped = 0
         self.reported = False
         self.error: BaseException | None = None
         self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(max_pending)
+        self.pending: dict[int, socket.socket] = {}
+        self.handlers: set[threading.Thread] = set()
         self.thread = threading.Thread(target=self._run, name=f"tyst-accept{party}", daemon=True)
+
+    # -- accept loop ------------------------------------------------------------------
+
+    def _complete(self) -> bool:
+        with self.lock:
+            return set(self.links) == self.expected
 
     def _run(self) -> None:
         try:
             self.listener.settimeout(0.05)
-            while set(self.links) != self.expected and not self.stop.is_set():
+            while not self.stop.is_set() and not self._complete():
                 if time.monotonic() >= self.deadline:
                     return
+                if not self.slots.acquire(timeout=0.05):
+                    continue  # every slot is busy: new connections wait in the backlog
                 try:
                     raw, addr = self.listener.accept()
                 except TimeoutError:
+                    self.slots.release()
                     continue
-                self._handle(raw, addr)
+                except BaseException:
+                    self.slots.release()
+                    raise
+                self._start_handler(raw, addr)
         except BaseException as exc:
             self.error = exc
+        finally:
+            self.stop.set()
+            self._cancel_pending()
+
+    def _start_handler(self, raw: socket.socket, addr: object) -> None:
+        with self.lock:
+            self.pending[id(raw)] = raw
+        handler = threading.Thread(
+            target=self._handle_and_release,
+            args=(raw, addr),
+            name=f"tyst-accept{self.party}-link",
+            daemon=True,
+        )
+        with self.lock:
+            self.handlers.add(handler)
+        handler.start()
+
+    def _handle_and_release(self, raw: socket.socket, addr: object) -> None:
+        try:
+            self._handle(raw, addr)
+        except BaseException as exc:  # a bug, not a peer's fault: report it
+            raw.close()
+            if self.error is None:
+                self.error = exc
+            self.stop.set()
+        finally:
+            with self.lock:
+                self.pending.pop(id(raw), None)
+                self.handlers.discard(threading.current_thread())
+            self.slots.release()
+
+    def _cancel_pending(self) -> None:
+        """Abort every connection still in setup (their handlers then end promptly)."""
+        with self.lock:
+            pending = list(self.pending.values())
+        for sock in pending:
+            with contextlib.suppress(OSError):
+                # The plain socket's shutdown: the handler thread owns the TLS object.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _refuse(self, text: str) -> None:
+        with self.lock:
+            if len(self.refusals) < _MAX_REFUSALS:
+                self.refusals.append(text)
+            else:
+                self.refusals_dropped += 1
+
+    def refusal_text(self) -> str:
+        with self.lock:
+            text = "; ".join(self.refusals)
+            if self.refusals_dropped:
+                text += f"; and {self.refusals_dropped} more"
+        return text
+
+    # -- one connection -----------------------------------------------------------
 
     def _handle(self, raw: socket.socket, addr: object) -> None:
         where = f"connection from {addr}"
-        raw.settimeout(max(0.1, min(self.deadline - time.monotonic(), _HANDSHAKE_CAP)))
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        until = min(self.deadline, time.monotonic() + self.handshake_timeout)
+
+        def budget() -> float:
+            remaining = until - time.monotonic()
+            if remaining <= 0 or self.stop.is_set():
+                raise TimeoutError("link setup deadline passed")
+            return remaining
+
         try:
-            tls = self.context.wrap_socket(raw, server_side=True)
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # Wrapping does no I/O; the handshake comes after the TLS socket is
+            # registered, so ending setup can abort it.
+            tls = self.context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
         except (OSError, ValueError) as exc:
             raw.close()
-            self.refusals.append(f"{where}: TLS handshake failed: {exc}")
+            self._refuse(f"{where}: TLS handshake failed: {exc}")
             return
+        with self.lock:
+            self.pending[id(raw)] = tls
         try:
-            claimed_reason = self._check(tls)
+            # The whole handshake is one operation under this timeout (CPython's
+            # ssl module applies it as a deadline, not per read).
+            tls.settimeout(budget())
+            tls.do_handshake()
+        except TimeoutError:
+            tls.close()
+            self._refuse(f"{where}: TLS handshake timed out")
+            return
         except (OSError, ValueError) as exc:
             tls.close()
-            self.refusals.append(f"{where}: link setup failed: {exc}")
-            return
-        frm, reason = claimed_reason
-        if reason is not None:
-            self.refusals.append(f"{where}: refused: {reason}")
-            with contextlib.suppress(OSError):
-                data = reason.encode()[:1000]
-                tls.sendall(_REPLY.pack(_REPLY_REFUSED, len(data)) + data)
-            tls.close()
+            self._refuse(f"{where}: TLS handshake failed: {exc}")
             return
         try:
-            tls.sendall(_REPLY.pack(_REPLY_OK, 0))
-        except OSError as exc:
+            frm, reason = self._check(tls, budget)
+            if reason is None:
+                with self.lock:
+                    # Claimed under the lock: two connections for one party
+                    # cannot both be taken.
+                    if frm in self.links:
+                        reason = f"party {frm} is already connected"
+                    elif self.stop.is_set():
+                        reason = "link setup has ended"
+                    else:
+                        self.links[frm] = tls
+            if reason is not None:
+                self._refuse(f"{where}: refused: {reason}")
+                data = reason.encode()[:1000]
+                tls.settimeout(budget())
+                tls.sendall(_REPLY.pack(_REPLY_REFUSED, len(data)) + data)
+                tls.close()
+                return
+            try:
+                tls.settimeout(budget())
+                tls.sendall(_REPLY.pack(_REPLY_OK, 0))
+            except BaseException:
+                with self.lock:
+                    self.links.pop(frm, None)
+                raise
+        except TimeoutError:
             tls.close()
-            self.refusals.append(f"{where}: link setup failed: {exc}")
-            return
-        self.links[frm] = tls
+            self._refuse(f"{where}: link setup timed out")
+        except (OSError, ValueError) as exc:
+            tls.close()
+            self._refuse(f"{where}: link setup failed: {exc}")
 
-    def _check(self, tls: ssl.SSLSocket) -> tuple[int, str | None]:
+    def _check(self, tls: ssl.SSLSocket, budget: Callable[[], float]) -> tuple[int, str | None]:
         """Read the link hello; return (claimed sender, refusal reason or None)."""
         cert_party = _peer_party(tls)
-        hello = _recv_exact(tls, _HELLO.size)
+        hello = _recv_exact(tls, _HELLO.size, budget)
         if hello is None:
             return -1, "connection closed before the link hello"
         magic, version, job, frm, to = _HELLO.unpack(hello)
@@ -578,34 +724,52 @@ class _Acceptor:
             )
         if frm not in self.expected:
             return frm, f"party {frm} is not a peer of party {self.party}"
-        if frm in self.links:
-            return frm, f"party {frm} is already connected"
         return frm, None
+
+    # -- results ----------------------------------------------------------------
+
+    def _join(self, limit: float) -> None:
+        """Stop accepting, abort connections in setup and join every thread."""
+        self.stop.set()
+        self.thread.join(limit)
+        self._cancel_pending()
+        end = time.monotonic() + limit
+        while True:
+            with self.lock:
+                handlers = list(self.handlers)
+            if not handlers:
+                return
+            for h in handlers:
+                h.join(max(0.0, end - time.monotonic()))
+            if time.monotonic() >= end:
+                return
 
     def wait(self, timeout_label: float) -> dict[int, ssl.SSLSocket]:
         self.thread.join(max(0.0, self.deadline - time.monotonic()) + 1.0)
-        self.stop.set()
-        self.thread.join()
+        self._join(_JOIN_TIMEOUT)
         if self.error is not None:
             raise TransportError(
                 f"party {self.party}: accepting links failed: {self.error!r}"
             ) from self.error
-        missing = sorted(self.expected - set(self.links))
+        with self.lock:
+            links = dict(self.links)
+        missing = sorted(self.expected - set(links))
         if missing:
             self.reported = True
-            detail = f"; refused connections: {'; '.join(self.refusals)}" if self.refusals else ""
+            refused = self.refusal_text()
+            detail = f"; refused connections: {refused}" if refused else ""
             names = ", ".join(str(p) for p in missing)
             raise PeerTimeout(
                 f"party {self.party}: party {names} did not connect within "
                 f"{timeout_label:g} s{detail}"
             )
-        return self.links
+        return links
 
     def close_all(self) -> None:
-        self.stop.set()
-        if self.thread.is_alive():
-            self.thread.join(_HANDSHAKE_CAP + 1.0)
-        for s in self.links.values():
+        self._join(_JOIN_TIMEOUT)
+        with self.lock:
+            links = list(self.links.values())
+        for s in links:
             s.close()
 
 
@@ -704,6 +868,7 @@ def connect_mesh(
     listen_socket: socket.socket | None = None,
     max_message: int = DEFAULT_MAX_MESSAGE,
     socket_buffer: int | None = DEFAULT_SOCKET_BUFFER,
+    handshake_timeout: float = HANDSHAKE_TIMEOUT,
 ) -> TlsTransport:
     """Connect ``party`` to every other party of ``addresses`` and return its transport.
 
@@ -715,7 +880,10 @@ def connect_mesh(
     thread; see the module docstring for what is authenticated.
 
     ``connect_timeout`` (default: ``timeout``) bounds the whole setup;
-    ``timeout`` is the transport's receive/send timeout afterwards. Raises
+    ``timeout`` is the transport's receive/send timeout afterwards.
+    ``handshake_timeout`` bounds each incoming connection's setup (TLS
+    handshake, hello, reply); connections are set up concurrently, at most
+    :data:`MAX_PENDING_HANDSHAKES` at once. Raises
     :class:`HandshakeError` if a peer presents an untrusted or wrong-party
     certificate or refuses ours, ``PeerTimeout`` if a peer does not connect in
     time (the message lists connections that were refused), ``ValueError``
@@ -737,7 +905,11 @@ def connect_mesh(
         host, port = addresses[party]
         listener = bind_listener(host, port, socket_buffer=socket_buffer)
     peers = [p for p in range(n) if p != party]
-    acceptor = _Acceptor(party, peers, listener, contexts.server, job, deadline)
+    if handshake_timeout <= 0:
+        raise ValueError("handshake_timeout must be positive")
+    acceptor = _Acceptor(
+        party, peers, listener, contexts.server, job, deadline, handshake_timeout=handshake_timeout
+    )
     outgoing: dict[int, ssl.SSLSocket] = {}
     try:
         acceptor.thread.start()
@@ -757,9 +929,9 @@ def connect_mesh(
         acceptor.close_all()
         for s in outgoing.values():
             s.close()
-        if isinstance(exc, TransportError) and acceptor.refusals and not acceptor.reported:
+        refused = acceptor.refusal_text()
+        if isinstance(exc, TransportError) and refused and not acceptor.reported:
             # Say why incoming links were refused: often the actual misconfiguration.
-            refused = "; ".join(acceptor.refusals)
             raise type(exc)(f"{exc}; refused incoming connections: {refused}") from exc
         raise
     finally:
