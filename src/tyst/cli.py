@@ -416,14 +416,25 @@ def audit_verify(
         bool,
         typer.Option(help="Accept jobs still in progress (missing deletion receipts)."),
     ] = False,
+    node: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node",
+            help="A compute node's organisation id (give all three; default: the signers of "
+            "node events that are no plan's party). Repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Check the chain, every signature, each countersigned head and every job's deletion
-    receipts; exit 1 on any modified, reordered or removed event."""
+    """Check the chain, every signature, who signed what (nodes' events by nodes, approvals
+    by owners, …), each countersigned head and every job's deletion receipts; exit 1 on
+    any modified, reordered or removed event or an event signed out of its role."""
     from tyst.service.audit import (
         AuditFormatError,
         incomplete_jobs,
+        log_nodes,
         read_jsonl,
         read_signed_head,
+        role_problem,
         verify_chain,
         verify_signed_head,
     )
@@ -444,6 +455,11 @@ def audit_verify(
     report = verify_chain(events, reg)
     if not report.ok:
         problems.append(str(report.first_problem))
+    else:
+        misplaced = role_problem(events, node)
+        if misplaced is not None:
+            problems.append(misplaced)
+    sound = not problems  # completeness is only meaningful for a log that verifies
     for path, signed in heads:
         try:
             trusted = verify_signed_head(reg, signed)
@@ -453,14 +469,15 @@ def audit_verify(
         checked = verify_chain(events, reg, expected_head=trusted)
         if not checked.ok and checked.first_problem != report.first_problem:
             problems.append(f"{checked.first_problem} (head signed by {signed.org}, {path})")
-    incomplete = incomplete_jobs(events)
-    if not allow_incomplete:
+    incomplete = incomplete_jobs(events, node or log_nodes(events))
+    if not allow_incomplete and sound:
         problems.extend(incomplete)
     if not problems:
         extra = f", {len(heads)} countersigned heads contained" if heads else ""
         note = f"; {len(incomplete)} jobs in progress" if incomplete else ""
         console.print(
-            f"audit log OK: {report.n_events} events, chain and signatures valid{extra}, "
+            f"audit log OK: {report.n_events} events, chain and signatures valid, "
+            f"every event signed by a role allowed to sign it{extra}, "
             f"every finished job has its deletion receipts{note}"
         )
         return

@@ -25,6 +25,7 @@ from tyst.service.audit import (
     write_signed_head,
 )
 from tyst.service.keys import Registry, generate
+from tyst.service.roles import plan_submitted_details
 from tyst.service.signing import SignatureInvalid, sign
 
 FK = generate("fk")
@@ -39,11 +40,13 @@ runner = CliRunner()
 def _log() -> AuditLog:
     """One complete job: plan events, uploads, runs, deliveries, receipt, six deletions."""
     log = AuditLog()
-    log.append(FK, "plan_submitted", PLAN, {"plan_digest": "ab" * 32})
+    details = plan_submitted_details("ab" * 32, {"fk", "malmo"}, {"fk"})
+    log.append(FK, "plan_submitted", PLAN, details)
     log.append(FK, "plan_approved", PLAN, {"plan_digest": "ab" * 32})
     log.append(MALMO, "plan_approved", PLAN, {"plan_digest": "ab" * 32})
+    log.append(FK, "job_created", JOB, {"plan_digest": "ab" * 32})
     for node in NODES:
-        log.append(node, "upload_received", JOB, {"table": "t"})
+        log.append(node, "upload_received", JOB, {"table": "t", "owner": "fk"})
     for node in NODES:
         log.append(node, "run_started", JOB, {})
     for node in NODES:
@@ -125,12 +128,12 @@ def test_a_job_missing_deletion_receipts_is_reported(tmp_path: Path) -> None:
     code, out = _verify(tmp_path, _write(tmp_path, without_receipts))
     assert code == 1
     assert "no deletion receipt" in out
-    # Everything after the fourth event (the first upload): still reported.
-    code, out = _verify(tmp_path, _write(tmp_path, events[:4]))
+    # Everything after the fifth event (the first upload): still reported.
+    code, out = _verify(tmp_path, _write(tmp_path, events[:5]))
     assert code == 1
     assert "from nod-a" in out
     # A job still in progress is accepted only when asked to.
-    code, out = _verify(tmp_path, _write(tmp_path, events[:4]), "--allow-incomplete")
+    code, out = _verify(tmp_path, _write(tmp_path, events[:5]), "--allow-incomplete")
     assert code == 0, out
     assert "1 jobs in progress" in out
 

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from tyst.cli import app
 from tyst.service.audit import AuditLog
 from tyst.service.keys import Registry, load
+from tyst.service.roles import plan_submitted_details
 
 runner = CliRunner()
 
@@ -43,9 +44,11 @@ def test_audit_verify_accepts_the_chain_and_rejects_a_modified_event(tmp_path: P
     fk = load(tmp_path / "fk", b"correct horse battery staple 7f3a")
     malmo = load(tmp_path / "malmo", b"correct horse battery staple 7f3a")
     log = AuditLog()
-    log.append(fk, "plan_submitted", "job-1", {"plan_digest": "ab" * 32})
-    log.append(fk, "plan_approved", "job-1", {"plan_digest": "ab" * 32})
-    log.append(malmo, "plan_approved", "job-1", {"plan_digest": "ab" * 32})
+    plan = "plan:" + "ab" * 32
+    details = plan_submitted_details("ab" * 32, {"fk", "malmo"}, {"fk"})
+    log.append(fk, "plan_submitted", plan, details)
+    log.append(fk, "plan_approved", plan, {"plan_digest": "ab" * 32})
+    log.append(malmo, "plan_approved", plan, {"plan_digest": "ab" * 32})
     path = tmp_path / "audit.jsonl"
     log.export_jsonl(path)
     args = ["audit", "verify", str(path), "--registry", str(tmp_path / "registry.json")]

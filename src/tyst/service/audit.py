@@ -756,6 +756,28 @@ def incomplete_jobs(events: Sequence[AuditEvent], nodes: Iterable[str] | None = 
     return problems
 
 
+def _plans(events: Sequence[AuditEvent]) -> dict[str, tuple[frozenset[str], frozenset[str]] | None]:
+    """Each plan's ``(owners, recipients)`` from its first ``plan_submitted`` event
+    (``None`` if that event does not name them), by the plan's audit job."""
+    plans: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
+    for e in events:
+        if e.kind == "plan_submitted" and e.job.startswith("plan:") and e.job not in plans:
+            plans[e.job] = roles.plan_parties(e.details)
+    return plans
+
+
+def log_nodes(events: Sequence[AuditEvent]) -> frozenset[str]:
+    """The compute nodes as the log shows them: the signers of node-only kinds
+    (:data:`tyst.service.roles.NODE_ONLY_KINDS`) that are no owner or recipient of a
+    plan in the log. Pass the deployment's nodes instead wherever they are known."""
+    everyone = {
+        org for parties in _plans(events).values() if parties for org in parties[0] | parties[1]
+    }
+    return frozenset(
+        e.actor for e in events if e.kind in roles.NODE_ONLY_KINDS and e.actor not in everyone
+    )
+
+
 def role_problem(events: Sequence[AuditEvent], nodes: Iterable[str] | None = None) -> str | None:
     """One line naming the first event signed by an organisation the rules do not allow
     (:data:`tyst.service.roles.EVENT_ROLES`), or ``None``.
@@ -780,18 +802,12 @@ def role_problem(events: Sequence[AuditEvent], nodes: Iterable[str] | None = Non
                     "recipients (details owners, recipients)"
                 )
             plans[e.job] = parties
-    everyone = {org for owners, recipients in plans.values() for org in owners | recipients}
-    if nodes is not None:
-        node_set = frozenset(nodes)
-    else:
-        node_set = frozenset(
-            e.actor for e in events if e.kind in roles.NODE_ONLY_KINDS and e.actor not in everyone
+    node_set = frozenset(nodes) if nodes is not None else log_nodes(events)
+    if nodes is None and len(node_set) > roles.NODE_COUNT:
+        return (
+            f"{len(node_set)} organisations sign node events ({', '.join(sorted(node_set))}); "
+            f"a deployment has {roles.NODE_COUNT} nodes: pass them with --node"
         )
-        if len(node_set) > roles.NODE_COUNT:
-            return (
-                f"{len(node_set)} organisations sign node events ({', '.join(sorted(node_set))}); "
-                f"a deployment has {roles.NODE_COUNT} nodes: pass them with --node"
-            )
     jobs: dict[str, str] = {}
     for e in events:
         where = f"seq {e.seq}: {e.kind} by {e.actor!r}"
