@@ -100,6 +100,7 @@ _RECV_MAX = 16 << 20
 _HANDSHAKE_CAP = 10.0
 _JOIN_TIMEOUT = 5.0
 _MAX_REFUSALS = 20
+_CLOSE_GRACE = 1.0
 
 HANDSHAKE_TIMEOUT = 5.0
 """Seconds an incoming mesh connection has for its TLS handshake, link hello and reply."""
@@ -550,7 +551,8 @@ class _Acceptor:
         self.refusals_dropped = 0
         self.reported = False
         self.error: BaseException | None = None
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # accept no more connections
+        self.cancel = threading.Event()  # abort the connections still in setup
         self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(max_pending)
         self.pending: dict[int, socket.socket] = {}
@@ -584,7 +586,6 @@ class _Acceptor:
             self.error = exc
         finally:
             self.stop.set()
-            self._cancel_pending()
 
     def _start_handler(self, raw: socket.socket, addr: object) -> None:
         with self.lock:
@@ -597,7 +598,15 @@ class _Acceptor:
         )
         with self.lock:
             self.handlers.add(handler)
-        handler.start()
+        try:
+            handler.start()
+        except BaseException:
+            with self.lock:
+                self.handlers.discard(handler)
+                self.pending.pop(id(raw), None)
+            raw.close()
+            self.slots.release()
+            raise
 
     def _handle_and_release(self, raw: socket.socket, addr: object) -> None:
         try:
@@ -607,6 +616,7 @@ class _Acceptor:
             if self.error is None:
                 self.error = exc
             self.stop.set()
+            self.cancel.set()
         finally:
             with self.lock:
                 self.pending.pop(id(raw), None)
@@ -615,6 +625,7 @@ class _Acceptor:
 
     def _cancel_pending(self) -> None:
         """Abort every connection still in setup (their handlers then end promptly)."""
+        self.cancel.set()
         with self.lock:
             pending = list(self.pending.values())
         for sock in pending:
@@ -644,7 +655,7 @@ class _Acceptor:
 
         def budget() -> float:
             remaining = until - time.monotonic()
-            if remaining <= 0 or self.stop.is_set():
+            if remaining <= 0 or self.cancel.is_set():
                 raise TimeoutError("link setup deadline passed")
             return remaining
 
@@ -680,10 +691,12 @@ class _Acceptor:
                     # cannot both be taken.
                     if frm in self.links:
                         reason = f"party {frm} is already connected"
-                    elif self.stop.is_set():
+                    elif self.cancel.is_set():
                         reason = "link setup has ended"
                     else:
                         self.links[frm] = tls
+                        # A taken link is no longer in setup: ending setup must not abort it.
+                        self.pending.pop(id(raw), None)
             if reason is not None:
                 self._refuse(f"{where}: refused: {reason}")
                 data = reason.encode()[:1000]
@@ -692,7 +705,8 @@ class _Acceptor:
                 tls.close()
                 return
             try:
-                tls.settimeout(budget())
+                # Not budget(): setup may end (this was the last link) while we reply.
+                tls.settimeout(max(0.1, until - time.monotonic()))
                 tls.sendall(_REPLY.pack(_REPLY_OK, 0))
             except BaseException:
                 with self.lock:
@@ -728,21 +742,22 @@ class _Acceptor:
 
     # -- results ----------------------------------------------------------------
 
-    def _join(self, limit: float) -> None:
-        """Stop accepting, abort connections in setup and join every thread."""
+    def _handlers(self) -> list[threading.Thread]:
+        with self.lock:
+            return list(self.handlers)
+
+    def _join(self, limit: float, grace: float = 0.0) -> None:
+        """Stop accepting; after ``grace`` seconds abort connections still in
+        setup; join every thread (each wait at most ``limit``)."""
         self.stop.set()
         self.thread.join(limit)
+        end = time.monotonic() + grace
+        for h in self._handlers():
+            h.join(max(0.0, end - time.monotonic()))
         self._cancel_pending()
         end = time.monotonic() + limit
-        while True:
-            with self.lock:
-                handlers = list(self.handlers)
-            if not handlers:
-                return
-            for h in handlers:
-                h.join(max(0.0, end - time.monotonic()))
-            if time.monotonic() >= end:
-                return
+        for h in self._handlers():
+            h.join(max(0.0, end - time.monotonic()))
 
     def wait(self, timeout_label: float) -> dict[int, ssl.SSLSocket]:
         self.thread.join(max(0.0, self.deadline - time.monotonic()) + 1.0)
@@ -766,7 +781,9 @@ class _Acceptor:
         return links
 
     def close_all(self) -> None:
-        self._join(_JOIN_TIMEOUT)
+        # Setup failed: handshakes in flight get a moment to end by themselves, so a
+        # peer learns e.g. that it rejected our certificate rather than of a reset.
+        self._join(_JOIN_TIMEOUT, grace=_CLOSE_GRACE)
         with self.lock:
             links = list(self.links.values())
         for s in links:
