@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 
@@ -259,7 +260,7 @@ def mutated_queries(draw: st.DrawFn) -> str:
     return " ".join(words)
 
 
-_DEEP_SHAPES = {
+_DEEP_SHAPES: dict[str, Callable[[int], str]] = {
     "parens": lambda n: "SELECT " + "(" * n + "b.belopp" + ")" * n + " AS x FROM bistand b",
     "sum": lambda n: "SELECT " + " + ".join(["b.belopp"] * n) + " AS x FROM bistand b",
     "and": lambda n: "SELECT b.pnr FROM bistand b WHERE " + " AND ".join(["b.ok"] * n),
