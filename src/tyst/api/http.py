@@ -9,7 +9,11 @@ next event, checks that the draft says exactly what was asked (actor, kind,
 job, details) and that its hash matches its contents, signs it with the
 caller's keys and hands it to the route; if the log moved on meanwhile (409
 "draft … again") it drafts again, a few times. The coordinator never signs
-for anyone.
+for anyone. Every request the client sends (reads included; not ``GET
+/health``) is itself signed with the organisation's keys by
+:class:`CoordinatorAuth` (:func:`tyst.coordinator.protocol.sign_request`: the
+method, the path and query as sent, the time, a nonce and the body's SHA-256);
+the coordinator answers nothing else but 401.
 
 :class:`NodeClient` wraps a node's API (see :mod:`tyst.node.app`): health,
 one job's view, and streaming an upload. It is pinned to one node: the server
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ from tyst.coordinator.protocol import (
     SENDER_HEADER,
     SIGNATURE_HEADER,
     plan_audit_job,
+    sign_request,
     sign_result,
 )
 from tyst.service.audit import AuditEvent, sign_event
@@ -79,15 +84,42 @@ def _detail(response: httpx.Response) -> str:
     return str(body)[:200]
 
 
+class CoordinatorAuth(httpx.Auth):
+    """Signs every request as ``keys.org_id`` for the coordinator (``httpx`` auth).
+
+    The signed target is the request's path and query exactly as sent
+    (``request.url.raw_path``), the body its exact bytes; each request gets a
+    fresh time and nonce, so it is good once. ``GET /health`` is sent unsigned.
+    Usable with any ``httpx.Client`` (``auth=CoordinatorAuth(keys)``).
+    """
+
+    requires_request_body = True
+
+    def __init__(self, keys: OrgKeys) -> None:
+        self.keys = keys
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        target = request.url.raw_path.decode("latin-1")
+        if not (request.method == "GET" and target == "/health"):
+            request.headers.update(sign_request(self.keys, request.method, target, request.content))
+        yield request
+
+
 class _Http:
     """One base URL, one connection pool, one-line errors."""
 
     service = "service"
 
-    def __init__(self, url: str, verify: Verify | Path = True, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        verify: Verify | Path = True,
+        timeout: float = 60.0,
+        auth: httpx.Auth | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self._client = httpx.Client(
-            base_url=self.url, verify=_verify(verify), timeout=httpx.Timeout(timeout)
+            base_url=self.url, verify=_verify(verify), timeout=httpx.Timeout(timeout), auth=auth
         )
 
     def close(self) -> None:
@@ -146,7 +178,8 @@ def _cert_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
 
 
 class CoordinatorClient(_Http):
-    """The coordinator's API for one organisation (``keys``, if it signs anything)."""
+    """The coordinator's API for one organisation: every request signed with ``keys``
+    (without keys, only ``health()`` is answered)."""
 
     service = "coordinator"
 
@@ -157,7 +190,7 @@ class CoordinatorClient(_Http):
         verify: Verify | Path = True,
         timeout: float = 60.0,
     ) -> None:
-        super().__init__(url, verify, timeout)
+        super().__init__(url, verify, timeout, None if keys is None else CoordinatorAuth(keys))
         self.keys = keys
 
     def _keys(self) -> OrgKeys:
@@ -377,6 +410,7 @@ __all__ = [
     "SENDER_HEADER",
     "SIGNATURE_HEADER",
     "ApiError",
+    "CoordinatorAuth",
     "CoordinatorClient",
     "NodeClient",
     "node_identity",

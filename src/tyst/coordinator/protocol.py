@@ -23,6 +23,18 @@ Contract
   the recipient, the sender and the SHA-256 of the blob). The coordinator
   verifies and keeps the signature; the recipient re-verifies it with
   :func:`verify_result` before opening the blob (sealing alone is anonymous).
+- **Signed requests.** Every request to the coordinator except ``GET /health``
+  carries the headers of :func:`sign_request`: :data:`ORG_HEADER` (the
+  organisation), :data:`TIME_HEADER` (:func:`~tyst.service.signing.format_utc`),
+  :data:`NONCE_HEADER` (32 random hex digits), :data:`BODY_HASH_HEADER` (the
+  SHA-256 of the body, hex) and :data:`REQUEST_SIGNATURE_HEADER` (base64
+  Ed25519 signature under context :data:`REQUEST_CONTEXT` of
+  :func:`request_statement`, which covers the organisation, the method, the
+  path with its query exactly as sent, the time, the nonce and the body hash).
+  The coordinator refuses (401) a request without them, by an unregistered
+  organisation, with a time more than :data:`REQUEST_WINDOW` seconds from its
+  clock, a signature that does not verify, a statement it saw before (replay)
+  or a body whose hash differs (see :mod:`tyst.coordinator.auth`).
 
 Errors: :class:`tyst.service.signing.SignatureInvalid` from :func:`verify_result`;
 :class:`ValueError` for malformed ids or digests.
@@ -30,11 +42,13 @@ Errors: :class:`tyst.service.signing.SignatureInvalid` from :func:`verify_result
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import re
+import secrets
 
 from tyst.service.keys import OrgKeys, Registry, UnknownOrganisation, canonical_json, encode_b64
-from tyst.service.signing import SignatureInvalid, sign, verify
+from tyst.service.signing import SignatureInvalid, format_utc, sign, verify
 
 PLAN_JOB_PREFIX = "plan:"
 """Prefix of the audit ``job`` field of plan-level events."""
@@ -76,7 +90,43 @@ SENDER_HEADER = "X-Tyst-Sender"
 SIGNATURE_HEADER = "X-Tyst-Signature"
 """HTTP header carrying the base64 signature of a result blob (see :func:`sign_result`)."""
 
+REQUEST_CONTEXT = "coordinator-request"
+"""Signature context of a request to the coordinator (see :func:`request_statement`)."""
+
+REQUEST_FORMAT = "tyst-coordinator-request/1"
+"""The ``format`` member of the signed request statement."""
+
+ORG_HEADER = "X-Tyst-Org"
+"""HTTP header naming the organisation that signs a request to the coordinator."""
+
+TIME_HEADER = "X-Tyst-Time"
+"""HTTP header: when the request was signed (``YYYY-MM-DDTHH:MM:SS.ffffffZ``, UTC)."""
+
+NONCE_HEADER = "X-Tyst-Nonce"
+"""HTTP header: 32 random lowercase hex digits, so that no two requests sign the same statement."""
+
+BODY_HASH_HEADER = "X-Tyst-Content-SHA256"
+"""HTTP header: the SHA-256 (lowercase hex) of the request body (of no bytes if it has none)."""
+
+REQUEST_SIGNATURE_HEADER = "X-Tyst-Request-Signature"
+"""HTTP header: base64 signature of :func:`request_statement` under :data:`REQUEST_CONTEXT`."""
+
+REQUEST_HEADERS: tuple[str, ...] = (
+    ORG_HEADER,
+    TIME_HEADER,
+    NONCE_HEADER,
+    BODY_HASH_HEADER,
+    REQUEST_SIGNATURE_HEADER,
+)
+"""Every header of a signed request."""
+
+REQUEST_WINDOW = 300
+"""Seconds a signed request's time may differ from the coordinator's clock (either way)."""
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
 _DIGEST = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_NONCE = re.compile(r"[0-9a-f]{32}", re.ASCII)
 _JOB_ID = re.compile(r"job-[0-9a-f]{32}", re.ASCII)
 
 
@@ -129,6 +179,73 @@ def sign_result(keys: OrgKeys, job_id: str, recipient: str, blob: bytes) -> dict
     return {
         SENDER_HEADER: keys.org_id,
         SIGNATURE_HEADER: encode_b64(sign(keys, statement, RESULT_CONTEXT)),
+    }
+
+
+def check_nonce(nonce: object) -> str:
+    """Return ``nonce`` if it is 32 lowercase hex characters, else raise :class:`ValueError`."""
+    if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
+        raise ValueError("the request nonce must be 32 lowercase hex characters")
+    return nonce
+
+
+def request_statement(
+    org: str, method: str, target: str, time: str, nonce: str, body_sha256: str
+) -> bytes:
+    """The message an organisation signs (context :data:`REQUEST_CONTEXT`) for one request.
+
+    Inputs: ``method`` (upper case), ``target`` — the request's path and query
+    exactly as sent on the wire (``/jobs/job-…?x=1``), ``time``, ``nonce`` and
+    the body's SHA-256 (lowercase hex).
+    Output: canonical JSON of ``{"body_sha256", "format", "method", "nonce", "org",
+    "target", "time"}``.
+    Errors: :class:`ValueError` for a malformed nonce or hash.
+    """
+    check_nonce(nonce)
+    if not isinstance(body_sha256, str) or not _DIGEST.fullmatch(body_sha256):
+        raise ValueError("the body hash must be 64 lowercase hex characters")
+    return canonical_json(
+        {
+            "body_sha256": body_sha256,
+            "format": REQUEST_FORMAT,
+            "method": method.upper(),
+            "nonce": nonce,
+            "org": org,
+            "target": target,
+            "time": time,
+        }
+    )
+
+
+def sign_request(
+    keys: OrgKeys,
+    method: str,
+    target: str,
+    body: bytes = b"",
+    *,
+    body_sha256: str | None = None,
+    now: _dt.datetime | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The headers that authenticate one request to the coordinator as ``keys.org_id``.
+
+    Inputs: ``target`` — path and query as sent; ``body`` — the exact body bytes
+    (or ``body_sha256``, their hash, for a body sent later); ``now`` and
+    ``nonce`` — the signing time (default: now) and nonce (default: random).
+    Output: the five :data:`REQUEST_HEADERS`.
+    Security: a signed request is good once, within :data:`REQUEST_WINDOW`
+    seconds of its time; send it at once and never log the headers.
+    """
+    time = format_utc(now or _dt.datetime.now(_dt.UTC))
+    nonce = nonce or secrets.token_hex(16)
+    sha = hashlib.sha256(body).hexdigest() if body_sha256 is None else body_sha256
+    statement = request_statement(keys.org_id, method, target, time, nonce, sha)
+    return {
+        ORG_HEADER: keys.org_id,
+        TIME_HEADER: time,
+        NONCE_HEADER: nonce,
+        BODY_HASH_HEADER: sha,
+        REQUEST_SIGNATURE_HEADER: encode_b64(sign(keys, statement, REQUEST_CONTEXT)),
     }
 
 
