@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.coordinator.helpers import NODE_IDS, REGISTRY
+from tests.coordinator.helpers import NODE_IDS, REGISTRY, signing
 from tests.coordinator.pg import PgServer, find_bindir, unavailable_reason
 from tyst.coordinator.app import create_app
 
@@ -64,6 +64,7 @@ def make_app(database_url: str) -> Callable[..., FastAPI]:
 
 @pytest.fixture
 def client(make_app: Callable[..., FastAPI]) -> Iterator[TestClient]:
-    """A TestClient of a fresh coordinator (configured with the three test nodes)."""
+    """A TestClient of a fresh coordinator (configured with the three test nodes),
+    signing its requests as FK unless a request says otherwise."""
     with TestClient(make_app()) as test_client:
-        yield test_client
+        yield signing(test_client)

@@ -1,18 +1,22 @@
 """Shared test data and client-side helpers for the coordinator tests.
 
 The helpers do what an owner's or a node's client does: compute the plan digest
-itself, draft the next audit event from the log head, sign it, and send it.
+itself, draft the next audit event from the log head, sign it, and send it. Every
+request they send is signed (:func:`tyst.coordinator.protocol.sign_request`, as
+:class:`tyst.api.http.CoordinatorAuth` does) by the organisation that acts;
+:func:`signing` gives a client a default signer for the tests' own requests.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.testclient import TestClient
 
-from tyst.coordinator.protocol import plan_audit_job, sign_result
+from tyst.coordinator.protocol import plan_audit_job, sign_request, sign_result
 from tyst.plan import parse_plan
 from tyst.service.audit import AuditEvent, check_details, sign_event
 from tyst.service.keys import OrgKeys, Registry, generate
@@ -26,6 +30,37 @@ OUTSIDER = generate("outsider")  # registered, but no party of the plan and no n
 STRANGER = generate("stranger")  # not in the registry at all
 REGISTRY = Registry([FK.public(), MALMO.public(), OUTSIDER.public()] + [n.public() for n in NODES])
 NODE_IDS = tuple(n.org_id for n in NODES)
+KEYS: dict[str, OrgKeys] = {k.org_id: k for k in (FK, MALMO, OUTSIDER, STRANGER, *NODES)}
+
+C = TypeVar("C")
+Signer = Callable[[Any], Any]
+
+
+def auth(keys: OrgKeys | str = FK) -> Signer:
+    """Request signing as ``keys`` (an organisation id of :data:`KEYS` or its keys), as an
+    ``auth=`` callable for both ``httpx`` and the TestClient's ``httpx2``."""
+    org = KEYS[keys] if isinstance(keys, str) else keys
+
+    def sign(request: Any) -> Any:
+        target = request.url.raw_path.decode("latin-1")
+        request.headers.update(sign_request(org, request.method, target, request.content))
+        return request
+
+    return sign
+
+
+def signing(client: C, keys: OrgKeys = FK) -> C:
+    """``client``, now signing every request it sends as ``keys`` unless told otherwise."""
+    client.auth = auth(keys)  # type: ignore[attr-defined]
+    return client
+
+
+def _reader(actor: str) -> Signer:
+    """Who sends ``actor``'s requests: the actor itself if registered, else FK (which
+    relays the unregistered actor's event, so that the coordinator's check of the event
+    itself is what refuses it)."""
+    return auth(actor if actor in REGISTRY else FK)
+
 
 PLAN = '''\
 [analysis]
@@ -64,7 +99,7 @@ def draft(
     client: TestClient, actor: str, kind: str, job: str, details: dict[str, str | int]
 ) -> AuditEvent:
     """The next event, drafted client-side from ``GET /audit/head`` (unsigned)."""
-    head = client.get("/audit/head").json()
+    head = client.get("/audit/head", auth=_reader(actor)).json()
     event = AuditEvent(
         seq=head["n_events"] + 1,
         time=utc_now(),
@@ -102,7 +137,7 @@ def submit(client: TestClient, keys: OrgKeys = FK, toml: str = PLAN) -> Any:
     digest = parse_plan(toml).digest()
     details = submitted_details(toml)
     event = signed(client, keys, "plan_submitted", plan_audit_job(digest), details)
-    return client.post("/plans", json={"toml": toml, "event": event})
+    return client.post("/plans", json={"toml": toml, "event": event}, auth=_reader(keys.org_id))
 
 
 def create_job(
@@ -111,18 +146,27 @@ def create_job(
     """Ask for a job of ``digest`` with ``keys``' signed ``job_created``; return the response."""
     job_id = job_id or "job-" + secrets.token_hex(16)
     event = signed(client, keys, "job_created", job_id, {"plan_digest": digest})
-    return client.post(f"/plans/{digest}/jobs", json={"event": event})
+    return client.post(f"/plans/{digest}/jobs", json={"event": event}, auth=_reader(keys.org_id))
 
 
 def approve_plan(client: TestClient, keys: OrgKeys, digest: str = DIGEST) -> Any:
     """Approve the plan ``digest`` as ``keys`` (approval + signed event); return the response."""
     approval = approve(keys, digest).to_dict()
     event = signed(client, keys, "plan_approved", plan_audit_job(digest), {"plan_digest": digest})
-    return client.post(f"/plans/{digest}/approvals", json={"approval": approval, "event": event})
+    return client.post(
+        f"/plans/{digest}/approvals",
+        json={"approval": approval, "event": event},
+        auth=_reader(keys.org_id),
+    )
 
 
 def approved_job(client: TestClient) -> str:
-    """Submit and fully approve :data:`PLAN`, create a job; return its id."""
+    """Submit and fully approve :data:`PLAN`, create a job; return its id.
+
+    A client without a default signer signs its other requests as FK from now on
+    (FK owns a table of :data:`PLAN` and receives its result)."""
+    if client.auth is None:
+        signing(client)
     assert submit(client).status_code in (200, 201)
     for owner in (FK, MALMO):
         assert approve_plan(client, owner).status_code in (200, 201)
@@ -140,14 +184,20 @@ def job_event(
     details: dict[str, str | int] | None = None,
 ) -> Any:
     """Send a signed job event; return the response."""
-    return client.put(f"/jobs/{job_id}/events", json=signed(client, keys, kind, job_id, details))
+    event = signed(client, keys, kind, job_id, details)
+    return client.put(f"/jobs/{job_id}/events", json=event, auth=_reader(keys.org_id))
 
 
 def post_result(client: TestClient, job_id: str, node: OrgKeys, recipient: str, blob: bytes) -> Any:
     """A node posts a sealed blob for ``recipient``, signed; return the response."""
     headers = sign_result(node, job_id, recipient, blob)
     headers["Content-Type"] = "application/octet-stream"
-    return client.post(f"/jobs/{job_id}/results/{recipient}", content=blob, headers=headers)
+    return client.post(
+        f"/jobs/{job_id}/results/{recipient}",
+        content=blob,
+        headers=headers,
+        auth=_reader(node.org_id),
+    )
 
 
 def run_to_finished(client: TestClient, job_id: str) -> None:

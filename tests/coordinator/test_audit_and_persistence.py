@@ -22,6 +22,7 @@ from tests.coordinator.helpers import (
     job_event,
     post_result,
     run_to_finished,
+    signing,
     submit,
 )
 from tyst.coordinator.db import make_engine
@@ -93,7 +94,7 @@ def test_audit_table_refuses_update_and_delete(client: TestClient, database_url:
 
 def test_everything_survives_a_restart(make_app: Callable[..., FastAPI], tmp_path: Path) -> None:
     first = make_app()
-    with TestClient(first) as client:
+    with signing(TestClient(first)) as client:
         done = approved_job(client)
         run_to_finished(client, done)
         assert post_result(client, done, NODES[0], "fk", b"sealed bytes").status_code == 201
@@ -107,7 +108,7 @@ def test_everything_survives_a_restart(make_app: Callable[..., FastAPI], tmp_pat
     first.state.ledger.database.dispose()
 
     second = make_app()
-    with TestClient(second) as client:
+    with signing(TestClient(second)) as client:
         assert client.get("/audit").content == before_audit
         assert client.get(f"/plans/{DIGEST}").json() == before_plan
         for job_id, before in before_jobs.items():
@@ -140,11 +141,11 @@ def test_a_new_sqlite_database_is_private(tmp_path: Path) -> None:
     """Finding 16 of issue 11: coordinator.db (and its -wal/-shm) are 0600."""
     import stat
 
-    from tests.coordinator.helpers import NODE_IDS, REGISTRY, approved_job
+    from tests.coordinator.helpers import NODE_IDS, REGISTRY, approved_job, signing
     from tyst.coordinator.app import create_app
 
     path = tmp_path / "coordinator.db"
-    with TestClient(create_app(f"sqlite:///{path}", REGISTRY, nodes=NODE_IDS)) as client:
+    with signing(TestClient(create_app(f"sqlite:///{path}", REGISTRY, nodes=NODE_IDS))) as client:
         approved_job(client)
         files = sorted(tmp_path.glob("coordinator.db*"))
         assert path in files

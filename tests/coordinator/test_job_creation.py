@@ -25,6 +25,7 @@ from tests.coordinator.helpers import (
     create_job,
     is_one_line,
     job_event,
+    signing,
     submit,
 )
 from tyst.client.session import Client
@@ -102,7 +103,7 @@ def test_fifty_requests_leave_at_most_the_cap_open(client: TestClient) -> None:
 
 
 def test_the_cap_is_configurable(make_app: Callable[..., FastAPI]) -> None:
-    with TestClient(make_app(max_open_jobs=1)) as client:
+    with signing(TestClient(make_app(max_open_jobs=1))) as client:
         _approved(client)
         first = create_job(client).json()["job_id"]
         for _ in range(5):
@@ -124,7 +125,7 @@ def test_an_expired_open_job_is_failed_and_no_longer_offered(
     make_app: Callable[..., FastAPI],
 ) -> None:
     app = make_app(open_job_timeout=600)
-    with TestClient(app) as client:
+    with signing(TestClient(app)) as client:
         _approved(client)
         stale = create_job(client).json()["job_id"]
         upload = {"owner": "malmo", "table": "bistand"}
@@ -156,7 +157,7 @@ def test_an_expired_open_job_is_failed_and_no_longer_offered(
 
 def test_an_expired_job_is_withdrawn_when_it_is_read(make_app: Callable[..., FastAPI]) -> None:
     app = make_app(open_job_timeout=60)
-    with TestClient(app) as client:
+    with signing(TestClient(app)) as client:
         _approved(client)
         job = create_job(client).json()["job_id"]
         assert client.get(f"/jobs/{job}").json()["state"] == "created"

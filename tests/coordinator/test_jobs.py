@@ -27,6 +27,7 @@ from tests.coordinator.helpers import (
     post_result,
     run_to_finished,
     signed,
+    signing,
     submit,
 )
 from tyst.coordinator.app import create_app
@@ -268,7 +269,7 @@ def test_result_relay_refusals(client: TestClient) -> None:
 
 
 def test_blob_size_limit(make_app: Callable[..., FastAPI]) -> None:
-    with TestClient(make_app(max_blob_bytes=1000)) as client:
+    with signing(TestClient(make_app(max_blob_bytes=1000))) as client:
         job_id = approved_job(client)
         run_to_finished(client, job_id)
         assert post_result(client, job_id, NODES[0], "fk", b"x" * 1000).status_code == 201

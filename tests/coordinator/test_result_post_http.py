@@ -24,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.coordinator.helpers import (
+    KEYS,
     NODE_IDS,
     NODES,
     OUTSIDER,
@@ -31,8 +32,9 @@ from tests.coordinator.helpers import (
     approved_job,
     post_result,
     run_to_finished,
+    signing,
 )
-from tyst.coordinator.protocol import sign_result
+from tyst.coordinator.protocol import EMPTY_SHA256, sign_request, sign_result
 from tyst.jobs.deploy import free_ports
 
 LIMIT = 32 * 2**20
@@ -87,7 +89,8 @@ def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 @pytest.fixture
 def http(coordinator: tuple[str, int]) -> Iterator[TestClient]:
     with httpx.Client(base_url=coordinator[0], timeout=30) as client:
-        yield cast(TestClient, client)  # the helpers use only the httpx.Client interface
+        # The helpers use only the httpx.Client interface; the tests' own requests are FK's.
+        yield cast(TestClient, signing(client))
 
 
 def _port(url: str) -> int:
@@ -95,7 +98,12 @@ def _port(url: str) -> int:
 
 
 def _headers_only(url: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
-    """Send a POST's headers but no body; return the status and body of the answer."""
+    """Send a POST's headers but no body; return the status and body of the answer.
+
+    The request is signed by the organisation in ``X-Tyst-Sender`` (a body hash is
+    declared, the body never follows)."""
+    signer = KEYS[headers["X-Tyst-Sender"]]
+    headers = {**sign_request(signer, "POST", path, body_sha256=EMPTY_SHA256), **headers}
     lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{_port(url)}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     with socket.create_connection(("127.0.0.1", _port(url)), timeout=10) as s:
@@ -174,7 +182,9 @@ def test_a_chunked_body_is_cut_off_at_the_limit(
     job = approved_job(http)
     run_to_finished(http, job)
     headers = {**sign_result(NODES[0], job, "fk", b""), "Transfer-Encoding": "chunked"}
-    lines = [f"POST /jobs/{job}/results/fk HTTP/1.1", f"Host: 127.0.0.1:{_port(url)}"]
+    path = f"/jobs/{job}/results/fk"
+    headers |= sign_request(NODES[0], "POST", path, body_sha256=EMPTY_SHA256)
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{_port(url)}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     piece = b"x" * 2**20
     sent = 0

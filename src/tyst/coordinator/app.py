@@ -8,7 +8,17 @@ runs the Alembic migrations (:func:`tyst.coordinator.migrations.upgrade`).
 :func:`serve` runs it with uvicorn from a :class:`~tyst.coordinator.config.CoordinatorConfig`.
 
 No ``/docs`` or ``/redoc`` pages (they would load scripts from outside CDNs);
-the OpenAPI schema is served at ``GET /openapi.json``.
+the OpenAPI schema is served at ``GET /openapi.json`` to registered
+organisations only, like every route but ``GET /health``.
+
+Authentication (:mod:`tyst.coordinator.auth`): every request but ``GET
+/health`` is signed by a registered organisation
+(:func:`tyst.coordinator.protocol.sign_request`; the clients of
+:mod:`tyst.api.http` do it for every request); without a valid signature the
+answer is 401 with one line, before any body byte is read. What each
+organisation may then read is decided by the ledger: a plan, its jobs and their
+events to the plan's parties and the nodes (404 to anyone else), a sealed blob
+to its recipient only, the audit log to the nodes and the parties of its plans.
 
 Routes (JSON unless stated; every error is ``{"detail": "<one line>"}``; the
 rules behind each are in :mod:`tyst.coordinator.ledger`):
@@ -16,8 +26,9 @@ rules behind each are in :mod:`tyst.coordinator.ledger`):
 - ``GET /health`` — liveness, schema revision, registry fingerprint, nodes;
 - ``POST /plans`` ``{toml, event}`` → ``{plan_id, digest, state, created, seq}``
   (201 new, 200 already submitted);
-- ``GET /plans`` — every plan; ``GET /plans/{id}`` — text, digest, required
-  approvers, approvals as signed, state, jobs;
+- ``GET /plans`` — the caller's plans (every plan for a node); ``GET
+  /plans/{id}`` — text, digest, required approvers, approvals as signed, state,
+  jobs;
 - ``POST /plans/{id}/approvals`` ``{approval, event}`` (201 new, 200 repeated);
 - ``PUT /plans/{id}/events`` — an owner's signed ``plan_rejected``;
 - ``POST /plans/{id}/jobs`` ``{event}`` (a party's signed ``job_created``) →
@@ -42,8 +53,9 @@ rules behind each are in :mod:`tyst.coordinator.ledger`):
 
 Security: the coordinator authenticates writes by signatures, not sessions:
 every decision is a signed document re-verifiable by anyone holding the
-registry. Reads are unauthenticated (plans and the log are not secret in this
-design; result blobs are sealed to their recipient). Serve it over TLS.
+registry; every request, reads included, is signed by the organisation that
+makes it (the request signature says who asks, the event signature what is
+recorded). Serve it over TLS: the signatures do not hide the answers.
 """
 
 from __future__ import annotations
@@ -55,11 +67,12 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Path, Request, Response
+from fastapi import Depends, FastAPI, Header, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from tyst.coordinator.auth import RequestAuth, Unauthorized, caller_of
 from tyst.coordinator.config import CoordinatorConfig, redacted_url
 from tyst.coordinator.db import Database
 from tyst.coordinator.ledger import (
@@ -107,6 +120,14 @@ The coordinator of a tyst deployment (SOU 2026:44 8.4–8.6): plans, owners' sig
 approvals, job states, the hash-chained signed audit log, and a relay for result
 blobs sealed to their recipients. It never sees data, shares, keys or results.
 
+Every request but `GET /health` is signed by a registered organisation: headers
+X-Tyst-Org, X-Tyst-Time, X-Tyst-Nonce, X-Tyst-Content-SHA256 and
+X-Tyst-Request-Signature (tyst.coordinator.protocol.sign_request; context
+`coordinator-request`, over the method, path and query, time, nonce and body hash).
+Without them, or with a stale, replayed or invalid signature: 401. A plan and its
+jobs are shown to its owners, recipients and the nodes only; a sealed blob to its
+recipient only.
+
 Every write that records an organisation's decision carries an audit event signed
 by that organisation: fetch a draft with `POST /audit/drafts` (or build it from
 `GET /audit/head`), check it, sign it (`tyst.service.audit.sign_event`) and send
@@ -115,6 +136,10 @@ it. If the log moved on in between, the write is refused with 409: draft again.
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Malformed request or document"},
+    401: {
+        "model": ErrorOut,
+        "description": "The request is not signed by a registered organisation",
+    },
     403: {"model": ErrorOut, "description": "Signature or actor not accepted"},
     404: {"model": ErrorOut, "description": "No such plan, job or result"},
     409: {"model": ErrorOut, "description": "Conflicts with the current state or log head"},
@@ -124,6 +149,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 PlanId = Annotated[str, Path(description="The plan's id (its 64-hex digest)")]
 JobId = Annotated[str, Path(description="The job's id (job-…)")]
 OrgId = Annotated[str, Path(description="An organisation id")]
+
+
+def _caller(request: Request) -> str:
+    try:
+        return caller_of(request.scope)
+    except Unauthorized as exc:
+        raise CoordinatorError(401, str(exc)) from None
+
+
+Caller = Annotated[str, Depends(_caller)]
+"""The organisation that signed the request (see :mod:`tyst.coordinator.auth`)."""
 
 
 def _event(model: AuditEventModel) -> AuditEvent:
@@ -212,6 +248,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.ledger = ledger
+    # Outermost but for FastAPI's error middleware: nothing is routed, parsed or read
+    # for a request that is not signed by a registered organisation.
+    app.add_middleware(RequestAuth, registry=registry)
 
     @app.exception_handler(CoordinatorError)
     async def _coordinator_error(_request: Request, exc: CoordinatorError) -> JSONResponse:
@@ -220,6 +259,12 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": _validation_message(exc)})
+
+    def _log_reader(caller: str) -> None:
+        if not ledger.may_read_log(caller):
+            raise CoordinatorError(
+                403, f"{caller!r} is no node and no party of any plan: the audit log is theirs"
+            )
 
     # ------------------------------------------------------------------ service
 
@@ -250,8 +295,8 @@ def create_app(
         responses=_ERRORS,
         tags=["plans"],
     )
-    def submit_plan(payload: PlanSubmit, response: Response) -> PlanCreated:
-        result = ledger.submit_plan(payload.toml, _event(payload.event))
+    def submit_plan(payload: PlanSubmit, response: Response, caller: Caller) -> PlanCreated:
+        result = ledger.submit_plan(payload.toml, _event(payload.event), caller=caller)
         if not result.created:
             response.status_code = 200
         return result
@@ -259,23 +304,26 @@ def create_app(
     @app.get(
         "/plans",
         summary="List plans",
-        description="Every submitted plan, oldest first, with its state.",
+        description="Every plan the caller is a party of (every plan for a node), oldest "
+        "first, with its state.",
+        responses=_ERRORS,
         tags=["plans"],
     )
-    def list_plans() -> list[PlanSummary]:
-        return ledger.list_plans()
+    def list_plans(caller: Caller) -> list[PlanSummary]:
+        return ledger.list_plans(viewer=caller)
 
     @app.get(
         "/plans/{plan_id}",
         summary="Get a plan",
         description="The plan TOML, digest, required approvers (the owners of its tables), "
         "the approvals so far exactly as signed (re-verify them with "
-        "tyst.service.signing.verify_approval), rejections, state and jobs.",
+        "tyst.service.signing.verify_approval), rejections, state and jobs. Only to the "
+        "plan's owners and recipients and the nodes (404 for anyone else).",
         responses=_ERRORS,
         tags=["plans"],
     )
-    def get_plan(plan_id: PlanId) -> PlanOut:
-        return ledger.get_plan(plan_id)
+    def get_plan(plan_id: PlanId, caller: Caller) -> PlanOut:
+        return ledger.get_plan(plan_id, viewer=caller)
 
     @app.post(
         "/plans/{plan_id}/approvals",
@@ -332,12 +380,13 @@ def create_app(
         "/jobs/{job_id}",
         summary="Get a job",
         description="The job's state (created, uploading, running, finished, failed, "
-        "deleted), its progress events in log order and the result blobs waiting.",
+        "deleted), its progress events in log order and the result blobs waiting. Only to "
+        "the plan's owners and recipients and the nodes (404 for anyone else).",
         responses=_ERRORS,
         tags=["jobs"],
     )
-    def get_job(job_id: JobId) -> JobOut:
-        return ledger.get_job(job_id)
+    def get_job(job_id: JobId, caller: Caller) -> JobOut:
+        return ledger.get_job(job_id, viewer=caller)
 
     @app.put(
         "/jobs/{job_id}/events",
@@ -427,18 +476,19 @@ def create_app(
         summary="Fetch sealed result blobs",
         description="Every blob waiting for `recipient` in this job, one per node, in base64 "
         "with the sender's signature. Only the recipient can open them "
-        "(tyst.service.sealing.open_sealed); verify the signature first.",
+        "(tyst.service.sealing.open_sealed); verify the signature first. Served to the "
+        "recipient only (403 for the plan's other parties and the nodes).",
         responses=_ERRORS,
         tags=["results"],
     )
-    def get_results(job_id: JobId, recipient: OrgId) -> list[ResultBlob]:
-        return ledger.get_results(job_id, recipient)
+    def get_results(job_id: JobId, recipient: OrgId, caller: Caller) -> list[ResultBlob]:
+        return ledger.get_results(job_id, recipient, viewer=caller)
 
     @app.get(
         "/jobs/{job_id}/results/{recipient}/{sender}",
         summary="Fetch one sealed result blob",
         description="The raw bytes of the blob `sender` posted for `recipient`; its signature "
-        "is in the X-Tyst-Signature response header.",
+        "is in the X-Tyst-Signature response header. Served to the recipient only.",
         responses={
             **_ERRORS,
             200: {"content": {"application/octet-stream": {}}, "description": "The blob"},
@@ -446,8 +496,8 @@ def create_app(
         response_class=Response,
         tags=["results"],
     )
-    def get_result(job_id: JobId, recipient: OrgId, sender: OrgId) -> Response:
-        data, signature = ledger.get_result_bytes(job_id, recipient, sender)
+    def get_result(job_id: JobId, recipient: OrgId, sender: OrgId, caller: Caller) -> Response:
+        data, signature = ledger.get_result_bytes(job_id, recipient, sender, viewer=caller)
         return Response(
             content=data,
             media_type="application/octet-stream",
@@ -461,12 +511,18 @@ def create_app(
         summary="Export the audit log",
         description="The whole hash-chained log as JSONL, one canonical JSON event per line "
         "(tyst.service.audit.read_jsonl format). Verify with `tyst audit verify` or "
-        "verify_chain against your registry and a head you trust.",
+        "verify_chain against your registry and a head you trust. Whole, because the hash "
+        "chain links every event to the one before it; served to the nodes and to the "
+        "parties of its plans (403 for other organisations).",
         response_class=StreamingResponse,
-        responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSONL"}},
+        responses={
+            **_ERRORS,
+            200: {"content": {"application/x-ndjson": {}}, "description": "JSONL"},
+        },
         tags=["audit"],
     )
-    def audit() -> StreamingResponse:
+    def audit(caller: Caller) -> StreamingResponse:
+        _log_reader(caller)
         lines = (event.to_json_line().encode("utf-8") + b"\n" for event in ledger.iter_events())
         return StreamingResponse(lines, media_type="application/x-ndjson")
 
@@ -499,10 +555,13 @@ def create_app(
         summary="Verify the stored audit log",
         description="Runs tyst.service.audit.verify_chain and role_problem (who may sign "
         "which event) over the stored log with the coordinator's registry and nodes. A party "
-        "should verify the exported log itself as well.",
+        "should verify the exported log itself as well. For the nodes and the parties of "
+        "its plans (as GET /audit).",
+        responses=_ERRORS,
         tags=["audit"],
     )
-    def audit_verify() -> VerifyOut:
+    def audit_verify(caller: Caller) -> VerifyOut:
+        _log_reader(caller)
         events = ledger.events()
         report = verify_chain(events, registry)
         problem = report.first_problem

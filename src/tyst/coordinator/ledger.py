@@ -87,6 +87,18 @@ of a job is dropped when the job fails (and none is accepted afterwards). A
 finished job's blobs stay after the nodes' deletion receipts: they are the
 recipient's only copy.
 
+**Who sees what.** Every request is signed by a registered organisation
+(:mod:`tyst.coordinator.auth`); reads take that organisation as ``viewer``.
+A plan, its jobs, their events and the list of their blobs are visible to the
+plan's parties (owners and recipients) and the three nodes; to anyone else a
+plan or job is unknown (404, as if it did not exist) and ``GET /plans`` omits
+it. A sealed blob is served only to its recipient (403 for the plan's other
+parties and the nodes). The audit log is exported whole (its hash chain links
+every event to the one before, whatever plan it is about, so a per-plan
+selection could not be verified) and only to the nodes and the organisations
+that are a party of at least one plan (:meth:`Ledger.may_read_log`); it holds
+plans' digests and parties, job ids, counts and times, never a plan's text.
+
 Security: the audit table is only ever inserted into and read; the ledger
 holds a process-wide lock while appending, and the ``seq`` primary key stops
 concurrent writers in other processes from forking the chain.
@@ -390,16 +402,33 @@ class Ledger:
 
     # ------------------------------------------------------------------ plans
 
-    def submit_plan(self, toml: str, event: AuditEvent) -> PlanCreated:
+    def _visible(self, plan: PlanRow, viewer: str) -> bool:
+        """Whether ``viewer`` may see ``plan`` and its jobs: a party of it or a node."""
+        return viewer in self.nodes or viewer in _parties(plan.owners, plan.recipients)
+
+    def may_read_log(self, viewer: str) -> bool:
+        """Whether ``viewer`` may export or check the whole audit log: a node, or a party
+        of at least one plan (see the module docstring)."""
+        if viewer in self.nodes:
+            return True
+        with self.database.session() as session:
+            rows = session.execute(select(PlanRow.owners, PlanRow.recipients)).all()
+        return any(viewer in _parties(owners, recipients) for owners, recipients in rows)
+
+    def submit_plan(self, toml: str, event: AuditEvent, *, caller: str) -> PlanCreated:
         """Record a plan and its submitter's ``plan_submitted`` event (idempotent by digest).
 
+        ``caller`` — the organisation that signed the request: only a party of
+        the plan (or a node) learns whether it was submitted before.
         Errors: 400 for an invalid plan, an unregistered owner or recipient, or
-        an event of the wrong kind/job/digest; 403 for a bad signature; 409 if
-        the chain moved on.
+        an event of the wrong kind/job/digest; 403 for a bad signature or a
+        caller that is no party of the plan; 409 if the chain moved on.
         """
         plan = plan_of(toml)
         digest = plan.digest()
         owners = sorted({t.owner for t in plan.tables.values()})
+        if caller not in self.nodes and caller not in {*owners, *plan.recipients}:
+            raise _forbidden(f"{caller!r} may not submit this plan: {roles.rule('plan_submitted')}")
         for org in sorted(set(owners) | set(plan.recipients)):
             if org not in self.registry:
                 raise _bad(
@@ -467,11 +496,11 @@ class Ledger:
             raise _not_found(f"no plan {plan_id!r}")
         return row
 
-    def list_plans(self) -> list[PlanSummary]:
-        """Every plan, oldest first."""
+    def list_plans(self, *, viewer: str) -> list[PlanSummary]:
+        """Every plan ``viewer`` may see, oldest first."""
         with self.database.session() as session:
             rows = session.scalars(select(PlanRow).order_by(PlanRow.submitted_seq)).all()
-            return [self._summary(row) for row in rows]
+            return [self._summary(row) for row in rows if self._visible(row, viewer)]
 
     @staticmethod
     def _summary(row: PlanRow) -> PlanSummary:
@@ -484,13 +513,15 @@ class Ledger:
             submitted_at=row.submitted_at,
         )
 
-    def get_plan(self, plan_id: str) -> PlanOut:
+    def get_plan(self, plan_id: str, *, viewer: str) -> PlanOut:
         """A plan with its approvals (as signed), missing approvers, rejections and jobs.
 
-        Errors: 404 for an unknown plan.
+        Errors: 404 for an unknown plan or one ``viewer`` may not see.
         """
         with self._lock, self.database.session() as session, session.begin():
             row = self._plan_row(session, plan_id)
+            if not self._visible(row, viewer):
+                raise _not_found(f"no plan {plan_id!r}")
             open_jobs = [j.id for j in self._open_jobs(session, row.id)]
             approvals = self._approvals(session, plan_id)
             owners: list[str] = json.loads(row.owners)
@@ -719,13 +750,15 @@ class Ledger:
             raise _not_found(f"no job {job_id!r}")
         return row
 
-    def get_job(self, job_id: str) -> JobOut:
+    def get_job(self, job_id: str, *, viewer: str) -> JobOut:
         """A job's state, its progress events and the result blobs waiting (no bytes).
 
-        Errors: 404 unknown job.
+        Errors: 404 unknown job, or one of a plan ``viewer`` may not see.
         """
         with self._lock, self.database.session() as session, session.begin():
             job = self._job_row(session, job_id)
+            if not self._visible(self._plan_row(session, job.plan_id), viewer):
+                raise _not_found(f"no job {job_id!r}")
             if job.state in OPEN_STATES:
                 self._open_jobs(session, job.plan_id)  # withdraws it if it timed out
             events = session.scalars(
@@ -989,28 +1022,40 @@ class Ledger:
             received_at=row.received_at,
         )
 
-    def get_results(self, job_id: str, recipient: str) -> list[ResultBlob]:
+    def get_results(self, job_id: str, recipient: str, *, viewer: str) -> list[ResultBlob]:
         """Every blob waiting for ``recipient`` in ``job_id`` (base64), by sender.
 
-        Errors: 404 unknown job or a recipient not of this plan.
+        Errors: 404 unknown job (or not ``viewer``'s to see) or a recipient not of
+        this plan; 403 unless ``viewer`` is ``recipient``.
         """
         with self.database.session() as session:
-            rows = self._result_rows(session, job_id, recipient)
+            rows = self._result_rows(session, job_id, recipient, viewer)
             return [ResultBlob(**self._meta(r).model_dump(), blob=encode_b64(r.data)) for r in rows]
 
-    def get_result_bytes(self, job_id: str, recipient: str, sender: str) -> tuple[bytes, str]:
-        """One blob's bytes and signature (base64). Errors: 404 if there is none."""
+    def get_result_bytes(
+        self, job_id: str, recipient: str, sender: str, *, viewer: str
+    ) -> tuple[bytes, str]:
+        """One blob's bytes and signature (base64), for its recipient ``viewer`` only.
+
+        Errors: as :meth:`get_results`; 404 if there is no such blob.
+        """
         with self.database.session() as session:
-            for row in self._result_rows(session, job_id, recipient):
+            for row in self._result_rows(session, job_id, recipient, viewer):
                 if row.sender == sender:
                     return row.data, row.signature
         raise _not_found(f"no result from {sender!r} for {recipient!r} in job {job_id!r}")
 
-    def _result_rows(self, session: Session, job_id: str, recipient: str) -> list[ResultBlobRow]:
+    def _result_rows(
+        self, session: Session, job_id: str, recipient: str, viewer: str
+    ) -> list[ResultBlobRow]:
         job = self._job_row(session, job_id)
         plan = self._plan_row(session, job.plan_id)
+        if not self._visible(plan, viewer):
+            raise _not_found(f"no job {job_id!r}")
         if recipient not in json.loads(plan.recipients):
             raise _not_found(f"{recipient!r} is not a recipient of this job's plan")
+        if viewer != recipient:
+            raise _forbidden(f"only {recipient!r} fetches the result blobs sealed to it")
         return list(
             session.scalars(
                 select(ResultBlobRow)
@@ -1022,6 +1067,11 @@ class Ledger:
 
 
 _FAILURE_KINDS = frozenset({"run_failed", "plan_rejected", "job_cancelled"})
+
+
+def _parties(owners_json: str, recipients_json: str) -> set[str]:
+    """A plan row's parties: its owners and recipients (:data:`tyst.service.roles.PARTY`)."""
+    return {*json.loads(owners_json), *json.loads(recipients_json)}
 
 
 def _failed(history: Collection[AuditEventRow]) -> bool:
