@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -114,6 +115,37 @@ def test_unsigned_requests_are_401(raw: httpx.Client, job: str) -> None:
     health = raw.get("/health")
     assert health.status_code == 200
     assert set(health.json()) == {"status", "schema_revision", "registry_fingerprint", "nodes"}
+
+
+def _head_only(url: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
+    """Send a POST's head declaring a 1 GB body, never the body; the status and detail."""
+    port = int(url.rsplit(":", 1)[1])
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Length: 1000000000"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while b"}" not in data:  # times out (the test fails) if the server waits for the body
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)["detail"]
+
+
+def test_no_body_byte_is_read_before_the_request_is_authenticated(
+    coordinator: tuple[str, int],  # noqa: F811
+) -> None:
+    url, _ = coordinator
+    for path in ("/plans", f"/plans/{DIGEST}/approvals", f"/jobs/job-{'0' * 32}/results/fk"):
+        status, detail = _head_only(url, path, {"Content-Type": "application/json"})
+        assert status == 401, detail
+        assert "unauthenticated" in detail
+    # Signed, a JSON body above the bound is refused from its head (413), not read.
+    signed = sign_request(FK, "POST", "/plans", body_sha256="0" * 64)
+    status, detail = _head_only(url, "/plans", signed)
+    assert status == 413, detail
 
 
 def test_signed_reads_by_a_party_are_answered(raw: httpx.Client, job: str) -> None:
