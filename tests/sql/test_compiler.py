@@ -363,3 +363,42 @@ def test_row_bounds_follow_joins_and_unions() -> None:
     )
     with pytest.raises(SqlError, match=r"8 000 000 000 rows"):
         compile_sql(join, TABLES, bounds={"bistand": small, "bistand_lund": per_key})
+
+
+@pytest.mark.parametrize(
+    ("sql", "fragment", "pass_name"),
+    [
+        ("SELECT " + "(" * 200 + "1" + ")" * 200 + " FROM bistand", "nest 200 levels", "parse"),
+        ("SELECT belopp FROM bistand /* never closed", "is not closed", "parse"),
+        ("SELECT 'never closed FROM bistand", "is not closed", "parse"),
+        ("SELECT " + " + ".join(["belopp"] * 331) + " FROM bistand", "levels deep", "subset"),
+        (
+            "SELECT belopp FROM bistand WHERE " + " AND ".join(["belopp > 1"] * 990),
+            "levels",
+            "subset",
+        ),
+        ("SELECT '" + "x" * 100_001 + "' FROM bistand", "longer than 100000 bytes", "parse"),
+    ],
+)
+def test_huge_or_deep_queries_are_one_line_errors(sql: str, fragment: str, pass_name: str) -> None:
+    """Found by the plan fuzzer: the parser and the passes recurse, so size and depth are
+    bounded first (RecursionError and sqlglot's TokenError once escaped)."""
+    with pytest.raises(SqlError) as info:
+        compile_sql(sql, TABLES, bounds=BOUNDS)
+    assert info.value.pass_name == pass_name
+    assert fragment in str(info.value)
+    assert "\n" not in str(info.value)
+    assert len(str(info.value)) < 300
+
+
+def test_the_deepest_accepted_query_compiles() -> None:
+    sql = (
+        "SELECT "
+        + " + ".join(["belopp"] * 90)
+        + " AS s FROM bistand WHERE "
+        + " AND ".join(["belopp > 1"] * 40)
+    )
+    bounds = {"bistand": TableBounds(values={"belopp": (Decimal(0), Decimal(1000))})}
+    assert compile_sql(sql, TABLES, bounds=bounds).plan.schema
+    nested = "SELECT " + "(" * 20 + "belopp" + ")" * 20 + " FROM bistand"
+    assert compile_sql(nested, TABLES, bounds=bounds).plan.schema

@@ -255,9 +255,8 @@ class _Parser:
         self.source = source
 
     def fail(self, where: str, message: str) -> PlanError:
-        return PlanError(
-            f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}"
-        )
+        text = f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}"
+        return PlanError(_one_line(text))
 
     # -- generic checks -------------------------------------------------------
 
@@ -546,6 +545,12 @@ class _Parser:
         if len(set(names)) != len(names):
             raise self.fail(here, "lists an allowance twice")
         return tuple(names)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped: an error message stays
+    one line even when it echoes a key the document quoted with a line break in it."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _quote(text: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from tyst.data.calendar import value_of
 from tyst.data.patterns import Pattern
@@ -77,8 +77,24 @@ def _fail(pass_name: str, message: str, node: Any = None) -> SqlError:
 # ------------------------------------------------------------------ passes 1 and 2
 
 
+MAX_SQL_BYTES = 100_000
+"""The longest query text (UTF-8 bytes); plans are read by every party, so it is bounded."""
+MAX_NESTING = 24
+"""The deepest nesting of parentheses (subqueries, calls, groups) the parser is given."""
+MAX_EXPRESSION_DEPTH = 100
+"""The deepest syntax tree of the query (a sum of 200 terms is 200 deep); the passes recurse."""
+
+
 def parse(sql: str) -> exp.Expression:
-    """Pass ``parse``: one statement, parsed by sqlglot."""
+    """Pass ``parse``: one statement, parsed by sqlglot, after bounding size and nesting (the
+    parser and the passes are recursive; a query must fail with one line, never a crash)."""
+    if len(sql.encode("utf-8")) > MAX_SQL_BYTES:
+        raise SqlError("parse", f"the query is longer than {MAX_SQL_BYTES} bytes", None, None)
+    depth = _paren_depth(sql)
+    if depth > MAX_NESTING:
+        raise SqlError(
+            "parse", f"parentheses nest {depth} levels deep; at most {MAX_NESTING}", None, None
+        )
     try:
         statements = sqlglot.parse(sql, dialect="duckdb")
     except ParseError as exc:
@@ -86,6 +102,15 @@ def parse(sql: str) -> exp.Expression:
         raise SqlError(
             "parse", f"cannot parse: {err.get('description', exc)}", err.get("line"), err.get("col")
         ) from None
+    except TokenError:
+        raise SqlError(
+            "parse",
+            "cannot read the SQL: a string, quoted name or comment is not closed",
+            None,
+            None,
+        ) from None
+    except RecursionError:
+        raise SqlError("parse", "the query nests too deeply to parse", None, None) from None
     statements = [s for s in statements if s is not None]
     if len(statements) != 1:
         raise SqlError("parse", "the plan must contain exactly one SQL statement", None, None)
@@ -93,8 +118,57 @@ def parse(sql: str) -> exp.Expression:
     return tree
 
 
+def _paren_depth(sql: str) -> int:
+    """The deepest nesting of ( ) outside strings, quoted names and comments (a linear scan)."""
+    depth = deepest = 0
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in "'\"":
+            end = sql.find(c, i + 1)
+            while end != -1 and sql[end + 1 : end + 2] == c:  # '' and "" escape themselves
+                end = sql.find(c, end + 2)
+            i = n if end == -1 else end + 1
+            continue
+        if sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end == -1 else end + 1
+            continue
+        if sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            i = n if end == -1 else end + 2
+            continue
+        if c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth -= 1
+        i += 1
+    return deepest
+
+
+def _tree_depth(tree: exp.Expression) -> int:
+    """The depth of the syntax tree, without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return deepest
+
+
 def check_subset(tree: exp.Expression) -> None:
     """Pass ``subset``: reject every construct outside the supported subset, with its position."""
+    depth = _tree_depth(tree)
+    if depth > MAX_EXPRESSION_DEPTH:
+        raise SqlError(
+            "subset",
+            f"the query is {depth} levels deep (a long chain of + or AND counts one level per "
+            f"term); at most {MAX_EXPRESSION_DEPTH}",
+            None,
+            None,
+        )
     for node in tree.walk():
         if not isinstance(node, _SUPPORTED):
             name = type(node).__name__.upper()
