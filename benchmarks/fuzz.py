@@ -19,8 +19,8 @@ Prints one line per target::
     TARGET examples=N seconds=S failures=F outcomes=<outcome:count,...>
 
 (``examples``: inputs the check ran on, shrinking included; ``outcomes``: what the
-inputs led to, e.g. ``PlanError``, ``ok``, HTTP statuses, or ``known:<exception>`` for
-a known bug the target tolerates, see the strict xfail tests), then each failure's
+inputs led to, e.g. ``PlanError``, ``SqlError``, ``ok``, ``FrameError`` or HTTP
+statuses), then each failure's
 exception and falsifying example. Without ``--seed`` the run is random (a new
 exploration each time); with it, reproducible. Exit status 1 if any target failed.
 """

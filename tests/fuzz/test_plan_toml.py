@@ -13,14 +13,12 @@ computed) or raises :class:`~tyst.plan.PlanError` with one line; compiling a
 parsed plan succeeds or raises ``PlanError``, ``SqlError`` or ``PlanningError``
 with one line. Nothing else escapes (no ``RecursionError``, ``KeyError``, …).
 
-Found (kept as strict xfail tests at the end and tolerated from the compile step
-only, :data:`KNOWN_COMPILE_BUGS`): SQL nested about 42 levels deep (sqlglot's parser)
-or a flat sum of about 331 terms (tyst's ``ranges`` pass; ``bind`` from about 990)
-raises ``RecursionError``; an unterminated ``/*`` comment or string raises sqlglot's
-``TokenError`` (whose message quotes up to 100 characters of the SQL). And
-``parse_plan`` echoes a quoted key containing a line break (``"x\\ny" = 1``) raw
-into its :class:`PlanError`, which is then not one line (tolerated only for such
-documents).
+Found by these targets and fixed in 141a7c2 (regression tests at the end): SQL
+nested about 42 levels deep (sqlglot's parser) or a flat sum of about 331 terms
+(tyst's ``ranges`` pass; ``bind`` from about 990) raised ``RecursionError``; an
+unterminated ``/*`` comment or string raised sqlglot's ``TokenError`` (its message
+quoting up to 100 characters of the SQL); a quoted key with a line break
+(``"x\\ny" = 1``) was echoed raw into a :class:`PlanError`, which was then not one line.
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlglot.errors import TokenError
 
 from tests.engine.query_gen import SCHEMAS, gen_query
 from tests.examples import ISSUE_PLAN
@@ -42,24 +39,19 @@ from tests.fuzz import fuzz_settings, one_line
 from tyst.engine.jobspec import job_spec
 from tyst.engine.planning import PlanningError
 from tyst.plan import PlanError, parse_plan
-from tyst.service import bounded_toml
 from tyst.sql.errors import SqlError
 
 # ----------------------------------------------------------------------------- the check
 
 
-def check_plan_text(text: str, *, tolerate_known: bool = True) -> str:
+def check_plan_text(text: str) -> str:
     """Parse and compile ``text``; return the outcome (``"ok"`` or the error class name).
 
-    Raises ``AssertionError`` (or the unexpected exception itself) on a violation;
-    with ``tolerate_known`` the :data:`KNOWN_COMPILE_BUGS` of the compile step give
-    ``"known:<name>"`` instead.
+    Raises ``AssertionError`` (or the unexpected exception itself) on a violation.
     """
     try:
         plan = parse_plan(text)
     except PlanError as exc:
-        if tolerate_known and _line_break_in_a_key(text) and ("\n" in str(exc) or "\r" in str(exc)):
-            return "known:multi-line PlanError"
         one_line(exc)
         return "PlanError"
     assert len(plan.digest()) == 64
@@ -68,35 +60,7 @@ def check_plan_text(text: str, *, tolerate_known: bool = True) -> str:
     except (PlanError, SqlError, PlanningError) as exc:
         one_line(exc)
         return type(exc).__name__
-    except KNOWN_COMPILE_BUGS as exc:
-        if not tolerate_known:
-            raise
-        return f"known:{type(exc).__name__}"
     return "ok"
-
-
-def _line_break_in_a_key(text: str) -> bool:
-    """Whether the document has a (quoted) key containing a line break, at any depth:
-    the known bug that :func:`parse_plan` echoes such a key raw into its message."""
-    try:
-        todo: list[Any] = [bounded_toml.loads(text)]
-    except tomllib.TOMLDecodeError:
-        return False
-    while todo:
-        node = todo.pop()
-        if isinstance(node, dict):
-            if any("\n" in k or "\r" in k for k in node):
-                return True
-            todo.extend(node.values())
-        elif isinstance(node, list):
-            todo.extend(node)
-    return False
-
-
-KNOWN_COMPILE_BUGS: tuple[type[BaseException], ...] = (RecursionError, TokenError)
-"""Exceptions the compiler is known to leak (see the strict xfail tests at the end);
-tolerated from the compile step only, so the targets keep looking for other bugs.
-Remove an entry when its xfail test starts passing."""
 
 
 # ----------------------------------------------------------------------------- TOML text
@@ -350,7 +314,7 @@ def test_the_seeds_are_valid() -> None:
     assert outcomes.count("ok") >= 5, outcomes
 
 
-# ----------------------------------------------------------------------------- findings
+# ----------------------------------------------------------------------------- found (fixed)
 
 NESTED = "SELECT " + "(" * 200 + "b.belopp" + ")" * 200 + " AS x FROM bistand b"
 
@@ -360,15 +324,13 @@ def long_sum(terms: int) -> str:
     return "SELECT " + " + ".join(["b.belopp"] * terms) + " AS x FROM bistand b"
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason="issue 11: nested SQL recursion")
 def test_deeply_nested_sql_gives_a_sql_error() -> None:
     """200 nested parentheses (1.2 kB of SQL in a plan far under the 1 MiB and 32-level
-    TOML limits) raise RecursionError in sqlglot's recursive-descent parser, called by
+    TOML limits) raised RecursionError in sqlglot's recursive-descent parser, called by
     tyst.sql.compiler.parse (from about 42 levels at the interpreter's default limit)."""
-    assert check_plan_text(plan_with_sql(NESTED), tolerate_known=False) == "SqlError"
+    assert check_plan_text(plan_with_sql(NESTED)) == "SqlError"
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason="issue 11: long SQL expressions")
 @pytest.mark.parametrize(
     "terms",
     [
@@ -378,21 +340,19 @@ def test_deeply_nested_sql_gives_a_sql_error() -> None:
 )
 def test_a_long_sum_gives_a_sql_error(terms: int) -> None:
     """A flat ``a + a + … + a`` parses (sqlglot builds a left-deep tree iteratively), but
-    tyst's recursive passes over that tree raise RecursionError: 400 terms (3.6 kB)."""
-    outcome = check_plan_text(plan_with_sql(long_sum(terms)), tolerate_known=False)
+    tyst's recursive passes over that tree raised RecursionError: 400 terms (3.6 kB)."""
+    outcome = check_plan_text(plan_with_sql(long_sum(terms)))
     assert outcome in ("ok", "SqlError")
 
 
-@pytest.mark.xfail(strict=True, raises=TokenError, reason="issue 11: sqlglot TokenError leaks")
 @pytest.mark.parametrize("sql", ["/*", "SELECT b.pnr FROM bistand b WHERE b.kommun = 'x"])
 def test_an_unterminated_comment_or_string_gives_a_sql_error(sql: str) -> None:
-    """An unterminated ``/*`` comment or string literal raises sqlglot.errors.TokenError
+    """An unterminated ``/*`` comment or string literal raised sqlglot.errors.TokenError
     (message: up to 100 characters of the SQL) from tyst.sql.compiler.parse, which
-    catches only ParseError; ``tyst check`` then prints a traceback."""
-    assert check_plan_text(plan_with_sql(sql), tolerate_known=False) == "SqlError"
+    caught only ParseError; ``tyst check`` printed a traceback."""
+    assert check_plan_text(plan_with_sql(sql)) == "SqlError"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 11: multi-line PlanError")
 @pytest.mark.parametrize(
     "text",
     [
@@ -403,8 +363,8 @@ def test_an_unterminated_comment_or_string_gives_a_sql_error(sql: str) -> None:
     ids=["party-id", "analysis-key", "section"],
 )
 def test_a_key_with_a_line_break_gives_a_one_line_plan_error(text: str) -> None:
-    """The key is interpolated raw into the message's ``[section.key]`` context
+    """The key was interpolated raw into the message's ``[section.key]`` context
     (``<plan>: [parties.x<LF>y]: "x\\ny" is not a valid party name …``). The coordinator
     collapses whitespace in its answer, but ``tyst check``, the client and the node's
-    log print the line split in two."""
-    assert check_plan_text(text, tolerate_known=False) == "PlanError"
+    log printed the line split in two."""
+    assert check_plan_text(text) == "PlanError"
