@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -141,6 +142,24 @@ SHAPES = {
 ORDERED = {"order_limit", "order_all", "order_text", "order_text_limit", "order_text_unselected"}
 
 
+def assert_matches_duckdb(
+    sql: str,
+    schemas: Mapping[str, Mapping[str, ColumnType]],
+    data: Mapping[str, Mapping[str, list[object]]],
+    valid: Mapping[str, list[bool]] | None = None,
+    *,
+    ordered: bool = False,
+) -> None:
+    """MPC == DuckDB on the same rows: names, and rows (in order, or as a multiset)."""
+    names, got = run_mpc(sql, schemas, data, valid)
+    want_names, want = run_duckdb(sql, schemas, data, valid)
+    assert names == want_names
+    if ordered:
+        assert normalise(got) == normalise(want)
+    else:
+        assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr)
+
+
 @pytest.mark.parametrize("n", [0, 1, 37])
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_shape_matches_duckdb(shape: str, n: int) -> None:
@@ -261,12 +280,7 @@ COMMA_JOINS = {
 @pytest.mark.parametrize("n", [0, 1, 41])
 @pytest.mark.parametrize("shape", sorted(COMMA_JOINS))
 def test_comma_and_using_joins_match_duckdb(shape: str, n: int) -> None:
-    sql = COMMA_JOINS[shape]
-    data = _tpch_like(n, seed=n + 3)
-    names, got = run_mpc(sql, TPCH_LIKE, data)
-    want_names, want = run_duckdb(sql, TPCH_LIKE, data)
-    assert names == want_names
-    assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr)
+    assert_matches_duckdb(COMMA_JOINS[shape], TPCH_LIKE, _tpch_like(n, seed=n + 3))
 
 
 ORDER_HIDDEN = {
@@ -281,12 +295,8 @@ ORDER_HIDDEN = {
 @pytest.mark.parametrize("n", [0, 1, 37])
 @pytest.mark.parametrize("shape", sorted(ORDER_HIDDEN))
 def test_order_by_outside_the_select_list_matches_duckdb(shape: str, n: int) -> None:
-    sql = ORDER_HIDDEN[shape]
-    data = _data(n, seed=n + 7)
-    names, got = run_mpc(sql, SCHEMAS, data)
-    want_names, want = run_duckdb(sql, SCHEMAS, data)
-    assert names == want_names
-    assert normalise(got) == normalise(want)  # the order keys make the order total
+    # the order keys make the order total
+    assert_matches_duckdb(ORDER_HIDDEN[shape], SCHEMAS, _data(n, seed=n + 7), ordered=True)
 
 
 def test_text_order_is_utf8_byte_order() -> None:
@@ -374,16 +384,11 @@ CALENDAR = {
 @pytest.mark.parametrize("n", [0, 1, 41])
 @pytest.mark.parametrize("shape", sorted(CALENDAR))
 def test_calendar_functions_match_duckdb(shape: str, n: int) -> None:
-    from tests.engine.oracle import run_mpc as run
     from tyst.data.types import TableBounds
     from tyst.sql.compiler import compile_sql
 
     sql = CALENDAR[shape]
-    data = _calendar_data(n, seed=n + 13)
-    names, got = run(sql, CALENDAR_SCHEMAS, data)
-    want_names, want = run_duckdb(sql, CALENDAR_SCHEMAS, data)
-    assert names == want_names
-    assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr)
+    assert_matches_duckdb(sql, CALENDAR_SCHEMAS, _calendar_data(n, seed=n + 13))
     # without a declared date range the default one (years 1–9999) is refused
     with pytest.raises(Exception, match="calendar boundaries"):
         compile_sql(sql, CALENDAR_SCHEMAS, bounds={"t": TableBounds()})
