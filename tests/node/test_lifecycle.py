@@ -46,6 +46,11 @@ def _files_under(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 
 
+def _share_files(store: Path) -> list[Path]:
+    """Files in a node's store other than the audit heads it countersigned."""
+    return [p for p in store.rglob("*") if p.is_file() and p.parent.name != "audit-heads"]
+
+
 def test_run_keeps_no_plaintext_under_the_workdir(tmp_path: Path) -> None:
     files = write_demo(tmp_path / "owners", persons=600, seed=7)
     work = tmp_path / "work"
@@ -57,9 +62,14 @@ def test_run_keeps_no_plaintext_under_the_workdir(tmp_path: Path) -> None:
     assert kinds.count("shares_deleted") == 3
     assert kinds.count("upload_received") == 9
     assert kinds[-1] == "result_received" or "result_received" in kinds
+    heads = []
     for node in range(3):
         store = work / "nodes" / f"node-{node}" / "store"
-        assert [p for p in store.rglob("*") if p.is_file()] == []
+        kept = [p for p in store.rglob("*") if p.is_file()]
+        # nothing but the audit heads the node countersigned after its deletion receipt
+        assert kept
+        assert all(p.parent.name == "audit-heads" for p in kept), kept
+        heads += sorted(kept)
     values = _input_values(files)
     assert len(values) > 100
     for path in _files_under(work):
@@ -76,12 +86,25 @@ def test_run_keeps_no_plaintext_under_the_workdir(tmp_path: Path) -> None:
             str(work / "audit.jsonl"),
             "--registry",
             str(work / "registry.json"),
+            *(arg for head in heads for arg in ("--head", str(head))),
         ],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert verify.returncode == 0, verify.stderr
+    assert verify.returncode == 0, verify.stderr + verify.stdout
+    assert "3 countersigned heads contained" in verify.stdout
+    # a log cut below the last head a node signed is detected with that node's head
+    lines = (work / "audit.jsonl").read_text().splitlines()
+    last = max(heads, key=lambda p: int(p.stem.split("-")[1]))
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines[: int(last.stem.split("-")[1]) - 1]) + "\n")
+    verify_cut = _tyst(
+        "audit", "verify", cut, "--registry", work / "registry.json", "--head", last,
+        "--allow-incomplete",
+    )  # fmt: skip
+    assert verify_cut.returncode != 0
+    assert "events removed from the end" in verify_cut.stdout + verify_cut.stderr
 
 
 def _tyst(*args: object) -> subprocess.CompletedProcess[str]:
@@ -243,10 +266,10 @@ def test_a_node_dying_mid_run_fails_the_job_everywhere_and_a_rerun_works(tmp_pat
             time.sleep(0.1)
         for node in (0, 1):
             store = deployment.node_configs[node].parent / "store"
-            assert [p for p in store.rglob("*") if p.is_file()] == []
+            assert _share_files(store) == []
         services.restart_node(2)
         store2 = deployment.node_configs[2].parent / "store"
-        assert [p for p in store2.rglob("*") if p.is_file()] == []  # leftovers deleted at start
+        assert _share_files(store2) == []  # leftovers deleted at start
         again = clients["fk"].job_for(digest)
         assert again != job
         for table, path in files.data.items():
@@ -288,7 +311,7 @@ def test_a_silent_node_fails_the_job_within_the_timeout(tmp_path: Path) -> None:
             time.sleep(0.2)
         for node in range(3):
             store = deployment.node_configs[node].parent / "store"
-            assert [p for p in store.rglob("*") if p.is_file()] == []
+            assert _share_files(store) == []
         for c in clients.values():
             c.close()
 

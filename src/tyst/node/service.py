@@ -68,12 +68,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import logging
 import queue
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tyst.api.http import ApiError, CoordinatorClient
@@ -96,6 +98,16 @@ from tyst.node.config import NodeConfig
 from tyst.node.program import NodeResult, StoredInputs, node_program
 from tyst.node.store import ShareStore, StoredTable, StoreError, TableWriter
 from tyst.plan import PlanError, parse_plan
+from tyst.service.audit import (
+    GENESIS_HASH,
+    AuditEvent,
+    Head,
+    SignedHead,
+    read_signed_head,
+    sign_head,
+    verify_chain,
+    write_signed_head,
+)
 from tyst.service.keys import OrgKeys, Registry, UnknownOrganisation
 from tyst.service.sealing import seal
 from tyst.service.signing import Approval, ApprovalFormatError, SignatureInvalid, verify_approvals
@@ -599,8 +611,43 @@ class NodeService:
             entry = self._jobs.get(job)
             if entry is not None:
                 entry.state = "deleted"
-        self._event(job, "shares_deleted", {**removed, "reason": reason})
+        if self._event(job, "shares_deleted", {**removed, "reason": reason}):
+            self.countersign_head()
         log.info("job %s: shares and key deleted (%s)", job, reason)
+
+    @property
+    def heads_dir(self) -> Path:
+        """Where this node keeps the audit heads it countersigned (never on the coordinator)."""
+        return self.store.root / "audit-heads"
+
+    def countersign_head(self) -> SignedHead | None:
+        """Verify the coordinator's whole audit log — its chain, every signature, and that it
+        still contains the last head this node signed — and sign its head (issue 11,
+        finding 7): ``tyst audit verify --head FILE`` with these files detects a log cut off
+        or rewritten below any of them. Kept in :attr:`heads_dir`; failures are logged,
+        never fatal (the deletion has happened)."""
+        try:
+            data = self.coordinator.audit_jsonl()
+            events = [AuditEvent.from_dict(json.loads(line)) for line in data.splitlines() if line]
+            report = verify_chain(events, self.registry, expected_head=self._last_head())
+            if not report.ok:
+                log.warning("the coordinator's audit log does not verify: %s", report.first_problem)
+                return None
+            head = Head(len(events), events[-1].hash if events else GENESIS_HASH)
+            signed = sign_head(self.keys, head)
+            self.heads_dir.mkdir(mode=0o700, exist_ok=True)
+            write_signed_head(self.heads_dir / f"head-{head.n_events:012d}.json", signed)
+            return signed
+        except Exception as exc:  # never fatal: the deletion and its receipt have happened
+            log.warning("could not countersign the audit head: %s", exc)
+            return None
+
+    def _last_head(self) -> Head | None:
+        files = sorted(self.heads_dir.glob("head-*.json")) if self.heads_dir.is_dir() else []
+        if not files:
+            return None
+        signed = read_signed_head(files[-1])
+        return Head(signed.n_events, signed.hash)
 
     def _fail_and_delete(
         self,
