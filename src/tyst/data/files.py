@@ -168,9 +168,7 @@ class TableReader(Iterator[EncodedChunk]):
         self.rows += len(chunk.lines)
         if self.rows > self.bounds.rows:
             line = chunk.lines[len(chunk.lines) - (self.rows - self.bounds.rows)]
-            return self.error(
-                f"the file has more than the plan's max_rows = {self.bounds.rows} rows", line
-            )
+            return self.error(too_many_rows(self.bounds), line)
         found = range_problems(self.columns, lanes, self.bounds, chunk.values)
         if found:
             index, name, message = found[0]
@@ -222,6 +220,11 @@ def encode_lenient(
         problems += [(p.index, name, p.message) for p in result.problems]
     problems.sort(key=itemgetter(0))
     return lanes, problems
+
+
+def too_many_rows(bounds: TableBounds) -> str:
+    """The problem of a file with more rows than the plan's ``max_rows``."""
+    return f"the file has more than the plan's max_rows = {bounds.rows} rows"
 
 
 def range_problems(

@@ -20,7 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tyst.data.files import DataError, TableReader, encode_lenient, range_problems
+from tyst.data.files import (
+    DataError,
+    TableReader,
+    encode_lenient,
+    range_problems,
+    too_many_rows,
+)
 from tyst.data.types import ColumnType, TableBounds
 from tyst.ring.words import WordArray
 
@@ -141,10 +147,7 @@ def prepare_report(
                     pending.append((line, str(reader.error(message, line, column))))
                 if rows + n > reader.bounds.rows >= rows:
                     line = chunk.lines[reader.bounds.rows - rows]
-                    limit = (
-                        f"the file has more than the plan's max_rows = {reader.bounds.rows} rows"
-                    )
-                    pending.append((line, str(reader.error(limit, line))))
+                    pending.append((line, str(reader.error(too_many_rows(reader.bounds), line))))
                 flush()
                 for key in keys:
                     keep = np.ones(n, dtype=bool)

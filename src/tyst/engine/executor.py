@@ -30,13 +30,13 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tyst.engine.planning import Facts, JoinStrategy, choose_join
+from tyst.engine.planning import Facts, choose_join
 from tyst.engine.pruning import scan_needs
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean
 from tyst.mpc.shares import AShare, concat_b
 from tyst.ops.registry import spec_of
-from tyst.ops.spec import Check, JoinChoice, RunContext
+from tyst.ops.spec import Check, RunContext
 from tyst.relational.table import SharedTable
 from tyst.sql import ir
 
@@ -96,7 +96,7 @@ class Executor:
             self.inputs,
             scan_needs(root),
             {
-                id(s.node): _choice(choose_join(s.node, self.facts))
+                id(s.node): choose_join(s.node, self.facts)
                 for s in steps
                 if isinstance(s.node, ir.Join)
             },
@@ -137,7 +137,3 @@ class Executor:
         for check, bit in zip(self.checks, bits.tolist(), strict=True):
             if int(bit) & 1:
                 raise ExecutionError(check.message)
-
-
-def _choice(strategy: JoinStrategy) -> JoinChoice:
-    return JoinChoice(strategy.pk, strategy.expand)

@@ -32,9 +32,10 @@ side if it is; otherwise the side with a declared ``max_rows_per_key``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
+from tyst.ops.spec import JoinStrategy as JoinStrategy  # defined with the join operator
 from tyst.sql import ir
 
 
@@ -48,19 +49,6 @@ class TableFacts:
 
     unique: tuple[frozenset[str], ...] = ()
     max_rows_per_key: int | None = None
-
-
-@dataclass(frozen=True)
-class JoinStrategy:
-    """How one JOIN runs: ``pk`` names the side with unique keys (``left``/``right``).
-
-    ``expand`` > 1: the pk side is not unique but has at most ``expand`` rows
-    per key; the join runs as that many pk-fk joins.
-    """
-
-    pk: Literal["left", "right"]
-    expand: int = 1
-    reason: str = field(default="", compare=False)
 
 
 Facts = Mapping[str, TableFacts]

@@ -82,6 +82,11 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
 }
 
 
+def add_need(needs: dict[str, Need], name: str, level: Need) -> None:
+    """Record that ``name`` is needed at ``level`` (content wins over key)."""
+    needs[name] = "content" if "content" in (needs.get(name), level) else "key"
+
+
 def reads(e: ir.Expr, wanted: Need = "key") -> dict[str, Need]:
     """Every column ``e`` references, with what is read of it, when ``wanted`` is needed of
     ``e``'s own value: a text-valued sub-expression needs its content when its parent reads
@@ -90,7 +95,7 @@ def reads(e: ir.Expr, wanted: Need = "key") -> dict[str, Need]:
 
     def walk(x: ir.Expr, need: Need) -> None:
         if isinstance(x, ir.ColumnRef):
-            out[x.name] = "content" if "content" in (out.get(x.name), need) else "key"
+            add_need(out, x.name, need)
             return
         spec = EXPRESSIONS[type(x)]
         for child in x.children():

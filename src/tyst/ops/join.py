@@ -21,7 +21,7 @@ from tyst.mpc.shares import AShare, BShare, concat_a, concat_b, public_a
 from tyst.ops.spec import (
     Check,
     Disclosure,
-    JoinChoice,
+    JoinStrategy,
     Needs,
     OperatorSpec,
     RunContext,
@@ -59,7 +59,7 @@ def execute(ctx: RunContext, node: ir.Join, inputs: Sequence[SharedTable]) -> Sh
 
 def expanded_join(
     ctx: RunContext,
-    choice: JoinChoice,
+    choice: JoinStrategy,
     pk: SharedTable,
     fk: SharedTable,
     pk_keys: tuple[str, ...],

@@ -117,6 +117,8 @@ def render_docs() -> str:
     ]
     for spec in OPERATORS.values():
         opens = "; ".join(f"{d.what} (to {d.to}, {d.when})" for d in spec.discloses) or "nothing"
+        if spec.side_outputs:
+            opens += "; secret side outputs: " + ", ".join(spec.side_outputs)
         lines.append(
             f"| {spec.name} | {spec.algorithm} | {spec.output_rows} | {spec.rounds} | {opens} |"
         )

@@ -23,11 +23,11 @@ from typing import Any, Generic, Literal, TypeVar
 
 from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare, BShare
-from tyst.ops.expressions import Need
+from tyst.ops.expressions import Need, add_need
 from tyst.relational.table import SharedTable
 from tyst.sql import ir
 
-__all__ = ["Need"]
+__all__ = ["Need", "add_need"]
 
 Needs = dict[str, Need]
 """Column name → what is needed of it (absent: nothing)."""
@@ -54,12 +54,15 @@ class Check:
 
 
 @dataclass(frozen=True)
-class JoinChoice:
-    """How one join runs, decided once before the run (:mod:`tyst.engine.planning`):
-    ``pk`` is the unique side; ``expand`` > 1 runs a bounded many-to-many join."""
+class JoinStrategy:
+    """How one JOIN runs, decided once before the run from public facts
+    (:func:`tyst.engine.planning.choose_join`): ``pk`` names the side with unique keys
+    (``left``/``right``); ``expand`` > 1: the pk side has at most ``expand`` rows per key
+    and the join runs as that many pk-fk joins."""
 
     pk: Literal["left", "right"]
     expand: int = 1
+    reason: str = field(default="", compare=False)
 
 
 @dataclass
@@ -72,7 +75,7 @@ class RunContext:
     """The owners' tables by name; a table is dropped after its last scan."""
     needs: Mapping[str, Need]
     """Per scanned column ``alias.column``: what the plan needs of it."""
-    joins: Mapping[int, JoinChoice]
+    joins: Mapping[int, JoinStrategy]
     """Per join step (``id`` of its node): the strategy chosen before the run."""
     scans_left: Counter[str] = field(default_factory=Counter)
     checks: list[Check] = field(default_factory=list)
@@ -95,11 +98,6 @@ class OperatorSpec(Generic[N]):
     discloses: tuple[Disclosure, ...] = ()
     side_outputs: tuple[str, ...] = ()
     """Named secret outputs besides the table (e.g. suppressed-group counts)."""
-
-
-def add_need(needs: Needs, name: str, level: Need) -> None:
-    """Record that ``name`` is needed at ``level`` (content wins over key)."""
-    needs[name] = "content" if "content" in (needs.get(name), level) else "key"
 
 
 def pick(table: SharedTable, schema: ir.Schema) -> SharedTable:

@@ -82,14 +82,10 @@ def _pack(bits: Sequence[BShare], offsets: Sequence[int], n: int) -> BShare:
     return BShare(a, b)
 
 
-def _or(party: Party, x: BShare, y: BShare) -> BShare:
-    return x ^ y ^ boolean.and_(party, x, y)
-
-
 def _spread_up(party: Party, x: BShare) -> BShare:
     """Bit p set iff some bit ≤ p of ``x`` is set (a prefix OR over the 64 bits; 6 rounds)."""
     for s in (1, 2, 4, 8, 16, 32):
-        x = _or(party, x, x.shift_left(s))
+        x = boolean.or_(party, x, x.shift_left(s))
     return x
 
 
