@@ -399,9 +399,10 @@ def test_other_ca_is_refused_in_the_mesh(deployment: Any) -> None:
     assert any("rejected the certificate of party 1" in e for e in honest), honest
 
 
-def test_server_refuses_bad_clients(deployment: Any) -> None:
-    """Party 0 listening; impostors dial it directly with hand-made hellos."""
-    _, nodes = deployment
+def _party0_alone(
+    nodes: Any, *, connect_timeout: float
+) -> tuple[int, threading.Thread, dict[str, Any]]:
+    """Party 0 listening on a fresh port, in a thread, for peers that never come."""
     listener = bind_listener()
     port = int(listener.getsockname()[1])
     dead = ("127.0.0.1", free_port())
@@ -411,10 +412,17 @@ def test_server_refuses_bad_clients(deployment: Any) -> None:
             [("127.0.0.1", port), dead, dead],
             nodes[0],
             JOB,
-            connect_timeout=2.5,
+            connect_timeout=connect_timeout,
             listen_socket=listener,
         )
     )
+    return port, party0, box
+
+
+def test_server_refuses_bad_clients(deployment: Any) -> None:
+    """Party 0 listening; impostors dial it directly with hand-made hellos."""
+    _, nodes = deployment
+    port, party0, box = _party0_alone(nodes, connect_timeout=2.5)
     try:
         # A certificate from another CA: the TLS handshake fails at the server.
         rogue = dataclasses.replace(
@@ -591,19 +599,7 @@ def test_silent_and_slow_connections_are_closed_within_the_handshake_deadline(
     that completes TLS but trickles its hello a byte a second are each closed
     within HANDSHAKE_TIMEOUT, and the setup error names them."""
     _, nodes = deployment
-    listener = bind_listener()
-    port = int(listener.getsockname()[1])
-    dead = ("127.0.0.1", free_port())
-    party0, box = in_thread(
-        lambda: connect_mesh(
-            0,
-            [("127.0.0.1", port), dead, dead],
-            nodes[0],
-            JOB,
-            connect_timeout=HANDSHAKE_TIMEOUT + 4.0,
-            listen_socket=listener,
-        )
-    )
+    port, party0, box = _party0_alone(nodes, connect_timeout=HANDSHAKE_TIMEOUT + 4.0)
     closed: dict[str, float] = {}
 
     def slow_hello() -> None:
