@@ -34,9 +34,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from tyst.client.recipient import decode
 from tyst.data.encoding import encode_column
 from tyst.data.types import ColumnType
-from tyst.engine.jobspec import JobSpec, job_spec
 from tyst.engine.metrics import NodeMetrics
-from tyst.engine.planning import TableFacts
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare
@@ -44,6 +42,8 @@ from tyst.net.launcher import run_tls_parties
 from tyst.net.transport import Transport
 from tyst.node.program import NodeResult, execute
 from tyst.plan import parse_plan
+from tyst.planner.jobspec import JobSpec, job_spec
+from tyst.planner.planning import TableFacts
 from tyst.relational.table import SharedColumn, SharedTable, all_valid
 from tyst.sql import ir
 

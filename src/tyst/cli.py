@@ -189,8 +189,8 @@ def run(
 ) -> None:
     """Run a plan through the full lifecycle on this machine: coordinator, three nodes, owners."""
     from tyst.data.files import DataError
-    from tyst.engine.planning import PlanningError
     from tyst.jobs.run import RunError
+    from tyst.planner.planning import PlanningError
     from tyst.sql.errors import SqlError
 
     plan = _load(plan_path)

@@ -27,10 +27,10 @@ from tyst.api.http import ApiError, NodeClient, node_identity
 from tyst.client.config import ClientConfigError, load_client_config
 from tyst.client.owner import UploadError, upload_table
 from tyst.client.session import Client
-from tyst.engine.jobspec import job_spec
 from tyst.jobs.deploy import LocalDeployment, write_local_deployment
 from tyst.net.certs import party_dns_name
 from tyst.plan import parse_plan
+from tyst.planner.jobspec import job_spec
 
 JOB = "job-" + "0123456789abcdef" * 2
 

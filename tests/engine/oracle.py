@@ -14,10 +14,10 @@ from tests.mpc.harness import run3
 from tyst.client.recipient import empty_global_columns
 from tyst.data.types import ColumnType, text_lanes
 from tyst.engine.executor import Executor
-from tyst.engine.planning import TableFacts, join_key_columns
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare, BShare
+from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 from tyst.sql import ir

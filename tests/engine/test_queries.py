@@ -13,7 +13,7 @@ import pytest
 from tests.engine.oracle import normalise, run_duckdb, run_mpc, run_mpc_full
 from tyst.data.types import ColumnType
 from tyst.engine.executor import ExecutionError
-from tyst.engine.planning import PlanningError, TableFacts
+from tyst.planner.planning import PlanningError, TableFacts
 
 T = ColumnType.parse
 SCHEMAS = {

@@ -39,7 +39,7 @@ from tests.engine.query_gen import (
     gen_query,
 )
 from tyst.data.types import ColumnType
-from tyst.engine.planning import PlanningError
+from tyst.planner.planning import PlanningError
 from tyst.sql.errors import SqlError
 
 BATCHES = 12

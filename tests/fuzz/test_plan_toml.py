@@ -2,8 +2,8 @@
 
 An outsider reaches :func:`tyst.plan.parse_plan` through the coordinator's
 ``POST /plans`` (and every party's client and node parse what it serves); the
-nodes and clients then compile the plan's SQL (:func:`tyst.engine.jobspec.job_spec`,
-which runs :func:`tyst.engine.jobspec.compile_plan` and the join planning).
+nodes and clients then compile the plan's SQL (:func:`tyst.planner.jobspec.job_spec`,
+which runs :func:`tyst.planner.jobspec.compile_plan` and the join planning).
 
 Inputs: arbitrary text, text over TOML's punctuation, line-level mutations of the
 example plan, structural mutations of its parsed document (re-serialised as TOML)
@@ -36,9 +36,9 @@ from hypothesis import strategies as st
 from tests.engine.query_gen import SCHEMAS, gen_query
 from tests.examples import ISSUE_PLAN
 from tests.fuzz import fuzz_settings, one_line
-from tyst.engine.jobspec import job_spec
-from tyst.engine.planning import PlanningError
 from tyst.plan import PlanError, parse_plan
+from tyst.planner.jobspec import job_spec
+from tyst.planner.planning import PlanningError
 from tyst.sql.errors import SqlError
 
 # ----------------------------------------------------------------------------- the check

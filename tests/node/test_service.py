@@ -17,12 +17,12 @@ import pytest
 
 from tests.examples import ISSUE_PLAN
 from tyst.api.uploads import Chunk, UploadHeader, UploadReader, UploadWriter
-from tyst.engine.jobspec import job_spec
 from tyst.net.certs import make_deployment
 from tyst.node.config import NodeConfig
 from tyst.node.service import NodeService, Refused
 from tyst.node.store import StoreError, TableWriter
 from tyst.plan import parse_plan
+from tyst.planner.jobspec import job_spec
 from tyst.service.keys import OrgKeys, Registry, generate
 from tyst.service.signing import Approval, approve
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tyst.data.types import ColumnType
-from tyst.engine.jobspec import compile_plan
 from tyst.plan import parse_plan
+from tyst.planner.jobspec import compile_plan
 from tyst.sql.compiler import compile_sql
 from tyst.sql.ranges import TableBounds
 

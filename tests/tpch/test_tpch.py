@@ -18,9 +18,9 @@ from benchmarks import tpch
 
 from tests.engine.oracle import normalise, run_duckdb, run_mpc
 from tyst.data.types import ColumnType
-from tyst.engine.jobspec import compile_plan
-from tyst.engine.pruning import table_needs
 from tyst.plan import parse_plan
+from tyst.planner.jobspec import compile_plan
+from tyst.planner.pruning import table_needs
 
 SF = 0.001
 ORDERS = 500

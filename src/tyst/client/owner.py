@@ -37,9 +37,9 @@ from tyst.api.http import ApiError, NodeClient
 from tyst.api.uploads import UploadHeader, UploadWriter
 from tyst.data.files import DEFAULT_CHUNK_ROWS, read_table
 from tyst.data.report import key_stats
-from tyst.engine.jobspec import JobSpec
-from tyst.engine.planning import join_key_columns
 from tyst.mpc.outsourced import split
+from tyst.planner.jobspec import JobSpec
+from tyst.planner.planning import join_key_columns
 from tyst.ring.words import U64, WordArray
 from tyst.service.keys import OrgKeys
 

@@ -27,8 +27,8 @@ from tyst.api.http import CoordinatorClient
 from tyst.api.results import ResultFormatError, ShareArray, decode_result, seal_context
 from tyst.coordinator.protocol import verify_result
 from tyst.data.encoding import decode_column, decode_ratio
-from tyst.engine.jobspec import JobSpec
 from tyst.mpc.outsourced import NodeShares, combine
+from tyst.planner.jobspec import JobSpec
 from tyst.ring.words import U64, WordArray
 from tyst.service.keys import OrgKeys, Registry, decode_b64
 from tyst.service.sealing import SealError, open_sealed

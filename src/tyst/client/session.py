@@ -30,8 +30,8 @@ from tyst.client.config import ClientConfig
 from tyst.client.owner import Progress, UploadReport, upload_table
 from tyst.client.recipient import Result, fetch_result
 from tyst.coordinator.protocol import plan_audit_job
-from tyst.engine.jobspec import JobSpec, job_spec
 from tyst.plan import Plan, PlanError, parse_plan
+from tyst.planner.jobspec import JobSpec, job_spec
 from tyst.service.audit import (
     GENESIS_HASH,
     AuditEvent,

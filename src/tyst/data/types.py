@@ -73,7 +73,7 @@ class ColumnType:
     key_only: bool = False
     """Internal (never in a plan or a result): an id/text column whose content lanes were
     dropped because the query only compares, joins or groups on it (see
-    :mod:`tyst.engine.pruning`); it has its key lanes only."""
+    :mod:`tyst.planner.pruning`); it has its key lanes only."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

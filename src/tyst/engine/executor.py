@@ -8,8 +8,8 @@ shared tables keyed by table name (columns named as in the plan).
 Before any step runs, everything is decided once, from public facts only:
 the steps (:func:`plan_steps`: one per distinct operator object, so a subplan
 shared by two parents — a CTE used twice — is computed once), the lanes each
-scan carries (:mod:`tyst.engine.pruning`) and every join's strategy
-(:mod:`tyst.engine.planning`). Each step calls its operator's
+scan carries (:mod:`tyst.planner.pruning`) and every join's strategy
+(:mod:`tyst.planner.planning`). Each step calls its operator's
 ``execute`` from the registry (:mod:`tyst.ops.registry`); a step's output is
 dropped as soon as its last consumer has run. A failing step's exception
 carries a note naming the step and operator.
@@ -30,13 +30,13 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tyst.engine.planning import Facts, choose_join
-from tyst.engine.pruning import scan_needs
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean
 from tyst.mpc.shares import AShare, concat_b
 from tyst.ops.registry import spec_of
 from tyst.ops.spec import Check, RunContext
+from tyst.planner.planning import Facts, choose_join
+from tyst.planner.pruning import scan_needs
 from tyst.relational.table import SharedTable
 from tyst.sql import ir
 

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tyst.data.report import DataReport, prepare_report
-from tyst.engine.jobspec import compile_plan, job_spec
-from tyst.engine.planning import (
+from tyst.ops.registry import disclosures, render_plan
+from tyst.plan import Plan
+from tyst.planner.jobspec import compile_plan, job_spec
+from tyst.planner.planning import (
     JoinStrategy,
     PlanningError,
     TableFacts,
     join_key_columns,
     join_strategies,
 )
-from tyst.ops.registry import disclosures, render_plan
-from tyst.plan import Plan
 from tyst.sql import ir
 
 

@@ -50,7 +50,6 @@ from tyst.client.owner import UploadError, UploadReport
 from tyst.client.recipient import ResultError
 from tyst.client.session import Client
 from tyst.data.files import write_csv
-from tyst.engine.jobspec import job_spec
 from tyst.engine.metrics import NodeMetrics
 from tyst.jobs.deploy import (
     NODE_ORGS,
@@ -61,6 +60,7 @@ from tyst.jobs.deploy import (
     write_local_deployment,
 )
 from tyst.plan import Plan
+from tyst.planner.jobspec import job_spec
 from tyst.service.audit import AuditEvent, incomplete_jobs, verify_chain, write_signed_head
 from tyst.service.keys import Registry
 

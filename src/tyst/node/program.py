@@ -29,12 +29,12 @@ from tyst.api.results import ShareArray
 from tyst.data.types import ColumnType
 from tyst.engine.executor import Executor
 from tyst.engine.metrics import NodeMetrics, Stopwatch, barrier
-from tyst.engine.planning import TableFacts
 from tyst.mpc.party import Party
 from tyst.mpc.protocols.shuffle import shuffle
 from tyst.mpc.shares import AShare, BShare, concat_a
 from tyst.net.transport import Transport
 from tyst.node.store import StoredTable, read_table
+from tyst.planner.planning import TableFacts
 from tyst.relational.table import SharedColumn, SharedTable, all_valid
 from tyst.ring.words import U64
 from tyst.sql import ir

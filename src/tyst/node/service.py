@@ -21,7 +21,7 @@ Contract
   a stream that is not the owner's is refused (403) before the node asks the
   coordinator anything or stores a byte. Then every field must match what the
   node derives from the signed plan (the owner of the table,
-  :mod:`tyst.engine.jobspec`), the row count must be within the plan's
+  :mod:`tyst.planner.jobspec`), the row count must be within the plan's
   ``max_rows`` for the table and what it implies
   (:func:`tyst.api.uploads.stored_bytes_bound`) within ``max_table_bytes``
   (413). Chunks are encrypted into the store as they arrive, never beyond that
@@ -89,8 +89,6 @@ from tyst.api.uploads import (
     verify_trailer,
 )
 from tyst.coordinator.protocol import is_job_id
-from tyst.engine.jobspec import JobSpec, job_spec
-from tyst.engine.planning import PlanningError, join_strategies
 from tyst.net.certs import NodeCredentials
 from tyst.net.launcher import PartyFailed
 from tyst.net.one_party import run_party
@@ -98,6 +96,8 @@ from tyst.node.config import NodeConfig
 from tyst.node.program import NodeResult, StoredInputs, node_program
 from tyst.node.store import ShareStore, StoredTable, StoreError, TableWriter
 from tyst.plan import PlanError, parse_plan
+from tyst.planner.jobspec import JobSpec, job_spec
+from tyst.planner.planning import PlanningError, join_strategies
 from tyst.service.audit import (
     GENESIS_HASH,
     AuditEvent,

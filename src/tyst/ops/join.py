@@ -1,7 +1,7 @@
 """``join``: the oblivious PK–FK equi-join, and the bounded many-to-many join built from it.
 
 Which side is the unique (pk) side, and whether the join is expanded k times, is decided
-once before the run from public facts (:mod:`tyst.engine.planning`) and handed to the
+once before the run from public facts (:mod:`tyst.planner.planning`) and handed to the
 operator in :attr:`RunContext.joins`. Every join adds one integrity check bit, opened at
 the end of the run: "the side treated as unique had duplicate keys" (or, expanded, "some
 key had more than k rows").

@@ -4,7 +4,7 @@ An operator's spec is the single place that knows, for its IR node type,
 
 - how it **executes** over its children's shared tables (``execute``),
 - which columns and lanes it **needs** from each child (``needs``; column
-  pruning is a fold over these rules, :mod:`tyst.engine.pruning`),
+  pruning is a fold over these rules, :mod:`tyst.planner.pruning`),
 - how ``tyst check`` **explains** it (``explain``),
 - its public cost: **output rows**, **rounds** and the **algorithm**,
 - what it **discloses**, to whom and when (``discloses``): ``tyst check``'s
@@ -56,7 +56,7 @@ class Check:
 @dataclass(frozen=True)
 class JoinStrategy:
     """How one JOIN runs, decided once before the run from public facts
-    (:func:`tyst.engine.planning.choose_join`): ``pk`` names the side with unique keys
+    (:func:`tyst.planner.planning.choose_join`): ``pk`` names the side with unique keys
     (``left``/``right``); ``expand`` > 1: the pk side has at most ``expand`` rows per key
     and the join runs as that many pk-fk joins."""
 

@@ -47,7 +47,7 @@ line naming the file and the offending key):
   verify it obliviously in every join that relies on it); ``max_rows_per_key``
   is a positive integer k, a public bound on how many rows share one join key,
   which lets a many-to-many join run as k key joins (see
-  :mod:`tyst.engine.planning`);
+  :mod:`tyst.planner.planning`);
 - ``max_rows`` is a positive integer; ``ranges`` maps int/decimal columns to
   ``[low, high]`` with low ≤ high, integers or (for decimals) decimal strings such
   as ``"1000.50"`` (TOML floats are refused: they are not exact), within the

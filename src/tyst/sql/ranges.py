@@ -37,7 +37,7 @@ grouped aggregates keep their input's bound; a global aggregate has 1 row;
 ``UNION ALL`` adds up; ``ORDER BY … LIMIT m`` has min(m, n); a join has at most
 k · max(n_left, n_right) rows, k being the largest ``max_rows_per_key`` declared
 below it (1 without), since every join is a PK–FK join, expanded k times when
-bounded (:mod:`tyst.engine.planning`).
+bounded (:mod:`tyst.planner.planning`).
 
 Errors: :class:`~tyst.sql.errors.SqlError` with pass name ``ranges``.
 """

@@ -4,7 +4,7 @@ Contract: :func:`job_spec` compiles the plan's SQL against its tables and
 fixes, per table the query reads, the **shared schema** — the columns an owner
 secret-shares and a node expects (the columns the plan needs; id/text columns
 that are only compared travel as their two key lanes, see
-:mod:`tyst.engine.pruning`) — and the columns each table is joined on (whose
+:mod:`tyst.planner.pruning`) — and the columns each table is joined on (whose
 uniqueness the owner checks in its own data). Everyone computes this from the
 signed plan text alone, so a node can refuse an upload whose columns differ.
 Errors: ``SqlError`` from the compiler.
@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from tyst.data.types import ColumnType, TableBounds
-from tyst.engine.planning import TableFacts, join_key_columns
-from tyst.engine.pruning import Need, table_needs
 from tyst.plan import Plan
+from tyst.planner.planning import TableFacts, join_key_columns
+from tyst.planner.pruning import Need, table_needs
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.engine.oracle import declared_bounds
 from tyst.data.types import ColumnType
-from tyst.engine.pruning import scan_needs
+from tyst.planner.pruning import scan_needs
 from tyst.sql.compiler import compile_sql
 
 T = ColumnType.parse

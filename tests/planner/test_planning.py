@@ -6,7 +6,7 @@ import pytest
 
 from tests.engine.oracle import declared_bounds
 from tyst.data.types import ColumnType
-from tyst.engine.planning import (
+from tyst.planner.planning import (
     PlanningError,
     TableFacts,
     join_key_columns,
