@@ -43,9 +43,9 @@ from tyst.net.transport import Transport
 from tyst.node.program import NodeResult, execute
 from tyst.plan import parse_plan
 from tyst.planner.jobspec import JobSpec, job_spec
-from tyst.planner.planning import TableFacts
+from tyst.planner.passes import physical_plan
+from tyst.planner.physical import PhysicalPlan
 from tyst.relational.table import SharedColumn, SharedTable, all_valid
-from tyst.sql import ir
 
 PLAN = """
 [analysis]
@@ -124,9 +124,8 @@ def make_tables(n: int, seed: int) -> dict[str, dict[str, list[str]]]:
 
 def _program(
     transport: Transport,
-    root: ir.Node,
+    plan: PhysicalPlan,
     schemas: dict[str, dict[str, ColumnType]],
-    facts: dict[str, TableFacts],
     tables: dict[str, tuple[int, dict[str, list[tuple[np.ndarray, np.ndarray]]]]],
 ) -> NodeResult:
     party = Party.setup(transport, domain=b"benchmarks.relational")
@@ -142,7 +141,7 @@ def _program(
         for name, (rows, cols) in tables.items()
     }
     del tables
-    return execute(party, inputs, root, facts)
+    return execute(party, inputs, plan)
 
 
 def _shares(
@@ -198,7 +197,7 @@ def measure(op: str, n: int, *, seed: int = 1, timeout: float = 600.0) -> Measur
     per = _shares(spec, data)
     results = run_tls_parties(
         _program,
-        (spec.compiled.plan, spec.schemas, facts),
+        (physical_plan(spec.compiled.plan, facts), spec.schemas),
         per_party_args=[(per[i],) for i in range(3)],
         timeout=timeout,
         deadline=max(600.0, 20 * timeout),

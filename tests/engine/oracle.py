@@ -17,6 +17,7 @@ from tyst.engine.executor import Executor
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare, BShare
+from tyst.planner.passes import physical_plan
 from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
@@ -138,6 +139,7 @@ def run_mpc_full(
     )
     if facts is None:
         facts = plaintext_facts(compiled.plan, schemas, data)
+    plan = physical_plan(compiled.plan, facts)
     shares = {
         t: {c: [split(lane) for lane in encode(schemas[t][c], data[t][c])] for c in schemas[t]}
         for t in schemas
@@ -171,8 +173,8 @@ def run_mpc_full(
             )
             for t, cols in shares.items()
         }
-        executor = Executor(p, inputs, facts)
-        out = executor.run(compiled.plan)
+        executor = Executor(p, inputs)
+        out = executor.run(plan)
         executor.reveal_checks()
         lanes = [(lane.a, lane.b) for col in out.columns.values() for lane in col.lanes]
         extras = [(x.a, x.b) for x in [*executor.suppressed, *executor.global_counts]]

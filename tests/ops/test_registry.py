@@ -10,8 +10,8 @@ import pytest
 import tyst.ops.aggregate
 from tests.engine.oracle import declared_bounds, run_duckdb, run_mpc
 from tyst.data.types import ColumnType
-from tyst.engine.executor import plan_steps
 from tyst.ops.registry import OPERATORS, disclosures, missing_specs, render_docs, render_plan
+from tyst.planner.passes import physical_plan
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
 
@@ -43,7 +43,7 @@ def test_operator_page_is_generated_from_the_registry() -> None:
 
 def test_a_cte_used_twice_is_one_step_and_runs_once(monkeypatch: pytest.MonkeyPatch) -> None:
     root = compile_sql(SHARED_CTE, SCHEMAS, bounds=declared_bounds(SCHEMAS)).plan
-    kinds = [type(s.node) for s in plan_steps(root)]
+    kinds = [type(s.node) for s in physical_plan(root, {}).steps]
     assert kinds.count(ir.Aggregate) == 1
     assert "computed once" in render_plan(root)
     calls = []
@@ -74,7 +74,7 @@ def test_step_inputs_precede_their_consumers() -> None:
         "SELECT k, COUNT(*) AS n FROM t WHERE k IN (SELECT k FROM t WHERE v > 3) "
         "GROUP BY k ORDER BY n DESC LIMIT 2"
     )
-    steps = plan_steps(compile_sql(sql, SCHEMAS).plan)
+    steps = physical_plan(compile_sql(sql, SCHEMAS).plan, {}).steps
     assert [s.number for s in steps] == list(range(1, len(steps) + 1))
     for s in steps:
         assert all(i < s.number for i in s.inputs)

@@ -1,18 +1,17 @@
-"""Run a compiled logical plan on the three nodes: a DAG of numbered steps, leaves first.
+"""Run a physical plan on the three nodes: its numbered steps, leaves first.
 
-Contract: :meth:`Executor.run` takes the plan's root and returns the result
-as a padded :class:`SharedTable` (validity bits, no row ever removed), whose
-column names are the query's output names. Inputs are the owners' tables as
-shared tables keyed by table name (columns named as in the plan).
+Contract: :meth:`Executor.run` takes the planner's frozen
+:class:`~tyst.planner.physical.PhysicalPlan` (:func:`tyst.planner.passes.physical_plan`) and
+returns the result as a padded :class:`SharedTable` (validity bits, no row ever removed),
+whose column names are the query's output names. Inputs are the owners' tables as shared
+tables keyed by table name (columns named as in the plan).
 
-Before any step runs, everything is decided once, from public facts only:
-the steps (:func:`plan_steps`: one per distinct operator object, so a subplan
-shared by two parents — a CTE used twice — is computed once), the lanes each
-scan carries (:mod:`tyst.planner.pruning`) and every join's strategy
-(:mod:`tyst.planner.planning`). Each step calls its operator's
-``execute`` from the registry (:mod:`tyst.ops.registry`); a step's output is
-dropped as soon as its last consumer has run. A failing step's exception
-carries a note naming the step and operator.
+Everything was decided before the run, from public facts only, and is read off the plan's
+steps: the order (one step per distinct operator object, so a subplan shared by two parents —
+a CTE used twice — is computed once), the lanes each scan carries and every join's strategy.
+Each step calls its operator's ``execute`` from the registry (:mod:`tyst.ops.registry`); a
+step's output is dropped as soon as its last consumer has run. A failing step's exception
+carries a note naming the step and operator (``in plan step 4 (aggregate)``).
 
 Nothing is opened here except by the operators' documented protocols and by
 :meth:`Executor.reveal_checks`, which opens the run's integrity checks (one
@@ -28,78 +27,43 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean
 from tyst.mpc.shares import AShare, concat_b
 from tyst.ops.registry import spec_of
 from tyst.ops.spec import Check, RunContext
-from tyst.planner.planning import Facts, choose_join
-from tyst.planner.pruning import scan_needs
+from tyst.planner.physical import PhysicalPlan
 from tyst.relational.table import SharedTable
 from tyst.sql import ir
 
-__all__ = ["Check", "ExecutionError", "Executor", "Step", "plan_steps"]
+__all__ = ["Check", "ExecutionError", "Executor"]
 
 
 class ExecutionError(Exception):
     """A run that must stop (an integrity check failed); str() is one line."""
 
 
-@dataclass(frozen=True)
-class Step:
-    """One operator of the plan DAG: ``number`` (1-based, leaves first) and the steps whose
-    outputs it consumes."""
-
-    number: int
-    node: ir.Node
-    inputs: tuple[int, ...]
-
-
-def plan_steps(root: ir.Node) -> list[Step]:
-    """The plan as numbered steps in an order where every input precedes its consumer; an
-    operator object reached through two parents is one step."""
-    number: dict[int, int] = {}
-    steps: list[Step] = []
-
-    def visit(node: ir.Node) -> int:
-        if id(node) in number:
-            return number[id(node)]
-        inputs = tuple(visit(child) for child in node.children())
-        steps.append(Step(len(steps) + 1, node, inputs))
-        number[id(node)] = len(steps)
-        return len(steps)
-
-    visit(root)
-    return steps
-
-
 class Executor:
     """Executes a plan's steps over shared tables for one party."""
 
-    def __init__(
-        self, party: Party, inputs: Mapping[str, SharedTable], facts: Facts | None = None
-    ) -> None:
+    def __init__(self, party: Party, inputs: Mapping[str, SharedTable]) -> None:
         self.party = party
         self.inputs = dict(inputs)  # a scanned table is dropped after its last scan
-        self.facts: Facts = facts or {}
         self.checks: list[Check] = []
         self.suppressed: list[AShare] = []
         self.global_counts: list[AShare] = []
 
-    def run(self, root: ir.Node) -> SharedTable:
+    def run(self, plan: PhysicalPlan) -> SharedTable:
         """The plan's output table (see module contract)."""
-        steps = plan_steps(root)
+        steps = plan.steps
+        if not steps:
+            raise ValueError("the plan has no steps: build it with tyst.planner.physical_plan")
         ctx = RunContext(
             self.party,
             self.inputs,
-            scan_needs(root),
-            {
-                id(s.node): choose_join(s.node, self.facts)
-                for s in steps
-                if isinstance(s.node, ir.Join)
-            },
+            plan.needs(),
+            plan.joins(),
             scans_left=Counter(s.node.table for s in steps if isinstance(s.node, ir.Scan)),
             checks=self.checks,
             suppressed=self.suppressed,
@@ -112,13 +76,11 @@ class Executor:
             try:
                 result = spec.execute(ctx, step.node, [outputs[i] for i in step.inputs])
             except Exception as exc:
-                exc.add_note(f"in plan step {step.number} ({spec.name})")
+                exc.add_note(f"in plan {step.describe()}")
                 raise
             names = [n for n, _ in step.node.schema if n in result.columns]
             if list(result.columns) != names:
-                raise AssertionError(
-                    f"step {step.number} ({spec.name}) produced {list(result.columns)}"
-                )
+                raise AssertionError(f"{step.describe()} produced {list(result.columns)}")
             for i in step.inputs:
                 consumers[i] -= 1
                 if consumers[i] == 0:

@@ -15,13 +15,8 @@ from tyst.data.report import DataReport, prepare_report
 from tyst.ops.registry import disclosures, render_plan
 from tyst.plan import Plan
 from tyst.planner.jobspec import compile_plan, job_spec
-from tyst.planner.planning import (
-    JoinStrategy,
-    PlanningError,
-    TableFacts,
-    join_key_columns,
-    join_strategies,
-)
+from tyst.planner.passes import physical_plan
+from tyst.planner.planning import PlanningError, TableFacts, join_key_columns
 from tyst.sql import ir
 
 
@@ -133,11 +128,8 @@ def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckRepor
     if joins:
         out.append("How the joins run:")
     try:
-        strategies: Mapping[ir.Join, JoinStrategy] = join_strategies(root, facts)
-        for join, strategy in strategies.items():
-            keys_text = ", ".join(join.left_keys)
-            expand = f", run as {strategy.expand} joins" if strategy.expand > 1 else ""
-            out.append(f"  join on {keys_text}: {strategy.reason}{expand}")
+        physical = physical_plan(root, facts)
+        out += [f"  {line}" for line in physical.render_joins()]
     except PlanningError as exc:
         ok = False
         out.append(f"  cannot run yet: {exc}")

@@ -3,13 +3,13 @@
 Contract: :func:`node_program` runs in the node's run process, connected to
 the two other nodes by ``transport``. It decrypts this node's stored shares of
 every table (:func:`tyst.node.store.read_table`), builds the shared tables
-(every uploaded row valid), runs the compiled plan (:class:`Executor`), opens
-only the integrity-check bits (a set bit raises ``ExecutionError``: no
-output), shuffles the padded result (unless the query orders it) and returns
-its result shares as named arrays, ready to be sealed to each recipient:
-``lane.<k>`` (arithmetic), ``valid`` (boolean) and ``extras`` (the suppressed
-group counts, then the global-aggregate row counts; see
-:func:`tyst.client.recipient.decode`).
+(every uploaded row valid), runs the physical plan (:class:`Executor`; the node
+service plans it once, :func:`tyst.planner.passes.physical_plan`), opens only
+the integrity-check bits (a set bit raises ``ExecutionError``: no output),
+shuffles the padded result (unless the query orders it) and returns its result
+shares as named arrays, ready to be sealed to each recipient: ``lane.<k>``
+(arithmetic), ``valid`` (boolean) and ``extras`` (the suppressed group counts,
+then the global-aggregate row counts; see :func:`tyst.client.recipient.decode`).
 
 What the nodes learn: the input row counts, the plan and the check bits.
 """
@@ -34,7 +34,7 @@ from tyst.mpc.protocols.shuffle import shuffle
 from tyst.mpc.shares import AShare, BShare, concat_a
 from tyst.net.transport import Transport
 from tyst.node.store import StoredTable, read_table
-from tyst.planner.planning import TableFacts
+from tyst.planner.physical import PhysicalPlan
 from tyst.relational.table import SharedColumn, SharedTable, all_valid
 from tyst.ring.words import U64
 from tyst.sql import ir
@@ -95,29 +95,27 @@ def _profiled(party: int) -> Iterator[None]:
 
 def node_program(
     transport: Transport,
-    root: ir.Node,
+    plan: PhysicalPlan,
     schemas: dict[str, dict[str, ColumnType]],
-    facts: dict[str, TableFacts],
     domain: bytes,
     inputs: StoredInputs,
 ) -> NodeResult:
     """Run the plan at this node (see the module docstring)."""
     with _profiled(transport.party):
         party = Party.setup(transport, domain=domain)
-        return execute(party, load_inputs(party, inputs, schemas), root, facts)
+        return execute(party, load_inputs(party, inputs, schemas), plan)
 
 
-def execute(
-    party: Party, tables: dict[str, SharedTable], root: ir.Node, facts: dict[str, TableFacts]
-) -> NodeResult:
-    """Run ``root`` over ``tables`` (the executor takes the only reference and frees each
+def execute(party: Party, tables: dict[str, SharedTable], plan: PhysicalPlan) -> NodeResult:
+    """Run ``plan`` over ``tables`` (the executor takes the only reference and frees each
     table after its last scan), open the check bits, shuffle unless ordered, and return
     the result shares as named arrays with this node's metrics of the query."""
-    executor = Executor(party, tables, facts)
+    root = plan.root
+    executor = Executor(party, tables)
     del tables
     barrier(party)
     watch = Stopwatch(party)
-    out = executor.run(root)
+    out = executor.run(plan)
     executor.reveal_checks()
     lanes: list[AShare | BShare] = [lane for col in out.columns.values() for lane in col.lanes]
     valid: AShare | BShare = out.valid

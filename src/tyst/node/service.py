@@ -97,7 +97,8 @@ from tyst.node.program import NodeResult, StoredInputs, node_program
 from tyst.node.store import ShareStore, StoredTable, StoreError, TableWriter
 from tyst.plan import PlanError, parse_plan
 from tyst.planner.jobspec import JobSpec, job_spec
-from tyst.planner.planning import PlanningError, join_strategies
+from tyst.planner.passes import physical_plan
+from tyst.planner.planning import PlanningError
 from tyst.service.audit import (
     GENESIS_HASH,
     AuditEvent,
@@ -520,11 +521,11 @@ class NodeService:
             return
         try:
             facts = spec.facts({t: m.unique for t, m in entry.tables.items()})
-            join_strategies(spec.compiled.plan, facts)
+            plan = physical_plan(spec.compiled.plan, facts)
             inputs = StoredInputs(self.store.root, job, self.store.key(job), dict(entry.tables))
             run = run_party(
                 node_program,
-                (spec.compiled.plan, spec.schemas, facts, spec.domain(job), inputs),
+                (plan, spec.schemas, spec.domain(job), inputs),
                 party=self.config.party,
                 addresses=self.config.mesh,
                 credentials=self.credentials,
