@@ -14,23 +14,33 @@ Owners: Skatteverket's stand-in ``skv`` owns ``lineitem``; ``fk`` owns ``orders`
 
 Usage (not part of the test suite; ``tests/tpch`` runs the same queries at SF 0.001)::
 
-    .venv/bin/python -m benchmarks.tpch --sf 0.01 [--queries q1,q6] [--out DIR]
+    .venv/bin/python -m benchmarks.tpch --sf 0.01 [--queries q1,q6] [--out DIR [--reuse]]
+        [--json FILE] [--timeout SECONDS]
 
 runs each supported query through ``tyst run`` (coordinator, three node processes, mutual
-TLS on loopback), compares with DuckDB and prints time, traffic and peak memory of the
-slowest node.
+TLS on loopback), compares with DuckDB and prints one line per query — end to end
+seconds, result rows, equal to DuckDB, the slowest node's computing seconds, the most a
+node sent (MB) and the largest peak memory of a node (MiB) — and its row for
+``docs/benchmarks.md``. ``--reuse`` keeps the CSV files already in ``--out`` (same scale
+factor) instead of generating them again; ``--json`` appends each query's record.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.rows import same_rows
 
 OWNERS = {"skv": "Skatteverket", "fk": "Försäkringskassan", "scb": "Statistiska centralbyrån"}
 COMMENT_CHARS = 60
@@ -320,63 +330,94 @@ def _text(value: object) -> str:
     return str(value)
 
 
+NODE_LINE = re.compile(
+    r"node (\d): computed in ([\d.]+) s, sent ([\d.]+) MB.*peak memory (\d+) MiB"
+)
+
+
+def node_figures(stdout: str) -> dict[str, float]:
+    """The slowest node's computing seconds, the most a node sent (MB) and the largest
+    peak memory of a node (MiB), from ``tyst run``'s per-node lines."""
+    nodes = [m.groups() for m in NODE_LINE.finditer(stdout)]
+    if len(nodes) != 3:
+        raise ValueError(f"expected three node lines in tyst run's output, got {len(nodes)}")
+    return {
+        "node_seconds": max(float(s) for _, s, _, _ in nodes),
+        "sent_mb": max(float(b) for _, _, b, _ in nodes),
+        "peak_mib": max(float(p) for _, _, _, p in nodes),
+    }
+
+
+def run_query(
+    name: str, sf: float, files: dict[str, Path], work: Path, timeout: float
+) -> dict[str, object]:
+    """Run one query through ``tyst run``; return its figures (``equal_to_duckdb`` checked)."""
+    sql = QUERIES[name]
+    plan = work / f"{name}.toml"
+    plan.write_text(plan_text(name, sql), encoding="utf-8")
+    data = [a for t in tables_of(sql) for a in ("--data", f"{t}={files[t]}")]
+    out = work / f"{name}.csv"
+    tyst = str(Path(sys.executable).parent / "tyst")
+    command = [tyst, "run", str(plan), *data, "--out", str(out), "--timeout", str(timeout)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    record: dict[str, object] = {"query": name, "sf": sf, "seconds": round(seconds, 1)}
+    if done.returncode != 0:
+        record["error"] = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return record
+    with out.open(encoding="utf-8") as f:
+        got = list(csv.reader(f))
+    _, want = duckdb_rows(sql, files)
+    record["rows"] = len(got) - 1
+    ordered = "order by" in sql and "limit" in sql
+    record["equal_to_duckdb"] = same_rows(got[1:], want, ordered=ordered)
+    record.update(node_figures(done.stdout))
+    record["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    record["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    return record
+
+
+def table_row(r: dict[str, object]) -> str:
+    """One markdown row of docs/benchmarks.md's TPC-H tables."""
+    if "error" in r:
+        return f"| {str(r['query']).upper()} | failed: {r['error']} | | | | | |"
+    return (
+        f"| {str(r['query']).upper()} | {r['rows']} | {r['seconds']} | {r['node_seconds']} "
+        f"| {float(str(r['sent_mb'])):,.0f} | {float(str(r['peak_mib'])):.0f} "
+        f"| {str(r['equal_to_duckdb']).lower()} |".replace(",", " ")
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sf", type=float, default=0.01)
     parser.add_argument("--queries", default=",".join(QUERIES))
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="work directory (kept)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="use the CSV files already in --out if present"
+    )
+    parser.add_argument("--timeout", type=float, default=600.0, help="tyst run --timeout")
+    parser.add_argument("--json", type=Path, default=None, help="append the records here")
     args = parser.parse_args(argv)
     work = args.out or Path(tempfile.mkdtemp(prefix="tyst-tpch-"))
     work.mkdir(parents=True, exist_ok=True)
-    files = generate(args.sf, work)
-    tyst = str(Path(sys.executable).parent / "tyst")
+    existing = {t: work / f"{t}.csv" for t in TABLES}
+    if args.reuse and all(p.exists() for p in existing.values()):
+        files = existing
+    else:
+        files = generate(args.sf, work)
     failures = 0
     for name in args.queries.split(","):
-        sql = QUERIES[name]
-        plan = work / f"{name}.toml"
-        plan.write_text(plan_text(name, sql), encoding="utf-8")
-        data = [a for t in tables_of(sql) for a in ("--data", f"{t}={files[t]}")]
-        out = work / f"{name}.csv"
-        start = time.perf_counter()
-        done = subprocess.run(
-            [tyst, "run", str(plan), *data, "--out", str(out)], capture_output=True, text=True
-        )
-        seconds = time.perf_counter() - start
-        if done.returncode != 0:
-            failures += 1
-            print(f"{name}: FAILED: {done.stderr.strip().splitlines()[-1:]}")
-            continue
-        with out.open(encoding="utf-8") as f:
-            got = list(csv.reader(f))
-        _, want = duckdb_rows(sql, files)
-        equal = _same(got[1:], want, ordered="order by" in sql and "limit" in sql)
-        failures += not equal
-        print(
-            f"{name} sf={args.sf} seconds={seconds:.1f} rows={len(got) - 1} "
-            f"equal_to_duckdb={str(equal).lower()}"
-        )
-        for line in done.stdout.splitlines():
-            if "node" in line and ("MiB" in line or "bytes" in line):
-                print(f"    {line.strip()}")
+        record = run_query(name, args.sf, files, work, args.timeout)
+        failures += record.get("equal_to_duckdb") is not True
+        print(" ".join(f"{k}={v}" for k, v in record.items() if k not in ("date", "loadavg")))
+        print(f"    {table_row(record)}", flush=True)
+        if args.json is not None:
+            old = json.loads(args.json.read_text()) if args.json.exists() else {"records": []}
+            old["records"].append(record)
+            args.json.write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")
     return 1 if failures else 0
-
-
-def _same(got: list[list[str]], want: list[tuple[str, ...]], *, ordered: bool) -> bool:
-    def norm(rows: list[list[str]] | list[tuple[str, ...]]) -> list[tuple[str, ...]]:
-        out = []
-        for row in rows:
-            out.append(tuple(_number(v) for v in row))
-        return out
-
-    a, b = norm(got), norm(want)
-    return a == b if ordered else sorted(a) == sorted(b)
-
-
-def _number(value: str) -> str:
-    try:
-        return f"{float(value):.4f}" if any(c in value for c in ".e") else value
-    except ValueError:
-        return value
 
 
 if __name__ == "__main__":
