@@ -31,7 +31,13 @@ from tests.coordinator.helpers import (
     submit,
 )
 from tyst.coordinator.app import create_app
-from tyst.coordinator.protocol import SIGNATURE_HEADER, sign_result, verify_result
+from tyst.coordinator.protocol import (
+    EVENT_ID,
+    SIGNATURE_HEADER,
+    new_event_id,
+    sign_result,
+    verify_result,
+)
 from tyst.service.keys import decode_b64
 from tyst.service.sealing import open_sealed, seal
 
@@ -396,3 +402,29 @@ def test_padded_rows_must_be_what_the_nodes_reported(client: TestClient) -> None
     assert response.status_code == 400
     assert "padded length the nodes reported" in response.json()["detail"]
     assert job_event(client, job_id, FK, "result_received", {"padded_rows": 16}).status_code == 200
+
+
+def test_a_redelivered_event_is_recorded_once(client: TestClient) -> None:
+    """A node that resends an event (same event id, drafted and signed afresh, as its outbox
+    does after a lost answer) is acknowledged with the first one; nothing is appended, not
+    even where the event would now be an illegal transition."""
+    job_id = approved_job(client)
+    job_event(client, job_id, NODES[0], "upload_received", {"owner": "malmo", "table": "bistand"})
+    started = {"tables": 2, EVENT_ID: new_event_id()}
+    first = job_event(client, job_id, NODES[0], "run_started", started)
+    assert first.status_code == 200, first.text
+    assert first.json()["duplicate"] is False
+    length = len(client.get("/audit").text.splitlines())
+    again = job_event(client, job_id, NODES[0], "run_started", started)
+    assert again.status_code == 200, again.text
+    assert again.json() == {**first.json(), "duplicate": True}
+    assert len(client.get("/audit").text.splitlines()) == length
+    # the same id for another fact is refused; another node's event with the id is its own
+    other = job_event(client, job_id, NODES[0], "run_failed", {EVENT_ID: started[EVENT_ID]})
+    assert other.status_code == 409
+    assert "already used event id" in other.json()["detail"]
+    assert job_event(client, job_id, NODES[1], "run_started", started).json()["duplicate"] is False
+    bad = job_event(client, job_id, NODES[2], "run_started", {EVENT_ID: "not-hex"})
+    assert bad.status_code == 400
+    kinds = [e["kind"] for e in client.get(f"/jobs/{job_id}").json()["events"]]
+    assert kinds == ["job_created", "upload_received", "run_started", "run_started"]

@@ -17,6 +17,7 @@ import pytest
 
 from tests.examples import ISSUE_PLAN
 from tyst.api.uploads import Chunk, UploadHeader, UploadReader, UploadWriter
+from tyst.coordinator.protocol import EVENT_ID, is_event_id
 from tyst.net.certs import make_deployment
 from tyst.node.config import NodeConfig
 from tyst.node.service import NodeService, Refused
@@ -48,7 +49,9 @@ class LyingCoordinator:
         return {"toml": self.toml, "approvals": [a.to_dict() for a in self.approvals]}
 
     def job_event(self, job: str, kind: str, details: dict[str, Any]) -> dict[str, Any]:
-        self.events.append((kind, dict(details)))
+        recorded = dict(details)
+        assert is_event_id(recorded.pop(EVENT_ID))  # every event names itself for redelivery
+        self.events.append((kind, recorded))
         return {}
 
     def kinds(self) -> list[str]:
@@ -465,7 +468,9 @@ def test_a_stalled_stream_is_dropped_after_the_upload_timeout(tmp_path: Path) ->
     service.sweep(now=time.time() + 3000)
     assert len(list(service.store.root.rglob("*.part"))) == 1
     service.sweep(now=time.time() + 3700)
-    assert list(service.store.root.iterdir()) == []  # the part file, the job's directory and key
+    # the part file, the job's directory and key are gone; the outbox is empty
+    assert [p.name for p in service.store.root.iterdir()] == ["outbox"]
+    assert len(service.outbox) == 0
     assert not service.store.has_key(JOB)
     with pytest.raises(StoreError, match="stalled"):
         stalled.write(b"\0" * 8)
@@ -521,5 +526,5 @@ def test_a_job_id_not_of_the_coordinators_form_is_refused(tmp_path: Path, job: s
     with pytest.raises(Refused) as info:
         service.job_view(job)
     assert info.value.status == 404
-    assert list(service.store.root.iterdir()) == []
+    assert [p.name for p in service.store.root.iterdir()] == ["outbox"]
     assert coordinator.kinds() == []

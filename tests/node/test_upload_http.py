@@ -209,7 +209,7 @@ def test_a_failed_stream_leaves_no_chunks_on_disk(node: Node) -> None:
     answer = _put(node, bytes(data))
     assert answer.status_code == 400
     assert "SHA-256" in answer.json()["detail"]
-    assert list(node.service.store.root.rglob("*")) == []
+    assert [p.name for p in node.service.store.root.rglob("*")] == ["outbox"]  # empty
 
 
 # ---------------------------------------------------------------- finding 5: no slot squatting
@@ -262,7 +262,7 @@ def test_an_aliased_job_id_is_404_and_creates_no_store_directory(node: Node, pat
         answer = client.put(node.url + path, content=_stream(MALMO))
         assert answer.status_code == 404, answer.text
         assert client.get(node.url + path.split("/tables/")[0]).status_code == 404
-    assert list(node.service.store.root.iterdir()) == []
+    assert [p.name for p in node.service.store.root.iterdir()] == ["outbox"]
     assert node.coordinator.kinds() == []
 
 

@@ -64,6 +64,21 @@ class ApiError(Exception):
         self.status = status
 
 
+TRANSIENT_STATUSES = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
+"""HTTP statuses a retry may cure: 401 (a request signed outside the clock window),
+timeouts, overload and server errors."""
+
+
+def transient(exc: ApiError) -> bool:
+    """Whether the request that raised ``exc`` may succeed if sent again later: the
+    service was unreachable (no status), failed or was busy, or the audit log moved on
+    under a signed draft (409 "draft … again")."""
+    if exc.status is None or exc.status in TRANSIENT_STATUSES:
+        return True
+    text = str(exc)
+    return exc.status == 409 and ("draft" in text and "again" in text)
+
+
 def _verify(verify: Verify | Path) -> Any:
     if isinstance(verify, Path):
         return str(verify)
@@ -409,9 +424,11 @@ class NodeClient(_Http):
 __all__ = [
     "SENDER_HEADER",
     "SIGNATURE_HEADER",
+    "TRANSIENT_STATUSES",
     "ApiError",
     "CoordinatorAuth",
     "CoordinatorClient",
     "NodeClient",
     "node_identity",
+    "transient",
 ]

@@ -75,7 +75,12 @@ recipient of the plan: who may sign which kind is the one table
 (``plan_rejected`` in a job also by an owner; at plan level only by an owner).
 A ``result_received`` event may carry no detail but ``padded_rows`` (400
 otherwise): the number of valid result rows is never published.
-Anything else is an illegal transition (409). "Every node" is the configured
+Anything else is an illegal transition (409). A job event whose actor already
+recorded an event with the same ``details.event_id``
+(:data:`~tyst.coordinator.protocol.EVENT_ID`) is a redelivery: it is checked
+(signature included), acknowledged with the earlier event's ``seq`` and
+``hash`` (``duplicate``: true) and not appended, whatever the job's state now
+— so a node may resend until it hears an answer. "Every node" is the configured
 ``nodes`` (mandatory: exactly :data:`~tyst.coordinator.protocol.NODE_COUNT`
 registered organisations; no organisation is ever inferred to be a node).
 
@@ -128,9 +133,11 @@ from tyst.coordinator.db import (
     ResultBlobRow,
 )
 from tyst.coordinator.protocol import (
+    EVENT_ID,
     JOB_EVENT_KINDS,
     NODE_COUNT,
     RESULT_CONTEXT,
+    is_event_id,
     is_job_id,
     plan_audit_job,
     result_statement,
@@ -813,6 +820,11 @@ class Ledger:
             history = session.scalars(
                 select(AuditEventRow).where(AuditEventRow.job == job.id).order_by(AuditEventRow.seq)
             ).all()
+            earlier = _redelivered(event, history)
+            if earlier is not None:  # the same fact sent again: acknowledge, append nothing
+                return EventAccepted(
+                    seq=earlier.seq, hash=earlier.hash, state=job.state, duplicate=True
+                )
             state = self._transition(job.state, event, plan, history)
             row = self._append(session, event)
             if event.kind == "result_received":
@@ -1072,6 +1084,31 @@ _FAILURE_KINDS = frozenset({"run_failed", "plan_rejected", "job_cancelled"})
 def _parties(owners_json: str, recipients_json: str) -> set[str]:
     """A plan row's parties: its owners and recipients (:data:`tyst.service.roles.PARTY`)."""
     return {*json.loads(owners_json), *json.loads(recipients_json)}
+
+
+def _redelivered(event: AuditEvent, history: Collection[AuditEventRow]) -> AuditEventRow | None:
+    """The event of ``history`` this one repeats (same actor and :data:`EVENT_ID`), if any.
+
+    Errors: 400 for a malformed event id; 409 for an event id its actor already used
+    for an event of another kind or with other details."""
+    event_id = event.details.get(EVENT_ID)
+    if event_id is None:
+        return None
+    if not is_event_id(event_id):
+        raise _bad(f"details.{EVENT_ID} must be 32 lowercase hex digits")
+    for row in history:
+        if row.actor != event.actor:
+            continue
+        details = json.loads(row.details)
+        if details.get(EVENT_ID) != event_id:
+            continue
+        if row.kind != event.kind or details != dict(event.details):
+            raise _conflict(
+                f"{event.actor!r} already used event id {event_id} for another event "
+                f"(seq {row.seq})"
+            )
+        return row
+    return None
 
 
 def _failed(history: Collection[AuditEventRow]) -> bool:

@@ -16,6 +16,13 @@ Contract
 - **Job states** (:data:`JOB_STATES`): ``created → uploading → running →
   finished | failed → deleted``; see :mod:`tyst.coordinator.ledger` for which
   signed event moves a job from one state to the next.
+- **Redelivered events.** An event may carry ``details[EVENT_ID]`` (:data:`EVENT_ID`,
+  32 lowercase hex digits, :func:`new_event_id`): the sender's own name for the
+  fact it reports, kept the same each time it sends it again (a node's outbox
+  redraws and re-signs the event at every attempt, so neither ``seq`` nor the
+  signature can name it). The coordinator records a job event with a given
+  actor and event id once; a repeat is acknowledged with the event already in
+  the log and appends nothing.
 - **Result relay.** A node posts each sealed result blob for one recipient with
   two headers: :data:`SENDER_HEADER` (its organisation id) and
   :data:`SIGNATURE_HEADER` (base64 Ed25519 signature under context
@@ -74,6 +81,9 @@ JOB_EVENT_KINDS: frozenset[str] = NODE_EVENT_KINDS | {
     "job_cancelled",
 }
 """Every audit event kind accepted by ``PUT /jobs/{id}/events``."""
+
+EVENT_ID = "event_id"
+"""Detail key of a sender-chosen event id (see the module docstring: redelivery)."""
 
 NODE_COUNT = 3
 """Compute nodes per deployment (three-party replicated secret sharing)."""
@@ -135,6 +145,16 @@ def check_digest(digest: object) -> str:
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise ValueError(f"{digest!r} is not a plan digest (64 lowercase hex characters)")
     return digest
+
+
+def new_event_id() -> str:
+    """A fresh event id for :data:`EVENT_ID` (32 random lowercase hex digits)."""
+    return secrets.token_hex(16)
+
+
+def is_event_id(value: object) -> bool:
+    """Whether ``value`` has the form of an event id (32 lowercase hex digits)."""
+    return isinstance(value, str) and _NONCE.fullmatch(value) is not None
 
 
 def is_job_id(job_id: object) -> bool:

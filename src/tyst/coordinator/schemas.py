@@ -176,6 +176,9 @@ class EventAccepted(BaseModel):
     seq: int
     hash: str
     state: str
+    duplicate: bool = False
+    """True when the event repeats one already logged (same actor and event id): nothing
+    was appended, ``seq`` and ``hash`` are the earlier event's."""
 
 
 class JobRequest(BaseModel):

@@ -115,6 +115,7 @@ def write_local_deployment(
     timeout: float = 120.0,
     connect_timeout: float = 120.0,
     max_blob_bytes: int = 2**31 - 1,
+    redeliver_max_seconds: float = 30.0,
 ) -> LocalDeployment:
     """Write a fresh deployment for the parties ``orgs`` plus three nodes under ``root``.
 
@@ -178,7 +179,8 @@ def write_local_deployment(
             f"mesh = {mesh}\n"
             f"timeout = {timeout}\n"
             f"connect_timeout = {connect_timeout}\n"
-            "sweep_seconds = 2\n",
+            "sweep_seconds = 2\n"
+            f"redeliver_max_seconds = {redeliver_max_seconds}\n",
             encoding="utf-8",
         )
         node_configs.append(path)
@@ -294,6 +296,24 @@ class LocalServices:
         config = self.deployment.node_configs[party]
         self._spawn(name, ["node", "serve", "--config", str(config)], config.parent / "node.log")
         self._wait_healthy(name, self.deployment.node_urls[party])
+
+    def restart_coordinator(self) -> None:
+        """Start the coordinator again (after it died) and wait until it answers."""
+        old = next(p for p in self.processes if p.name == "coordinator")
+        if old.process.poll() is None:
+            raise ServiceError("the coordinator is still running")
+        self.processes.remove(old)
+        d = self.deployment
+        self._spawn(
+            "coordinator",
+            ["coordinator", "serve", "--config", str(d.coordinator_config)],
+            d.coordinator_config.parent / "coordinator.log",
+        )
+        self._wait_healthy("coordinator", d.coordinator_url)
+
+    def coordinator_process(self) -> subprocess.Popen[bytes]:
+        """The coordinator's OS process (tests kill it to simulate an outage)."""
+        return next(p.process for p in self.processes if p.name == "coordinator")
 
     def node_process(self, party: int) -> subprocess.Popen[bytes]:
         """The OS process of node ``party`` (tests kill it to simulate a failure)."""

@@ -24,6 +24,9 @@ Format (TOML, one ``[node]`` table; relative paths are relative to the file)::
     upload_timeout = 3600          # seconds a job may wait for all its uploads
     sweep_seconds = 30             # how often retention and stale jobs are checked
     max_table_bytes = 34359738368  # optional: the most one table's upload may store (32 GiB)
+    outbox_max_items = 10000       # optional: messages queued for the coordinator at most
+    outbox_max_bytes = 8589934592  # optional: bytes of sealed results queued at most (8 GiB)
+    redeliver_max_seconds = 30     # optional: longest wait between two redelivery attempts
 
 Errors: :class:`NodeConfigError`, one line naming the file and the key.
 """
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from tyst.api.configfile import read_section
+from tyst.node.outbox import DEFAULT_BACKOFF_MAX, DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS
 
 _KEYS = {
     "org",
@@ -57,6 +61,9 @@ _KEYS = {
     "upload_timeout",
     "sweep_seconds",
     "max_table_bytes",
+    "outbox_max_items",
+    "outbox_max_bytes",
+    "redeliver_max_seconds",
 }
 
 DEFAULT_MAX_TABLE_BYTES = 32 << 30
@@ -91,6 +98,9 @@ class NodeConfig:
     upload_timeout: float = 3600.0
     sweep_seconds: float = 30.0
     max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES
+    outbox_max_items: int = DEFAULT_MAX_ITEMS
+    outbox_max_bytes: int = DEFAULT_MAX_BYTES
+    redeliver_max_seconds: float = DEFAULT_BACKOFF_MAX
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -153,14 +163,23 @@ def load_node_config(path: str | Path) -> NodeConfig:
             ("run_deadline", 21600.0),
             ("upload_timeout", 3600.0),
             ("sweep_seconds", 30.0),
+            ("redeliver_max_seconds", DEFAULT_BACKOFF_MAX),
         )
     }
     for k, v in numbers.items():
         if v <= 0:
             raise fail(k, "must be positive")
-    max_table_bytes = get("max_table_bytes", int, DEFAULT_MAX_TABLE_BYTES)
-    if max_table_bytes <= 0:
-        raise fail("max_table_bytes", "must be positive")
+    sizes = {
+        k: get(k, int, d)
+        for k, d in (
+            ("max_table_bytes", DEFAULT_MAX_TABLE_BYTES),
+            ("outbox_max_items", DEFAULT_MAX_ITEMS),
+            ("outbox_max_bytes", DEFAULT_MAX_BYTES),
+        )
+    }
+    for k, n in sizes.items():
+        if n <= 0:
+            raise fail(k, "must be positive")
     port = get("port", int)
     if not 0 < port < 65536:
         raise fail("port", "must be a TCP port")
@@ -187,6 +206,6 @@ def load_node_config(path: str | Path) -> NodeConfig:
         host=get("host", str, "127.0.0.1"),
         port=port,
         mesh=addresses,
-        max_table_bytes=max_table_bytes,
+        **sizes,
         **numbers,
     )

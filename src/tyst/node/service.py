@@ -59,6 +59,18 @@ Contract
   the node forgets the job key, removes the files and signs ``shares_deleted`` (the
   deletion receipt: what was removed and why). Store leftovers found at
   start-up (unreadable: their key died with the old process) are deleted too.
+  The receipt's ``reason`` is the true one: ``delivered`` (the coordinator
+  acknowledged every sealed result), ``delivery_pending`` (the results are
+  sealed in the outbox because the coordinator is unreachable), ``failed``,
+  ``refused``, ``coordinator_unreachable`` (before the run could be
+  authorised), ``retention``, ``upload_timeout``, ``shutdown``, ``restart``.
+- **Outbox.** Every event and sealed result goes through the node's
+  :class:`~tyst.node.outbox.Outbox` (``<store>/outbox``): sent at once, and
+  kept on disk and redelivered with backoff (across restarts) while the
+  coordinator is unreachable, each event once by its event id. A run does not
+  wait for an unreachable coordinator: it finishes, seals its results into the
+  outbox and deletes its shares; an answer *refusing* ``run_started``,
+  ``run_finished`` or a result (the job ended elsewhere) fails the run here.
 
 Errors: :class:`Refused` (an HTTP status and one line) for a refused request.
 Security: log lines name jobs, tables and counts only — never values or keys.
@@ -78,7 +90,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tyst.api.http import ApiError, CoordinatorClient
+from tyst.api.http import ApiError, CoordinatorClient, transient
 from tyst.api.results import encode_result, seal_context
 from tyst.api.uploads import (
     UploadFormatError,
@@ -93,6 +105,7 @@ from tyst.net.certs import NodeCredentials
 from tyst.net.launcher import PartyFailed
 from tyst.net.one_party import run_party
 from tyst.node.config import NodeConfig
+from tyst.node.outbox import Courier, Item, Outbox, OutboxFull, Refusal, Retry, Status
 from tyst.node.program import NodeResult, StoredInputs, node_program
 from tyst.node.store import ShareStore, StoredTable, StoreError, TableWriter
 from tyst.plan import PlanError, parse_plan
@@ -117,6 +130,10 @@ log = logging.getLogger("tyst.node")
 
 CLOCK_SKEW = _dt.timedelta(minutes=5)
 """Approvals signed further in the future than this are refused."""
+
+ACK_WAIT = 60.0
+"""Seconds a run waits for the coordinator to acknowledge one event before it carries on
+and leaves the event to the outbox (an unreachable coordinator is noticed at once)."""
 
 WITHDRAWN = ("plan_rejected", "job_cancelled")
 """Job events after which no node may run the job."""
@@ -193,6 +210,14 @@ class NodeService:
         self.credentials = credentials
         self.coordinator = coordinator
         self.store = ShareStore(config.store)
+        self.outbox = Outbox(
+            config.store / "outbox",
+            max_items=config.outbox_max_items,
+            max_bytes=config.outbox_max_bytes,
+        )
+        self.courier = Courier(
+            self.outbox, self._deliver, self._settled, backoff_max=config.redeliver_max_seconds
+        )
         self._jobs: dict[str, JobEntry] = {}
         self._rejected: set[str] = set()
         self._streams: dict[tuple[str, str], _Stream] = {}
@@ -204,7 +229,9 @@ class NodeService:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Delete unreadable leftovers, then start the run worker and the sweeper."""
+        """Resume delivering the outbox, delete unreadable leftovers, then start the run
+        worker and the sweeper."""
+        self.courier.start()
         for job in self.store.orphans():
             removed = self.store.delete(job)
             log.warning("deleted leftover shares of %s (%d files)", job, removed["files"])
@@ -230,17 +257,46 @@ class NodeService:
         for stream in pending:
             stream.writer.cancel("the node was stopped")
             self.abort_upload(stream.writer.job, stream.writer.table, stream.writer)
+        self.courier.stop()
+        if len(self.outbox):
+            log.warning(
+                "%d messages for the coordinator stay queued until the node starts again",
+                len(self.outbox),
+            )
 
     # ------------------------------------------------------------------ authorisation
 
-    def _event(self, job: str, kind: str, details: Mapping[str, str | int]) -> bool:
-        """Sign and append a job event; False (logged) if the coordinator refused it."""
+    def _event(self, job: str, kind: str, details: Mapping[str, str | int]) -> Status:
+        """Queue a job event in the outbox and deliver what is queued up to it now.
+
+        Returns ``accepted`` (in the coordinator's log), ``refused`` (the coordinator
+        answered no; logged) or ``pending`` (unreachable: the outbox redelivers it, signed
+        afresh, until the coordinator acknowledges)."""
+        return self._send(job, kind, lambda: self.outbox.put_event(job, kind, details))[0]
+
+    def _send(self, job: str, kind: str, put: Any) -> tuple[Status, str]:
         try:
-            self.coordinator.job_event(job, kind, details)
-            return True
+            item: Item = put()
+        except (OutboxFull, OSError, ValueError) as exc:
+            log.error("job %s: could not queue %s: %s", job, kind, exc)
+            return "refused", f"could not queue {kind}: {exc}"
+        return self.courier.wait(item, ACK_WAIT)
+
+    def _deliver(self, item: Item) -> None:
+        """Send one outbox item (for a result: its post, then its ``result_delivered``)."""
+        try:
+            if item.is_result:
+                self.coordinator.post_result(item.job, item.recipient, self.outbox.blob(item))
+            self.coordinator.job_event(item.job, item.kind, item.details)
         except ApiError as exc:
-            log.warning("could not record %s for %s: %s", kind, job, exc)
-            return False
+            if transient(exc):
+                raise Retry(str(exc)) from None
+            raise Refusal(str(exc)) from None
+
+    def _settled(self, item: Item, status: Status) -> None:
+        """After a deletion receipt reached the log: countersign the log's head."""
+        if item.kind == "shares_deleted" and status == "accepted":
+            self.countersign_head()
 
     def authorise(self, job: str) -> JobSpec:
         """Verify the job's plan and every owner's approval (see the module docstring)."""
@@ -486,6 +542,7 @@ class NodeService:
             "party": self.config.party,
             "registry_fingerprint": self.registry.fingerprint(),
             "jobs_held": held,
+            "outbox": len(self.outbox),
         }
 
     # ------------------------------------------------------------------ runs
@@ -510,15 +567,18 @@ class NodeService:
         try:
             spec = self.authorise(job)
         except Refused as exc:
-            self._fail_and_delete(job, str(exc), "refused", report=exc.status != 403)
+            reason = "coordinator_unreachable" if exc.status == 502 else "refused"
+            self._fail_and_delete(job, str(exc), reason, report=exc.status != 403)
             return
         mismatch = self._binding_mismatch(entry, spec)
         if mismatch:
             self._reject(job, mismatch)
             return
-        if not self._event(job, "run_started", {"tables": len(entry.tables)}):
+        if self._event(job, "run_started", {"tables": len(entry.tables)}) == "refused":
             self._fail_and_delete(job, "the coordinator did not accept run_started", "failed")
             return
+        # pending: the coordinator went away after authorising the run; the run goes on
+        # and run_started reaches the log first when it is back.
         try:
             facts = spec.facts({t: m.unique for t, m in entry.tables.items()})
             plan = physical_plan(spec.compiled.plan, facts)
@@ -543,21 +603,28 @@ class NodeService:
             return
         result: NodeResult = run.result
         m = result.metrics
-        finished = self._event(
+        finished, why = self._send(
             job,
             "run_finished",
-            {
-                "milliseconds": round(m.seconds * 1000),
-                "cpu_milliseconds": round(m.cpu_seconds * 1000),
-                "bytes_sent": m.bytes_sent,
-                "bytes_received": m.bytes_received,
-                "peak_rss_bytes": m.peak_rss_bytes,
-                "result_rows": len(result.arrays[-2].first),
-            },
+            lambda: self.outbox.put_event(
+                job,
+                "run_finished",
+                {
+                    "milliseconds": round(m.seconds * 1000),
+                    "cpu_milliseconds": round(m.cpu_seconds * 1000),
+                    "bytes_sent": m.bytes_sent,
+                    "bytes_received": m.bytes_received,
+                    "peak_rss_bytes": m.peak_rss_bytes,
+                    "result_rows": len(result.arrays[-2].first),
+                },
+            ),
         )
-        if not finished:
-            self._fail_and_delete(job, "the job failed elsewhere while this node ran", "failed")
+        if finished == "refused":
+            self._fail_and_delete(
+                job, f"the job failed elsewhere while this node ran: {why}"[:900], "failed"
+            )
             return
+        offline = finished == "pending"
         payload = encode_result(job, self.config.party, result.arrays)
         for recipient in spec.plan.recipients:
             blob = seal(
@@ -565,23 +632,26 @@ class NodeService:
                 payload,
                 seal_context(job, recipient, self.config.org, self.config.party),
             )
-            try:
-                self.coordinator.post_result(job, recipient, blob)
-            except ApiError as exc:
-                self._fail_and_delete(job, f"could not relay the result: {exc}", "failed")
-                return
-            self._event(
+            details = {
+                "recipient": recipient,
+                "bytes": len(blob),
+                "sha256": hashlib.sha256(blob).hexdigest(),
+            }
+            posted, why = self._send(
                 job,
-                "result_delivered",
-                {
-                    "recipient": recipient,
-                    "bytes": len(blob),
-                    "sha256": hashlib.sha256(blob).hexdigest(),
-                },
+                "result",
+                lambda r=recipient, b=blob, d=details: self.outbox.put_result(job, r, b, d),
             )
+            del blob
+            if posted == "refused":
+                self._fail_and_delete(job, f"could not relay the result: {why}"[:900], "failed")
+                return
+            offline = offline or posted == "pending"
         with self._lock:
             entry.state = "delivered"
-        self._delete(job, "delivered")
+        # The sealed results are acknowledged, or safe in the outbox (the coordinator is
+        # unreachable): the shares are no longer needed either way, and the receipt says which.
+        self._delete(job, "delivery_pending" if offline else "delivered")
 
     def _binding_mismatch(self, entry: JobEntry, spec: JobSpec) -> str:
         """Why the plan to run, the job's digest and the stored tables disagree ("" if not)."""
@@ -612,8 +682,7 @@ class NodeService:
             entry = self._jobs.get(job)
             if entry is not None:
                 entry.state = "deleted"
-        if self._event(job, "shares_deleted", {**removed, "reason": reason}):
-            self.countersign_head()
+        self._event(job, "shares_deleted", {**removed, "reason": reason})
         log.info("job %s: shares and key deleted (%s)", job, reason)
 
     @property
