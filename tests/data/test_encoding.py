@@ -184,8 +184,16 @@ RANGE = f"({'between'} -{LIMIT} and {LIMIT})"
 @pytest.mark.parametrize(
     ("ctype", "value", "message"),
     [
-        ("int", "", "empty value (v1 has no NULLs)"),
-        ("int", "   ", "empty value (v1 has no NULLs)"),
+        (
+            "int",
+            "",
+            "empty value (NULL); the column is not nullable",
+        ),
+        (
+            "int",
+            "   ",
+            "empty value (NULL); the column is not nullable",
+        ),
         ("int", "12x", '"12x" is not an integer'),
         ("int", "1.5", '"1.5" is not an integer'),
         ("int", "1_000", '"1_000" is not an integer'),
@@ -196,7 +204,11 @@ RANGE = f"({'between'} -{LIMIT} and {LIMIT})"
         ("int", str(2**62), f'"{2**62}" is out of range {RANGE}'),
         ("int", str(-(2**62)), f'"{-(2**62)}" is out of range {RANGE}'),
         ("int", "9" * 30, '"' + "9" * 30 + f'" is out of range {RANGE}'),
-        ("decimal(2)", "", "empty value (v1 has no NULLs)"),
+        (
+            "decimal(2)",
+            "",
+            "empty value (NULL); the column is not nullable",
+        ),
         ("decimal(2)", "12,5", '"12,5" is not a decimal number'),
         ("decimal(2)", "1e3", '"1e3" is not a decimal number'),
         ("decimal(2)", ".", '"." is not a decimal number'),
@@ -207,7 +219,11 @@ RANGE = f"({'between'} -{LIMIT} and {LIMIT})"
         ("decimal(1)", "0.05", '"0.05" has more than 1 decimal (values are never rounded)'),
         ("decimal(0)", "1.5", '"1.5" has more than 0 decimals (values are never rounded)'),
         ("decimal(2)", str(2**62 // 100 + 1), f'"{2**62 // 100 + 1}" is out of range {RANGE}'),
-        ("date", "", "empty value (v1 has no NULLs)"),
+        (
+            "date",
+            "",
+            "empty value (NULL); the column is not nullable",
+        ),
         ("date", "2023-02-29", '"2023-02-29" is not a date (no such day)'),
         ("date", "2024-13-01", '"2024-13-01" is not a date (no such day)'),
         ("date", "0000-01-01", '"0000-01-01" is not a date (no such day)'),
@@ -215,11 +231,23 @@ RANGE = f"({'between'} -{LIMIT} and {LIMIT})"
         ("date", "2024-1-01", '"2024-1-01" is not a date (YYYY-MM-DD)'),
         ("date", "2024-01-01T00:00", '"2024-01-01T00:00" is not a date (YYYY-MM-DD)'),
         ("date", "01/02/2024", '"01/02/2024" is not a date (YYYY-MM-DD)'),
-        ("bool", "", "empty value (v1 has no NULLs)"),
+        (
+            "bool",
+            "",
+            "empty value (NULL); the column is not nullable",
+        ),
         ("bool", "yes", '"yes" is not a boolean (true, false, 1 or 0)'),
         ("bool", "2", '"2" is not a boolean (true, false, 1 or 0)'),
-        ("id", "", "empty value (v1 has no NULLs)"),
-        ("text", "", "empty value (v1 has no NULLs)"),
+        (
+            "id",
+            "",
+            "empty value (NULL); the column is not nullable",
+        ),
+        (
+            "text",
+            "",
+            "empty value (NULL); the column is not nullable",
+        ),
         ("id", "a\0b", '"a\\u0000b" contains a NUL character'),
         (
             "text",
@@ -250,7 +278,7 @@ def test_lenient_encoding_reports_every_problem() -> None:
     result = encode_column_lenient(T("int"), ["1", "x", "3", "", "5"])
     assert [(p.index, p.message) for p in result.problems] == [
         (1, '"x" is not an integer'),
-        (3, "empty value (v1 has no NULLs)"),
+        (3, "empty value (NULL); the column is not nullable"),
     ]
     assert result.lanes[0].view(np.int64).tolist() == [1, 0, 3, 0, 5]
     text = encode_column_lenient(T("id"), ["a", "", "b" * 70, "c"])
@@ -327,3 +355,32 @@ def test_decode_ratio_matches_decimal(total: int, count: int, scale: int) -> Non
 
 def test_ratio_via_decode_column() -> None:
     assert decode_column(ColumnType("ratio", 2), [lanes_of([300]), lanes_of([2])]) == ["1.500000"]
+
+
+@pytest.mark.parametrize("kind", ["int", "decimal(3)", "date", "bool", "id", "text"])
+def test_nullable_types_parse_print_and_lay_out(kind: str) -> None:
+    base = ColumnType.parse(kind)
+    t = ColumnType.parse(kind + "?")
+    assert t.nullable
+    assert not base.nullable
+    assert str(t) == str(base) + "?"
+    assert ColumnType.parse(str(t)) == t
+    assert t.base == base
+    assert t.with_nulls() == t
+    assert t.lanes == base.lanes + 1
+    assert t.key_lanes == base.key_lanes + 1
+    assert t.null_lane == base.key_lanes
+    with pytest.raises(ValueError, match="unknown column type"):
+        ColumnType.parse(kind + "??")
+
+
+def test_nullable_encode_decode_round_trip() -> None:
+    t = ColumnType.parse("decimal(2)?")
+    lanes = encode_column(t, ["1.5", "", " ", "-2"])
+    assert [int(x) for x in lanes[1]] == [0, 1, 1, 0]
+    assert [int(x) for x in lanes[0]] == [150, 0, 0, (-200) % (1 << 64)]
+    assert decode_column(t, lanes) == ["1.50", "", "", "-2.00"]
+    text = ColumnType.parse("text?")
+    assert decode_column(text, encode_column(text, ["", "å", " "])) == ["", "å", " "]
+    assert decode_column(t, encode_column(t, [])) == []
+    assert decode_column(t, encode_column(t, ["", ""])) == ["", ""]

@@ -179,14 +179,22 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     ("row", "column", "problem"),
     [
         ("a,2024-01-01,12x,1.00", "belopp", '"12x" is not an integer'),
-        ("a,2024-01-01,,1.00", "belopp", "empty value (v1 has no NULLs)"),
+        (
+            "a,2024-01-01,,1.00",
+            "belopp",
+            "empty value (NULL); the column is not nullable",
+        ),
         ("a,2024-02-30,1,1.00", "manad", '"2024-02-30" is not a date (no such day)'),
         (
             "a,2024-01-01,1,1.005",
             "summa",
             '"1.005" has more than 2 decimals (values are never rounded)',
         ),
-        (",2024-01-01,1,1.00", "pnr", "empty value (v1 has no NULLs)"),
+        (
+            ",2024-01-01,1,1.00",
+            "pnr",
+            "empty value (NULL); the column is not nullable",
+        ),
         (
             "x" * 65 + ",2024-01-01,1,1.00",
             "pnr",
@@ -309,7 +317,10 @@ def test_parquet_errors_name_file_row_and_column(tmp_path: Path) -> None:
         }
     )
     path = to_parquet(tmp_path / "t.parquet", table, row_group_size=2)
-    assert data_error(path) == f"{path}: row 3: column pnr: empty value (v1 has no NULLs)"
+    assert (
+        data_error(path)
+        == f"{path}: row 3: column pnr: empty value (NULL); the column is not nullable"
+    )
     table = table.set_column(0, "pnr", pa.array(["a", "b", "c", "d"]))
     table = table.set_column(2, "belopp", pa.array([1.0, 2.0, 3.0, 4.5]))
     path = to_parquet(tmp_path / "t.parquet", table, row_group_size=2)
@@ -500,3 +511,65 @@ def test_report_finds_declared_facts_that_do_not_hold(tmp_path: Path) -> None:
     assert outside.problem_count == 1
     assert "more than the plan's max_rows = 1 rows" in outside.problems[0]
     assert prepare_report(path, COLUMNS, [("pnr", "manad")], unique=("pnr", "manad")).ok
+
+
+# -- nullable columns --------------------------------------------------------------------
+
+NULLABLE = {"pnr": T("id?"), "manad": T("date?"), "belopp": T("int?"), "summa": T("decimal(2)?")}
+
+
+def test_nullable_columns_read_empty_values_as_null(tmp_path: Path) -> None:
+    rows = [("a", "", "5", ""), ("", "2024-01-01", "", "1.50"), ("b", "2024-02-01", "  ", "0.00")]
+    path = write(tmp_path, "t.csv", csv_text(rows))
+    _, lanes = read_all(path, NULLABLE)
+    for i, (name, ctype) in enumerate(NULLABLE.items()):
+        assert len(lanes[name]) == ctype.lanes == ctype.base.lanes + 1
+        null = lanes[name][ctype.null_lane]
+        want = [r[i] if r[i].strip() else "" for r in rows]
+        assert null.tolist() == [0 if w else 1 for w in want]
+        for j, lane in enumerate(lanes[name]):  # a NULL's value lanes are all zero
+            if j != ctype.null_lane:
+                assert all(int(lane[k]) == 0 for k, w in enumerate(want) if not w)
+        assert decode_column(ctype, lanes[name]) == want
+
+
+def test_nullable_keeps_other_problems_and_non_nullable_still_refuses(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", csv_text([("a", "", "1x", "")]))
+    assert data_error(path, NULLABLE).endswith('column belopp: "1x" is not an integer')
+    path = write(tmp_path, "u.csv", csv_text([("a", "", "1", "")]))
+    assert "column manad: empty value (NULL); the column is not nullable" in data_error(path)
+
+
+def test_nullable_values_outside_the_range_but_nulls_are_fine(tmp_path: Path) -> None:
+    bounds = TableBounds(values={"belopp": (Decimal(5), Decimal(10))})
+    path = write(tmp_path, "t.csv", csv_text([("a", "", "", ""), ("b", "", "7", "")]))
+    chunks = list(read_table(path, NULLABLE, bounds=bounds))
+    assert sum(c.rows for c in chunks) == 2
+    path = write(tmp_path, "u.csv", csv_text([("a", "", "", ""), ("b", "", "4", "")]))
+    assert "outside the plan's range [5, 10]" in data_error(path, NULLABLE, bounds)
+
+
+def test_parquet_nulls_are_null_in_nullable_columns(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "pnr": pa.array(["a", None], pa.string()),
+            "manad": pa.array([None, date(2024, 1, 1)], pa.date32()),
+            "belopp": pa.array([None, 3], pa.int64()),
+            "summa": pa.array([Decimal("1.00"), None], pa.decimal128(10, 2)),
+        }
+    )
+    path = to_parquet(tmp_path / "t.parquet", table)
+    _, lanes = read_all(path, NULLABLE)
+    assert decode_column(NULLABLE["pnr"], lanes["pnr"]) == ["a", ""]
+    assert decode_column(NULLABLE["manad"], lanes["manad"]) == ["", "2024-01-01"]
+    assert decode_column(NULLABLE["belopp"], lanes["belopp"]) == ["", "3"]
+    assert decode_column(NULLABLE["summa"], lanes["summa"]) == ["1.00", ""]
+
+
+def test_report_ignores_null_keys_for_duplicates(tmp_path: Path) -> None:
+    rows = [("", "2024-01-01", "1", "1.00"), ("", "2024-01-01", "2", "1.00"), ("a", "", "3", "")]
+    path = write(tmp_path, "t.csv", csv_text(rows))
+    report = prepare_report(path, NULLABLE, [("pnr",)], bounds=WIDE, unique=["pnr"])
+    assert report.ok, report.problems
+    assert report.duplicate_keys == {("pnr",): 0}
+    assert report.rows == 3

@@ -12,7 +12,7 @@ import numpy as np
 
 from tests.mpc.harness import run3
 from tyst.client.recipient import empty_global_columns
-from tyst.data.types import ColumnType, text_lanes
+from tyst.data.types import ColumnType, join_null, split_null, text_lanes
 from tyst.engine.executor import Executor
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
@@ -30,8 +30,18 @@ Rows = list[tuple[object, ...]]
 Schema = Mapping[str, ColumnType]
 
 
+_STAND_IN: dict[str, object] = {"date": EPOCH, "bool": False, "id": "x", "text": "x"}
+
+
 def encode(ctype: ColumnType, values: Sequence[object]) -> list[np.ndarray]:
-    """Lanes of a column per the contract of ``tyst.data.types`` (test-side encoder)."""
+    """Lanes of a column per the contract of ``tyst.data.types`` (test-side encoder); None is
+    NULL in a nullable column (value lanes 0, indicator 1)."""
+    if ctype.nullable:
+        nulls = np.array([v is None for v in values], dtype=bool)
+        stand_in = _STAND_IN.get(ctype.kind, 0)
+        base = encode(ctype.base, [stand_in if v is None else v for v in values])
+        zeroed = [np.where(nulls, U64(0), lane).astype(U64) for lane in base]
+        return join_null(ctype, zeroed, nulls.astype(U64))
     if ctype.is_text:
         rows = [text_lanes(str(v)) for v in values]
         return [np.array([r[j] for r in rows], dtype=U64) for j in range(ctype.lanes)]
@@ -46,6 +56,11 @@ def encode(ctype: ColumnType, values: Sequence[object]) -> list[np.ndarray]:
 
 def decode(ctype: ColumnType, lanes: list[np.ndarray]) -> list[object]:
     """Python values from lanes (inverse of :func:`encode`)."""
+    if ctype.nullable:
+        base, null = split_null(ctype, lanes)
+        assert null is not None
+        values = decode(ctype.base, base)
+        return [None if n else v for v, n in zip(values, null.tolist(), strict=True)]
     if ctype.is_text:
         content = np.stack(lanes[2:], axis=1).astype("<u8")
         return [bytes(row.tobytes()).rstrip(b"\0").decode() for row in content]
@@ -76,6 +91,7 @@ def plaintext_facts(
         unique = []
         for cols in sets:
             rows = list(zip(*(data[table][c] for c in cols), strict=True))
+            rows = [r for r in rows if None not in r]  # a NULL key never matches
             if len(set(rows)) == len(rows):
                 unique.append(frozenset(cols))
         facts[table] = TableFacts(tuple(unique))
@@ -90,11 +106,12 @@ def data_bounds(
     for table, columns in schemas.items():
         values = {}
         for c, t in columns.items():
+            present = [v for v in data[table][c] if v is not None]
             if t.is_numeric:
-                col = [Decimal(v) for v in data[table][c]]  # type: ignore[arg-type]
+                col = [Decimal(v) for v in present]  # type: ignore[arg-type]
                 values[c] = (min(col, default=Decimal(0)), max(col, default=Decimal(0)))
             elif t.kind == "date":  # days since 1970-01-01, as a plan's date range
-                days = [Decimal((v - EPOCH).days) for v in data[table][c]]  # type: ignore[operator]
+                days = [Decimal((v - EPOCH).days) for v in present]  # type: ignore[operator]
                 values[c] = (min(days, default=Decimal(0)), max(days, default=Decimal(0)))
         rows = len(next(iter(data[table].values()))) if data[table] else 0
         bounds[table] = TableBounds(max(rows, 1), values)

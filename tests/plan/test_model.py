@@ -398,7 +398,7 @@ def test_column_types() -> None:
     text = edit('belopp = "int" }', 'belopp = "float" }')
     assert error(text) == (
         "plan.toml: [tables.bistand] columns.belopp: unknown column type 'float'; "
-        "use id, text, int, decimal(s), date or bool"
+        "use id, text, int, decimal(s), date or bool (a ? after the type allows NULL, e.g. int?)"
     )
     text = edit('belopp = "int" }', "belopp = 3 }")
     assert error(text) == (
@@ -659,3 +659,13 @@ def test_date_ranges_are_days_and_written_back_as_dates() -> None:
     assert plan.tables["bistand"].ranges == {"manad": (Decimal(18262), Decimal(22279))}
     canonical = json.loads(plan.to_canonical_json())["tables"]["bistand"]["ranges"]
     assert canonical == {"manad": ["2020-01-01", "2030-12-31"]}
+
+
+def test_nullable_column_types() -> None:
+    text = EXAMPLE.replace('belopp = "int"', 'belopp = "int?"')
+    assert text != EXAMPLE
+    plan = parse_plan(text, "plan.toml")
+    assert plan.tables["bistand"].columns["belopp"] == ColumnType("int", nullable=True)
+    assert plan.digest() != parse_plan(EXAMPLE, "plan.toml").digest()
+    bad = EXAMPLE.replace('belopp = "int"', 'belopp = "int??"')
+    assert "unknown column type 'int??'" in error(bad)

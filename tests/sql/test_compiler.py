@@ -181,7 +181,7 @@ REJECTED = [
     ),
     (
         "SELECT b.pnr FROM bistand b LEFT JOIN optout o ON b.pnr = o.pnr",
-        "LEFT JOIN is not supported: v1 has no NULLs",
+        "LEFT JOIN is not supported yet",
         "subset",
         None,
     ),
@@ -198,7 +198,6 @@ REJECTED = [
         "subset",
         None,
     ),
-    ("SELECT CASE WHEN belopp > 1 THEN 1 END FROM bistand", "needs an ELSE", "subset", None),
     (
         "SELECT s.a FROM (SELECT pnr, belopp FROM bistand) AS s (a, b, c)",
         "names 3 columns but the table has 2",

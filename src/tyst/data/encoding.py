@@ -3,8 +3,8 @@
 The data owner's client encodes the text of a CSV (or the text form of a
 Parquet value) into ring words; the recipient's client decodes result lanes
 back into CSV text. Accepted input, per type (surrounding spaces are ignored
-except for ``id``/``text``; an empty value is an error everywhere, since v1
-has no NULLs):
+except for ``id``/``text``; an empty value is an error, except in a nullable column
+(``int?``…), where an empty (or, for non-text types, all-space) value is NULL):
 
 - ``int``: ``[+-]?[0-9]+`` with ``abs(v) < 2^62``;
 - ``decimal(s)``: ``[+-]?[0-9]+(.[0-9]*)?`` or ``[+-]?.[0-9]+``, parsed exactly
@@ -17,7 +17,7 @@ has no NULLs):
 
 Output (:func:`decode_column`): ints as integers, decimals with exactly ``s``
 decimals (``"12.50"``, ``"-0.05"``), dates ISO, bools ``true``/``false``,
-id/text exactly as given. AVG (:func:`decode_ratio`) is written with
+id/text exactly as given, NULL as the empty string. AVG (:func:`decode_ratio`) is written with
 ``max(s, 6)`` decimals, rounded half to even from the exact quotient (the
 rule of SQL Server's ``AVG`` on ``decimal``); an empty group (count 0) is the
 empty string.
@@ -45,6 +45,8 @@ from tyst.data.types import (
     TEXT_KEY_LANES,
     TEXT_MAX_BYTES,
     ColumnType,
+    join_null,
+    split_null,
 )
 from tyst.ring.words import U64, WordArray
 
@@ -106,6 +108,8 @@ def encode_column_lenient(ctype: ColumnType, values: Sequence[str]) -> Encoded:
 
 
 def _encode(ctype: ColumnType, values: Sequence[str], *, first_only: bool) -> Encoded:
+    if ctype.nullable:
+        return _encode_nullable(ctype, values, first_only)
     if ctype.kind == "ratio":
         raise ValueError("ratio is an output type (AVG); it cannot be read from a file")
     if ctype.is_text:
@@ -129,6 +133,30 @@ def _encode(ctype: ColumnType, values: Sequence[str], *, first_only: bool) -> En
     return Encoded([np.array(out, dtype=np.int64).view(U64)], problems)
 
 
+def is_null_text(ctype: ColumnType, value: str) -> bool:
+    """Whether a file's text value is NULL in a column of (nullable) ``ctype``."""
+    return not value if ctype.is_text else not value.strip()
+
+
+def _encode_nullable(ctype: ColumnType, values: Sequence[str], first_only: bool) -> Encoded:
+    """NULLs as all-zero value lanes with indicator 1 (the contract of :mod:`tyst.data.types`)."""
+    nulls = np.array([is_null_text(ctype, v) for v in values], dtype=bool)
+    present = np.flatnonzero(~nulls)
+    inner = _encode(ctype.base, [values[i] for i in present.tolist()], first_only=first_only)
+    problems = [ValueProblem(int(present[p.index]), p.message) for p in inner.problems]
+    if first_only and problems:
+        return Encoded([], problems)
+    n = len(values)
+    lanes = []
+    for lane in inner.lanes:
+        full = np.zeros(n, dtype=U64)
+        full[present] = lane
+        lanes.append(full)
+    if not inner.lanes:  # no value present: the base type's lanes, all zero
+        lanes = [np.zeros(n, dtype=U64) for _ in range(ctype.base.lanes)]
+    return Encoded(join_null(ctype, lanes, nulls.astype(U64)), problems)
+
+
 class _Bad(Exception):
     """A value's problem (message only), raised by the scalar parsers."""
 
@@ -136,7 +164,7 @@ class _Bad(Exception):
 def _stripped(v: str) -> str:
     s = v.strip()
     if not s:
-        raise _Bad("empty value (v1 has no NULLs)")
+        raise _Bad("empty value (NULL); the column is not nullable")
     return s
 
 
@@ -296,7 +324,10 @@ _FAST: dict[str, Callable[[Sequence[str], int], npt.NDArray[np.int64] | None]] =
 def _text_problem(v: str) -> tuple[bytes, str | None]:
     """The UTF-8 bytes of an id/text value and its problem, if any."""
     if not v:
-        return b"", "empty value (v1 has no NULLs)"
+        return (
+            b"",
+            "empty value (NULL); the column is not nullable",
+        )
     try:
         raw = v.encode("utf-8")
     except UnicodeEncodeError:
@@ -354,6 +385,13 @@ def decode_column(ctype: ColumnType, lanes: Sequence[WordArray]) -> list[str]:
         raise ValueError(f"a {ctype} column has {ctype.lanes} lanes, got {len(lanes)}")
     if ctype.kind == "ratio":
         return decode_ratio(ctype.scale, lanes[0], lanes[1])
+    if ctype.nullable:
+        values, indicator = split_null(ctype, lanes)
+        assert indicator is not None
+        nulls = np.asarray(indicator, dtype=U64) != 0
+        cleaned = [np.where(nulls, U64(0), np.asarray(x, dtype=U64)) for x in values]
+        decoded = decode_column(ctype.base, cleaned)
+        return ["" if null else v for v, null in zip(decoded, nulls.tolist(), strict=True)]
     if ctype.is_text:
         n = len(lanes[0])
         content = np.stack([np.asarray(x, dtype=U64) for x in lanes[TEXT_KEY_LANES:]], axis=1)

@@ -14,7 +14,8 @@ Reading (:func:`read_table`):
   pyarrow; each value is converted to its text form (``pyarrow.compute.cast``
   to string: integers as digits, decimals exactly, dates ISO, booleans
   ``true``/``false``) and then takes exactly the same path as CSV text, so
-  both formats give identical lanes. A null is an empty value (an error).
+  both formats give identical lanes. A null is an empty value (NULL in a nullable
+  column, an error otherwise).
   "Line" numbers are 1-based row numbers, written ``row N``.
 
 Every problem is a :class:`DataError` whose ``str()`` is one line: the file,
@@ -242,7 +243,8 @@ def range_problems(
             continue
         low, high = bounds.scaled(name, ctype)
         words = lanes[name][0].view(np.int64)
-        outside = np.flatnonzero((words < low) | (words > high))
+        present = lanes[name][ctype.null_lane] == 0 if ctype.nullable else True
+        outside = np.flatnonzero(((words < low) | (words > high)) & present)
         if len(outside):
             i = int(outside[0])
             lo, hi = (

@@ -152,6 +152,9 @@ def prepare_report(
                 for key in keys:
                     keep = np.ones(n, dtype=bool)
                     keep[[index for index, column, _ in found if column in key]] = False
+                    for c in key:  # a NULL key never matches: no duplicate, no fact
+                        if columns[c].nullable:
+                            keep &= lanes[c][columns[c].null_lane] == 0
                     words = [lane[keep] for c in key for lane in lanes[c][: columns[c].key_lanes]]
                     key_parts[key].append(np.stack(words, axis=1))
                 rows += n

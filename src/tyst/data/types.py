@@ -10,6 +10,14 @@ recipient's decoder):
 | ``date`` | 1 | days since 1970-01-01, signed |
 | ``bool`` | 1 | 0 or 1 |
 | ``id``, ``text`` | 2 key + 8 content | see below |
+| any ``T?`` (nullable) | T's lanes + 1 | T's key lanes, the *null indicator*, T's other lanes |
+
+A nullable column (``"int?"`` in a plan; :attr:`ColumnType.nullable`) has one extra lane,
+the null indicator (1: NULL, 0: a value), placed right after the type's key lanes so that
+it is part of the key (equality, grouping, DISTINCT and ordering tell NULL from 0). The
+value lanes of a NULL are all 0: ``lanes[0]`` is still the value (0 for NULL), and content
+lanes stay at ``lanes[key_lanes:]``. A NULL is an empty value in an owner's file and an
+empty CSV field in a result (as DuckDB writes it).
 
 ``id`` and ``text``: the *key* lanes are the first 124 bits of BLAKE2b-128 of
 the UTF-8 bytes, as two 62-bit unsigned words (equality, grouping and joins
@@ -24,9 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 COMPARISON_LIMIT = 1 << 62
 DEFAULT_MAX_ROWS = 100_000_000
@@ -41,6 +50,7 @@ KINDS = ("id", "text", "int", "decimal", "date", "bool", "ratio")
 """``ratio`` is internal (never in a plan): the result of ``AVG`` as two lanes, a sum
 and a count, which only the recipient divides (decimal with ``scale`` decimals)."""
 
+L = TypeVar("L")
 _DECIMAL = re.compile(r"^decimal\((\d{1,2})\)$")
 
 
@@ -74,6 +84,8 @@ class ColumnType:
     """Internal (never in a plan or a result): an id/text column whose content lanes were
     dropped because the query only compares, joins or groups on it (see
     :mod:`tyst.planner.pruning`); it has its key lanes only."""
+    nullable: bool = False
+    """The column may hold NULL: one more lane, the null indicator (see the module contract)."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -84,18 +96,27 @@ class ColumnType:
             raise ValueError("only decimal columns have a scale")
         if not 0 <= self.scale <= 18:
             raise ValueError("decimal scale must be between 0 and 18")
+        if self.nullable and self.kind == "ratio":
+            raise ValueError("a ratio (AVG) is never nullable: a count of 0 is its NULL")
 
     @classmethod
     def parse(cls, text: str) -> ColumnType:
-        """Parse ``id``, ``text``, ``int``, ``decimal(s)``, ``date`` or ``bool``."""
+        """Parse ``id``, ``text``, ``int``, ``decimal(s)``, ``date`` or ``bool``, each
+        optionally followed by ``?`` (nullable: ``"int?"``)."""
         t = text.strip().lower()
+        if t.endswith("?"):
+            inner = cls.parse(t[:-1])
+            if inner.nullable:
+                raise ValueError(f"unknown column type {text!r}")
+            return inner.with_nulls()
         m = _DECIMAL.match(t)
         if m:
             return cls("decimal", int(m.group(1)))
         if t in ("id", "text", "int", "date", "bool"):
             return cls(t)
         raise ValueError(
-            f"unknown column type {text!r}; use id, text, int, decimal(s), date or bool"
+            f"unknown column type {text!r}; use id, text, int, decimal(s), date or bool "
+            "(a ? after the type allows NULL, e.g. int?)"
         )
 
     @property
@@ -119,20 +140,61 @@ class ColumnType:
         if self.kind == "ratio":
             return 2
         if self.key_only:
-            return TEXT_KEY_LANES
-        return TEXT_KEY_LANES + TEXT_CONTENT_LANES if self.is_text else 1
+            return TEXT_KEY_LANES + self.nullable
+        return (TEXT_KEY_LANES + TEXT_CONTENT_LANES if self.is_text else 1) + self.nullable
 
     def keys_only(self) -> ColumnType:
         """This id/text type without its content lanes (internal; see ``key_only``)."""
-        return ColumnType(self.kind, self.scale, key_only=True)
+        return ColumnType(self.kind, self.scale, key_only=True, nullable=self.nullable)
 
     @property
     def key_lanes(self) -> int:
-        """How many leading lanes take part in equality/grouping/joins/ordering."""
+        """How many leading lanes take part in equality/grouping/DISTINCT/ordering (with the
+        null indicator of a nullable type)."""
+        return self.value_key_lanes + self.nullable
+
+    @property
+    def value_key_lanes(self) -> int:
+        """The key lanes of the value alone (without the null indicator): what joins match."""
         return TEXT_KEY_LANES if self.is_text else 1
 
+    @property
+    def null_lane(self) -> int:
+        """The index of the null indicator lane (nullable types only)."""
+        if not self.nullable:
+            raise ValueError(f"{self} is not nullable")
+        return self.value_key_lanes
+
+    @property
+    def base(self) -> ColumnType:
+        """The same type without NULLs (its lanes are these lanes minus the indicator)."""
+        return ColumnType(self.kind, self.scale, key_only=self.key_only)
+
+    def with_nulls(self) -> ColumnType:
+        """The same type allowing NULL."""
+        return ColumnType(self.kind, self.scale, key_only=self.key_only, nullable=True)
+
+    def same_values(self, other: ColumnType) -> bool:
+        """Whether the two types differ at most in nullability."""
+        return self.base == other.base
+
     def __str__(self) -> str:
-        return f"decimal({self.scale})" if self.kind == "decimal" else self.kind
+        name = f"decimal({self.scale})" if self.kind == "decimal" else self.kind
+        return name + "?" if self.nullable else name
+
+
+def split_null(ctype: ColumnType, lanes: Sequence[L]) -> tuple[list[L], L | None]:
+    """A column's lanes as (the lanes of its base type, the null indicator or None)."""
+    if not ctype.nullable:
+        return list(lanes), None
+    at = ctype.null_lane
+    return [*lanes[:at], *lanes[at + 1 :]], lanes[at]
+
+
+def join_null(ctype: ColumnType, value_lanes: Sequence[L], indicator: L) -> list[L]:
+    """The lanes of a nullable ``ctype`` from its base lanes and a null indicator."""
+    at = ctype.null_lane
+    return [*value_lanes[:at], indicator, *value_lanes[at:]]
 
 
 def text_key(value: str) -> tuple[int, int]:

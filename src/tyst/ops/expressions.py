@@ -1,7 +1,18 @@
 """Evaluate typed IR expressions over a secret-shared table, row by row, obliviously.
 
 Contract: :meth:`Evaluator.evaluate` returns a :class:`SharedColumn` of the expression's
-type; :meth:`Evaluator.predicate` returns a boolean sharing with the condition in bit 0.
+type; :meth:`Evaluator.predicate` returns a boolean sharing with the condition in bit 0
+(1 only when it is TRUE: FALSE and NULL give 0, as WHERE, HAVING, ON and CASE WHEN want).
+
+NULLs (SQL's three-valued logic): a nullable expression's column carries the null
+indicator lane (:mod:`tyst.data.types`) and all-zero value lanes where it is NULL. An
+expression with a NULL operand is NULL (arithmetic, comparisons, ``IN``, ``LIKE``, calendar
+functions: the indicators OR-ed, the value multiplied by 1 − indicator); ``AND``/``OR``/
+``NOT`` follow SQL's truth tables, computed on 0/1 values t (TRUE) and g (not FALSE):
+AND multiplies both, OR multiplies 1 − t and 1 − g, NOT swaps t with 1 − g; NULL is g − t.
+``IS NULL`` reads the indicator; ``CASE`` (and so ``COALESCE``, ``NULLIF``) selects every
+lane, indicator included. A non-nullable value used where a nullable one is expected gets a
+public 0 indicator.
 Every row is computed, valid or not (validity is applied by the operator).
 Literals are public and enter as trivial sharings. :data:`EXPRESSIONS` is the catalogue of
 expression kinds with their rounds per row and what they read of id/text columns (the
@@ -22,7 +33,7 @@ from typing import Literal
 import numpy as np
 
 from tyst.data.calendar import steps
-from tyst.data.types import ColumnType, text_lanes
+from tyst.data.types import ColumnType, join_null, split_null, text_lanes
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean, compare, conversion
 from tyst.mpc.protocols.arithmetic import mul
@@ -79,7 +90,14 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
         "10 (K comparisons batched, bit injection)",
     ),
     ir.Ratio: ExprSpec("`AVG` as a sum and a count; only the recipient divides", "0"),
+    ir.IsNull: ExprSpec("`x IS [NOT] NULL` (the null indicator lane)", "0"),
 }
+NULL_ROUNDS = (
+    "on a nullable operand: +1 (value × (1 − indicator)), +1 more when two operands are "
+    "nullable (indicators OR-ed); `AND`/`OR` on nullable operands: 1 per operand (two "
+    "batched products); `COALESCE(a, …)`/`NULLIF`: a `CASE`, 1 per argument"
+)
+"""What NULLs add to the rounds of :data:`EXPRESSIONS` (shown in ``docs/operators.md``)."""
 
 
 def add_need(needs: dict[str, Need], name: str, level: Need) -> None:
@@ -110,6 +128,8 @@ def literal_words(lit: ir.Literal) -> list[int]:
     """The lane values of a literal, as unsigned 64-bit integers."""
     value = lit.value
     t = lit.ctype
+    if value is None:  # NULL: the value lanes are 0 (the indicator is not among these)
+        return [0] * t.base.lanes
     if t.is_text:
         assert isinstance(value, str)
         return text_lanes(value)
@@ -133,13 +153,28 @@ class Evaluator:
         self.party = party
         self.table = table
         self.n = len(table)
+        self._nullables: dict[int, tuple[ir.Expr, SharedColumn]] = {}
+        """Nullable expressions evaluated so far, by identity (their value and indicator are
+        both read by their parent)."""
 
     # -- values
 
     def evaluate(self, e: ir.Expr) -> SharedColumn:
         """The expression's value in every row."""
         if isinstance(e, ir.ColumnRef):
-            return self.table.column(e.name)
+            col = self.table.column(e.name)
+            if e.ctype.nullable and not col.ctype.nullable:  # e.g. a UNION branch
+                return self._widened(col)
+            return col
+        if e.ctype.nullable:
+            hit = self._nullables.get(id(e))
+            if hit is None:
+                hit = (e, self._nullable(e))
+                self._nullables[id(e)] = hit
+            return hit[1]
+        if isinstance(e, ir.IsNull):
+            indicator = self._indicator(e.arg)
+            return SharedColumn(e.ctype, (self._one_minus(indicator) if e.negated else indicator,))
         if isinstance(e, ir.Literal):
             words = literal_words(e)
             lanes = tuple(public_a(self.party.index, np.full(self.n, w, dtype=U64)) for w in words)
@@ -158,6 +193,87 @@ class Evaluator:
             bit = self.predicate(e)
             return SharedColumn(ir.BOOL, (conversion.bit_to_arith(self.party, bit),))
         raise TypeError(f"cannot evaluate {type(e).__name__}")
+
+    # -- NULLs
+
+    def _public(self, value: int) -> AShare:
+        return public_a(self.party.index, np.full(self.n, value % (1 << 64), dtype=U64))
+
+    def _one_minus(self, x: AShare) -> AShare:
+        return add_public(self.party.index, -x, 1)
+
+    def _widened(self, col: SharedColumn) -> SharedColumn:
+        """A non-nullable column as its nullable type (indicator: a public 0)."""
+        ctype = col.ctype.with_nulls()
+        return SharedColumn(ctype, tuple(join_null(ctype, list(col.lanes), self._public(0))))
+
+    def _indicator(self, e: ir.Expr) -> AShare:
+        """1 where ``e`` is NULL, else 0 (a public 0 for a non-nullable ``e``)."""
+        if not e.ctype.nullable:
+            return self._public(0)
+        _, indicator = split_null(e.ctype, self.evaluate(e).lanes)
+        assert indicator is not None
+        return indicator
+
+    def _any_null(self, operands: tuple[ir.Expr, ...]) -> AShare:
+        """1 where some operand is NULL: a + b − a·b over the nullable operands."""
+        nulls = [self._indicator(x) for x in operands if x.ctype.nullable]
+        result = nulls[0]
+        for other in nulls[1:]:
+            result = result + other - mul(self.party, result, other)
+        return result
+
+    def _nullable(self, e: ir.Expr) -> SharedColumn:
+        """A nullable expression's lanes (see the module contract)."""
+        t = e.ctype
+        if isinstance(e, ir.Literal):  # NULL
+            assert e.value is None
+            zeros = [self._public(0)] * t.base.lanes
+            return SharedColumn(t, tuple(join_null(t, zeros, self._public(1))))
+        if isinstance(e, ir.Case):
+            return self._case(e)
+        if isinstance(e, ir.Logic):
+            return self._logic3(e)
+        if isinstance(e, ir.Not):  # t' = 1 − g, g' = 1 − t
+            t_arg, g_arg = self._truth(e.arg)
+            value = self._one_minus(g_arg)
+            return SharedColumn(t, (value, g_arg - t_arg))
+        if isinstance(e, ir.Arith | ir.Compare | ir.InList | ir.Like | ir.Calendar):
+            operands = (e.left, e.right) if isinstance(e, ir.Arith | ir.Compare) else (e.arg,)
+            null = self._any_null(operands)
+            if isinstance(e, ir.Arith):
+                raw = self._arith(e)
+                if e.op == "*":  # a NULL operand's value is 0: so is the product
+                    return SharedColumn(t, (raw, null))
+            elif isinstance(e, ir.Calendar):
+                raw = self._calendar(e)
+            else:
+                raw = conversion.bit_to_arith(self.party, self._raw_predicate(e))
+            return SharedColumn(t, (mul(self.party, raw, self._one_minus(null)), null))
+        raise TypeError(f"cannot evaluate a nullable {type(e).__name__}")
+
+    def _truth(self, e: ir.Expr) -> tuple[AShare, AShare]:
+        """(t, g) of a bool: t = 1 iff TRUE, g = 1 iff not FALSE (so NULL is g − t)."""
+        if not e.ctype.nullable:
+            bit = conversion.bit_to_arith(self.party, self.predicate(e))
+            return bit, bit
+        value, null = split_null(e.ctype, self.evaluate(e).lanes)
+        assert null is not None
+        return value[0], value[0] + null
+
+    def _logic3(self, e: ir.Logic) -> SharedColumn:
+        """AND: t = Π t_i, g = Π g_i; OR: 1 − t = Π (1 − t_i), 1 − g = Π (1 − g_i)."""
+        pairs = [self._truth(a) for a in e.args]
+        if e.op == "OR":
+            pairs = [(self._one_minus(t), self._one_minus(g)) for t, g in pairs]
+        t, g = pairs[0]
+        n = self.n
+        for t_i, g_i in pairs[1:]:
+            both = mul(self.party, concat_a([t, g]), concat_a([t_i, g_i]))
+            t, g = both[:n], both[n:]
+        if e.op == "OR":
+            t, g = self._one_minus(t), self._one_minus(g)
+        return SharedColumn(e.ctype, (t, g - t))
 
     def _scaled(self, e: ir.Expr, scale: int) -> AShare:
         """A numeric (or date/bool) value as one lane, rescaled to ``scale`` decimals (local)."""
@@ -186,6 +302,8 @@ class Evaluator:
         assert e.low is not None  # filled in by the compiler
         assert e.high is not None
         day = self.evaluate(e.arg).lanes[0]
+        if e.arg.ctype.nullable:  # a NULL (0) becomes the range's first day: no extra steps
+            day = day + self._indicator(e.arg).mul_public(e.low % (1 << 64))
         plan = steps(e.low, e.high, e.what)
         p, n, k = self.party, self.n, len(plan.starts)
         value = public_a(p.index, np.full(n, plan.base % (1 << 64), dtype=U64))
@@ -205,9 +323,8 @@ class Evaluator:
     def _case(self, e: ir.Case) -> SharedColumn:
         result = self._as_type(e.default, e.ctype)
         for cond, value in reversed(e.whens):
-            bit = self.predicate(cond)
             chosen = self._as_type(value, e.ctype)
-            c = conversion.bit_to_arith(self.party, bit)
+            c = self._condition(cond)
             diffs = [t - f for t, f in zip(chosen.lanes, result.lanes, strict=True)]
             prods = _mul_lanes(self.party, c, diffs)
             result = SharedColumn(
@@ -215,16 +332,36 @@ class Evaluator:
             )
         return result
 
+    def _condition(self, cond: ir.Expr) -> AShare:
+        """1 where ``cond`` is TRUE, else 0, as an arithmetic sharing."""
+        if isinstance(cond, ir.IsNull) or cond.ctype.nullable:
+            return self.evaluate(cond).lanes[0]  # 0/1 already (a NULL's value is 0)
+        return conversion.bit_to_arith(self.party, self.predicate(cond))
+
     def _as_type(self, e: ir.Expr, ctype: ColumnType) -> SharedColumn:
+        if ctype.nullable:
+            if ctype.is_numeric and e.ctype.scale != ctype.scale:
+                values = [self._scaled(e, ctype.scale)]  # a NULL's 0 stays 0
+            else:
+                values, _ = split_null(e.ctype, self.evaluate(e).lanes)
+            return SharedColumn(ctype, tuple(join_null(ctype, values, self._indicator(e))))
         if ctype.is_numeric and e.ctype.scale != ctype.scale:
             return SharedColumn(ctype, (self._scaled(e, ctype.scale),))
-        col = self.evaluate(e)
-        return SharedColumn(ctype, col.lanes)
+        values, _ = split_null(e.ctype, self.evaluate(e).lanes)  # a branch taken when not NULL
+        return SharedColumn(ctype, tuple(values))
 
     # -- conditions
 
     def predicate(self, e: ir.Expr) -> BShare:
-        """A bool expression as a bit per row (bit 0 of each word)."""
+        """A bool expression as a bit per row (bit 0 of each word): 1 iff TRUE."""
+        if e.ctype.nullable or isinstance(e, ir.IsNull):  # 0/1 in the value lane
+            lane = self.evaluate(e).lanes[0]
+            return BShare(lane.a & U64(1), lane.b & U64(1))
+        return self._raw_predicate(e)
+
+    def _raw_predicate(self, e: ir.Expr) -> BShare:
+        """The bit of a comparison, logic, LIKE or IN computed on the operands' value lanes
+        (0 for a NULL), without regard to NULLs."""
         if isinstance(e, ir.Compare):
             return self._compare(e.op, e.left, e.right)
         if isinstance(e, ir.Logic):
@@ -254,9 +391,9 @@ class Evaluator:
         raise TypeError(f"{type(e).__name__} is not a condition")
 
     def _compare(self, op: str, left: ir.Expr, right: ir.Expr) -> BShare:
-        if left.ctype.is_text:
-            a = self.evaluate(left).key
-            b = self.evaluate(right).key
+        if left.ctype.is_text:  # the value's key lanes (a NULL's are 0; its caller masks it)
+            a = self.evaluate(left).lanes[: left.ctype.value_key_lanes]
+            b = self.evaluate(right).lanes[: right.ctype.value_key_lanes]
             equal = _equal_lanes(self.party, list(a), list(b))
             return equal if op == "=" else compare.not_bit(self.party, equal)
         scale = max(left.ctype.scale, right.ctype.scale)

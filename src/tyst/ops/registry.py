@@ -21,7 +21,7 @@ from tyst.ops import (
     semi_join,
     union_all,
 )
-from tyst.ops.expressions import EXPRESSIONS
+from tyst.ops.expressions import EXPRESSIONS, NULL_ROUNDS
 from tyst.ops.spec import AnySpec, Disclosure
 from tyst.sql import ir
 
@@ -133,6 +133,7 @@ def render_docs() -> str:
     ]
     for expr, espec in EXPRESSIONS.items():
         lines.append(f"| `{expr.__name__}` | {espec.sql} | {espec.rounds} | {espec.reads} |")
+    lines += ["", f"NULLs (nullable operands): {NULL_ROUNDS}."]
     return "\n".join(lines) + "\n"
 
 

@@ -45,7 +45,8 @@ _SUPPORTED = (
     exp.Exists, exp.Case, exp.If, exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Distinct,
     exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Interval, exp.Var,
     exp.Like, exp.Abs, exp.Round, exp.DataTypeParam, exp.Extract, exp.Year, exp.Quarter,
-    exp.Month, exp.Day, exp.Anonymous, exp.TimestampTrunc, exp.DateTrunc,
+    exp.Month, exp.Day, exp.Anonymous, exp.TimestampTrunc, exp.DateTrunc, exp.Null, exp.Is,
+    exp.Coalesce, exp.Nullif,
 )  # fmt: skip
 _CALENDAR_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.Year: "year",
@@ -190,7 +191,7 @@ def check_subset(tree: exp.Expression) -> None:
             if side:
                 raise _fail(
                     "subset",
-                    f"{side} JOIN is not supported: v1 has no NULLs (use JOIN, or NOT EXISTS "
+                    f"{side} JOIN is not supported yet (use JOIN, or NOT EXISTS "
                     "for the rows without a match)",
                     node,
                 )
@@ -248,7 +249,7 @@ def _coerce_literal(e: ir.Expr, target: ColumnType, node: Any) -> ir.Expr:
         if target.is_text:
             if len(e.value.encode("utf-8")) > 64:
                 raise _fail("types", "string literal longer than 64 bytes", node)
-            return ir.Literal(target, e.value)
+            return ir.Literal(target.base, e.value)
     return e
 
 
@@ -259,14 +260,67 @@ def _describe(e: ir.Expr) -> str:
 
 
 def _unify(a: ColumnType, b: ColumnType, what: str, node: Any) -> ColumnType:
-    """The common type of two operands of CASE/UNION/IN (numeric: the larger scale)."""
+    """The common type of two operands of CASE/UNION/IN (numeric: the larger scale; nullable
+    when either is)."""
     if _family(a) != _family(b):
         raise _fail("types", f"{what}: cannot mix {a} and {b}", node)
+    out = a.base
     if a.is_numeric:
-        if a.kind == "int" and b.kind == "int":
-            return ir.INT
-        return ColumnType("decimal", max(a.scale, b.scale))
-    return a
+        out = (
+            ir.INT
+            if a.kind == "int" and b.kind == "int"
+            else ColumnType("decimal", max(a.scale, b.scale))
+        )
+    return out.with_nulls() if a.nullable or b.nullable else out
+
+
+def _maybe_null(ctype: ColumnType, *operands: ir.Expr) -> ColumnType:
+    """``ctype``, nullable when some operand is (SQL: NULL in, NULL out)."""
+    return ctype.with_nulls() if any(x.ctype.nullable for x in operands) else ctype
+
+
+def _typed_null(e: ir.Expr, target: ColumnType) -> ir.Expr:
+    """A bare ``NULL`` literal takes the type of what it meets (nullable)."""
+    if ir.is_null_literal(e) and target.kind != "ratio":
+        return ir.Literal(target.with_nulls(), None)
+    return e
+
+
+def _is_bool(e: ir.Expr) -> bool:
+    return e.ctype.kind == "bool"
+
+
+def _is_null(arg: ir.Expr, *, negated: bool) -> ir.Expr:
+    """``arg IS [NOT] NULL``; a non-nullable argument gives a constant."""
+    if not arg.ctype.nullable:
+        return ir.Literal(ir.BOOL, negated)
+    return ir.IsNull(ir.BOOL, arg, negated)
+
+
+def _coalesce(args: list[ir.Expr], node: Any) -> ir.Expr:
+    """``COALESCE(a, b, …)`` as ``CASE WHEN a IS NOT NULL THEN a … ELSE last END``; the
+    arguments after the first non-nullable one are never reached and dropped."""
+    _no_ratio(*args, node=node)
+    ctype = args[0].ctype
+    for a in args[1:]:
+        ctype = _unify(ctype, a.ctype, "COALESCE arguments", node)
+    args = [_typed_null(a, ctype) for a in args]
+    kept: list[ir.Expr] = []
+    for a in args:
+        kept.append(a)
+        if not a.ctype.nullable:
+            break
+    ctype = ctype if kept[-1].ctype.nullable else ctype.base
+    if len(kept) == 1:
+        return kept[0]
+    whens = tuple((_is_null(a, negated=True), a) for a in kept[:-1])
+    return ir.Case(ctype, whens, kept[-1])
+
+
+def _nullif(a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
+    """``NULLIF(a, b)`` as ``CASE WHEN a = b THEN NULL ELSE a END``."""
+    cond = _compare("=", a, _typed_null(b, a.ctype), node)
+    return ir.Case(a.ctype.with_nulls(), ((cond, ir.Literal(a.ctype.with_nulls(), None)),), a)
 
 
 # ------------------------------------------------------------------ expressions
@@ -298,6 +352,16 @@ def _bind_expr(
             return _number(e.this, e)
         if isinstance(e, exp.Boolean):
             return ir.Literal(ir.BOOL, bool(e.this))
+        if isinstance(e, exp.Null):
+            return ir.Literal(ir.NULL_INT, None)
+        if isinstance(e, exp.Is):
+            if not isinstance(e.expression, exp.Null):
+                raise _fail("subset", "only IS [NOT] NULL is supported (not IS TRUE/FALSE)", e)
+            return _is_null(rec(e.this), negated=False)
+        if isinstance(e, exp.Coalesce):
+            return _coalesce([rec(x) for x in [e.this, *e.expressions]], e)
+        if isinstance(e, exp.Nullif):
+            return _nullif(rec(e.this), rec(e.expression), e)
         if isinstance(e, exp.Cast):
             if isinstance(e.this, exp.Literal) and e.to.is_type(exp.DataType.Type.DATE):
                 return ir.Literal(ir.DATE, _parse_date(e.this.this, e))
@@ -357,10 +421,12 @@ def _bind_expr(
                 return _in_list(rec(inner.this), inner, negated=True, rec=rec)
             if isinstance(inner, exp.Like):
                 return _like(rec(inner.this), inner, negated=not inner.args.get("negate"))
-            arg = rec(inner)
-            if arg.ctype != ir.BOOL:
+            if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+                return _is_null(rec(inner.this), negated=True)
+            arg = _typed_null(rec(inner), ir.BOOL)
+            if not _is_bool(arg):
                 raise _fail("types", f"NOT needs a bool operand, got {arg.ctype}", e)
-            return ir.Not(ir.BOOL, arg)
+            return ir.Not(arg.ctype, arg)
         if isinstance(e, exp.In):
             if e.args.get("query"):
                 raise _fail("bind", "IN (SELECT …) is supported only as a WHERE condition", e)
@@ -398,6 +464,7 @@ def _calendar(day: ir.Expr, what: str, node: Any) -> ir.Expr:
             "DATE_TRUNC: year, quarter, month)",
             node,
         )
+    day = _typed_null(day, ir.DATE)
     if day.ctype.kind != "date":
         raise _fail("types", f"{what.upper()} needs a date, got {_describe(day)}", node)
     if any(isinstance(x, ir.Calendar) for x in _subexpressions(day)):
@@ -405,7 +472,8 @@ def _calendar(day: ir.Expr, what: str, node: Any) -> ir.Expr:
     if isinstance(day, ir.Literal) and isinstance(day.value, date):  # public: compute it now
         value = value_of(day.value, what)
         return ir.Literal(ir.INT, value) if isinstance(value, int) else ir.Literal(ir.DATE, value)
-    return ir.Calendar(ir.DATE if what.startswith("trunc_") else ir.INT, day, what)
+    ctype = _maybe_null(ir.DATE if what.startswith("trunc_") else ir.INT, day)
+    return ir.Calendar(ctype, day, what)
 
 
 def _subexpressions(e: ir.Expr) -> list[ir.Expr]:
@@ -449,7 +517,7 @@ def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
     if scale == x.ctype.scale and x.ctype.kind == "decimal":
         return x
     one = ir.Literal(ColumnType("decimal", scale - x.ctype.scale), Decimal(1))
-    return ir.Arith(ColumnType("decimal", scale), "*", x, one)  # x · 10^k, exact
+    return ir.Arith(_maybe_null(ColumnType("decimal", scale), x), "*", x, one)  # x · 10^k
 
 
 def _round(x: ir.Expr, node: exp.Round) -> ir.Expr:
@@ -510,7 +578,7 @@ def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.
         raise _fail("types", f"INTERVAL {amount.this!r}: a whole number of days", node) from None
     if day.ctype.kind != "date":
         raise _fail("types", f"INTERVAL needs a date on its left, got {_describe(day)}", node)
-    return ir.Arith(ir.DATE, op, day, ir.Literal(ir.INT, days))
+    return ir.Arith(_maybe_null(ir.DATE, day), op, day, ir.Literal(ir.INT, days))
 
 
 def _add_months(day: date, months: int) -> date:
@@ -526,14 +594,23 @@ def _add_months(day: date, months: int) -> date:
 
 def _arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
     _no_ratio(a, b, node=node)
+    a = _typed_null(a, ir.INT if b.ctype.kind == "date" else b.ctype)
+    b = _typed_null(b, ir.INT if a.ctype.kind == "date" else a.ctype)
+    out = _maybe_null(_arith_type(op, a, b, node), a, b)
+    if out.kind == "date" and a.ctype.kind != "date":
+        a, b = b, a  # days + date is date + days
+    return ir.Arith(out, op, a, b)
+
+
+def _arith_type(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ColumnType:
     dates = (a.ctype.kind == "date", b.ctype.kind == "date")
     if any(dates):  # date ± days, days + date, date − date (days), as DuckDB
         if dates == (True, True) and op == "-":
-            return ir.Arith(ir.INT, "-", a, b)
+            return ir.INT
         if dates == (True, False) and op in "+-" and b.ctype.kind == "int":
-            return ir.Arith(ir.DATE, op, a, b)
+            return ir.DATE
         if dates == (False, True) and op == "+" and a.ctype.kind == "int":
-            return ir.Arith(ir.DATE, "+", b, a)
+            return ir.DATE
         raise _fail(
             "types",
             f"date arithmetic is date ± int days or date − date, not {_describe(a)} {op} "
@@ -545,15 +622,16 @@ def _arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
             what = "arithmetic on an id column" if side.ctype.is_text else "arithmetic"
             raise _fail("types", f"{what} is not allowed: {_describe(side)} in '{op}'", node)
     if a.ctype.kind == "int" and b.ctype.kind == "int":
-        return ir.Arith(ir.INT, op, a, b)
+        return ir.INT
     scale = a.ctype.scale + b.ctype.scale if op == "*" else max(a.ctype.scale, b.ctype.scale)
     if scale > _MAX_SCALE:
         raise _fail("types", f"the product needs {scale} decimals; at most {_MAX_SCALE}", node)
-    return ir.Arith(ColumnType("decimal", scale), op, a, b)
+    return ColumnType("decimal", scale)
 
 
 def _compare(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
     _no_ratio(a, b, node=node)
+    a, b = _typed_null(a, b.ctype), _typed_null(b, a.ctype)
     a = _coerce_literal(a, b.ctype, node)
     b = _coerce_literal(b, a.ctype, node)
     if _family(a.ctype) != _family(b.ctype):
@@ -566,17 +644,18 @@ def _compare(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
             "id and text support = and <> only",
             node,
         )
-    return ir.Compare(ir.BOOL, op, a, b)
+    return ir.Compare(_maybe_null(ir.BOOL, a, b), op, a, b)
 
 
 def _logic(op: str, args: list[ir.Expr], node: Any) -> ir.Expr:
+    args = [_typed_null(a, ir.BOOL) for a in args]
     for arg in args:
-        if arg.ctype != ir.BOOL:
+        if not _is_bool(arg):
             raise _fail("types", f"{op} needs bool operands, got {arg.ctype}", node)
     flat: list[ir.Expr] = []
     for arg in args:
         flat.extend(arg.args if isinstance(arg, ir.Logic) and arg.op == op else (arg,))
-    return ir.Logic(ir.BOOL, op, tuple(flat))
+    return ir.Logic(_maybe_null(ir.BOOL, *flat), op, tuple(flat))
 
 
 def _like(arg: ir.Expr, node: exp.Like, *, negated: bool) -> ir.Expr:
@@ -593,9 +672,13 @@ def _like(arg: ir.Expr, node: exp.Like, *, negated: bool) -> ir.Expr:
         raise _fail("subset", str(exc), node) from None
     if "%" not in text:
         return _compare("<>" if negated else "=", arg, ir.Literal(ColumnType("text"), text), node)
-    if not parsed.segments:
-        return ir.Literal(ir.BOOL, not negated)
-    return ir.Like(ir.BOOL, arg, parsed, negated)
+    if not parsed.segments:  # TRUE for every value, NULL for NULL
+        constant = ir.Literal(ir.BOOL, not negated)
+        if not arg.ctype.nullable:
+            return constant
+        null = ir.Literal(ir.BOOL.with_nulls(), None)
+        return ir.Case(null.ctype, ((_is_null(arg, negated=False), null),), constant)
+    return ir.Like(_maybe_null(ir.BOOL, arg), arg, parsed, negated)
 
 
 def _in_list(
@@ -606,31 +689,39 @@ def _in_list(
         v = _coerce_literal(rec(item), arg.ctype, item)
         if not isinstance(v, ir.Literal):
             raise _fail("subset", "IN (…) accepts only literal values", item)
+        if ir.is_null_literal(v):
+            raise _fail("subset", "NULL in an IN (…) list is not supported", item)
         _compare("=", arg, v, item)
         values.append(v)
-    return ir.InList(ir.BOOL, arg, tuple(values), negated)
+    return ir.InList(_maybe_null(ir.BOOL, arg), arg, tuple(values), negated)
 
 
 def _case(node: exp.Case, rec: Callable[[exp.Expression], ir.Expr]) -> ir.Expr:
     if node.this is not None:
         raise _fail("subset", "only searched CASE WHEN … is supported (not CASE x WHEN …)", node)
-    if node.args.get("default") is None:
-        raise _fail("subset", "CASE needs an ELSE branch (v1 has no NULLs)", node)
     whens = []
     results = []
     for branch in node.args["ifs"]:
-        cond = rec(branch.this)
-        if cond.ctype != ir.BOOL:
+        cond = _typed_null(rec(branch.this), ir.BOOL)
+        if not _is_bool(cond):
             raise _fail("types", f"CASE WHEN needs a bool condition, got {cond.ctype}", branch)
         value = rec(branch.args["true"])
         whens.append((cond, value))
         results.append(value)
-    default = rec(node.args["default"])
+    given = node.args.get("default")
+    default = rec(given) if given is not None else ir.Literal(ir.NULL_INT, None)  # no ELSE: NULL
     _no_ratio(default, *results, node=node)
-    ctype = default.ctype
-    for value in results:
-        ctype = _unify(ctype, value.ctype, "CASE branches", node)
-    return ir.Case(ctype, tuple(whens), default)
+    typed = [r for r in (*results, default) if not ir.is_null_literal(r)]
+    if not typed:
+        return ir.Literal(ir.NULL_INT, None)
+    ctype = typed[0].ctype
+    for value in (*results, default):
+        if not ir.is_null_literal(value):
+            ctype = _unify(ctype, value.ctype, "CASE branches", node)
+        else:
+            ctype = ctype.with_nulls()
+    whens = [(c, _typed_null(v, ctype)) for c, v in whens]
+    return ir.Case(ctype, tuple(whens), _typed_null(default, ctype))
 
 
 # ------------------------------------------------------------------ queries
@@ -683,12 +774,17 @@ class _Compiler:
         collect(node.this)
         collect(node.expression)
         first = branches[0].schema
+        types = [t for _, t in first]
         for b in branches[1:]:
             if len(b.schema) != len(first):
                 raise _fail("types", "UNION branches have different numbers of columns", node)
-            for (name, t1), (_, t2) in zip(first, b.schema, strict=True):
-                if t1 != t2:
+            for i, ((name, t1), (_, t2)) in enumerate(zip(first, b.schema, strict=True)):
+                if not t1.same_values(t2):
                     raise _fail("types", f"UNION column {name!r}: {t1} vs {t2}", node)
+                if t2.nullable:
+                    types[i] = types[i].with_nulls()
+        branches = [_widened(b, types) for b in branches]
+        first = branches[0].schema
         result: ir.Node = ir.UnionAll(first, tuple(branches))
         if node.args.get("distinct"):
             if any(t.kind == "ratio" for _, t in first):
@@ -952,6 +1048,8 @@ class _Compiler:
                 f"a join needs at least one equality between the two sides in ON{hint}",
                 node,
             )
+        types = {**dict(left.node.schema), **dict(right.node.schema)}
+        _no_null_keys("a join", [(k, types[k]) for k in keys_l + keys_r], node)
         schema = left.node.schema + right.node.schema
         result: ir.Node = ir.Join(
             schema, left.node, right.node, "inner", tuple(keys_l), tuple(keys_r)
@@ -991,6 +1089,7 @@ class _Compiler:
                 if len(sub.schema) != 1:
                     raise _fail("bind", "IN (SELECT …) must select exactly one column", inner)
                 _compare("=", arg, ir.ColumnRef(sub.schema[0][1], sub.schema[0][0]), inner)
+                _no_null_keys("IN (SELECT …)", [(arg.name, arg.ctype), sub.schema[0]], inner)
                 node = ir.SemiJoin(
                     node.schema, node, sub, (arg.name,), (sub.schema[0][0],), negated
                 )
@@ -1073,6 +1172,8 @@ class _Compiler:
                 inner_node,
                 local[0] if len(local) == 1 else _logic("AND", local, node),
             )
+        types = {**dict(outer_node.schema), **dict(inner_node.schema)}
+        _no_null_keys("EXISTS", [(k, types[k]) for k in [*keys_o, *keys_i]], node)
         return ir.SemiJoin(
             outer_node.schema, outer_node, inner_node, tuple(keys_o), tuple(keys_i), anti
         )
@@ -1192,6 +1293,8 @@ class _Compiler:
                 arg_name = arg.name if isinstance(arg, ir.ColumnRef) else self.fresh("arg")
                 pre[arg_name] = arg
                 ctype = arg.ctype
+                if ctype.nullable:
+                    raise _fail("subset", f"{func} of a nullable value is not supported yet", e)
                 if func in ("SUM", "AVG") and not ctype.is_numeric:
                     raise _fail(
                         "types", f"{func} needs an int or decimal argument, got {_describe(arg)}", e
@@ -1242,7 +1345,7 @@ class _Compiler:
         having_expr = (
             _bind_expr(having.this, resolve_grouped, bind_call) if having is not None else None
         )
-        if having_expr is not None and having_expr.ctype != ir.BOOL:
+        if having_expr is not None and not _is_bool(having_expr):
             raise _fail("types", "HAVING needs a bool condition", having)
         if not keys:
             self.check_global_nulls(node, calls.values(), having_expr, having)
@@ -1324,6 +1427,8 @@ class _Compiler:
                 )
             if dict(schema)[name].kind == "ratio":
                 raise _fail("types", f"ordering by AVG ({name}) is not supported in v1", e)
+            if dict(schema)[name].nullable:
+                raise _fail("subset", f"ORDER BY the nullable {name!r} is not supported yet", e)
             keys.append((name, bool(ordered.args.get("desc"))))
         n: int | None = None
         if limit is not None:
@@ -1338,6 +1443,28 @@ class _Compiler:
                 raise _fail("subset", "LIMIT needs a non-negative integer literal", limit)
             n = int(value.this)
         return ir.OrderLimit(schema, result, tuple(keys), n)
+
+
+def _widened(node: ir.Node, types: list[ColumnType]) -> ir.Node:
+    """``node`` with its columns made nullable where ``types`` say so (UNION of a nullable and
+    a non-nullable column: the indicator of the latter is a public 0)."""
+    if all(t == have for (_, have), t in zip(node.schema, types, strict=True)):
+        return node
+    outputs = tuple(
+        (name, ir.ColumnRef(t, name)) for (name, _), t in zip(node.schema, types, strict=True)
+    )
+    return ir.Project(tuple((name, e.ctype) for name, e in outputs), node, outputs)
+
+
+def _no_null_keys(what: str, columns: Iterable[tuple[str, ColumnType]], node: Any) -> None:
+    """Refuse ``what`` on nullable key columns (not supported yet)."""
+    for name, ctype in columns:
+        if ctype.nullable:
+            raise _fail(
+                "subset",
+                f"{what} on the nullable column {ir.display_name(name)!r} is not supported yet",
+                node,
+            )
 
 
 def _disjuncts(e: exp.Expression) -> list[exp.Expression]:

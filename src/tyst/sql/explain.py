@@ -10,6 +10,10 @@ def render_expr(e: ir.Expr) -> str:
     """SQL-like text of an IR expression (column names as ``alias.column``)."""
     if isinstance(e, ir.ColumnRef):
         return e.name
+    if isinstance(e, ir.Literal) and e.value is None:
+        return "NULL"
+    if isinstance(e, ir.IsNull):
+        return f"{render_expr(e.arg)} {'IS NOT NULL' if e.negated else 'IS NULL'}"
     if isinstance(e, ir.Literal):
         return repr(e.value) if isinstance(e.value, str) else str(e.value)
     if isinstance(e, ir.Arith | ir.Compare):

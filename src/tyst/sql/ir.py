@@ -22,8 +22,11 @@ from tyst.data.types import ColumnType
 BOOL = ColumnType("bool")
 INT = ColumnType("int")
 DATE = ColumnType("date")
+NULL_INT = ColumnType("int", nullable=True)
+"""The type of a bare ``NULL`` literal that no context types (DuckDB: an INTEGER NULL)."""
 
-Value = int | Decimal | date | bool | str
+Value = int | Decimal | date | bool | str | None
+"""A literal's value; ``None`` is SQL's NULL (its type is nullable)."""
 
 
 def display_name(name: str) -> str:
@@ -59,6 +62,22 @@ class ColumnRef(Expr):
 @dataclass(frozen=True)
 class Literal(Expr):
     value: Value
+
+
+def is_null_literal(e: Expr) -> bool:
+    """Whether ``e`` is the literal ``NULL``."""
+    return isinstance(e, Literal) and e.value is None
+
+
+@dataclass(frozen=True)
+class IsNull(Expr):
+    """``arg IS [NOT] NULL``; result bool (never NULL). Reads ``arg``'s null indicator."""
+
+    arg: Expr
+    negated: bool
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
 
 
 @dataclass(frozen=True)
@@ -106,7 +125,9 @@ class Not(Expr):
 
 @dataclass(frozen=True)
 class Case(Expr):
-    """``CASE WHEN c1 THEN v1 … ELSE d END`` (ELSE is required in v1: no NULLs)."""
+    """``CASE WHEN c1 THEN v1 … ELSE d END``; a WHEN is taken when its condition is TRUE
+    (not NULL); without ELSE the default is the literal NULL. Also ``COALESCE`` and
+    ``NULLIF``, which the compiler writes as CASE."""
 
     whens: tuple[tuple[Expr, Expr], ...]
     default: Expr

@@ -31,6 +31,14 @@ Rules (intervals in the expression's scaled units, i.e. v · 10^scale):
 | ``COUNT`` | [0, rows of its input] |
 | ``SUM`` (and AVG's sum) | [min(0, rows·lo), max(0, rows·hi)] |
 | ``MIN``, ``MAX`` | the argument's interval |
+| ``x IS [NOT] NULL`` | [0, 1] |
+
+NULLs: intervals are those of the values that are not NULL; where a nullable operand
+enters a computation (arithmetic, comparison, ``IN``, ``CASE``, aggregates) its interval
+is hulled with 0, the value lanes of a NULL (so the rows where it is NULL are covered too,
+their results being masked afterwards). A calendar function replaces a NULL date by the
+lowest date of its range before computing, so NULLs widen nothing there. ``COALESCE`` and
+``NULLIF`` are compiled to ``CASE`` (the hull of their arguments); ``NULL`` is [0, 0].
 
 Row bounds through the plan: filters, projections, semi-joins, ``DISTINCT`` and
 grouped aggregates keep their input's bound; a global aggregate has 1 row;
@@ -187,6 +195,7 @@ class _Ranges:
                 cols[name] = Interval(*decl.scaled(column, ctype))
             else:
                 cols[name] = type_range(ctype)
+
         return _Facts(decl.rows, cols, decl.max_rows_per_key or 1)
 
     def aggregate(self, node: ir.Aggregate, child: _Facts) -> _Facts:
@@ -212,8 +221,19 @@ class _Ranges:
 
     # -- expressions
 
+    def operand(self, e: ir.Expr, cols: Columns) -> Interval | None:
+        """``e``'s interval as an operand: with 0, a NULL's value lanes, when nullable."""
+        value = self.expr(e, cols)
+        if value is not None and e.ctype.nullable:
+            return value.hull(Interval(0, 0))
+        return value
+
     def expr(self, e: ir.Expr, cols: Columns) -> Interval | None:
-        """The interval of ``e`` over rows with column intervals ``cols`` (None: not numeric)."""
+        """The interval of ``e``'s non-NULL values over rows with column intervals ``cols``
+        (None: not numeric)."""
+        if isinstance(e, ir.IsNull):
+            self.expr(e.arg, cols)
+            return BOOL_RANGE
         if isinstance(e, ir.ColumnRef):
             return cols.get(e.name)
         if isinstance(e, ir.Literal):
@@ -284,8 +304,8 @@ class _Ranges:
         return Interval(steps(day.lo, day.hi, e.what).base, day.hi)
 
     def aligned(self, e: ir.Expr, scale: int, cols: Columns) -> Interval | None:
-        """``e``'s interval after rescaling to ``scale`` decimals (checked)."""
-        value = self.expr(e, cols)
+        """``e``'s interval as an operand after rescaling to ``scale`` decimals (checked)."""
+        value = self.operand(e, cols)
         if value is None or scale == e.ctype.scale:
             return value
         out = value.times(10 ** (scale - e.ctype.scale))
@@ -294,7 +314,7 @@ class _Ranges:
 
     def arith(self, e: ir.Arith, cols: Columns) -> Interval:
         if e.op == "*":
-            a, b = self.expr(e.left, cols), self.expr(e.right, cols)
+            a, b = self.operand(e.left, cols), self.operand(e.right, cols)
         else:
             a = self.aligned(e.left, e.ctype.scale, cols)
             b = self.aligned(e.right, e.ctype.scale, cols)
@@ -347,6 +367,8 @@ def _hull_all(parts: list[Interval | None]) -> Interval | None:
 
 def _literal(e: ir.Literal) -> Interval | None:
     v = e.value
+    if v is None:  # NULL: value lanes 0
+        return Interval(0, 0) if type_range(e.ctype) is not None else None
     if isinstance(v, bool):
         return Interval(int(v), int(v))
     if isinstance(v, date):
