@@ -6,10 +6,11 @@ projections with ``+ - *``, comparisons, ``AND/OR/NOT``, ``BETWEEN``, ``IN`` lis
 ``CASE … ELSE``, ``WHERE``, PK–FK joins (chains of up to three relations), ``IN (SELECT …)``,
 ``[NOT] EXISTS``, ``GROUP BY`` with every aggregate and ``HAVING``, global aggregates,
 ``DISTINCT``, ``UNION [ALL]``, ``ORDER BY … LIMIT``, derived tables (with column alias
-lists) and CTEs. A :class:`Query` knows its output types and its ORDER BY keys, so that
-:func:`compare` can check the MPC rows against DuckDB's exactly: as a multiset, or in order
-where ``ORDER BY`` fixes it (rows tied on all order keys may come in any order, and the tie
-group cut by ``LIMIT`` may keep any of its rows).
+lists) and CTEs, and date functions (``± INTERVAL`` of every unit, ``DATE_TRUNC``,
+``LAST_DAY``, ``EXTRACT``, ``DATE_DIFF``, age in years). A :class:`Query` knows its output
+types and its ORDER BY keys, so that :func:`compare` can check the MPC rows against DuckDB's
+exactly: as a multiset, or in order where ``ORDER BY`` fixes it (rows tied on all order keys
+may come in any order, and the tie group cut by ``LIMIT`` may keep any of its rows).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -217,6 +218,8 @@ class Gen:
         r = self.rng
         nums = self.cols(scope, {"int", "dec"})
         roll = r.random()
+        if self.cols(scope, {"date"}) and self.chance(0.06):
+            return self.date_number(scope), INT
         if depth <= 0 or roll < 0.45:
             if nums and self.chance(0.85):
                 c = r.choice(nums)
@@ -246,6 +249,48 @@ class Gen:
         self.features.add("case")
         return f"CASE WHEN {cond} THEN {a} ELSE {b} END", _num_join(ka, kb, "+")
 
+    def date_expr(self, scope: Sequence[Col], cast: bool = False) -> str:
+        """A date-valued expression of a date column: shifted, truncated or a month's end.
+
+        DuckDB makes ``± INTERVAL`` and ``DATE_TRUNC`` a TIMESTAMP, on which ``- 1`` fails;
+        ``cast`` makes them dates again (for values that may become a derived column)."""
+        r = self.rng
+        c = r.choice(self.cols(scope, {"date"})).ref
+        roll = r.random()
+        if roll < 0.3:
+            return c
+        if roll < 0.65:
+            unit = r.choice(["MONTH", "MONTH", "QUARTER", "YEAR", "DAY", "WEEK"])
+            n = r.choice([0, 1, 1, 2, 3, 13, -1])
+            base = f"({c} - 1)" if self.chance(0.4) else c  # month ends exercise the clamp
+            self.features.add("date_shift")
+            shifted = f"({base} {r.choice(['+', '-'])} INTERVAL '{n}' {unit})"
+            return f"CAST({shifted} AS DATE)" if cast else shifted
+        if roll < 0.85:
+            self.features.add("date_trunc")
+            unit = r.choice(["year", "quarter", "month", "week"])
+            trunc = f"DATE_TRUNC('{unit}', {c})"
+            return f"CAST({trunc} AS DATE)" if cast else trunc
+        self.features.add("last_day")
+        return f"LAST_DAY({c})"
+
+    def date_number(self, scope: Sequence[Col]) -> str:
+        """An int computed from dates: EXTRACT, DATE_DIFF or the age in whole years."""
+        r = self.rng
+        roll = r.random()
+        if roll < 0.35:
+            self.features.add("extract")
+            field = r.choice(["YEAR", "QUARTER", "MONTH", "DAY"])
+            return f"EXTRACT({field} FROM {self.date_expr(scope)})"
+        other = self.date_expr(scope) if self.chance(0.6) else self.literal(DATE, False)
+        first, second = (self.date_expr(scope), other)[:: r.choice([1, -1])]
+        if roll < 0.75:
+            self.features.add("date_diff")
+            unit = r.choice(["day", "month", "quarter", "year"])
+            return f"DATE_DIFF('{unit}', {first}, {second})"
+        self.features.add("age")
+        return f"DATE_PART('year', AGE({first}, {second}))"
+
     def scalar(self, scope: Sequence[Col], kind: Kind, depth: int) -> tuple[str, Kind]:
         """An expression of ``kind`` (numeric kinds: int or decimal of any scale)."""
         r = self.rng
@@ -255,6 +300,8 @@ class Gen:
         if k == "bool":
             return self.cond(scope, depth), BOOL
         cands = [c for c in scope if c.kind == kind]
+        if k == "date" and cands and self.chance(0.3):
+            return self.date_expr(scope, cast=True), DATE
         if k == "text" and depth > 0 and self.chance(0.3):
             self.features.add("case")
             cond = self.cond(scope, depth - 1)
@@ -330,6 +377,8 @@ class Gen:
         right = r.choice(same).ref if same and self.chance(0.4) else self.literal(left.kind)
         if kind_name == "date":
             op = r.choice(["=", "<>", "<", "<=", ">", ">="])
+            if self.chance(0.3):
+                return f"({self.date_expr(scope)} {op} {right})"
         else:
             op = r.choice(["=", "<>"])
         return f"({left.ref} {op} {right})"
@@ -779,6 +828,8 @@ def _date_key(lit: str) -> str:
 
 def canon(value: object, approx: bool) -> object:
     """A value comparable across engines: numbers exact (AVG: rounded to 6 decimals)."""
+    if isinstance(value, datetime) and value.time() == time(0):
+        return value.date()  # DuckDB's midnight TIMESTAMP (date ± INTERVAL, DATE_TRUNC)
     if value is None or isinstance(value, bool | str | date):
         return value
     if approx:

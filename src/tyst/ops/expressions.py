@@ -32,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 
-from tyst.data.calendar import steps
+from tyst.data.calendar import Steps, shift_steps, steps
 from tyst.data.types import ColumnType, join_null, split_null, text_lanes
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean, compare, conversion
@@ -86,7 +86,14 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
     ),
     ir.Calendar: ExprSpec(
         "`EXTRACT(YEAR|QUARTER|MONTH|DAY FROM d)`, `DATE_PART`, `YEAR(d)`…, `DATE_TRUNC('year'|"
-        "'quarter'|'month', d)`: K comparisons with the public boundaries of d's declared range",
+        "'quarter'|'month'|'week', d)`, `LAST_DAY(d)`, and the month or quarter numbers behind "
+        "`DATE_DIFF`: K comparisons with the public boundaries of d's declared range",
+        "10 (K comparisons batched, bit injection)",
+    ),
+    ir.MonthShift: ExprSpec(
+        "`d ± INTERVAL 'n' MONTH|QUARTER|YEAR` (DuckDB's end-of-month clamp): d plus a step "
+        "function of K comparisons with public days of d's declared range (month starts and "
+        "clamped days)",
         "10 (K comparisons batched, bit injection)",
     ),
     ir.Ratio: ExprSpec("`AVG` as a sum and a count; only the recipient divides", "0"),
@@ -185,6 +192,8 @@ class Evaluator:
             return self._case(e)
         if isinstance(e, ir.Calendar):
             return SharedColumn(e.ctype, (self._calendar(e),))
+        if isinstance(e, ir.MonthShift):
+            return SharedColumn(e.ctype, (self._month_shift(e),))
         if isinstance(e, ir.Ratio):  # AVG: numerator (at its own scale) and count
             num = self.evaluate(e.numerator).lanes[0]
             den = self.evaluate(e.denominator).lanes[0]
@@ -238,7 +247,7 @@ class Evaluator:
             t_arg, g_arg = self._truth(e.arg)
             value = self._one_minus(g_arg)
             return SharedColumn(t, (value, g_arg - t_arg))
-        if isinstance(e, ir.Arith | ir.Compare | ir.InList | ir.Like | ir.Calendar):
+        if isinstance(e, ir.Arith | ir.Compare | ir.InList | ir.Like | ir.Stepped):
             operands = (e.left, e.right) if isinstance(e, ir.Arith | ir.Compare) else (e.arg,)
             null = self._any_null(operands)
             if isinstance(e, ir.Arith):
@@ -247,6 +256,8 @@ class Evaluator:
                     return SharedColumn(t, (raw, null))
             elif isinstance(e, ir.Calendar):
                 raw = self._calendar(e)
+            elif isinstance(e, ir.MonthShift):
+                raw = self._month_shift(e)
             else:
                 raw = conversion.bit_to_arith(self.party, self._raw_predicate(e))
             return SharedColumn(t, (mul(self.party, raw, self._one_minus(null)), null))
@@ -298,13 +309,32 @@ class Evaluator:
 
     def _calendar(self, e: ir.Calendar) -> AShare:
         """value = base + Σ_k [d ≥ s_k]·Δ_k over the public starts s_k of d's range
-        (:mod:`tyst.data.calendar`); ``day`` is d − (the month's start) + 1."""
+        (:mod:`tyst.data.calendar`); ``day`` is d − (the month's start) + 1 (``month_day``
+        alike, plus 32·month)."""
         assert e.low is not None  # filled in by the compiler
         assert e.high is not None
-        day = self.evaluate(e.arg).lanes[0]
-        if e.arg.ctype.nullable:  # a NULL (0) becomes the range's first day: no extra steps
-            day = day + self._indicator(e.arg).mul_public(e.low % (1 << 64))
-        plan = steps(e.low, e.high, e.what)
+        day = self._null_as_low(e, self.evaluate(e.arg).lanes[0])
+        value = self._stepped(day, steps(e.low, e.high, e.what))
+        if e.what in ("day", "month_day"):
+            value = add_public(self.party.index, day - value, 1)
+        return value
+
+    def _month_shift(self, e: ir.MonthShift) -> AShare:
+        """d + base + Σ_k [d ≥ b_k]·Δ_k (:func:`tyst.data.calendar.shift_steps`)."""
+        assert e.low is not None  # filled in by the compiler
+        assert e.high is not None
+        day = self._null_as_low(e, self.evaluate(e.arg).lanes[0])
+        return day + self._stepped(day, shift_steps(e.low, e.high, e.months))
+
+    def _null_as_low(self, e: ir.Stepped, day: AShare) -> AShare:
+        """A NULL (0) date becomes the range's first day: no extra steps (masked later)."""
+        if not e.arg.ctype.nullable:
+            return day
+        assert e.low is not None
+        return day + self._indicator(e.arg).mul_public(e.low % (1 << 64))
+
+    def _stepped(self, day: AShare, plan: Steps) -> AShare:
+        """base + Σ_k [day ≥ starts_k]·deltas_k, the K comparisons in one batch."""
         p, n, k = self.party, self.n, len(plan.starts)
         value = public_a(p.index, np.full(n, plan.base % (1 << 64), dtype=U64))
         if k:
@@ -316,8 +346,6 @@ class Evaluator:
             weighted = bits.mul_public(deltas)
             for i in range(k):
                 value = value + weighted[i * n : (i + 1) * n]
-        if e.what == "day":
-            value = add_public(p.index, day - value, 1)
         return value
 
     def _case(self, e: ir.Case) -> SharedColumn:

@@ -17,7 +17,6 @@ The result is a :class:`~tyst.sql.ir.CompiledQuery`; nothing here touches data.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -28,7 +27,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from tyst.data.calendar import value_of
+from tyst.data.calendar import add_months, value_of
 from tyst.data.patterns import Pattern
 from tyst.data.types import ColumnType
 from tyst.sql import ir
@@ -46,7 +45,7 @@ _SUPPORTED = (
     exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Interval, exp.Var,
     exp.Like, exp.Abs, exp.Round, exp.DataTypeParam, exp.Extract, exp.Year, exp.Quarter,
     exp.Month, exp.Day, exp.Anonymous, exp.TimestampTrunc, exp.DateTrunc, exp.Null, exp.Is,
-    exp.Coalesce, exp.Nullif,
+    exp.Coalesce, exp.Nullif, exp.DateDiff, exp.LastDay,
 )  # fmt: skip
 _CALENDAR_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.Year: "year",
@@ -367,15 +366,35 @@ def _bind_expr(
                 return ir.Literal(ir.DATE, _parse_date(e.this.this, e))
             return _cast(rec(e.this), e)
         if isinstance(e, exp.Extract):
+            if _is_age(e.expression):
+                return _age(e.this.name.lower(), [rec(x) for x in e.expression.expressions], e)
             return _calendar(rec(e.expression), e.this.name.lower(), e)
         if type(e) in _CALENDAR_FUNCTIONS:
             return _calendar(rec(e.this), _CALENDAR_FUNCTIONS[type(e)], e)
         if isinstance(e, exp.Anonymous):
             name = str(e.this).upper()
             parts = e.expressions
+            if name == "AGE":
+                raise _fail(
+                    "subset",
+                    "AGE is supported only as DATE_PART('year', AGE(b, a)) or EXTRACT(YEAR FROM "
+                    "AGE(b, a)) (whole years; v1 has no INTERVAL values)",
+                    e,
+                )
             if name != "DATE_PART" or len(parts) != 2 or not _is_string(parts[0]):
                 raise _fail("subset", f"{name} is not supported", e)
+            if _is_age(parts[1]):
+                return _age(str(parts[0].this).lower(), [rec(x) for x in parts[1].expressions], e)
             return _calendar(rec(parts[1]), str(parts[0].this).lower(), e)
+        if isinstance(e, exp.DateDiff):
+            unit = e.args.get("unit")
+            return _date_diff(
+                (unit.name if unit is not None else "").lower(), rec(e.expression), rec(e.this), e
+            )
+        if isinstance(e, exp.LastDay):
+            if e.args.get("unit") is not None:
+                raise _fail("subset", "LAST_DAY takes one date (no unit)", e)
+            return _calendar(rec(e.this), "last_day", e, internal=True)
         if isinstance(e, exp.TimestampTrunc | exp.DateTrunc):
             unit = e.args.get("unit")
             name = (unit.name if unit is not None else "").lower()
@@ -454,33 +473,82 @@ def _is_string(e: exp.Expression) -> bool:
     return isinstance(e, exp.Literal) and e.is_string
 
 
-def _calendar(day: ir.Expr, what: str, node: Any) -> ir.Expr:
-    """``EXTRACT``/``DATE_PART``/``YEAR()``… (int) and ``DATE_TRUNC`` (date) of a date."""
-    if what not in (*ir.CALENDAR_FIELDS, *ir.CALENDAR_TRUNCS):
+def _calendar(day: ir.Expr, what: str, node: Any, *, internal: bool = False) -> ir.Expr:
+    """``EXTRACT``/``DATE_PART``/``YEAR()``… (int), ``DATE_TRUNC`` (date) of a date, and
+    (``internal``: not a user's field name) one of :data:`ir.CALENDAR_OTHERS`."""
+    if what not in (*ir.CALENDAR_FIELDS, *ir.CALENDAR_TRUNCS, *(ir.CALENDAR_OTHERS * internal)):
         shown = what.removeprefix("trunc_").upper()
         raise _fail(
             "subset",
             f"{shown} is not supported here (EXTRACT/DATE_PART: YEAR, QUARTER, MONTH, DAY; "
-            "DATE_TRUNC: year, quarter, month)",
+            "DATE_TRUNC: year, quarter, month, week)",
             node,
         )
     day = _typed_null(day, ir.DATE)
     if day.ctype.kind != "date":
         raise _fail("types", f"{what.upper()} needs a date, got {_describe(day)}", node)
-    if any(isinstance(x, ir.Calendar) for x in _subexpressions(day)):
-        raise _fail("subset", "a calendar function of a calendar function is not supported", node)
     if isinstance(day, ir.Literal) and isinstance(day.value, date):  # public: compute it now
         value = value_of(day.value, what)
         return ir.Literal(ir.INT, value) if isinstance(value, int) else ir.Literal(ir.DATE, value)
-    ctype = _maybe_null(ir.DATE if what.startswith("trunc_") else ir.INT, day)
-    return ir.Calendar(ctype, day, what)
+    dated = what.startswith("trunc_") or what == "last_day"
+    return ir.Calendar(_maybe_null(ir.DATE if dated else ir.INT, day), day, what)
 
 
-def _subexpressions(e: ir.Expr) -> list[ir.Expr]:
-    out = [e]
-    for child in e.children():
-        out += _subexpressions(child)
-    return out
+def _is_age(e: exp.Expression) -> bool:
+    return isinstance(e, exp.Anonymous) and str(e.this).upper() == "AGE"
+
+
+_DIFF_UNITS = {"day": "day", "month": "month_index", "quarter": "quarter_index", "year": "year"}
+
+
+def _date_diff(unit: str, start: ir.Expr, end: ir.Expr, node: Any) -> ir.Expr:
+    """``DATE_DIFF(unit, start, end)`` as DuckDB: the unit boundaries from start to end
+    (``day``: end − start; ``month``: 12·Δyear + Δmonth; ``quarter``, ``year`` alike)."""
+    part = unit.removesuffix("s")
+    if part not in _DIFF_UNITS:
+        raise _fail(
+            "subset",
+            f"DATE_DIFF('{unit}', …) is not supported (only 'day', 'month', 'quarter', 'year')",
+            node,
+        )
+    for side in (start, end):
+        if side.ctype.kind != "date":
+            raise _fail("types", f"DATE_DIFF needs two dates, got {_describe(side)}", node)
+    if part == "day":
+        return _arith("-", end, start, node)
+    what = _DIFF_UNITS[part]
+    later = _calendar(end, what, node, internal=True)
+    earlier = _calendar(start, what, node, internal=True)
+    return _arith("-", later, earlier, node)
+
+
+def _age(part: str, args: list[ir.Expr], node: Any) -> ir.Expr:
+    """``DATE_PART('year', AGE(end, start))``: whole years from start to end, as DuckDB (for
+    end ≥ start: Δyear − [(month, day) of end < that of start]; for end < start the negated
+    age from end to start)."""
+    if part not in ("year", "years"):
+        raise _fail(
+            "subset",
+            f"{part.upper()} of AGE is not supported (only YEAR: whole years)",
+            node,
+        )
+    if len(args) != 2:  # AGE(d) is the age on today's date, which differs between runs
+        raise _fail("subset", "AGE needs two dates: AGE(end, start)", node)
+    end, start = args
+    for side in (start, end):
+        if side.ctype.kind != "date":
+            raise _fail("types", f"AGE needs two dates, got {_describe(side)}", node)
+
+    years = _arith("-", _calendar(end, "year", node), _calendar(start, "year", node), node)
+    md_end = _calendar(end, "month_day", node, internal=True)  # 32·month + day
+    md_start = _calendar(start, "month_day", node, internal=True)
+    zero = ir.Literal(ir.INT, 0)
+    before = ir.Case(
+        ir.INT, ((_compare("<", md_end, md_start, node), ir.Literal(ir.INT, -1)),), zero
+    )
+    after = ir.Case(ir.INT, ((_compare(">", md_end, md_start, node), ir.Literal(ir.INT, 1)),), zero)
+    later = _compare(">=", end, start, node)
+    return _arith("+", years, ir.Case(ir.INT, ((later, before),), after), node)
 
 
 def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
@@ -549,27 +617,29 @@ def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.
     unit = interval.args.get("unit")
     name = (unit.name if unit is not None else "").upper()
     amount = interval.this
-    if (
-        isinstance(day, ir.Literal)
-        and isinstance(day.value, date)
-        and name.rstrip("S") in _INTERVAL_MONTHS
-        and isinstance(amount, exp.Literal)
-    ):  # a public date: calendar arithmetic at compile time, as DuckDB does it
+    while isinstance(amount, exp.Paren):  # INTERVAL (2) MONTH
+        amount = amount.this
+    if name.rstrip("S") in _INTERVAL_MONTHS and isinstance(amount, exp.Literal):
         try:
             count = int(str(amount.this).strip())
         except ValueError:
             raise _fail("types", f"INTERVAL {amount.this!r}: a whole number", node) from None
-        months = count * _INTERVAL_MONTHS[name.rstrip("S")]
-        try:
-            shifted = _add_months(day.value, months if op == "+" else -months)
+        months = count * _INTERVAL_MONTHS[name.rstrip("S")] * (1 if op == "+" else -1)
+        if day.ctype.kind != "date":
+            raise _fail("types", f"INTERVAL needs a date on its left, got {_describe(day)}", node)
+        if not isinstance(day, ir.Literal):  # a secret date: a step function (ir.MonthShift)
+            return ir.MonthShift(_maybe_null(ir.DATE, day), day, months)
+        assert isinstance(day.value, date)
+        try:  # a public date: calendar arithmetic at compile time, as DuckDB does it
+            shifted = add_months(day.value, months)
         except ValueError as exc:
             raise _fail("types", str(exc), node) from None
         return ir.Literal(ir.DATE, shifted)
     if name not in _INTERVAL_DAYS or not isinstance(amount, exp.Literal):
         raise _fail(
             "subset",
-            f"INTERVAL {name or '…'} is not supported on a column; use INTERVAL 'n' DAY or "
-            "WEEK (MONTH, QUARTER and YEAR work on date literals only)",
+            f"INTERVAL {name or '…'} is not supported; use INTERVAL 'n' DAY, WEEK, MONTH, "
+            "QUARTER or YEAR with a whole number n",
             node,
         )
     try:
@@ -579,17 +649,6 @@ def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.
     if day.ctype.kind != "date":
         raise _fail("types", f"INTERVAL needs a date on its left, got {_describe(day)}", node)
     return ir.Arith(_maybe_null(ir.DATE, day), op, day, ir.Literal(ir.INT, days))
-
-
-def _add_months(day: date, months: int) -> date:
-    """``day`` plus ``months`` calendar months, clamped to the month's last day (DuckDB's rule:
-    2024-01-31 + 1 month = 2024-02-29)."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    if not 1 <= year <= 9999:
-        raise ValueError(f"{day} {months:+d} months is outside years 1–9999")
-    last = calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last))
 
 
 def _arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
@@ -1623,8 +1682,8 @@ def compile_sql(
         plan = ir.map_expressions(
             plan,
             lambda e: (
-                replace(e, low=calendars[e].lo, high=calendars[e].hi)
-                if isinstance(e, ir.Calendar) and e.low is None
+                replace(e, low=calendars[key].lo, high=calendars[key].hi)
+                if isinstance(e, ir.Stepped) and (key := ir.without_bounds(e)) in calendars
                 else e
             ),
         )

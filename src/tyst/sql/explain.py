@@ -36,7 +36,13 @@ def render_expr(e: ir.Expr) -> str:
     if isinstance(e, ir.Calendar):
         if e.what.startswith("trunc_"):
             return f"DATE_TRUNC('{e.what.removeprefix('trunc_')}', {render_expr(e.arg)})"
+        if e.what == "last_day":
+            return f"LAST_DAY({render_expr(e.arg)})"
+        if e.what in ("month_index", "quarter_index", "month_day"):  # see ir.CALENDAR_OTHERS
+            return f"{e.what.upper()}({render_expr(e.arg)})"
         return f"EXTRACT({e.what.upper()} FROM {render_expr(e.arg)})"
+    if isinstance(e, ir.MonthShift):
+        return f"({render_expr(e.arg)} + INTERVAL '{e.months}' MONTH)"
     if isinstance(e, ir.Ratio):
         return (
             f"{render_expr(e.numerator)} / {render_expr(e.denominator)} (divided by the recipient)"

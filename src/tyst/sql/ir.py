@@ -162,13 +162,17 @@ class Like(Expr):
 
 
 CALENDAR_FIELDS = ("year", "quarter", "month", "day")
-CALENDAR_TRUNCS = ("trunc_year", "trunc_quarter", "trunc_month")
+CALENDAR_TRUNCS = ("trunc_year", "trunc_quarter", "trunc_month", "trunc_week")
+CALENDAR_OTHERS = ("last_day", "month_index", "quarter_index", "month_day")
+"""``LAST_DAY(d)`` (a date), 12·year + month − 1 and 4·year + quarter − 1 (ints, for
+``DATE_DIFF('month'|'quarter', …)``) and 32·month + day (for the age in years)."""
 
 
 @dataclass(frozen=True)
 class Calendar(Expr):
-    """``EXTRACT(field FROM d)`` (int; ``what`` in :data:`CALENDAR_FIELDS`) or
-    ``DATE_TRUNC(unit, d)`` (date; ``what`` in :data:`CALENDAR_TRUNCS`) of a date.
+    """``EXTRACT(field FROM d)`` (int; ``what`` in :data:`CALENDAR_FIELDS`),
+    ``DATE_TRUNC(unit, d)`` (date; ``what`` in :data:`CALENDAR_TRUNCS`) or one of
+    :data:`CALENDAR_OTHERS` of a date.
 
     ``low``/``high`` are the public bounds of ``d`` in days since 1970-01-01, filled in by
     the compiler's ``ranges`` pass (None before): the value is computed from comparisons
@@ -182,6 +186,51 @@ class Calendar(Expr):
 
     def children(self) -> tuple[Expr, ...]:
         return (self.arg,)
+
+
+@dataclass(frozen=True)
+class MonthShift(Expr):
+    """``d + INTERVAL 'n' MONTH`` (``months`` = n; QUARTER and YEAR are 3n and 12n; ``-``
+    negates): a date, clamped to the last day of a shorter month (DuckDB's rule).
+
+    ``low``/``high`` bound ``d`` as for :class:`Calendar` (filled in by ``ranges``); the
+    value is ``d`` plus a step function of comparisons with public days between them.
+    """
+
+    arg: Expr
+    months: int
+    low: int | None = None
+    high: int | None = None
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+
+Stepped = Calendar | MonthShift
+"""The expressions computed from public calendar boundaries within their argument's range."""
+
+
+def without_bounds(e: Expr) -> Expr:
+    """``e`` with every :data:`Stepped` bound cleared, as the ``ranges`` pass first sees it."""
+    if isinstance(e, Stepped) and e.low is not None:
+        e = replace(e, low=None, high=None)
+    kids = e.children()
+    if not kids:
+        return e
+    changes = {
+        f.name: _cleared(getattr(e, f.name))
+        for f in fields(e)
+        if isinstance(getattr(e, f.name), Expr | tuple)
+    }
+    return replace(e, **changes)  # type: ignore[arg-type]
+
+
+def _cleared(v: object) -> object:
+    if isinstance(v, Expr):
+        return without_bounds(v)
+    if isinstance(v, tuple):
+        return tuple(_cleared(x) for x in v)
+    return v
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,19 @@ Rules (intervals in the expression's scaled units, i.e. v · 10^scale):
 | ``SUM`` (and AVG's sum) | [min(0, rows·lo), max(0, rows·hi)] |
 | ``MIN``, ``MAX`` | the argument's interval |
 | ``x IS [NOT] NULL`` | [0, 1] |
+| ``EXTRACT``, ``DATE_TRUNC``, ``LAST_DAY``, month/quarter numbers | the values at the ends |
+| ``d ± INTERVAL 'n' MONTH`` | [add_months(lo, n), add_months(hi, n)] within years 1–9999 |
 
 NULLs: intervals are those of the values that are not NULL; where a nullable operand
 enters a computation (arithmetic, comparison, ``IN``, ``CASE``, aggregates) its interval
 is hulled with 0, the value lanes of a NULL (so the rows where it is NULL are covered too,
-their results being masked afterwards). A calendar function replaces a NULL date by the
-lowest date of its range before computing, so NULLs widen nothing there. ``COALESCE`` and
-``NULLIF`` are compiled to ``CASE`` (the hull of their arguments); ``NULL`` is [0, 0].
+their results being masked afterwards). A calendar function (or month shift) replaces a
+NULL date by the lowest date of its range before computing, so NULLs widen nothing there.
+``COALESCE`` and ``NULLIF`` are compiled to ``CASE`` (the hull of their arguments); ``NULL``
+is [0, 0].
+
+The calendar functions and month shifts (:data:`tyst.sql.ir.Stepped`) also need at most
+:data:`MAX_CALENDAR_STEPS` public boundaries within their argument's interval.
 
 Row bounds through the plan: filters, projections, semi-joins, ``DISTINCT`` and
 grouped aggregates keep their input's bound; a global aggregate has 1 row;
@@ -57,7 +63,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tyst.data.calendar import boundary_count, steps
+from tyst.data.calendar import add_months, boundary_count, shift_boundary_count, value_of
 from tyst.data.types import COMPARISON_LIMIT, DEFAULT_VALUE_BOUND, ColumnType, TableBounds
 from tyst.sql import ir
 from tyst.sql.errors import SqlError
@@ -124,11 +130,12 @@ class _Facts:
 
 
 MAX_CALENDAR_STEPS = 600
-"""The most calendar boundaries (years, quarters or months) a date may span for ``EXTRACT`` or
-``DATE_TRUNC``: each costs one comparison per row."""
+"""The most calendar boundaries (years, quarters, months, weeks, or the days a month shift
+steps at) a date may span for ``EXTRACT``, ``DATE_TRUNC``, ``DATE_DIFF`` or ``d ± INTERVAL 'n'
+MONTH``: each costs one comparison per row."""
 
 
-def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> dict[ir.Calendar, Interval]:
+def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> dict[ir.Stepped, Interval]:
     """Raise ``SqlError(..., [ranges])`` if some value of a valid row could exceed :data:`LIMIT`.
 
     Returns, per calendar function, the interval of its date argument (hull over every place
@@ -141,7 +148,7 @@ def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> dict[ir.Ca
 class _Ranges:
     def __init__(self, bounds: Mapping[str, TableBounds]) -> None:
         self.bounds = bounds
-        self.calendars: dict[ir.Calendar, Interval] = {}
+        self.calendars: dict[ir.Stepped, Interval] = {}
         self.texts: dict[str, str] = {}
         """Computed columns' expressions as text, for messages about aggregates over them."""
 
@@ -272,36 +279,64 @@ class _Ranges:
             return part if result is None else _hull(result, part)
         if isinstance(e, ir.Calendar):
             return self.calendar(e, cols)
+        if isinstance(e, ir.MonthShift):
+            return self.month_shift(e, cols)
         if isinstance(e, ir.Ratio):
             self.expr(e.numerator, cols)
             self.expr(e.denominator, cols)
             return None
         raise TypeError(f"no range rule for {type(e).__name__}")
 
-    def calendar(self, e: ir.Calendar, cols: Columns) -> Interval:
+    def stepped_day(self, e: ir.Stepped, cols: Columns) -> Interval:
+        """The interval of ``e``'s date argument (hull over every occurrence of ``e``), within
+        real dates (a valid row's date is one)."""
         day = self.expr(e.arg, cols)
         assert day is not None  # a date (checked by ``types``)
         known = self.calendars.get(e)
         day = day if known is None else day.hull(known)
-        day = Interval(max(day.lo, _DATE_RANGE[0]), min(day.hi, _DATE_RANGE[1]))  # real dates
-        count = boundary_count(day.lo, day.hi, e.what)
+        return Interval(max(day.lo, _DATE_RANGE[0]), min(day.hi, _DATE_RANGE[1]))
+
+    def too_many(self, what: str, e: ir.Stepped, count: int) -> None:
         if count > MAX_CALENDAR_STEPS:
             raise SqlError(
                 "ranges",
-                f"{e.what.upper()} of {render_expr(e.arg)} would compare each row with {count} "
+                f"{what} of {render_expr(e.arg)} would compare each row with {count} "
                 f"calendar boundaries (at most {MAX_CALENDAR_STEPS}); declare the dates' range: "
                 '[tables.T] ranges = { column = ["2020-01-01", "2030-12-31"] }',
                 None,
                 None,
             )
+
+    def calendar(self, e: ir.Calendar, cols: Columns) -> Interval:
+        day = self.stepped_day(e, cols)
+        self.too_many(e.what.upper(), e, boundary_count(day.lo, day.hi, e.what))
         self.calendars[e] = day
-        if e.what == "year":
+        if e.what in ("quarter", "month", "day", "month_day"):
             return Interval(
-                (_EPOCH + timedelta(days=day.lo)).year, (_EPOCH + timedelta(days=day.hi)).year
+                *{"quarter": (1, 4), "month": (1, 12), "day": (1, 31)}.get(e.what, (33, 415))
             )
-        if e.what in ("quarter", "month", "day"):
-            return Interval(1, {"quarter": 4, "month": 12, "day": 31}[e.what])
-        return Interval(steps(day.lo, day.hi, e.what).base, day.hi)
+        ends = [value_of(_EPOCH + timedelta(days=x), e.what) for x in (day.lo, day.hi)]
+        lo, hi = (v if isinstance(v, int) else (v - _EPOCH).days for v in ends)
+        return Interval(lo, hi)  # monotone in d: year, indexes, truncations, last days
+
+    def month_shift(self, e: ir.MonthShift, cols: Columns) -> Interval:
+        day = self.stepped_day(e, cols)
+        ends = [_EPOCH + timedelta(days=x) for x in (day.lo, day.hi)]
+        try:
+            lo, hi = ((add_months(x, e.months) - _EPOCH).days for x in ends)
+        except ValueError as exc:
+            raise SqlError(
+                "ranges",
+                f"{render_expr(e)} can leave the calendar: {exc}; declare the dates' range: "
+                '[tables.T] ranges = { column = ["2020-01-01", "2030-12-31"] }',
+                None,
+                None,
+            ) from None
+        self.too_many(
+            f"INTERVAL '{e.months}' MONTH", e, shift_boundary_count(day.lo, day.hi, e.months)
+        )
+        self.calendars[e] = day
+        return Interval(lo, hi)  # add_months is monotone in d
 
     def aligned(self, e: ir.Expr, scale: int, cols: Columns) -> Interval | None:
         """``e``'s interval as an operand after rescaling to ``scale`` decimals (checked)."""
