@@ -45,3 +45,9 @@ def test_tpch_reads_the_slowest_node_from_tyst_runs_output() -> None:
         for i, s, b, p in ((0, "1.50", "10.0", 100), (1, "2.25", "9.0", 120), (2, "2", "11.5", 90))
     )
     assert tpch.node_figures(out) == {"node_seconds": 2.25, "sent_mb": 11.5, "peak_mib": 120.0}
+
+
+def test_same_rows_compares_decimals_exactly() -> None:
+    assert not same_rows([["12345678901.23"]], [("12345678901.24",)])
+    assert same_rows([["5.00"]], [("5.0",)])
+    assert not same_rows([["0.1234567"]], [("0.1234568",)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import duckdb
 import numpy as np
@@ -267,9 +267,15 @@ def run_duckdb(
     return [d[0] for d in result.description], [tuple(r) for r in result.fetchall()]
 
 
+AVG_DIGITS = Decimal("1e-6")
+"""Averages are compared to 6 decimals: DuckDB's AVG is a double, tyst's an exact ratio."""
+
+
 def normalise(rows: Rows) -> list[tuple[object, ...]]:
-    """Rows made comparable across engines: floats from DuckDB's AVG rounded, and DuckDB's
-    midnight TIMESTAMPs (date ± INTERVAL) as the dates tyst returns."""
+    """Rows made comparable across engines, exactly where both are exact: decimals compare
+    as exact numbers (trailing zeros dropped); a double (DuckDB's AVG) or a decimal with more
+    than 6 decimals (tyst's exact AVG ratio) is rounded half to even to 6 decimals; DuckDB's
+    midnight TIMESTAMPs (date ± INTERVAL) become the dates tyst returns."""
     out = []
     for row in rows:
         out.append(tuple(_comparable(v) for v in row))
@@ -277,8 +283,13 @@ def normalise(rows: Rows) -> list[tuple[object, ...]]:
 
 
 def _comparable(v: object) -> object:
-    if isinstance(v, float | Decimal) and not isinstance(v, bool):
-        return round(float(v), 4)
+    if isinstance(v, float):
+        v = Decimal(repr(v))
+    if isinstance(v, Decimal):
+        exponent = v.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < AVG_DIGITS.as_tuple().exponent:
+            v = v.quantize(AVG_DIGITS, rounding=ROUND_HALF_EVEN)
+        return v.normalize() if v else Decimal(0)
     if isinstance(v, datetime) and v.time() == time(0):
         return v.date()
     return v
