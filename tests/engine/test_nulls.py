@@ -124,11 +124,65 @@ def test_nulls_match_duckdb(shape: str, n: int) -> None:
     check(EXPRESSION_SHAPES[shape], n)
 
 
+AGGREGATE_SHAPES = {
+    "grouped": "SELECT k, COUNT(*) AS n, COUNT(x) AS cx, SUM(x) AS sx, MIN(x) AS mi, "
+    "MAX(d) AS md, AVG(x) AS ax, MIN(dag) AS f, MAX(b) AS mb, COUNT(s) AS cs FROM p GROUP BY k",
+    "grouped_distinct": "SELECT k, COUNT(DISTINCT x) AS dx, COUNT(DISTINCT s) AS ds, "
+    "COUNT(DISTINCT z) AS dz FROM p GROUP BY k",
+    "grouped_by_nullable": "SELECT s, SUM(y) AS sy, COUNT(y) AS cy, MAX(x) AS mx FROM p GROUP BY s",
+    "all_null_group": "SELECT z, SUM(CASE WHEN z > 0 THEN x END) AS s, "
+    "MIN(CASE WHEN z > 1 THEN d END) AS m, AVG(NULLIF(x, x)) AS a FROM p GROUP BY z",
+    "global": "SELECT COUNT(*) AS n, COUNT(x) AS cx, SUM(x) AS sx, MIN(x) AS mi, MAX(dag) AS md, "
+    "AVG(d) AS ad, SUM(z) AS sz, COUNT(DISTINCT s) AS ds, MIN(z) AS mz FROM p",
+    "global_filtered_empty": "SELECT SUM(x) AS s, MIN(z) AS m, COUNT(x) AS c, "
+    "COALESCE(SUM(z), 0) AS c0, MAX(d) + 1 AS m1 FROM p WHERE z > 100",
+    "global_below_top": "SELECT t.s IS NULL AS empty, COALESCE(t.s, -1) AS s, t.m FROM "
+    "(SELECT SUM(x) AS s, MAX(z) AS m FROM p WHERE z > 1) AS t",
+    "global_having": "SELECT SUM(x) AS s FROM p HAVING SUM(x) > 0",
+    "global_in_union": "SELECT MIN(x) AS m FROM p UNION ALL SELECT MAX(x) FROM q",
+    "having_nullable": "SELECT k, SUM(x) AS s FROM p GROUP BY k HAVING SUM(x) > 0 OR MIN(y) < 0",
+    "join_nullable_key": "SELECT p.k, p.x, q.c FROM p JOIN (SELECT x, COUNT(s) AS c FROM q "
+    "GROUP BY x) AS q ON p.x = q.x",
+    "join_both_nullable": "SELECT a.k, b.z FROM p a JOIN (SELECT y, MAX(z) AS z FROM p GROUP BY y) "
+    "AS b ON a.x = b.y",
+    "join_nullable_text": "SELECT q.k, p.x FROM q JOIN (SELECT s, SUM(x) AS x FROM p GROUP BY s) "
+    "AS p ON q.s = p.s",
+    "semi_nullable": "SELECT k, x FROM p WHERE x IN (SELECT x FROM q)",
+    "semi_subquery_nullable": "SELECT k, x FROM q WHERE x IN (SELECT y FROM p)",
+    "exists_nullable": "SELECT q.k FROM q WHERE EXISTS (SELECT 1 FROM p WHERE p.y = q.x)",
+    "not_exists_nullable": "SELECT p.k, p.x FROM p WHERE NOT EXISTS "
+    "(SELECT 1 FROM p r WHERE r.y = p.x AND r.z > 0)",
+    "distinct_all_nullable": "SELECT DISTINCT s, b, dag FROM p",
+}
+ORDER_SHAPES = {
+    "order_nullable": "SELECT x, z, k FROM p ORDER BY x, z, k",
+    "order_nullable_desc": "SELECT x, d, k FROM p ORDER BY x DESC, d, k, z",
+    "order_nulls_first": "SELECT x, k FROM p ORDER BY x NULLS FIRST, k, z, y DESC NULLS FIRST",
+    "order_text_nullable": "SELECT s, k FROM p ORDER BY s DESC, k, z, x, y",
+    "order_limit_nullable": "SELECT k, SUM(x) AS s FROM p GROUP BY k ORDER BY s DESC, k LIMIT 4",
+    "order_global": "SELECT SUM(x) AS s FROM p ORDER BY s",
+}
+
+
+@pytest.mark.parametrize("n", [0, 1, 37])
+@pytest.mark.parametrize("shape", sorted(AGGREGATE_SHAPES))
+def test_null_aggregates_and_joins_match_duckdb(shape: str, n: int) -> None:
+    check(AGGREGATE_SHAPES[shape], n)
+
+
+@pytest.mark.parametrize("n", [0, 1, 37])
+@pytest.mark.parametrize("shape", sorted(ORDER_SHAPES))
+def test_null_order_matches_duckdb(shape: str, n: int) -> None:
+    check(ORDER_SHAPES[shape], n, ordered=True)
+
+
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
         ("SELECT x IS TRUE FROM p", "only IS [NOT] NULL"),
         ("SELECT x IN (1, NULL) FROM p", "NULL in an IN"),
+        ("SELECT k FROM p WHERE x NOT IN (SELECT x FROM q)", "NOT IN (SELECT …) on the nullable"),
+        ("SELECT k FROM q WHERE x NOT IN (SELECT y FROM p)", "NOT IN (SELECT …) on the nullable"),
     ],
 )
 def test_refused(sql: str, message: str) -> None:

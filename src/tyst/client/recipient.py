@@ -179,7 +179,7 @@ def empty_global_columns(root: ir.Node) -> set[str]:
         agg = agg.input
     if not isinstance(agg, ir.Aggregate) or agg.keys:
         return set()
-    nullable = {c.name for c in agg.calls if c.func != "COUNT"}
+    nullable = {c.name for c in agg.calls if c.func != "COUNT" and not c.ctype.nullable}
     return {name for name, expr in node.outputs if _refs(expr) & nullable}
 
 

@@ -30,14 +30,23 @@ from tyst.ops.spec import (
 )
 from tyst.relational.join import join_pk_fk
 from tyst.relational.join_scan import copy_forward, segment_starts
+from tyst.relational.null_keys import narrowed, null_safe_keys
 from tyst.relational.table import SharedColumn, SharedTable, concat_tables
 from tyst.ring.words import U64
 from tyst.sql import ir
 
 
 def execute(ctx: RunContext, node: ir.Join, inputs: Sequence[SharedTable]) -> SharedTable:
+    """Rows with a NULL key match nothing (:mod:`tyst.relational.null_keys`)."""
     choice = ctx.joins[id(node)]
     left, right = inputs
+    types = {**dict(node.left.schema), **dict(node.right.schema)}
+    left = null_safe_keys(
+        ctx.party, left, node.left_keys, [types[k] for k in node.right_keys], drop_nulls=True
+    )
+    right = null_safe_keys(
+        ctx.party, right, node.right_keys, [types[k] for k in node.left_keys], drop_nulls=True
+    )
     if choice.pk == "right":
         pk, fk, pk_keys, fk_keys = right, left, node.right_keys, node.left_keys
     else:
@@ -54,7 +63,7 @@ def execute(ctx: RunContext, node: ir.Join, inputs: Sequence[SharedTable]) -> Sh
             )
         )
         table = joined.table
-    return pick(table, node.schema)
+    return pick(narrowed(table, types), node.schema)
 
 
 def expanded_join(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tyst.data.types import split_null
 from tyst.ops.spec import Needs, OperatorSpec, RunContext, add_need, pick
 from tyst.relational.ordering import order_limit, text_sort_lanes
 from tyst.relational.table import SharedColumn, SharedTable
@@ -14,12 +15,24 @@ from tyst.sql.ir import INT
 def execute(ctx: RunContext, node: ir.OrderLimit, inputs: Sequence[SharedTable]) -> SharedTable:
     """id/text keys are ordered by their UTF-8 bytes: their sort lanes
     (:func:`tyst.relational.ordering.text_sort_lanes`) join the table as temporary int
-    columns, ordered in place of the text column, and are dropped after."""
+    columns, ordered in place of the text column, and are dropped after. A nullable key is
+    ordered by its null indicator first (ascending: NULLS LAST; descending: NULLS FIRST),
+    then by its value lanes as temporary columns."""
     table = inputs[0]
     columns = dict(table.columns)
     keys: list[tuple[str, bool]] = []
     for name, descending in node.keys:
         column = table.column(name)
+        if column.ctype.nullable:
+            values, null = split_null(column.ctype, column.lanes)
+            assert null is not None
+            columns[f"\0null:{name}"] = SharedColumn(INT, (null,))
+            keys.append((f"\0null:{name}", name in node.nulls_first))
+            column = SharedColumn(column.ctype.base, tuple(values))
+            if not column.ctype.is_text:
+                columns[f"\0value:{name}"] = column
+                keys.append((f"\0value:{name}", descending))
+                continue
         if not column.ctype.is_text:
             keys.append((name, descending))
             continue

@@ -56,6 +56,15 @@ MIN/MAX by a pairwise tree over the values with invalid rows replaced by a
 sentinel, COUNT DISTINCT by one sort on the value key lanes (validity packed
 into the last lane as above) and the number of valid run starts.
 
+NULLs (SQL: aggregates ignore them). For a nullable argument with indicator u (its
+value lanes are 0 where u = 1) the "present" lane 1 − u travels with the argument:
+COUNT(x) sums it; SUM needs nothing (a NULL adds 0); MIN/MAX see the sentinel in place of
+a NULL (x + u·s, local); COUNT DISTINCT counts only the runs whose sorted indicator is 0
+(one multiplication); a global aggregate uses v·(1 − u) as the row's validity. SUM, MIN
+and MAX of a nullable argument, and of any argument in a global aggregate (no rows: NULL),
+are nullable: their indicator is [non-NULL count = 0] (one batched equality) and a NULL
+MIN/MAX is multiplied to 0 (one multiplication).
+
 Sources: sort-based grouping on secret shares in the three-party honest-majority
 setting as in Asharov et al., "Secure Statistical Analysis on Multiple Datasets:
 Join and Group-By", CCS 2023, and Liagouris et al., "Secrecy" (arXiv:2102.01048);
@@ -73,14 +82,14 @@ from typing import Literal
 
 import numpy as np
 
-from tyst.data.types import ColumnType
+from tyst.data.types import ColumnType, join_null, split_null
 from tyst.mpc.party import Party
 from tyst.mpc.protocols.arithmetic import dot, mul, mul_many
 from tyst.mpc.protocols.boolean import and_
-from tyst.mpc.protocols.compare import lt
+from tyst.mpc.protocols.compare import eq, lt
 from tyst.mpc.protocols.conversion import bit_to_arith
 from tyst.mpc.protocols.sort import sort
-from tyst.mpc.shares import AShare, BShare, concat_b, public_a, public_b
+from tyst.mpc.shares import AShare, BShare, add_public, concat_b, public_a, public_b
 from tyst.relational.join_scan import brent_kung, copy_forward, low_bit, segment_starts
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
@@ -96,7 +105,7 @@ SENTINEL = (1 << 62) - 1
 class AggSpec:
     """One aggregate: ``func`` over ``column`` (None only for COUNT(*)), output ``name``.
 
-    ``count`` of a column equals COUNT(*) (there are no NULLs in v1).
+    ``count`` of a column counts its values that are not NULL (COUNT(*) without a column).
     """
 
     func: AggFunc
@@ -289,10 +298,32 @@ def _check(table: SharedTable, keys: Sequence[str], aggs: Sequence[AggSpec]) -> 
     return distinct_cols
 
 
-def _out_type(table: SharedTable, a: AggSpec) -> ColumnType:
+def _out_type(table: SharedTable, a: AggSpec, *, global_: bool) -> ColumnType:
+    """COUNTs: int; SUM/MIN/MAX: the argument's type, nullable when the argument is or the
+    aggregate is global (no rows: NULL)."""
     if a.func in ("count", "count_distinct") or a.column is None:
         return INT
-    return table.column(a.column).ctype
+    ctype = table.column(a.column).ctype
+    return ctype.with_nulls() if global_ else ctype
+
+
+def _present(party: Party, table: SharedTable, name: str) -> AShare | None:
+    """1 − the null indicator of a nullable column (None: not nullable; local)."""
+    column = table.column(name)
+    _, null = split_null(column.ctype, column.lanes)
+    return None if null is None else add_public(party.index, -null, 1)
+
+
+def _nullable_value(
+    party: Party, ctype: ColumnType, value: AShare, nonnull: AShare, *, zero: bool
+) -> SharedColumn:
+    """A SUM/MIN/MAX result of nullable ``ctype``: NULL where ``nonnull`` (the count of
+    values seen) is 0; ``zero``: multiply the value by 1 − indicator (a MIN/MAX sentinel)."""
+    n = len(value)
+    null = bit_to_arith(party, eq(party, nonnull, public_a(party.index, np.zeros(n, dtype=U64))))
+    if zero:
+        value = mul(party, value, add_public(party.index, -null, 1))
+    return SharedColumn(ctype, tuple(join_null(ctype, [value], null)))
 
 
 # --------------------------------------------------------------------------- operators
@@ -356,46 +387,77 @@ def _grouped(
         dict.fromkeys(a.column for a in aggs if a.func in ("sum", "min", "max") and a.column)
     )
     args = [table.column(c).lanes[0] for c in arg_names]
+    present_in = {
+        c: x
+        for c in dict.fromkeys(a.column for a in aggs if a.func != "count_distinct" and a.column)
+        if (x := _present(p, table, c)) is not None
+    }
+    null_names = list(present_in)
 
     # 1–2. validity packed into the last group lane; one sort carrying the rest
     valid_in = bit_to_arith(p, table.valid)
     sort_group = [*group_lanes[:-1], _pack_validity(group_lanes[-1], valid_in)]
     first_distinct = list(table.column(distinct_cols[0]).key) if distinct_cols else []
-    payload: list[AShare | BShare] = [group_lanes[-1], *content, *args]
+    payload: list[AShare | BShare] = [
+        group_lanes[-1],
+        *content,
+        *args,
+        *(present_in[c] for c in null_names),
+    ]
     sorted_keys, sorted_payload = sort(p, [*sort_group, *first_distinct], payload)
     g = len(sort_group)
     s_group, s_distinct = sorted_keys[:g], sorted_keys[g:]
     moved = [_arith(x) for x in sorted_payload]
     last_key, s_content = moved[0], moved[1 : 1 + len(content)]
-    s_args = dict(zip(arg_names, moved[1 + len(content) :], strict=True))
+    after = 1 + len(content)
+    s_args = dict(zip(arg_names, moved[after : after + len(arg_names)], strict=True))
+    s_present = dict(zip(null_names, moved[after + len(arg_names) :], strict=True))
     valid = s_group[-1] - last_key.shift_left(1)
     valid_b = low_bit(s_group[-1])
 
-    # 3. segment starts and ends; distinct-value run starts
+    # 3. segment starts and ends; distinct-value run starts (of values that are not NULL)
     start_bits = [segment_starts(p, s_group)]
+    null_of_runs: list[AShare | None] = []
     if distinct_cols:
         start_bits.append(segment_starts(p, [*s_group, *s_distinct]))
+        null_of_runs.append(_sorted_null(table.column(distinct_cols[0]).ctype, s_distinct))
     for name in distinct_cols[1:]:
         extra, _ = sort(p, [*sort_group, *table.column(name).key])
         start_bits.append(segment_starts(p, extra))
+        null_of_runs.append(_sorted_null(table.column(name).ctype, extra[g:]))
     injected = bit_to_arith(p, concat_b(start_bits))
     starts_b = start_bits[0]
     starts = injected[:n]
     runs = [injected[(j + 1) * n : (j + 2) * n] for j in range(len(distinct_cols))]
+    masked = [(r, add_public(p.index, -u, 1)) for r, u in zip(runs, null_of_runs, strict=True) if u]
+    products = iter(mul_many(p, masked))
+    runs = [next(products) if u is not None else r for r, u in zip(runs, null_of_runs, strict=True)]
     ends_b = concat_b([starts_b[1:], public_b(p.index, np.ones(1, dtype=U64))])
 
     # 4. COUNT, SUM, COUNT DISTINCT (valid segments hold only valid rows: no masking)
     sum_cols = list(dict.fromkeys(a.column for a in aggs if a.func == "sum" and a.column))
-    totals = _segment_totals(p, starts, [valid, *(s_args[c] for c in sum_cols), *runs])
+    totals = _segment_totals(
+        p,
+        starts,
+        [valid, *(s_args[c] for c in sum_cols), *runs, *(s_present[c] for c in null_names)],
+    )
     counts = totals[0]
     sum_of = dict(zip(sum_cols, totals[1 : 1 + len(sum_cols)], strict=True))
-    distinct_of = dict(zip(distinct_cols, totals[1 + len(sum_cols) :], strict=True))
+    at = 1 + len(sum_cols)
+    distinct_of = dict(zip(distinct_cols, totals[at : at + len(runs)], strict=True))
+    nonnull_of = dict(zip(null_names, totals[at + len(runs) :], strict=True))
 
-    # 5. MIN / MAX
+    # 5. MIN / MAX (a NULL is the sentinel: x + (1 − present)·s, x being 0)
     extremes = list(dict.fromkeys((a.func, a.column) for a in aggs if a.func in ("min", "max")))
-    scanned = segmented_extreme(
-        p, starts, [s_args[c] for _, c in extremes if c], [f == "max" for f, _ in extremes]
-    )
+    scan_in = []
+    for f, c in extremes:
+        assert c is not None
+        x = s_args[c]
+        if c in s_present:
+            s_ = SENTINEL if f == "min" else -SENTINEL
+            x = add_public(p.index, x - s_present[c].mul_public(s_ % (1 << 64)), s_)
+        scan_in.append(x)
+    scanned = segmented_extreme(p, starts, scan_in, [f == "max" for f, _ in extremes])
     extreme_of = dict(zip(extremes, scanned, strict=True))
 
     # 6. output validity and suppression
@@ -422,23 +484,39 @@ def _grouped(
         columns[name] = SharedColumn(col.ctype, tuple(lanes))
         key_at += kl
         content_at += extra_lanes
-    columns.update(_aggregate_columns(table, aggs, counts, distinct_of, sum_of, extreme_of))
+    columns.update(
+        _aggregate_columns(
+            p, table, aggs, counts, distinct_of, sum_of, extreme_of, nonnull_of, global_=False
+        )
+    )
     return Grouped(SharedTable(columns, out_valid, table.name), counts, suppressed)
 
 
+def _sorted_null(ctype: ColumnType, sorted_key: Sequence[AShare]) -> AShare | None:
+    """The null indicator among a nullable column's sorted key lanes (None: not nullable)."""
+    return sorted_key[ctype.null_lane] if ctype.nullable else None
+
+
 def _aggregate_columns(
+    party: Party,
     table: SharedTable,
     aggs: Sequence[AggSpec],
     counts: AShare,
     distinct_of: Mapping[str, AShare],
     sum_of: Mapping[str, AShare],
     extreme_of: Mapping[tuple[Literal["min", "max"], str | None], AShare],
+    nonnull_of: Mapping[str, AShare],
+    *,
+    global_: bool,
 ) -> dict[str, SharedColumn]:
-    """One output column per aggregate, from the computed per-group lanes."""
+    """One output column per aggregate, from the computed per-group lanes; ``nonnull_of``:
+    per nullable argument, the number of its values that are not NULL."""
     columns: dict[str, SharedColumn] = {}
     for a in aggs:
+        ctype = _out_type(table, a, global_=global_)
+        seen = nonnull_of.get(a.column, counts) if a.column else counts
         if a.func == "count":
-            value = counts
+            value = seen
         elif a.func == "count_distinct":
             assert a.column is not None
             value = distinct_of[a.column]
@@ -448,7 +526,10 @@ def _aggregate_columns(
         else:
             assert a.func in ("min", "max")
             value = extreme_of[(a.func, a.column)]
-        columns[a.name] = SharedColumn(_out_type(table, a), (value,))
+        if ctype.nullable:
+            columns[a.name] = _nullable_value(party, ctype, value, seen, zero=a.func != "sum")
+        else:
+            columns[a.name] = SharedColumn(ctype, (value,))
     return columns
 
 
@@ -458,7 +539,8 @@ def _empty_grouped(
     """The grouped result of an empty table (no rows, local)."""
     columns = {k: table.column(k) for k in keys}
     for a in aggs:
-        columns[a.name] = SharedColumn(_out_type(table, a), (_zeros(0),))
+        ctype = _out_type(table, a, global_=False)
+        columns[a.name] = SharedColumn(ctype, tuple(_zeros(0) for _ in range(ctype.lanes)))
     valid = public_b(party.index, np.zeros(0, dtype=U64))
     return Grouped(SharedTable(columns, valid, table.name), _zeros(0), _zeros(1))
 
@@ -466,11 +548,20 @@ def _empty_grouped(
 def _global(
     party: Party, table: SharedTable, aggs: Sequence[AggSpec], distinct_cols: list[str]
 ) -> Grouped:
-    """One output row over all valid rows (see :func:`group_by`)."""
+    """One output row over all valid rows (see :func:`group_by`); a nullable argument's
+    rows count as valid where it is not NULL."""
     p = party
     n = len(table)
     valid = bit_to_arith(p, table.valid)
     count = valid.sum()
+    used = dict.fromkeys(a.column for a in aggs if a.column)
+    present = {c: x for c in used if c and (x := _present(p, table, c)) is not None}
+    seen_rows = dict(zip(present, mul_many(p, [(valid, x) for x in present.values()]), strict=True))
+
+    def rows_of(c: str | None) -> AShare:
+        return seen_rows.get(c, valid) if c else valid
+
+    nonnull_of = {c: v.sum() for c, v in seen_rows.items()}
     sum_cols = list(dict.fromkeys(a.column for a in aggs if a.func == "sum" and a.column))
     sum_of = {c: dot(p, valid, table.column(c).lanes[0]) for c in sum_cols}
 
@@ -481,7 +572,10 @@ def _global(
         fill = [public_a(p.index, np.full(n, s % (1 << 64), dtype=U64)) for s in stand_in]
         # x' = s + v·(x − s): the value for valid rows, the sentinel for invalid ones
         lanes = [table.column(c).lanes[0] for _, c in extremes if c]
-        shifted = mul_many(p, [(valid, x - s) for x, s in zip(lanes, fill, strict=True)])
+        shifted = mul_many(
+            p,
+            [(rows_of(c), x - s) for (_, c), x, s in zip(extremes, lanes, fill, strict=True)],
+        )
         prepared = [s + d for s, d in zip(fill, shifted, strict=True)]
         best = reduce_extreme(p, prepared, [f == "max" for f, _ in extremes])
         extreme_of = dict(zip(extremes, best, strict=True))
@@ -491,7 +585,7 @@ def _global(
     distinct_of: dict[str, AShare] = {}
     for name in distinct_cols:
         lanes = list(table.column(name).key)
-        packed = [*lanes[:-1], _pack_validity(lanes[-1], valid)]
+        packed = [*lanes[:-1], _pack_validity(lanes[-1], rows_of(name))]
         sorted_lanes, _ = sort(p, packed)
         if n == 0:
             distinct_of[name] = _zeros(1)
@@ -500,7 +594,11 @@ def _global(
         distinct_of[name] = bit_to_arith(p, first).sum()
 
     columns: dict[str, SharedColumn] = {}
-    columns.update(_aggregate_columns(table, aggs, count, distinct_of, sum_of, extreme_of))
+    columns.update(
+        _aggregate_columns(
+            p, table, aggs, count, distinct_of, sum_of, extreme_of, nonnull_of, global_=True
+        )
+    )
     out_valid = public_b(p.index, np.ones(1, dtype=U64))
     return Grouped(SharedTable(columns, out_valid, table.name), count, _zeros(1))
 

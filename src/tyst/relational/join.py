@@ -449,7 +449,7 @@ def semi_join(
     left.valid ∧ ¬(∃ …) with ``anti=True``. ``len(left)`` rows with
     ``compact=True`` (uniformly random order); with ``compact=False`` the
     ``len(right) + len(left)`` rows of the key-sorted merged table, right-side
-    rows invalid. (``NOT IN`` equals ``NOT EXISTS`` here: there are no NULLs.)
+    rows invalid. (NULL keys: see :mod:`tyst.relational.null_keys`.)
     Steps: as :func:`join_pk_fk` with the right table as the source side and
     only the 0/1 "valid right row" lane copied forward; no duplicate check.
     Rounds: sort(n, c) + 7 + ⌈log2 c⌉ + 3 + ≈ 2·log2 n + 1 + 4 (compaction),

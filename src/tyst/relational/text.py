@@ -110,7 +110,7 @@ def like(party: Party, column: SharedColumn, pattern: Pattern) -> BShare:
     content = list(column.lanes[start : start + TEXT_CONTENT_LANES])
     if len(content) != TEXT_CONTENT_LANES:
         raise ValueError("LIKE needs the content lanes of the text column")
-    if not pattern.segments:  # only '%': every value (v1 has no NULLs)
+    if not pattern.segments:  # only '%': every value (a NULL is handled by the compiler)
         return _true(party, n)
     if pattern.anchored_start and pattern.anchored_end and len(pattern.segments) == 1:
         raise ValueError("a pattern without '%' is an equality (the compiler rewrites it)")

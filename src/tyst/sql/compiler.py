@@ -790,7 +790,7 @@ class _Compiler:
     def __init__(self, tables: TableSchemas, min_group_size: int, top: exp.Expression) -> None:
         self.tables = tables
         self.top = top
-        """The outermost SELECT (the only place a NULL can reach: the recipient)."""
+        """The outermost SELECT."""
         self.min_group_size = min_group_size
         self.used_tables: list[str] = []
         self.counter = 0
@@ -1094,7 +1094,7 @@ class _Compiler:
                     a, b = b, a
                 if a.name in left_names and b.name in right_names:
                     _compare("=", a, b, conj)
-                    if a.ctype == b.ctype:  # a join key compares equal lanes
+                    if a.ctype.same_values(b.ctype):  # a join key compares equal lanes
                         keys_l.append(a.name)
                         keys_r.append(b.name)
                         continue
@@ -1107,8 +1107,6 @@ class _Compiler:
                 f"a join needs at least one equality between the two sides in ON{hint}",
                 node,
             )
-        types = {**dict(left.node.schema), **dict(right.node.schema)}
-        _no_null_keys("a join", [(k, types[k]) for k in keys_l + keys_r], node)
         schema = left.node.schema + right.node.schema
         result: ir.Node = ir.Join(
             schema, left.node, right.node, "inner", tuple(keys_l), tuple(keys_r)
@@ -1148,7 +1146,10 @@ class _Compiler:
                 if len(sub.schema) != 1:
                     raise _fail("bind", "IN (SELECT …) must select exactly one column", inner)
                 _compare("=", arg, ir.ColumnRef(sub.schema[0][1], sub.schema[0][0]), inner)
-                _no_null_keys("IN (SELECT …)", [(arg.name, arg.ctype), sub.schema[0]], inner)
+                if negated:  # NULL on either side makes NOT IN differ from NOT EXISTS
+                    _no_null_keys(
+                        "NOT IN (SELECT …)", [(arg.name, arg.ctype), sub.schema[0]], inner
+                    )
                 node = ir.SemiJoin(
                     node.schema, node, sub, (arg.name,), (sub.schema[0][0],), negated
                 )
@@ -1231,8 +1232,6 @@ class _Compiler:
                 inner_node,
                 local[0] if len(local) == 1 else _logic("AND", local, node),
             )
-        types = {**dict(outer_node.schema), **dict(inner_node.schema)}
-        _no_null_keys("EXISTS", [(k, types[k]) for k in [*keys_o, *keys_i]], node)
         return ir.SemiJoin(
             outer_node.schema, outer_node, inner_node, tuple(keys_o), tuple(keys_i), anti
         )
@@ -1352,8 +1351,6 @@ class _Compiler:
                 arg_name = arg.name if isinstance(arg, ir.ColumnRef) else self.fresh("arg")
                 pre[arg_name] = arg
                 ctype = arg.ctype
-                if ctype.nullable:
-                    raise _fail("subset", f"{func} of a nullable value is not supported yet", e)
                 if func in ("SUM", "AVG") and not ctype.is_numeric:
                     raise _fail(
                         "types", f"{func} needs an int or decimal argument, got {_describe(arg)}", e
@@ -1365,7 +1362,9 @@ class _Compiler:
                         "ORDER BY … LIMIT 1 gives the first value",
                         e,
                     )
-            if func == "AVG":  # = SUM / COUNT, divided by the recipient only
+            if func in ("SUM", "AVG", "MIN", "MAX") and not keys:
+                ctype = ctype.with_nulls()  # no row (or only NULLs): NULL
+            if func == "AVG":  # = SUM / COUNT(x), divided by the recipient only
                 total = ir.AggregateCall("SUM", arg_name, False, self.fresh("sum"), ctype)
                 count = ir.AggregateCall("COUNT", arg_name, False, self.fresh("count"), ir.INT)
                 calls[sql + "#sum"], calls[sql + "#count"] = total, count
@@ -1406,8 +1405,6 @@ class _Compiler:
         )
         if having_expr is not None and not _is_bool(having_expr):
             raise _fail("types", "HAVING needs a bool condition", having)
-        if not keys:
-            self.check_global_nulls(node, calls.values(), having_expr, having)
         plain = all(isinstance(e, ir.ColumnRef) and e.name == n for n, e in pre.items())
         pre_schema = tuple((n, e.ctype) for n, e in pre.items())
         source: ir.Node = (
@@ -1424,36 +1421,6 @@ class _Compiler:
             agg = ir.Filter(agg_schema, agg, having_expr)
         return agg, outputs
 
-    def check_global_nulls(
-        self,
-        node: exp.Select,
-        calls: Iterable[ir.AggregateCall],
-        having: ir.Expr | None,
-        having_node: Any,
-    ) -> None:
-        """SUM, MIN and MAX of a global aggregate are NULL when no row qualifies. v1 has NULLs
-        only in the result the recipient decodes, so such a value may appear only in the
-        SELECT list of the outermost query, never below it (derived table, CTE, UNION
-        branch, subquery) nor in HAVING, where SQL's NULL would change the rows."""
-        nullable = {c.name for c in calls if c.func in ("SUM", "MIN", "MAX")}
-        if not nullable:
-            return
-        if node is not self.top:
-            raise _fail(
-                "subset",
-                "SUM, MIN, MAX or AVG without GROUP BY is NULL when no row qualifies; v1 "
-                "allows it only in the outermost SELECT list, not in a subquery, CTE or "
-                "UNION branch (add GROUP BY, or use COUNT)",
-                node,
-            )
-        if having is not None and {r.name for r in having.refs()} & nullable:
-            raise _fail(
-                "subset",
-                "HAVING on SUM, MIN, MAX or AVG without GROUP BY is not supported (it is "
-                "NULL when no row qualifies)",
-                having_node,
-            )
-
     def order_limit(
         self,
         node: exp.Expression,
@@ -1467,6 +1434,7 @@ class _Compiler:
             return result
         schema = result.schema
         keys: list[tuple[str, bool]] = []
+        nulls_first: list[str] = []
         for ordered in order.expressions if order is not None else []:
             e = ordered.this
             name: str | None = None
@@ -1486,9 +1454,9 @@ class _Compiler:
                 )
             if dict(schema)[name].kind == "ratio":
                 raise _fail("types", f"ordering by AVG ({name}) is not supported in v1", e)
-            if dict(schema)[name].nullable:
-                raise _fail("subset", f"ORDER BY the nullable {name!r} is not supported yet", e)
             keys.append((name, bool(ordered.args.get("desc"))))
+            if ordered.args.get("nulls_first") and dict(schema)[name].nullable:
+                nulls_first.append(name)
         n: int | None = None
         if limit is not None:
             if order is None:
@@ -1501,7 +1469,7 @@ class _Compiler:
             ):
                 raise _fail("subset", "LIMIT needs a non-negative integer literal", limit)
             n = int(value.this)
-        return ir.OrderLimit(schema, result, tuple(keys), n)
+        return ir.OrderLimit(schema, result, tuple(keys), n, tuple(nulls_first))
 
 
 def _widened(node: ir.Node, types: list[ColumnType]) -> ir.Node:
@@ -1516,12 +1484,13 @@ def _widened(node: ir.Node, types: list[ColumnType]) -> ir.Node:
 
 
 def _no_null_keys(what: str, columns: Iterable[tuple[str, ColumnType]], node: Any) -> None:
-    """Refuse ``what`` on nullable key columns (not supported yet)."""
+    """Refuse ``what`` on nullable columns (SQL's NULL semantics there are not supported)."""
     for name, ctype in columns:
         if ctype.nullable:
             raise _fail(
                 "subset",
-                f"{what} on the nullable column {ir.display_name(name)!r} is not supported yet",
+                f"{what} on the nullable column {ir.display_name(name)!r} is not supported "
+                "(a NULL makes it differ from NOT EXISTS; write NOT EXISTS)",
                 node,
             )
 

@@ -371,11 +371,15 @@ class Distinct(Node):
 
 @dataclass(frozen=True)
 class OrderLimit(Node):
-    """Sort by ``keys`` (name, descending) and keep the first ``limit`` valid rows (None: all)."""
+    """Sort by ``keys`` (name, descending) and keep the first ``limit`` valid rows (None: all).
+
+    NULLs of a nullable key come last (DuckDB's default, ascending or descending), first for
+    the keys named in ``nulls_first`` (``NULLS FIRST``)."""
 
     input: Node
     keys: tuple[tuple[str, bool], ...]
     limit: int | None
+    nulls_first: tuple[str, ...] = ()
 
     def children(self) -> tuple[Node, ...]:
         return (self.input,)
