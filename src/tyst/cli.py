@@ -558,6 +558,8 @@ result_app = typer.Typer(help="Fetch and open a recipient's sealed result.")
 app.add_typer(plan_app, name="plan", no_args_is_help=True)
 app.add_typer(data_app, name="data", no_args_is_help=True)
 app.add_typer(result_app, name="result", no_args_is_help=True)
+job_app = typer.Typer(help="Follow and cancel jobs (as a party of their plan).")
+app.add_typer(job_app, name="job", no_args_is_help=True)
 
 ClientConfigOption = Annotated[
     Path, typer.Option("--config", help="Your organisation's client config (TOML).")
@@ -642,10 +644,30 @@ def plan_status(
     missing = ", ".join(info["missing_approvals"]) or "none"
     console.print(f"  approved by: {approved}; missing: {missing}", highlight=False)
     for job in jobs:
-        console.print(f"  job {job['job_id']}: {job['state']}", highlight=False)
+        why = f" ({job['reason']})" if job.get("reason") else ""
+        console.print(f"  job {job['job_id']}: {job['state']}{why}", highlight=False)
         for e in job["events"]:
             details = ", ".join(f"{k}={v}" for k, v in sorted(e["details"].items()))
             console.print(f"    {e['time']} {e['actor']} {e['kind']} {details}", highlight=False)
+
+
+@job_app.command("cancel")
+def job_cancel(
+    job: Annotated[str, typer.Argument(help="The job id (job-…).")],
+    config: ClientConfigOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (one line, in the log).")] = (
+        "cancelled by a party"
+    ),
+) -> None:
+    """Cancel a job that has not finished (signed by your organisation, a party of its
+    plan): it fails; the nodes stop any run of it, delete its shares and sign receipts."""
+    with _client(config) as client:
+        try:
+            answer = client.coordinator.cancel_job(job, reason)
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    console.print(f"cancelled job {job} (state {answer['state']})", highlight=False)
 
 
 @data_app.command("upload")

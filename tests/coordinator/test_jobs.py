@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
+import time
 from collections.abc import Callable
 
 import pytest
@@ -31,6 +33,7 @@ from tests.coordinator.helpers import (
     submit,
 )
 from tyst.coordinator.app import create_app
+from tyst.coordinator.db import JobRow
 from tyst.coordinator.protocol import (
     EVENT_ID,
     SIGNATURE_HEADER,
@@ -40,6 +43,7 @@ from tyst.coordinator.protocol import (
 )
 from tyst.service.keys import decode_b64
 from tyst.service.sealing import open_sealed, seal
+from tyst.service.signing import format_utc
 
 
 def test_job_needs_every_owners_approval(client: TestClient) -> None:
@@ -428,3 +432,55 @@ def test_a_redelivered_event_is_recorded_once(client: TestClient) -> None:
     assert bad.status_code == 400
     kinds = [e["kind"] for e in client.get(f"/jobs/{job_id}").json()["events"]]
     assert kinds == ["job_created", "upload_received", "run_started", "run_started"]
+
+
+def test_a_party_cancels_a_running_job_with_its_reason(client: TestClient) -> None:
+    job_id = approved_job(client)
+    job_event(client, job_id, NODES[0], "upload_received", {"owner": "malmo", "table": "bistand"})
+    for node in NODES:
+        job_event(client, job_id, node, "run_started")
+    assert job_event(client, job_id, OUTSIDER, "job_cancelled").status_code == 403
+    response = job_event(client, job_id, FK, "job_cancelled", {"reason": "node-c hangs"})
+    assert response.json()["state"] == "failed"
+    job = client.get(f"/jobs/{job_id}").json()
+    assert job["reason"] == "cancelled by fk: node-c hangs"
+    # the nodes' receipts are still taken; a late run_finished is not
+    assert job_event(client, job_id, NODES[0], "run_finished").status_code == 409
+    assert job_event(client, job_id, NODES[0], "run_failed", {"message": "stopped"}).is_success
+    assert job_event(client, job_id, NODES[0], "shares_deleted", {"reason": "cancelled"}).is_success
+    assert client.get(f"/jobs/{job_id}").json()["reason"] == "cancelled by fk: node-c hangs"
+
+
+def test_a_running_job_without_progress_times_out(make_app: Callable[..., FastAPI]) -> None:
+    with signing(TestClient(make_app(run_timeout=1))) as client:
+        job_id = approved_job(client)
+        run_to_finished(client, job_id)  # a finished job never times out
+        stuck = approved_job(client)
+        job_event(client, stuck, NODES[0], "upload_received", {"owner": "fk", "table": "x"})
+        job_event(client, stuck, NODES[0], "run_started")
+        assert client.get(f"/jobs/{stuck}").json()["state"] == "running"
+        time.sleep(1.2)
+        job = client.get(f"/jobs/{stuck}").json()
+        assert job["state"] == "failed"
+        assert job["reason"].startswith("timed out: no progress for 1 s while running")
+        assert job_event(client, stuck, NODES[1], "run_started").status_code == 409
+        assert job_event(client, stuck, NODES[0], "shares_deleted", {"files": 1}).is_success
+        assert client.get(f"/jobs/{job_id}").json()["state"] == "finished"
+
+
+def test_a_job_outliving_its_plans_retention_times_out(make_app: Callable[..., FastAPI]) -> None:
+    app = make_app()
+    with signing(TestClient(app)) as client:
+        job_id = approved_job(client)
+        job_event(client, job_id, NODES[0], "upload_received", {"owner": "fk", "table": "x"})
+        job_event(client, job_id, NODES[0], "run_started")  # running: no open-job timeout
+        ledger = app.state.ledger
+        with ledger.database.session() as session, session.begin():
+            row = session.get(JobRow, job_id)
+            old = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=30, minutes=1)
+            row.created_at = format_utc(old)
+        job = client.get(f"/jobs/{job_id}").json()
+        assert job["state"] == "failed"
+        assert job["reason"] == (
+            "timed out: the plan's retention_days (30) passed before the job completed"
+        )

@@ -77,7 +77,7 @@ def test_migrations_are_idempotent_and_match_the_models(sqlite_url: str) -> None
     assert migrations.current(sqlite_url) is None
     migrations.upgrade(sqlite_url)
     migrations.upgrade(sqlite_url)
-    assert migrations.current(sqlite_url) == migrations.head() == "0001_initial"
+    assert migrations.current(sqlite_url) == migrations.head() == "0002_job_reason"
     engine = make_engine(sqlite_url)
     try:
         with engine.connect() as conn:
@@ -104,7 +104,7 @@ def test_migrations_command_line(sqlite_url: str, capsys: pytest.CaptureFixture[
     assert migrations_main(["current", sqlite_url]) == 0
     assert "empty" in capsys.readouterr().out
     assert migrations_main(["upgrade", sqlite_url]) == 0
-    assert "0001_initial" in capsys.readouterr().out
+    assert "0002_job_reason" in capsys.readouterr().out
     assert migrations_main([]) == 2
     assert capsys.readouterr().err.startswith("usage:")
     assert migrations_main(["upgrade", "mysql://x/y"]) == 1
@@ -116,7 +116,7 @@ def test_migrations_command_line(sqlite_url: str, capsys: pytest.CaptureFixture[
 def test_app_without_migration_needs_a_migrated_database(sqlite_url: str) -> None:
     migrations.upgrade(sqlite_url)
     with TestClient(create_app(sqlite_url, REGISTRY, nodes=NODE_IDS, migrate=False)) as client:
-        assert client.get("/health").json()["schema_revision"] == "0001_initial"
+        assert client.get("/health").json()["schema_revision"] == "0002_job_reason"
 
 
 def test_database_urls() -> None:

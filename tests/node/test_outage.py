@@ -102,3 +102,64 @@ def test_a_coordinator_down_when_the_run_finishes_loses_nothing(tmp_path: Path) 
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_party_cancels_a_stuck_job_and_the_nodes_stop_and_delete(tmp_path: Path) -> None:
+    """A node hangs mid-run (SIGSTOP) and the peers would wait ``timeout`` (60 s) for it: a
+    recipient cancels the job with ``tyst job cancel``; the running nodes see it within a
+    sweep, stop their runs, delete with reason ``cancelled`` and sign their receipts; the
+    hung node, once it runs again, deletes too. The job is ``failed`` with the party's
+    reason and the audit log is complete."""
+    files = write_demo(tmp_path / "owners", persons=20_000, seed=11)
+    deployment = write_local_deployment(
+        tmp_path / "dep", list(files.plan.parties), timeout=60.0, connect_timeout=60.0
+    )
+    with LocalServices(deployment) as services:
+        clients, job = _uploaded_job(deployment, files)
+        coordinator = clients["fk"].coordinator
+
+        def all_started() -> bool:
+            events = coordinator.job(job)["events"]
+            return {e["actor"] for e in events if e["kind"] == "run_started"} == set(NODE_ORGS)
+
+        _until("every node's run_started", all_started, 60)
+        hung = services.node_process(2)
+        os.killpg(hung.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            cancel = subprocess.run(
+                [sys.executable, "-m", "tyst", "job", "cancel", job, "--reason", "nod-c hangs",
+                 "--config", str(deployment.client_configs["fk"])],
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert cancel.returncode == 0, cancel.stderr
+            assert "state failed" in cancel.stdout
+
+            def deleted_by() -> set[str]:
+                events = coordinator.job(job)["events"]
+                return {e["actor"] for e in events if e["kind"] == "shares_deleted"}
+
+            _until("the running nodes' receipts", lambda: {"nod-a", "nod-b"} <= deleted_by(), 40)
+            assert time.monotonic() - started < 40  # well before the 60 s peer timeout
+        finally:
+            os.killpg(hung.pid, signal.SIGCONT)
+        _until("the hung node's receipt", lambda: deleted_by() == set(NODE_ORGS), 90)
+        info = coordinator.job(job)
+        assert info["state"] == "deleted"  # failed, then every node's receipt
+        assert info["reason"] == "cancelled by fk: nod-c hangs"
+        receipts = [e for e in info["events"] if e["kind"] == "shares_deleted"]
+        assert {e["details"]["reason"] for e in receipts if e["actor"] != "nod-c"} == {"cancelled"}
+        for i in range(3):
+            store = deployment.node_configs[i].parent / "store"
+            assert [p for p in store.rglob("*") if p.is_file() and p.parent.name == job] == []
+        raw = coordinator.audit_jsonl()
+    for c in clients.values():
+        c.close()
+    export = tmp_path / "audit.jsonl"
+    export.write_bytes(raw)
+    verify = subprocess.run(
+        [sys.executable, "-m", "tyst", "audit", "verify", str(export),
+         "--registry", str(deployment.registry)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr

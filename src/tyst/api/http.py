@@ -319,6 +319,11 @@ class CoordinatorClient(_Http):
             )
         )
 
+    def cancel_job(self, job_id: str, reason: str) -> dict[str, Any]:
+        """Cancel a job as a party of its plan (a signed ``job_cancelled`` with ``reason``):
+        the job fails; the nodes stop any run of it, delete and sign their receipts."""
+        return self.job_event(job_id, "job_cancelled", {"reason": " ".join(reason.split())[:200]})
+
     # -- results
 
     def post_result(self, job_id: str, recipient: str, blob: bytes) -> dict[str, Any]:

@@ -79,6 +79,7 @@ from tyst.coordinator.ledger import (
     DEFAULT_MAX_BLOB_BYTES,
     DEFAULT_MAX_OPEN_JOBS,
     DEFAULT_OPEN_JOB_TIMEOUT,
+    DEFAULT_RUN_TIMEOUT,
     CoordinatorError,
     Ledger,
     one_line,
@@ -204,6 +205,7 @@ def create_app(
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     max_open_jobs: int = DEFAULT_MAX_OPEN_JOBS,
     open_job_timeout: float = DEFAULT_OPEN_JOB_TIMEOUT,
+    run_timeout: float = DEFAULT_RUN_TIMEOUT,
     migrate: bool = True,
 ) -> FastAPI:
     """The coordinator application for ``database_url`` and ``registry``.
@@ -211,7 +213,8 @@ def create_app(
     Inputs: ``nodes`` — the three compute nodes' organisation ids (required;
     see :class:`~tyst.coordinator.ledger.Ledger`);
     ``max_blob_bytes`` — largest relayed blob; ``max_open_jobs`` and
-    ``open_job_timeout`` — open jobs per plan and their lifetime in seconds; ``migrate`` — run the
+    ``open_job_timeout`` — open jobs per plan and their lifetime in seconds; ``run_timeout``
+    — seconds a running job may go without progress; ``migrate`` — run the
     migrations first (otherwise the schema must already be at ``head``).
     Output: a FastAPI app; ``app.state.ledger`` is its
     :class:`~tyst.coordinator.ledger.Ledger`. Its database connections are
@@ -230,6 +233,7 @@ def create_app(
         max_blob_bytes=max_blob_bytes,
         max_open_jobs=max_open_jobs,
         open_job_timeout=open_job_timeout,
+        run_timeout=run_timeout,
     )
 
     @asynccontextmanager
@@ -599,6 +603,7 @@ def app_from_config(config: CoordinatorConfig) -> FastAPI:
         max_blob_bytes=config.max_blob_bytes,
         max_open_jobs=config.max_open_jobs,
         open_job_timeout=config.open_job_timeout,
+        run_timeout=config.run_timeout,
         migrate=config.auto_migrate,
     )
 

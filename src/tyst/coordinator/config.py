@@ -12,6 +12,7 @@ Format (TOML; every key but ``registry`` and ``nodes`` is optional)::
     max_blob_bytes = 67108864         # largest sealed result blob relayed
     max_open_jobs = 3                 # open (not yet running) jobs per plan
     open_job_timeout = 86400          # seconds before an open job is withdrawn (failed)
+    run_timeout = 86400               # seconds a running job may make no progress (then failed)
     auto_migrate = true               # run the Alembic migrations at start-up
     tls_cert = "coordinator.crt"      # serve HTTPS (both or neither of tls_cert, tls_key)
     tls_key = "coordinator.key"
@@ -40,6 +41,7 @@ from tyst.coordinator.ledger import (
     DEFAULT_MAX_BLOB_BYTES,
     DEFAULT_MAX_OPEN_JOBS,
     DEFAULT_OPEN_JOB_TIMEOUT,
+    DEFAULT_RUN_TIMEOUT,
 )
 from tyst.coordinator.protocol import NODE_COUNT
 from tyst.service import bounded_toml
@@ -60,6 +62,7 @@ _KEYS = (
     "max_blob_bytes",
     "max_open_jobs",
     "open_job_timeout",
+    "run_timeout",
     "auto_migrate",
     "tls_cert",
     "tls_key",
@@ -83,6 +86,7 @@ class CoordinatorConfig:
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
     max_open_jobs: int = DEFAULT_MAX_OPEN_JOBS
     open_job_timeout: int = DEFAULT_OPEN_JOB_TIMEOUT
+    run_timeout: int = DEFAULT_RUN_TIMEOUT
     auto_migrate: bool = True
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -186,6 +190,7 @@ def load_config(path: str | os.PathLike[str]) -> CoordinatorConfig:
         max_blob_bytes=integer("max_blob_bytes", DEFAULT_MAX_BLOB_BYTES, 1, 2**31 - 1),
         max_open_jobs=integer("max_open_jobs", DEFAULT_MAX_OPEN_JOBS, 1, 1000),
         open_job_timeout=integer("open_job_timeout", DEFAULT_OPEN_JOB_TIMEOUT, 1, 366 * 86400),
+        run_timeout=integer("run_timeout", DEFAULT_RUN_TIMEOUT, 1, 366 * 86400),
         auto_migrate=auto_migrate,
         tls_cert=tls_cert,
         tls_key=tls_key,

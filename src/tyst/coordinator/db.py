@@ -16,7 +16,7 @@ Tables (all times are :func:`tyst.service.signing.format_utc` strings):
   owners (required approvers), recipients and parties as JSON lists, and the
   plan state (``awaiting_approvals``, ``approved``, ``rejected``);
 - ``approvals`` — one row per (plan, owner): the approval exactly as signed;
-- ``jobs`` — one row per job: its plan and state;
+- ``jobs`` — one row per job: its plan, state and (once failed) why;
 - ``audit_events`` — the audit log, one row per event, keyed by ``seq``
   (the primary key is what stops two events from claiming the same place in
   the chain); **append-only**: the migrations install triggers refusing
@@ -101,6 +101,8 @@ class JobRow(Base):
     state: Mapped[str] = mapped_column(String(STATE_LEN))
     created_at: Mapped[str] = mapped_column(String(TIME_LEN))
     updated_at: Mapped[str] = mapped_column(String(TIME_LEN))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    """Why the job failed (one line; ``None`` unless it failed)."""
 
 
 class AuditEventRow(Base):

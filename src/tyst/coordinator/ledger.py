@@ -42,7 +42,16 @@ meets the oldest open job (nothing is created or logged). An open job older
 than ``open_job_timeout`` (default :data:`DEFAULT_OPEN_JOB_TIMEOUT` s) is
 withdrawn — state ``failed``, no longer offered; nodes holding its uploads drop
 them and sign ``shares_deleted`` — whenever its plan or the job is read or
-written. Jobs advance on signed job events:
+written. **Timeouts** (checked whenever the job is read or written): a job not
+finished within its plan's ``retention_days`` of its creation (the nodes have
+deleted its shares by then), or running without progress (no event) for
+``run_timeout`` seconds (default :data:`DEFAULT_RUN_TIMEOUT`; the
+coordinator's own downtime does not count), is timed out: state ``failed``,
+its blobs dropped, and its ``reason`` says which limit passed. The
+coordinator signs nothing: the nodes see the state, stop any run and sign
+their ``run_failed`` and ``shares_deleted``. A failed job's ``reason`` is the
+one line of the event that failed it (a cancellation, a node's failure or
+refusal) or of the timeout. Jobs advance on signed job events:
 
 =====================  ======================  ===============================
 event (actor)          allowed in state        next state
@@ -59,7 +68,8 @@ run_failed (n)         created … running,      failed
                        (delivery failed)
 plan_rejected (n)      same as run_failed      failed (a node refused the
                                                approvals)
-job_cancelled (n/p)    created, uploading      failed
+job_cancelled (n/p)    created, uploading,     failed (the nodes stop any
+                       running                 run of it and delete)
 result_delivered (n)   finished, or running    unchanged
                        after its run_finished
 result_received (r)    finished, deleted       unchanged; the recipient's
@@ -190,6 +200,13 @@ DEFAULT_MAX_OPEN_JOBS = 3
 DEFAULT_OPEN_JOB_TIMEOUT = 86400
 """Seconds an open job waits for its uploads by default before it is withdrawn (failed)."""
 
+DEFAULT_RUN_TIMEOUT = 86400
+"""Seconds a running job may go without progress (no event) by default before it is timed
+out (failed). Longer than a node's longest run (``run_deadline``, 6 h by default)."""
+
+LIVE_STATES = ("created", "uploading", "running")
+"""Job states in which a job can still time out or be cancelled."""
+
 OPEN_STATES = ("created", "uploading")
 """Job states of an open job: taking uploads, not yet running or finished."""
 
@@ -254,7 +271,8 @@ class Ledger:
     trust for every signature); ``nodes`` — the three compute nodes'
     organisation ids (required); ``max_blob_bytes``.
     ``max_open_jobs`` — open jobs a plan may have at once; ``open_job_timeout``
-    — seconds after its creation an open job is withdrawn (state ``failed``).
+    — seconds after its creation an open job is withdrawn (state ``failed``);
+    ``run_timeout`` — seconds a running job may go without progress.
     Errors: :class:`ValueError` unless ``nodes`` are three distinct registered ids.
     """
 
@@ -267,6 +285,7 @@ class Ledger:
         max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
         max_open_jobs: int = DEFAULT_MAX_OPEN_JOBS,
         open_job_timeout: float = DEFAULT_OPEN_JOB_TIMEOUT,
+        run_timeout: float = DEFAULT_RUN_TIMEOUT,
     ) -> None:
         self.database = database
         self.registry = registry
@@ -275,6 +294,13 @@ class Ledger:
             raise ValueError("max_open_jobs must be at least 1 and open_job_timeout positive")
         self.max_open_jobs = max_open_jobs
         self.open_job_timeout = open_job_timeout
+        if run_timeout <= 0:
+            raise ValueError("run_timeout must be positive")
+        self.run_timeout = run_timeout
+        # A job makes no progress while the coordinator is down: its own downtime is not
+        # held against a running job (the nodes' outboxes deliver when it is back).
+        self.started = _dt.datetime.now(_dt.UTC)
+        self._retention_days: dict[str, int] = {}
         if isinstance(nodes, str) or len(set(nodes)) != NODE_COUNT or len(nodes) != NODE_COUNT:
             raise ValueError(f"nodes must name {NODE_COUNT} distinct compute nodes")
         for node in nodes:
@@ -737,6 +763,10 @@ class Ledger:
             now = utc_now()
             for row in stale:
                 row.state = "failed"  # withdrawn: no upload may start it any more
+                row.reason = (
+                    f"withdrawn: not every table arrived within {self.open_job_timeout:.0f} s "
+                    "(open_job_timeout)"
+                )
                 row.updated_at = now
             ids = [row.id for row in stale]
             session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id.in_(ids)))
@@ -750,6 +780,37 @@ class Ledger:
                 .limit(self.max_open_jobs)
             ).all()
         )
+
+    def _expire(self, session: Session, job: JobRow, plan: PlanRow) -> None:
+        """Time ``job`` out (state ``failed``, with the reason) if it outlived its limits:
+        the plan's ``retention_days`` since its creation (the nodes delete its shares by
+        then, so it can never complete), or ``run_timeout`` seconds running without
+        progress (counted from the coordinator's start at the earliest). Caller holds the
+        lock and an open transaction."""
+        if job.state not in LIVE_STATES:
+            return
+        now = _dt.datetime.now(_dt.UTC)
+        days = self._retention_days.get(plan.id)
+        if days is None:
+            days = self._retention_days[plan.id] = plan_of(plan.toml).analysis.retention_days
+        reason = ""
+        if now - parse_utc(job.created_at) > _dt.timedelta(days=days):
+            reason = (
+                f"timed out: the plan's retention_days ({days}) passed before the job completed"
+            )
+        elif job.state == "running":
+            since = max(parse_utc(job.updated_at), self.started)
+            if (now - since).total_seconds() > self.run_timeout:
+                reason = (
+                    f"timed out: no progress for {self.run_timeout:.0f} s while running "
+                    "(the coordinator's run_timeout)"
+                )
+        if reason:
+            job.state = "failed"
+            job.reason = reason
+            job.updated_at = format_utc(now)
+            session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id == job.id))
+            session.flush()
 
     def _job_row(self, session: Session, job_id: str) -> JobRow:
         row = session.get(JobRow, job_id) if is_job_id(job_id) else None
@@ -768,6 +829,7 @@ class Ledger:
                 raise _not_found(f"no job {job_id!r}")
             if job.state in OPEN_STATES:
                 self._open_jobs(session, job.plan_id)  # withdraws it if it timed out
+            self._expire(session, job, self._plan_row(session, job.plan_id))
             events = session.scalars(
                 select(AuditEventRow).where(AuditEventRow.job == job_id).order_by(AuditEventRow.seq)
             ).all()
@@ -782,6 +844,7 @@ class Ledger:
                 state=job.state,
                 created_at=job.created_at,
                 updated_at=job.updated_at,
+                reason=job.reason,
                 events=[
                     ProgressEvent(
                         seq=e.seq,
@@ -817,6 +880,7 @@ class Ledger:
             if job.state in OPEN_STATES:
                 self._open_jobs(session, job.plan_id)  # withdraws it if it timed out
             plan = self._plan_row(session, job.plan_id)
+            self._expire(session, job, plan)
             history = session.scalars(
                 select(AuditEventRow).where(AuditEventRow.job == job.id).order_by(AuditEventRow.seq)
             ).all()
@@ -836,6 +900,8 @@ class Ledger:
             if state == "failed" or (state == "deleted" and _failed(history)):
                 # A failed job's sealed blobs are never opened: drop every one of them.
                 session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id == job.id))
+            if state == "failed" and job.reason is None:
+                job.reason = _failure_reason(event)
             if state != job.state:
                 job.state = state
             job.updated_at = utc_now()
@@ -907,8 +973,8 @@ class Ledger:
             return "failed"
         if kind == "run_failed" and state == "finished" and actor not in reported("shares_deleted"):
             return "failed"  # a node could not deliver its sealed result
-        if kind == "job_cancelled" and state in ("created", "uploading"):
-            return "failed"
+        if kind == "job_cancelled" and state in LIVE_STATES:
+            return "failed"  # the nodes see it, stop any run and delete
         if kind == "result_delivered" and (
             state == "finished" or (state == "running" and actor in reported("run_finished"))
         ):
@@ -1086,6 +1152,20 @@ def _parties(owners_json: str, recipients_json: str) -> set[str]:
     return {*json.loads(owners_json), *json.loads(recipients_json)}
 
 
+def _failure_reason(event: AuditEvent) -> str:
+    """Why a job failed, in one line, from the event that failed it."""
+    said = next(
+        (str(event.details[k]) for k in ("reason", "message", "error") if k in event.details),
+        "",
+    )
+    what = {
+        "job_cancelled": "cancelled",
+        "plan_rejected": "refused",
+        "run_failed": "failed",
+    }.get(event.kind, event.kind)
+    return one_line(f"{what} by {event.actor}" + (f": {said}" if said else ""))[:1000]
+
+
 def _redelivered(event: AuditEvent, history: Collection[AuditEventRow]) -> AuditEventRow | None:
     """The event of ``history`` this one repeats (same actor and :data:`EVENT_ID`), if any.
 
@@ -1140,6 +1220,8 @@ __all__ = [
     "DEFAULT_MAX_BLOB_BYTES",
     "DEFAULT_MAX_OPEN_JOBS",
     "DEFAULT_OPEN_JOB_TIMEOUT",
+    "DEFAULT_RUN_TIMEOUT",
+    "LIVE_STATES",
     "OPEN_STATES",
     "PLAN_APPROVED",
     "PLAN_AWAITING",

@@ -238,6 +238,8 @@ class JobOut(BaseModel):
     state: str
     created_at: str
     updated_at: str
+    reason: str | None = None
+    """Why the job failed (a party's cancellation, a node's failure, a timeout), one line."""
     events: list[ProgressEvent]
     results: list[ResultMeta]
 

@@ -9,7 +9,9 @@ calls ``program(transport, *args)``, closes the transport and returns a
 
 Bounded time: setup waits at most ``connect_timeout`` for the peers; during
 the run every receive waits at most ``timeout``; the whole call never exceeds
-``deadline`` (the child is then terminated). Any failure raises
+``deadline`` (the child is then terminated). Setting ``cancel`` (an event)
+stops the run within a second (the child is terminated; error type
+``Cancelled``). Any failure raises
 :class:`~tyst.net.launcher.PartyFailed` with the child's error type and one-line
 message; the child never outlives the call.
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -65,6 +69,7 @@ def run_party(
     timeout: float,
     connect_timeout: float,
     deadline: float,
+    cancel: threading.Event | None = None,
 ) -> PartyRun[T]:
     """Run ``program`` as ``party`` in a child process (see the module docstring)."""
     ctx = multiprocessing.get_context("spawn")
@@ -88,9 +93,16 @@ def run_party(
     process.start()
     child.close()
     try:
-        if not parent.poll(deadline):
-            error = PartyError(party, "Deadline", f"the run did not finish within {deadline:.0f} s")
-            raise PartyFailed(error, {party: error})
+        end = time.monotonic() + deadline
+        while not parent.poll(max(0.0, min(1.0, end - time.monotonic()))):
+            if cancel is not None and cancel.is_set():
+                error = PartyError(party, "Cancelled", "the run was stopped: the job ended")
+                raise PartyFailed(error, {party: error})
+            if time.monotonic() >= end:
+                error = PartyError(
+                    party, "Deadline", f"the run did not finish within {deadline:.0f} s"
+                )
+                raise PartyFailed(error, {party: error})
         try:
             status, payload = parent.recv()
         except EOFError:

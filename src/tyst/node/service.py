@@ -159,6 +159,9 @@ class JobEntry:
     state: str = "uploading"  # uploading, queued, running, delivered, failed, deleted
     message: str = ""
     receiving: set[str] = field(default_factory=set)
+    stop_run: threading.Event = field(default_factory=threading.Event)
+    """Set when the coordinator reports the job failed (cancelled, timed out) while it runs."""
+    ended_elsewhere: str = ""
 
     @property
     def retention_deadline(self) -> float:
@@ -593,8 +596,13 @@ class NodeService:
                 timeout=self.config.timeout,
                 connect_timeout=self.config.connect_timeout,
                 deadline=self.config.run_deadline,
+                cancel=entry.stop_run,
             )
         except PartyFailed as exc:
+            if entry.stop_run.is_set():
+                why = entry.ended_elsewhere
+                self._fail_and_delete(job, f"stopped: the job {why}"[:900], _ended_reason(why))
+                return
             message = f"{exc.error_type}: {exc.message}".splitlines()[0]
             self._fail_and_delete(job, message[:900], "failed")
             return
@@ -756,6 +764,7 @@ class NodeService:
         idle = ("uploading", "queued")
         with self._lock:
             entries = [e for e in self._jobs.values() if e.state in ("uploading", "queued")]
+            running = [e for e in self._jobs.values() if e.state == "running"]
             stale = [
                 s for s in self._streams.values() if now - s.started > self.config.upload_timeout
             ]
@@ -778,11 +787,37 @@ class NodeService:
                     only_if=idle,
                 )
                 continue
-            try:
-                state = self.coordinator.job(entry.job)["state"]
-            except ApiError:
-                continue
-            if state in ("failed", "deleted"):
+            why = self._ended_elsewhere(entry.job)
+            if why:
                 self._fail_and_delete(
-                    entry.job, "the job failed elsewhere", "failed", report=False, only_if=idle
-                )
+                    entry.job, f"the job {why}"[:900], _ended_reason(why), report=False,
+                    only_if=idle,
+                )  # fmt: skip
+        for entry in running:  # a cancelled or timed-out job: stop its run (it then deletes)
+            why = self._ended_elsewhere(entry.job)
+            if why and not entry.stop_run.is_set():
+                entry.ended_elsewhere = why
+                entry.stop_run.set()
+                log.warning("job %s: stopping its run: the job %s", entry.job, why)
+
+    def _ended_elsewhere(self, job: str) -> str:
+        """Why the coordinator says ``job`` ended without this node ("" if it did not, or
+        the coordinator cannot be asked now): e.g. "failed: cancelled by fk: …"."""
+        try:
+            info = self.coordinator.job(job)
+        except ApiError:
+            return ""
+        if info.get("state") not in ("failed", "deleted"):
+            return ""
+        reason = " ".join(str(info.get("reason") or "").split())[:500]
+        return f"failed elsewhere: {reason}" if reason else "failed elsewhere"
+
+
+def _ended_reason(why: str) -> str:
+    """The deletion receipt's reason for a job that ended at the coordinator (see
+    :meth:`NodeService._ended_elsewhere`): ``cancelled``, ``timed_out`` or ``failed``."""
+    if "cancelled by" in why:
+        return "cancelled"
+    if "timed out" in why:
+        return "timed_out"
+    return "failed"
