@@ -17,14 +17,15 @@ Usage (from the project root)::
 
     .venv/bin/python -m benchmarks.use_cases --case overlap [--n N]   # one run, one line
     .venv/bin/python -m benchmarks.use_cases --case all               # every case once
-    .venv/bin/python -m benchmarks.use_cases --compare OLD_SRC [--pairs 5] [--cases a,b]
+    .venv/bin/python -m benchmarks.use_cases --compare OLD_SRC [--pairs 5] [--warmup 1]
+        [--cases a,b] [--sizes a=N,…]
 
 ``--compare OLD_SRC`` measures two versions of ``tyst`` in one session: for every use
 case it runs this module as a child process alternately with ``PYTHONPATH`` set to
 this checkout's ``src`` (A, "after") and to ``OLD_SRC`` (B, "before"), A B A B …,
-one pair not counted first, then ``--pairs`` counted pairs, and prints for each figure
-the median of A, of B and of the pair-by-pair ratios A/B (a ratio above 1 means A
-is slower). Pairing keeps a ratio meaningful when the machine's speed drifts.
+``--warmup`` pairs not counted first (default 1), then ``--pairs`` counted pairs, and
+prints for each figure the median of A, of B and of the pair-by-pair ratios A/B (a
+ratio above 1 means A is slower). Pairing keeps a ratio meaningful when the machine's speed drifts.
 The records go to ``benchmarks/results/use_cases.json``.
 
 Both versions get the same query, the same files and the same declarations, except
@@ -463,43 +464,64 @@ def _child(src: Path, case: str, n: int) -> dict[str, Any]:
     return parse_line(done.stdout)
 
 
-def compare(old_src: Path, cases: list[UseCase], pairs: int, sizes: dict[str, int]) -> list[dict]:
-    """A B A B … for each case (A: this checkout, B: ``old_src``); one record per case."""
+def compare(
+    old_src: Path, cases: list[UseCase], pairs: int, sizes: dict[str, int], warmup: int = 1
+) -> list[dict]:
+    """A B A B … for each case (A: this checkout, B: ``old_src``), ``warmup`` pairs not
+    counted first; one record per case, stored as soon as the case is done."""
     new_src = ROOT / "src"
     records = []
     for case in cases:
         n = sizes.get(case.name, case.n)
         a_runs, b_runs = [], []
-        for i in range(pairs + 1):  # the first pair warms up and is not counted
+        for i in range(warmup + pairs):
             a, b = _child(new_src, case.name, n), _child(old_src, case.name, n)
             print(f"  pair {i} A: {line(a)}\n  pair {i} B: {line(b)}", flush=True)
-            if i:
+            if i >= warmup:
                 a_runs.append(a)
                 b_runs.append(b)
-        record: dict[str, Any] = {
-            "use_case": case.name,
-            "n": n,
-            "pairs": pairs,
-            "correct_a": all(r["correct"] for r in a_runs),
-            "correct_b": all(r["correct"] for r in b_runs),
-            "rows": a_runs[0]["rows"],
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "loadavg": [round(x, 2) for x in os.getloadavg()],
-        }
-        for f in FIGURES:
-            xs, ys = [r[f] for r in a_runs], [r[f] for r in b_runs]
-            record[f] = {
-                "a": statistics.median(xs),
-                "b": statistics.median(ys),
-                "ratio": round(statistics.median(x / y for x, y in zip(xs, ys, strict=True)), 3),
-                "ratio_min": round(min(x / y for x, y in zip(xs, ys, strict=True)), 3),
-                "ratio_max": round(max(x / y for x, y in zip(xs, ys, strict=True)), 3),
-                "runs_a": xs,
-                "runs_b": ys,
-            }
+        record = summarise(case.name, n, a_runs, b_runs)
         records.append(record)
+        store([record])
         print(table_row(record), flush=True)
     return records
+
+
+def summarise(
+    name: str, n: int, a_runs: list[dict[str, Any]], b_runs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The record of one case: medians of A and B and of the pair-by-pair ratios A/B."""
+    record: dict[str, Any] = {
+        "use_case": name,
+        "n": n,
+        "pairs": len(a_runs),
+        "correct_a": all(r["correct"] for r in a_runs),
+        "correct_b": all(r["correct"] for r in b_runs),
+        "rows": a_runs[0]["rows"],
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+    for f in FIGURES:
+        xs, ys = [r[f] for r in a_runs], [r[f] for r in b_runs]
+        ratios = [x / y for x, y in zip(xs, ys, strict=True)]
+        record[f] = {
+            "a": statistics.median(xs),
+            "b": statistics.median(ys),
+            "ratio": round(statistics.median(ratios), 3),
+            "ratio_min": round(min(ratios), 3),
+            "ratio_max": round(max(ratios), 3),
+            "runs_a": xs,
+            "runs_b": ys,
+        }
+    return record
+
+
+def store(records: list[dict[str, Any]]) -> None:
+    """Add records to benchmarks/results/use_cases.json (replacing the same use case's)."""
+    old = {r["use_case"]: r for r in _load()}
+    old.update({r["use_case"]: r for r in records})
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"records": list(old.values())}, indent=1) + "\n")
 
 
 def table_row(r: dict[str, Any]) -> str:
@@ -534,18 +556,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=None, help="size (default: the case's own)")
     parser.add_argument("--compare", type=Path, default=None, help="the old version's src dir")
     parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1, help="--compare: pairs not counted")
     parser.add_argument("--cases", default=",".join(BY_NAME), help="--compare: which cases")
     parser.add_argument("--sizes", default="", help="--compare: name=n,… overriding sizes")
     args = parser.parse_args(argv)
     if args.compare is not None:
         sizes = {k: int(v) for k, v in (x.split("=") for x in args.sizes.split(",") if x)}
         records = compare(args.compare.resolve(), [BY_NAME[c] for c in args.cases.split(",")],
-                          args.pairs, sizes)  # fmt: skip
+                          args.pairs, sizes, args.warmup)  # fmt: skip
         print("\n" + TABLE_HEAD + "\n" + "\n".join(table_row(r) for r in records))
-        old = {r["use_case"]: r for r in _load()}
-        old.update({r["use_case"]: r for r in records})
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps({"records": list(old.values())}, indent=1) + "\n")
         return 0 if all(r["correct_a"] and r["correct_b"] for r in records) else 1
     names = list(BY_NAME) if args.case in (None, "all") else [args.case]
     ok = True

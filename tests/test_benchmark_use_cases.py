@@ -51,3 +51,16 @@ def test_same_rows_compares_decimals_exactly() -> None:
     assert not same_rows([["12345678901.23"]], [("12345678901.24",)])
     assert same_rows([["5.00"]], [("5.0",)])
     assert not same_rows([["0.1234567"]], [("0.1234568",)])
+
+
+def test_summary_takes_medians_and_pairwise_ratios() -> None:
+    def run(s: float) -> dict[str, object]:
+        return {"node_seconds": s, "total_seconds": 2 * s, "sent_mb": 1.0, "peak_mib": 100.0,
+                "rows": 3, "correct": True}  # fmt: skip
+
+    r = use_cases.summarise("payments", 10, [run(2.0), run(4.0), run(9.0)],
+                            [run(1.0), run(4.0), run(10.0)])  # fmt: skip
+    assert (r["node_seconds"]["a"], r["node_seconds"]["b"]) == (4.0, 4.0)
+    assert r["node_seconds"]["ratio"] == 1.0  # median of 2.0, 1.0, 0.9
+    assert (r["node_seconds"]["ratio_min"], r["node_seconds"]["ratio_max"]) == (0.9, 2.0)
+    assert (r["correct_a"], r["correct_b"], r["pairs"]) == (True, True, 3)
