@@ -12,6 +12,7 @@ import numpy as np
 
 from tests.mpc.harness import run3
 from tyst.client.recipient import empty_global_columns
+from tyst.data.encoding import decode_column
 from tyst.data.types import ColumnType, join_null, split_null, text_lanes
 from tyst.engine.executor import Executor
 from tyst.mpc.outsourced import NodeShares, combine, split
@@ -55,7 +56,10 @@ def encode(ctype: ColumnType, values: Sequence[object]) -> list[np.ndarray]:
 
 
 def decode(ctype: ColumnType, lanes: list[np.ndarray]) -> list[object]:
-    """Python values from lanes (inverse of :func:`encode`)."""
+    """Python values from lanes (inverse of :func:`encode`; computed text as the recipient
+    decodes it)."""
+    if ctype.derived:
+        return list(decode_column(ctype, lanes))
     if ctype.nullable:
         base, null = split_null(ctype, lanes)
         assert null is not None

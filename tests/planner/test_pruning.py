@@ -43,3 +43,16 @@ def test_group_key_returned_keeps_content_and_case_text_is_conservative() -> Non
     )
     assert set(needs) == {"skv.kommun", "skv.inkomst"}  # levels matter for id/text only
     assert needs["skv.kommun"] == "content"
+
+
+def test_text_functions_read_the_bytes_of_what_they_compute_on() -> None:
+    needs = _needs(
+        "SELECT COUNT(*) AS n FROM fk f JOIN skv k ON f.pnr = k.pnr "
+        "WHERE LENGTH(f.namn) > 3 AND LEFT(k.kommun, 2) = 'Ma' AND f.pnr LIKE '19__%'"
+    )
+    assert needs == {"f.pnr": "content", "k.pnr": "key", "f.namn": "content", "k.kommun": "content"}
+
+
+def test_stored_text_compared_with_computed_text_keeps_its_bytes() -> None:
+    needs = _needs("SELECT COUNT(*) AS n FROM skv WHERE kommun = LOWER(kommun) OR pnr IN ('1')")
+    assert needs == {"skv.kommun": "content", "skv.pnr": "key"}

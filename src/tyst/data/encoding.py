@@ -45,6 +45,7 @@ from tyst.data.types import (
     TEXT_KEY_LANES,
     TEXT_MAX_BYTES,
     ColumnType,
+    derived_text_bytes,
     join_null,
     split_null,
 )
@@ -392,6 +393,9 @@ def decode_column(ctype: ColumnType, lanes: Sequence[WordArray]) -> list[str]:
         cleaned = [np.where(nulls, U64(0), np.asarray(x, dtype=U64)) for x in values]
         decoded = decode_column(ctype.base, cleaned)
         return ["" if null else v for v, null in zip(decoded, nulls.tolist(), strict=True)]
+    if ctype.derived:
+        rows = np.stack([np.asarray(x, dtype=U64) for x in lanes], axis=1).tolist()
+        return [derived_text_bytes(r).decode("utf-8") for r in rows]
     if ctype.is_text:
         n = len(lanes[0])
         content = np.stack([np.asarray(x, dtype=U64) for x in lanes[TEXT_KEY_LANES:]], axis=1)

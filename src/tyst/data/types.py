@@ -26,6 +26,15 @@ bytes, 8 bytes per word little-endian (returned to recipients, never
 compared). NUL characters are rejected.
 
 Keys of two different strings collide with probability about 2^-124 per pair.
+
+*Computed* text (``derived``): the value of a text function evaluated in MPC (``LOWER``,
+``SUBSTRING``, ``||``; :mod:`tyst.relational.strings`), which cannot be hashed obliviously.
+Its lanes are its bytes themselves, :data:`DERIVED_TEXT_LANES` = 10 words of 7 bytes
+each, big-endian (lane i holds bytes 7i … 7i+6; bytes past the value and past 64 are 0),
+so every word lies in [0, 2^56). All 10 are key lanes: equality, grouping, joins and
+ordering compare them directly, and comparing them lexicographically is UTF-8 byte order
+(DuckDB's text order). A stored id/text value is brought to this form (its *sort lanes*)
+where it meets a computed one. Never in a plan or an input; the recipient decodes it.
 """
 
 from __future__ import annotations
@@ -46,6 +55,10 @@ unless the plan declares ``ranges`` for the column; declared ranges may go up to
 TEXT_MAX_BYTES = 64
 TEXT_KEY_LANES = 2
 TEXT_CONTENT_LANES = TEXT_MAX_BYTES // 8
+DERIVED_TEXT_BYTES = 7
+"""Bytes per lane of computed text (56 bits: inside the comparison range)."""
+DERIVED_TEXT_LANES = -(-TEXT_MAX_BYTES // DERIVED_TEXT_BYTES)
+"""Lanes of computed text (10 for 64 bytes)."""
 KINDS = ("id", "text", "int", "decimal", "date", "bool", "ratio")
 """``ratio`` is internal (never in a plan): the result of ``AVG`` as two lanes, a sum
 and a count, which only the recipient divides (decimal with ``scale`` decimals)."""
@@ -86,10 +99,15 @@ class ColumnType:
     :mod:`tyst.planner.pruning`); it has its key lanes only."""
     nullable: bool = False
     """The column may hold NULL: one more lane, the null indicator (see the module contract)."""
+    derived: bool = False
+    """Internal (never in a plan or an input): computed ``text`` whose lanes are its bytes
+    (see the module contract); all its lanes are key lanes; never nullable."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown column type {self.kind!r}")
+        if self.derived and (self.kind != "text" or self.key_only or self.nullable):
+            raise ValueError("only text that is never NULL can be computed text")
         if self.key_only and self.kind not in ("id", "text"):
             raise ValueError("only id/text columns can be key-only")
         if self.kind not in ("decimal", "ratio") and self.scale:
@@ -141,6 +159,8 @@ class ColumnType:
             return 2
         if self.key_only:
             return TEXT_KEY_LANES + self.nullable
+        if self.derived:
+            return DERIVED_TEXT_LANES
         return (TEXT_KEY_LANES + TEXT_CONTENT_LANES if self.is_text else 1) + self.nullable
 
     def keys_only(self) -> ColumnType:
@@ -156,6 +176,8 @@ class ColumnType:
     @property
     def value_key_lanes(self) -> int:
         """The key lanes of the value alone (without the null indicator): what joins match."""
+        if self.derived:
+            return DERIVED_TEXT_LANES
         return TEXT_KEY_LANES if self.is_text else 1
 
     @property
@@ -168,7 +190,7 @@ class ColumnType:
     @property
     def base(self) -> ColumnType:
         """The same type without NULLs (its lanes are these lanes minus the indicator)."""
-        return ColumnType(self.kind, self.scale, key_only=self.key_only)
+        return ColumnType(self.kind, self.scale, key_only=self.key_only, derived=self.derived)
 
     def with_nulls(self) -> ColumnType:
         """The same type allowing NULL."""
@@ -221,3 +243,24 @@ def text_lanes(value: str) -> list[int]:
     padded = raw.ljust(TEXT_MAX_BYTES, b"\0")
     content = [int.from_bytes(padded[8 * j : 8 * j + 8], "little") for j in range(8)]
     return [*text_key(value), *content]
+
+
+DERIVED_TEXT = ColumnType("text", derived=True)
+"""The type of computed text (see the module contract)."""
+
+
+def derived_text_lanes(raw: bytes) -> list[int]:
+    """The :data:`DERIVED_TEXT_LANES` lanes of computed text with UTF-8 bytes ``raw``."""
+    if len(raw) > TEXT_MAX_BYTES:
+        raise ValueError(f"value is {len(raw)} bytes, the limit for text is {TEXT_MAX_BYTES}")
+    padded = raw.ljust(DERIVED_TEXT_BYTES * DERIVED_TEXT_LANES, b"\0")
+    step = DERIVED_TEXT_BYTES
+    return [
+        int.from_bytes(padded[step * i : step * (i + 1)], "big") for i in range(DERIVED_TEXT_LANES)
+    ]
+
+
+def derived_text_bytes(lanes: list[int]) -> bytes:
+    """The UTF-8 bytes of computed text from its lanes (inverse of :func:`derived_text_lanes`)."""
+    raw = b"".join(int(v).to_bytes(DERIVED_TEXT_BYTES, "big") for v in lanes)
+    return raw[:TEXT_MAX_BYTES].rstrip(b"\0")

@@ -33,11 +33,19 @@ from typing import Literal
 import numpy as np
 
 from tyst.data.calendar import Steps, shift_steps, steps
-from tyst.data.types import ColumnType, join_null, split_null, text_lanes
+from tyst.data.types import (
+    DERIVED_TEXT,
+    ColumnType,
+    derived_text_lanes,
+    join_null,
+    split_null,
+    text_lanes,
+)
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean, compare, conversion
 from tyst.mpc.protocols.arithmetic import mul
 from tyst.mpc.shares import AShare, BShare, add_public, concat_a, public_a
+from tyst.relational import strings
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.relational.text import like
 from tyst.ring.words import U64
@@ -80,8 +88,31 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
     ),
     ir.InList: ExprSpec("`x [NOT] IN (v1, …, vk)` with literals", "7 + 1 (k batched equalities)"),
     ir.Like: ExprSpec(
-        "`x [NOT] LIKE 'a%b%'` (literal segments and `%`; tyst.relational.text)",
-        "≈ 24 + 7 per segment after the first",
+        "`x [NOT] LIKE 'a_b%c'` (`%` and `_`, one character as in DuckDB; shift-and over byte "
+        "positions, tyst.relational.text)",
+        "≈ 24 (+ 3 with `_`) + 1 per piece + 6 per inner `%`",
+        reads="content",
+    ),
+    ir.Substring: ExprSpec(
+        "`SUBSTRING(x, k, n)`, `SUBSTR`, `LEFT(x, n)` with public k ≥ 1, n ≥ 0, in characters "
+        "(lead-byte classes, one step per character, a one-hot shift; computed text)",
+        "8 + 3 + (k + n − 2) + 8 (+ 1 for k > 1) + 9",
+        reads="content",
+    ),
+    ir.CaseMap: ExprSpec(
+        "`LOWER(x)`, `UPPER(x)`: ASCII and U+00C0–U+00FE by a per-byte circuit (computed text)",
+        "8 + 4 + 9",
+        reads="content",
+    ),
+    ir.TextLength: ExprSpec(
+        "`LENGTH(x)`: characters (lead bytes counted by 64 bit injections)",
+        "8 + 5",
+        reads="content",
+    ),
+    ir.Concat: ExprSpec(
+        "`a || b`, `CONCAT(a, b, …)` within 64 bytes by plan-time bounds (a one-hot shift by "
+        "the secret length; computed text)",
+        "8 + 4 per part after a secret-length prefix + 9",
         reads="content",
     ),
     ir.Calendar: ExprSpec(
@@ -123,8 +154,10 @@ def reads(e: ir.Expr, wanted: Need = "key") -> dict[str, Need]:
             add_need(out, x.name, need)
             return
         spec = EXPRESSIONS[type(x)]
+        # stored text meeting computed text (=, IN, CASE) is brought to its bytes
+        mixed = any(c.ctype.derived for c in x.children())
         for child in x.children():
-            full = child.ctype.is_text and "content" in (spec.reads, need)
+            full = child.ctype.is_text and ("content" in (spec.reads, need) or mixed)
             walk(child, "content" if full else "key")
 
     walk(e, wanted)
@@ -139,7 +172,7 @@ def literal_words(lit: ir.Literal) -> list[int]:
         return [0] * t.base.lanes
     if t.is_text:
         assert isinstance(value, str)
-        return text_lanes(value)
+        return derived_text_lanes(value.encode("utf-8")) if t.derived else text_lanes(value)
     if isinstance(value, bool):
         return [int(value)]
     if isinstance(value, date):
@@ -194,6 +227,10 @@ class Evaluator:
             return SharedColumn(e.ctype, (self._calendar(e),))
         if isinstance(e, ir.MonthShift):
             return SharedColumn(e.ctype, (self._month_shift(e),))
+        if isinstance(e, ir.Substring | ir.CaseMap | ir.Concat):
+            return strings.derived_column(self.party, self._words(e))
+        if isinstance(e, ir.TextLength):
+            return SharedColumn(e.ctype, (strings.char_length(self.party, self._words(e.arg)),))
         if isinstance(e, ir.Ratio):  # AVG: numerator (at its own scale) and count
             num = self.evaluate(e.numerator).lanes[0]
             den = self.evaluate(e.denominator).lanes[0]
@@ -366,7 +403,31 @@ class Evaluator:
             return self.evaluate(cond).lanes[0]  # 0/1 already (a NULL's value is 0)
         return conversion.bit_to_arith(self.party, self.predicate(cond))
 
+    def _words(self, e: ir.Expr) -> strings.Words:
+        """The bytes of a text expression as words; text functions compose on words."""
+        if isinstance(e, ir.Literal):
+            assert isinstance(e.value, str)
+            return strings.public_words(self.party, e.value.encode("utf-8"), self.n)
+        if isinstance(e, ir.Substring):
+            return strings.substring(self.party, self._words(e.arg), e.start, e.length)
+        if isinstance(e, ir.CaseMap):
+            return strings.case_map(self.party, self._words(e.arg), upper=e.upper)
+        if isinstance(e, ir.Concat):
+            parts: list[tuple[strings.Words | bytes, int]] = []
+            for arg, bound in zip(e.args, e.bounds, strict=True):
+                if isinstance(arg, ir.Literal):
+                    assert isinstance(arg.value, str)
+                    parts.append((arg.value.encode("utf-8"), bound))
+                else:
+                    parts.append((self._words(arg), bound))
+            return strings.concat(self.party, parts, self.n)
+        return strings.words_of(self.party, self.evaluate(e))
+
     def _as_type(self, e: ir.Expr, ctype: ColumnType) -> SharedColumn:
+        if ctype.derived and not e.ctype.derived:  # stored text meeting computed text
+            if isinstance(e, ir.Literal):
+                return self.evaluate(ir.Literal(ctype, e.value))
+            return strings.as_derived(self.party, self.evaluate(e))
         if ctype.nullable:
             if ctype.is_numeric and e.ctype.scale != ctype.scale:
                 values = [self._scaled(e, ctype.scale)]  # a NULL's 0 stays 0
@@ -405,7 +466,7 @@ class Evaluator:
         if isinstance(e, ir.Not):
             return compare.not_bit(self.party, self.predicate(e.arg))
         if isinstance(e, ir.Like):
-            bit = like(self.party, self.evaluate(e.arg), e.pattern)
+            bit = like(self.party, self._words(e.arg), e.pattern)
             return compare.not_bit(self.party, bit) if e.negated else bit
         if isinstance(e, ir.InList):
             hits = [self._compare("=", e.arg, v) for v in e.values]
@@ -419,9 +480,13 @@ class Evaluator:
         raise TypeError(f"{type(e).__name__} is not a condition")
 
     def _compare(self, op: str, left: ir.Expr, right: ir.Expr) -> BShare:
-        if left.ctype.is_text:  # the value's key lanes (a NULL's are 0; its caller masks it)
-            a = self.evaluate(left).lanes[: left.ctype.value_key_lanes]
-            b = self.evaluate(right).lanes[: right.ctype.value_key_lanes]
+        if left.ctype.is_text:
+            if left.ctype.derived or right.ctype.derived:  # compare the bytes
+                a = self._as_type(left, DERIVED_TEXT).key
+                b = self._as_type(right, DERIVED_TEXT).key
+            else:  # the value's key lanes (a NULL's are 0; its caller masks it)
+                a = self.evaluate(left).lanes[: left.ctype.value_key_lanes]
+                b = self.evaluate(right).lanes[: right.ctype.value_key_lanes]
             equal = _equal_lanes(self.party, list(a), list(b))
             return equal if op == "=" else compare.not_bit(self.party, equal)
         scale = max(left.ctype.scale, right.ctype.scale)

@@ -37,12 +37,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tyst.data.types import TEXT_CONTENT_LANES, TEXT_MAX_BYTES
 from tyst.mpc.party import Party
 from tyst.mpc.protocols.arithmetic import mul
-from tyst.mpc.protocols.conversion import a2b, b2a, bit_to_arith
+from tyst.mpc.protocols.conversion import bit_to_arith
 from tyst.mpc.protocols.sort import sort
-from tyst.mpc.shares import AShare, BShare, add_public, concat_a, concat_b, public_a
+from tyst.mpc.shares import AShare, BShare, add_public, public_a
+from tyst.relational.strings import as_derived
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 
@@ -109,49 +109,18 @@ def order_limit(
     return SharedTable(columns, out_valid, table.name).take(slice(0, keep))
 
 
-TEXT_SORT_BYTES = 7
-"""Bytes per sort lane of an id/text value (56 bits: inside the comparison range)."""
-TEXT_SORT_LANES = -(-TEXT_MAX_BYTES // TEXT_SORT_BYTES)
-"""Sort lanes per id/text value (10 for 64 bytes)."""
-
-
 def text_sort_lanes(party: Party, column: SharedColumn) -> list[AShare]:
     """Sort keys of an id/text column: its UTF-8 bytes in byte order, as integer lanes.
 
-    Input: an id/text column with its content lanes (the bytes zero-padded to 64,
-    8 per word little-endian; see :mod:`tyst.data.types`).
-    Output: :data:`TEXT_SORT_LANES` lanes; lane i holds bytes 7i … 7i+6 big-endian
-    (bytes past 64 are 0), each in [0, 2^56). Comparing the lanes lexicographically
-    compares the values in UTF-8 byte order, and a value sorts right after every
-    proper prefix of it (values contain no NUL, so the padding is below every byte).
-    Steps: a2b of the 8 content lanes (one batched call); every byte moved to its
-    place by shifts and masks of the XOR sharing (local); b2a of the 10 lanes (one
-    batched call).
-    Rounds: 8 + 9 = 17. Bytes per row and party: ≈ 96·8 + 128·10.
+    Input: an id/text column with its content lanes, or computed text.
+    Output: the computed-text form (:data:`tyst.data.types.DERIVED_TEXT`): 10 lanes of 7
+    bytes big-endian, each in [0, 2^56). Comparing the lanes lexicographically compares
+    the values in UTF-8 byte order, and a value sorts right after every proper prefix of
+    it (values contain no NUL, so the padding is below every byte).
+    Steps: :func:`tyst.relational.strings.as_derived` (a2b of the 8 content lanes, local
+    byte moves, b2a of the 10 lanes); computed text is its own sort key.
+    Rounds: 8 + 9 = 17 (0 for computed text). Bytes per row and party: ≈ 96·8 + 128·10.
     Leakage: none (nothing is opened).
     Source: ABY3 §5.3 (a2b, b2a); the byte regrouping is this project's.
     """
-    n = len(column.lanes[0])
-    content = list(
-        column.lanes[column.ctype.key_lanes : column.ctype.key_lanes + TEXT_CONTENT_LANES]
-    )
-    if len(content) != TEXT_CONTENT_LANES:
-        raise ValueError("ordering on an id/text column needs its content lanes")
-    if n == 0:
-        return [public_a(party.index, np.zeros(0, dtype=U64)) for _ in range(TEXT_SORT_LANES)]
-    words = a2b(party, concat_a(content))
-    parts = [words[j * n : (j + 1) * n] for j in range(TEXT_CONTENT_LANES)]
-    lanes: list[BShare] = []
-    for i in range(TEXT_SORT_LANES):
-        lane: BShare | None = None
-        for t in range(TEXT_SORT_BYTES):
-            b = TEXT_SORT_BYTES * i + t
-            if b >= TEXT_MAX_BYTES:
-                break
-            byte = parts[b // 8].shift_right(8 * (b % 8)).and_public(0xFF)
-            placed = byte.shift_left(8 * (TEXT_SORT_BYTES - 1 - t))
-            lane = placed if lane is None else lane ^ placed  # disjoint bits: XOR is OR
-        assert lane is not None
-        lanes.append(lane)
-    values = b2a(party, concat_b(lanes))
-    return [values[i * n : (i + 1) * n] for i in range(TEXT_SORT_LANES)]
+    return list(as_derived(party, column).lanes)

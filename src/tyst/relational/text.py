@@ -1,12 +1,15 @@
-"""Oblivious pattern matching on id/text values: ``LIKE`` with ``%``.
+"""Oblivious pattern matching on text values: ``LIKE`` with ``%`` and ``_``.
 
-A value's bytes are its content lanes (UTF-8, zero-padded to 64 bytes, 8 per word
-little-endian; :mod:`tyst.data.types`). A pattern is literal segments separated by
-``%``: ``S_0 % S_1 % … % S_m``, the first anchored at the start unless the pattern
-starts with ``%``, the last anchored at the end unless it ends with ``%``. Matching
-literal byte segments is exactly matching the characters, because UTF-8 is
-self-synchronising and values contain no NUL (so the padding never matches a
-pattern byte and "the value ends at byte e" is "byte e is 0").
+A value's bytes are its words (:mod:`tyst.relational.strings`: UTF-8, zero-padded to 64
+bytes). A pattern is segments separated by ``%``, each a sequence of pieces: literal runs
+and ``_`` (:mod:`tyst.data.patterns`). Matching is a shift-and over byte positions: a
+*reach* word has bit p set iff the pattern so far matches the value's bytes before p
+(a character boundary), plus one bit for position 64. A literal run of k bytes moves the
+reach to p + k where it occurs at p; ``_`` moves it over one character of 1–4 bytes (the
+lead-byte classes, :func:`tyst.relational.strings.step_char`); ``%`` spreads it to every
+later position. Matching literal bytes at character starts is matching characters
+(UTF-8 is self-synchronising), and values contain no NUL, so "the value ends at byte e"
+is "byte e is 0". This equals DuckDB's ``LIKE`` (case-sensitive, ``_`` one character).
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from tyst.data.patterns import Pattern
-from tyst.data.types import TEXT_CONTENT_LANES, TEXT_MAX_BYTES
+from tyst.data.types import TEXT_MAX_BYTES
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean
 from tyst.mpc.protocols.circuits import all_zero
 from tyst.mpc.protocols.compare import not_bit
-from tyst.mpc.protocols.conversion import a2b
-from tyst.mpc.shares import BShare, concat_a, concat_b, xor_public
-from tyst.relational.table import SharedColumn
+from tyst.mpc.shares import BShare, concat_b, xor_public
+from tyst.relational.strings import (
+    Reach,
+    Words,
+    and_trees,
+    classes,
+    spread_public,
+    spread_up,
+    step_char,
+)
 from tyst.ring.words import U64
 
 
@@ -52,24 +62,18 @@ class _Matcher:
     def occurrences(self, requests: list[tuple[int, bytes]]) -> list[BShare]:
         """For each (offset, segment): a bit (bit 0) per row, 1 iff it occurs there.
         All requests in one batched zero test, then one batched AND tree per request."""
+        if not requests:
+            return []
         diffs = [self.diffs(o, s) for o, s in requests]
         flat = [d for ds in diffs for d in ds]
         zero = all_zero(self.party, concat_b(flat))
         n = self.n
-        bits: list[list[BShare]] = []
+        lists = []
         at = 0
         for ds in diffs:
-            bits.append([zero[(at + k) * n : (at + k + 1) * n] for k in range(len(ds))])
+            lists.append([zero[(at + k) * n : (at + k + 1) * n] for k in range(len(ds))])
             at += len(ds)
-        while any(len(b) > 1 for b in bits):  # AND the words of each request, level by level
-            pairs = [(b[i], b[i + 1]) for b in bits for i in range(0, len(b) - 1, 2)]
-            anded = boolean.and_many(self.party, pairs) if pairs else []
-            it = iter(anded)
-            bits = [
-                [next(it) for _ in range(len(b) // 2)] + ([b[-1]] if len(b) % 2 else [])
-                for b in bits
-            ]
-        return [b[0] for b in bits]
+        return and_trees(self.party, lists)
 
 
 def _pack(bits: Sequence[BShare], offsets: Sequence[int], n: int) -> BShare:
@@ -82,76 +86,83 @@ def _pack(bits: Sequence[BShare], offsets: Sequence[int], n: int) -> BShare:
     return BShare(a, b)
 
 
-def _spread_up(party: Party, x: BShare) -> BShare:
-    """Bit p set iff some bit ≤ p of ``x`` is set (a prefix OR over the 64 bits; 6 rounds)."""
-    for s in (1, 2, 4, 8, 16, 32):
-        x = boolean.or_(party, x, x.shift_left(s))
-    return x
+def like(party: Party, words: Words, pattern: Pattern) -> BShare:
+    """Bit 0 per row: the value matches ``pattern`` (SQL ``LIKE``, case-sensitive).
 
-
-def like(party: Party, column: SharedColumn, pattern: Pattern) -> BShare:
-    """Bit 0 per row: the value matches ``pattern`` (SQL ``LIKE`` without ``_``).
-
-    Input: an id/text column with its content lanes.
-    Steps: a2b of the 8 content lanes; for every segment and every offset where it fits,
-    its bytes XOR the segment under a byte mask (local), one batched zero test and AND
-    tree — a word per row with bit o set iff the segment occurs at byte o (packed
-    locally); an end-anchored last segment also needs byte o + len to be 0. Segment by
-    segment, the positions where the next one may start are the previous matches shifted
-    by its length and spread upwards (a prefix OR over the word); the value matches iff
-    the last segment's word is not zero.
-    Rounds: 8 (a2b) + 6 + ≤ 4 (zero tests) + 7 per segment after the first + 6.
-    Bytes per row and party: ≈ 800 + 8 per (segment, offset) pair.
+    Input: the words of a text value (:func:`tyst.relational.strings.words_of`).
+    Steps: the public set of positions each piece may start at (from the pattern alone);
+    every literal run is tested at those offsets in one batched zero test and AND tree
+    (local byte masks, packed into one word per run); with ``_``, the lead-byte classes
+    (3 rounds). Piece by piece the reach is ANDed with the run's word and shifted by its
+    length (1 round), or stepped over one character (1 round); ``%`` is a prefix OR
+    (6 rounds). The value matches iff the final reach (at the end: ANDed with the zero
+    bytes) is not zero.
+    Rounds: 6 + ≤ 4 (zero tests) + 3 (with ``_``) + 1 per piece after the first segment's
+    + 6 per ``%`` between segments + 6 (the final test); after the a2b of the words.
+    Bytes per row and party: ≈ 8 per (run, offset) pair + 32 per piece + 48 per ``%``.
     Leakage: none (nothing is opened).
-    Source: ABY3 §5.3 (a2b); the packed offset words are this project's.
+    Source: shift-and, Baeza-Yates & Gonnet, CACM 1992; ABY3 §5.3 (a2b).
     """
-    n = len(column.lanes[0])
-    start = column.ctype.key_lanes
-    content = list(column.lanes[start : start + TEXT_CONTENT_LANES])
-    if len(content) != TEXT_CONTENT_LANES:
-        raise ValueError("LIKE needs the content lanes of the text column")
+    n = len(words[0])
     if not pattern.segments:  # only '%': every value (a NULL is handled by the compiler)
         return _true(party, n)
-    if pattern.anchored_start and pattern.anchored_end and len(pattern.segments) == 1:
-        raise ValueError("a pattern without '%' is an equality (the compiler rewrites it)")
+    if pattern.is_literal:
+        raise ValueError("a pattern without '%' and '_' is an equality (the compiler rewrites it)")
     if n == 0:
         return BShare(np.zeros(0, dtype=U64), np.zeros(0, dtype=U64))
-    words_all = a2b(party, concat_a(content))
-    words = [words_all[j * n : (j + 1) * n] for j in range(TEXT_CONTENT_LANES)]
-    matcher = _Matcher(party, words, n)
-    m = len(pattern.segments)
+    # pass 1 (public): where each literal run may occur, and the requests to test
     requests: list[tuple[int, bytes]] = []
-    layout: list[list[int]] = []  # per segment: its offsets
+    offsets_of: list[list[int]] = []
+    possible = {0}
     for s, segment in enumerate(pattern.segments):
-        if s == 0 and pattern.anchored_start:
-            offsets = [0]
-        else:
-            offsets = list(range(TEXT_MAX_BYTES - len(segment) + 1))
-        layout.append(offsets)
-        requests += [(o, segment) for o in offsets]
-    ends: list[tuple[int, bytes]] = []
-    last = pattern.segments[-1]
-    if pattern.anchored_end:  # the value ends right after the last segment: byte o+len is 0
-        ends = [(o + len(last), b"\0") for o in layout[-1] if o + len(last) < TEXT_MAX_BYTES]
-    found = matcher.occurrences(requests + ends)
-    occ = found[: len(requests)]
-    end_bits = dict(zip([o - len(last) for o, _ in ends], found[len(requests) :], strict=True))
-    packed: list[BShare] = []
+        if s > 0 or not pattern.anchored_start:
+            low = min(possible, default=TEXT_MAX_BYTES)
+            possible = set(range(low, TEXT_MAX_BYTES))
+        for piece in segment:
+            if piece is None:
+                possible = {p + c for p in possible for c in (1, 2, 3, 4) if p + c <= 64}
+                continue
+            offsets = sorted(p for p in possible if p + len(piece) <= TEXT_MAX_BYTES)
+            offsets_of.append(offsets)
+            requests += [(o, piece) for o in offsets]
+            possible = {o + len(piece) for o in offsets}
+    wildcard = any(piece is None for segment in pattern.segments for piece in segment)
+    ends = sorted(p for p in possible if p < TEXT_MAX_BYTES) if pattern.anchored_end else []
+    zero_requests = [] if wildcard else [(p, b"\0") for p in ends]
+    found = _Matcher(party, words, n).occurrences(requests + zero_requests)
+    runs: list[BShare] = []
     at = 0
-    for offsets in layout:
-        packed.append(_pack(occ[at : at + len(offsets)], offsets, n))
+    for offsets in offsets_of:
+        runs.append(_pack(found[at : at + len(offsets)], offsets, n))
         at += len(offsets)
+    char_classes = classes(party, words) if wildcard else None
+    zero = char_classes.zero if char_classes else _pack(found[len(requests) :], ends, n)
+    # pass 2: the shift-and
+    reach: Reach = 1
+    end: BShare | None = None  # bit 0: the pattern so far used up all 64 bytes
+    run = iter(runs)
+    for s, segment in enumerate(pattern.segments):
+        if s > 0 or not pattern.anchored_start:
+            reach = spread_public(reach) if isinstance(reach, int) else spread_up(party, reach)
+        for piece in segment:
+            if piece is None:
+                assert char_classes is not None
+                reach, end = step_char(party, reach, char_classes.lead)
+                continue
+            occurs = next(run)
+            hits = (
+                occurs.and_public(U64(reach))
+                if isinstance(reach, int)
+                else boolean.and_(party, reach, occurs)
+            )
+            k = len(piece)
+            reach = hits.shift_left(k) if k < 64 else hits.and_public(U64(0))
+            end = hits.shift_right(64 - k).and_public(U64(1))
+    assert isinstance(reach, BShare)  # every segment has a piece, each reads the value
     if pattern.anchored_end:
-        offsets = layout[-1]
-        end_word = _pack(
-            [end_bits[o] if o in end_bits else _true(party, n) for o in offsets], offsets, n
-        )
-        packed[-1] = boolean.and_(party, packed[-1], end_word)
-    reach = packed[0]
-    for s in range(1, m):
-        length = len(pattern.segments[s - 1])
-        may_start = _spread_up(party, reach.shift_left(length))
-        reach = boolean.and_(party, packed[s], may_start)
+        reach = boolean.and_(party, reach, zero)
+    if end is not None:  # disjoint from the reach: its bits are positions below 64
+        reach = reach ^ end
     return not_bit(party, all_zero(party, reach))
 
 

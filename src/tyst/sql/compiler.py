@@ -29,7 +29,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from tyst.data.calendar import add_months, value_of
 from tyst.data.patterns import Pattern
-from tyst.data.types import ColumnType
+from tyst.data.types import DERIVED_TEXT, TEXT_MAX_BYTES, ColumnType
 from tyst.sql import ir
 from tyst.sql.errors import SqlError, position
 from tyst.sql.ranges import TableBounds, check_ranges
@@ -46,6 +46,7 @@ _SUPPORTED = (
     exp.Like, exp.Abs, exp.Round, exp.DataTypeParam, exp.Extract, exp.Year, exp.Quarter,
     exp.Month, exp.Day, exp.Anonymous, exp.TimestampTrunc, exp.DateTrunc, exp.Null, exp.Is,
     exp.Coalesce, exp.Nullif, exp.DateDiff, exp.LastDay,
+    exp.Substring, exp.Left, exp.Lower, exp.Upper, exp.Length, exp.DPipe, exp.Concat,
 )  # fmt: skip
 _CALENDAR_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.Year: "year",
@@ -270,18 +271,31 @@ def _unify(a: ColumnType, b: ColumnType, what: str, node: Any) -> ColumnType:
             if a.kind == "int" and b.kind == "int"
             else ColumnType("decimal", max(a.scale, b.scale))
         )
-    return out.with_nulls() if a.nullable or b.nullable else out
+    elif a.derived or b.derived:  # stored text meeting computed text: compared as bytes
+        out = DERIVED_TEXT
+    return _nullable(out, node) if a.nullable or b.nullable else out
+
+
+def _nullable(ctype: ColumnType, node: Any = None) -> ColumnType:
+    """``ctype`` allowing NULL (refused for computed text, which has no null indicator)."""
+    if ctype.derived:
+        raise _fail(
+            "subset",
+            "NULL and computed text (LOWER, SUBSTRING, ||, …) together are not supported yet",
+            node,
+        )
+    return ctype.with_nulls()
 
 
 def _maybe_null(ctype: ColumnType, *operands: ir.Expr) -> ColumnType:
     """``ctype``, nullable when some operand is (SQL: NULL in, NULL out)."""
-    return ctype.with_nulls() if any(x.ctype.nullable for x in operands) else ctype
+    return _nullable(ctype) if any(x.ctype.nullable for x in operands) else ctype
 
 
 def _typed_null(e: ir.Expr, target: ColumnType) -> ir.Expr:
     """A bare ``NULL`` literal takes the type of what it meets (nullable)."""
     if ir.is_null_literal(e) and target.kind != "ratio":
-        return ir.Literal(target.with_nulls(), None)
+        return ir.Literal(_nullable(target), None)
     return e
 
 
@@ -319,7 +333,8 @@ def _coalesce(args: list[ir.Expr], node: Any) -> ir.Expr:
 def _nullif(a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
     """``NULLIF(a, b)`` as ``CASE WHEN a = b THEN NULL ELSE a END``."""
     cond = _compare("=", a, _typed_null(b, a.ctype), node)
-    return ir.Case(a.ctype.with_nulls(), ((cond, ir.Literal(a.ctype.with_nulls(), None)),), a)
+    null = _nullable(a.ctype, node)
+    return ir.Case(null, ((cond, ir.Literal(null, None)),), a)
 
 
 # ------------------------------------------------------------------ expressions
@@ -452,6 +467,19 @@ def _bind_expr(
             return _in_list(rec(e.this), e, negated=False, rec=rec)
         if isinstance(e, exp.Case):
             return _case(e, rec)
+        if isinstance(e, exp.Substring):
+            return _substring(rec(e.this), e.args.get("start"), e.args.get("length"), e)
+        if isinstance(e, exp.Left):
+            return _substring(rec(e.this), None, e.expression, e)
+        if isinstance(e, exp.Lower | exp.Upper):
+            return _case_map(rec(e.this), isinstance(e, exp.Upper), e)
+        if isinstance(e, exp.Length):
+            arg = _text_arg(rec(e.this), "LENGTH", e)
+            return ir.TextLength(ir.INT, arg)
+        if isinstance(e, exp.DPipe):
+            return _concat([rec(e.this), rec(e.expression)], e)
+        if isinstance(e, exp.Concat):
+            return _concat([rec(x) for x in e.expressions], e)
         if isinstance(e, exp.Exists | exp.Subquery):
             raise _fail("bind", "subqueries are supported only in WHERE … IN / EXISTS", e)
         raise _fail("subset", f"{type(e).__name__.upper()} is not supported here", e)
@@ -729,7 +757,7 @@ def _like(arg: ir.Expr, node: exp.Like, *, negated: bool) -> ir.Expr:
         parsed = Pattern.parse(text)
     except ValueError as exc:
         raise _fail("subset", str(exc), node) from None
-    if "%" not in text:
+    if parsed.is_literal:
         return _compare("<>" if negated else "=", arg, ir.Literal(ColumnType("text"), text), node)
     if not parsed.segments:  # TRUE for every value, NULL for NULL
         constant = ir.Literal(ir.BOOL, not negated)
@@ -738,6 +766,117 @@ def _like(arg: ir.Expr, node: exp.Like, *, negated: bool) -> ir.Expr:
         null = ir.Literal(ir.BOOL.with_nulls(), None)
         return ir.Case(null.ctype, ((_is_null(arg, negated=False), null),), constant)
     return ir.Like(_maybe_null(ir.BOOL, arg), arg, parsed, negated)
+
+
+def _computed_text_aligned(branches: list[ir.Node], node: Any) -> list[ir.Node]:
+    """UNION branches with every column that is computed text in some branch computed in
+    all: a stored text column there becomes its bytes (``CONCAT(x)``, exact)."""
+    width = min(len(b.schema) for b in branches)
+    computed = {i for b in branches for i in range(width) if b.schema[i][1].derived}
+    out = []
+    for b in branches:
+        convert = [i for i in computed if b.schema[i][1].is_text and not b.schema[i][1].derived]
+        if not convert:
+            out.append(b)
+            continue
+        outputs: list[tuple[str, ir.Expr]] = []
+        for i, (name, ctype) in enumerate(b.schema):
+            ref: ir.Expr = ir.ColumnRef(ctype, name)
+            if i in convert:
+                _nullable(DERIVED_TEXT if ctype.nullable else ctype, node)  # refused with NULLs
+                ref = ir.Concat(DERIVED_TEXT, (ref,), (TEXT_MAX_BYTES,))
+            outputs.append((name, ref))
+        schema = tuple((name, e.ctype) for name, e in outputs)
+        out.append(ir.Project(schema, b, tuple(outputs)))
+    return out
+
+
+def _same_layout(a: ColumnType, b: ColumnType, node: Any) -> None:
+    """Semi-join keys compare lanes: stored text (hash keys) never meets computed text."""
+    if a.is_text and a.derived != b.derived:
+        raise _fail(
+            "subset",
+            "IN/EXISTS between a stored text column and a computed one (LOWER, SUBSTRING, "
+            "||) is not supported; compute both sides",
+            node,
+        )
+
+
+def _text_arg(arg: ir.Expr, what: str, node: Any) -> ir.Expr:
+    if not arg.ctype.is_text:
+        raise _fail("types", f"{what} needs a text value, got {_describe(arg)}", node)
+    if arg.ctype.nullable:
+        raise _fail("subset", f"{what} of a value that may be NULL is not supported yet", node)
+    return arg
+
+
+def _whole_number(e: exp.Expression | None, what: str, low: int, node: Any) -> int:
+    """A literal integer argument ≥ ``low`` (public positions and lengths only)."""
+    if isinstance(e, exp.Literal) and not e.is_string and str(e.this).isdigit():
+        value = int(e.this)
+        if value >= low:
+            return value
+    raise _fail(
+        "subset",
+        f"{what} must be a literal whole number ≥ {low} (DuckDB counts other values from "
+        "the end; not supported)",
+        node,
+    )
+
+
+def _substring(arg: ir.Expr, start: Any, length: Any, node: Any) -> ir.Expr:
+    """``SUBSTRING(x, k[, n])`` (``start`` given) or ``LEFT(x, n)`` (``start`` None)."""
+    name = "SUBSTRING" if start is not None else "LEFT"
+    arg = _text_arg(arg, name, node)
+    k = 1 if start is None else _whole_number(start, f"the start of {name}", 1, node)
+    n = None if length is None else _whole_number(length, f"the length of {name}", 0, node)
+    return ir.Substring(DERIVED_TEXT, arg, k, n)
+
+
+def _case_map(arg: ir.Expr, upper: bool, node: Any) -> ir.Expr:
+    return ir.CaseMap(DERIVED_TEXT, _text_arg(arg, "UPPER" if upper else "LOWER", node), upper)
+
+
+def max_bytes(e: ir.Expr) -> int:
+    """The most UTF-8 bytes a text expression can have, from the plan alone."""
+    if isinstance(e, ir.Literal) and isinstance(e.value, str):
+        return len(e.value.encode("utf-8"))
+    if isinstance(e, ir.Substring):
+        rest = max(0, max_bytes(e.arg) - (e.start - 1))
+        return rest if e.length is None else min(rest, 4 * e.length)
+    if isinstance(e, ir.CaseMap):
+        return max_bytes(e.arg)
+    if isinstance(e, ir.Concat):
+        return sum(e.bounds)
+    if isinstance(e, ir.Case):
+        return max(max_bytes(v) for v in (*(v for _, v in e.whens), e.default))
+    return TEXT_MAX_BYTES
+
+
+def _concat(args: list[ir.Expr], node: Any) -> ir.Expr:
+    """``a || b``, ``CONCAT(a, b, …)``: text parts whose bounds add up to at most 64 bytes."""
+    parts: list[ir.Expr] = []
+    for a in args:
+        _text_arg(a, "|| (CONCAT)", node)
+        parts.extend(a.args if isinstance(a, ir.Concat) else (a,))
+    merged: list[ir.Expr] = []  # adjacent literals joined
+    for a in parts:
+        last = merged[-1] if merged else None
+        if isinstance(a, ir.Literal) and isinstance(last, ir.Literal):
+            merged[-1] = ir.Literal(ColumnType("text"), f"{last.value}{a.value}")
+        else:
+            merged.append(a)
+    bounds = tuple(max_bytes(a) for a in merged)
+    if sum(bounds) > TEXT_MAX_BYTES:
+        raise _fail(
+            "types",
+            f"the concatenation can be up to {sum(bounds)} bytes, beyond the {TEXT_MAX_BYTES} "
+            "of a text value; bound its parts with LEFT(x, n) (at most 4n bytes)",
+            node,
+        )
+    if len(merged) == 1 and isinstance(merged[0], ir.Literal):
+        return merged[0]
+    return ir.Concat(DERIVED_TEXT, tuple(merged), bounds)
 
 
 def _in_list(
@@ -778,7 +917,7 @@ def _case(node: exp.Case, rec: Callable[[exp.Expression], ir.Expr]) -> ir.Expr:
         if not ir.is_null_literal(value):
             ctype = _unify(ctype, value.ctype, "CASE branches", node)
         else:
-            ctype = ctype.with_nulls()
+            ctype = _nullable(ctype, node)
     whens = [(c, _typed_null(v, ctype)) for c, v in whens]
     return ir.Case(ctype, tuple(whens), _typed_null(default, ctype))
 
@@ -832,6 +971,7 @@ class _Compiler:
 
         collect(node.this)
         collect(node.expression)
+        branches = _computed_text_aligned(branches, node)
         first = branches[0].schema
         types = [t for _, t in first]
         for b in branches[1:]:
@@ -841,7 +981,7 @@ class _Compiler:
                 if not t1.same_values(t2):
                     raise _fail("types", f"UNION column {name!r}: {t1} vs {t2}", node)
                 if t2.nullable:
-                    types[i] = types[i].with_nulls()
+                    types[i] = _nullable(types[i], node)
         branches = [_widened(b, types) for b in branches]
         first = branches[0].schema
         result: ir.Node = ir.UnionAll(first, tuple(branches))
@@ -1150,6 +1290,7 @@ class _Compiler:
                     _no_null_keys(
                         "NOT IN (SELECT …)", [(arg.name, arg.ctype), sub.schema[0]], inner
                     )
+                _same_layout(arg.ctype, sub.schema[0][1], inner)
                 node = ir.SemiJoin(
                     node.schema, node, sub, (arg.name,), (sub.schema[0][0],), negated
                 )
@@ -1213,6 +1354,7 @@ class _Compiler:
                 if a in outer_names and b in inner_names:
                     a, b = b, a
                 if a in inner_names and b in outer_names:
+                    _same_layout(bound.left.ctype, bound.right.ctype, conj)
                     keys_i.append(a)
                     keys_o.append(b)
                     continue

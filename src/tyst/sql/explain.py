@@ -29,10 +29,16 @@ def render_expr(e: ir.Expr) -> str:
         values = ", ".join(render_expr(v) for v in e.values)
         return f"{render_expr(e.arg)} {'NOT IN' if e.negated else 'IN'} ({values})"
     if isinstance(e, ir.Like):
-        shown = "%".join(seg.decode("utf-8") for seg in e.pattern.segments)
-        shown = ("" if e.pattern.anchored_start else "%") + shown
-        shown += "" if e.pattern.anchored_end else "%"
-        return f"{render_expr(e.arg)} {'NOT LIKE' if e.negated else 'LIKE'} {shown!r}"
+        return f"{render_expr(e.arg)} {'NOT LIKE' if e.negated else 'LIKE'} {e.pattern.text!r}"
+    if isinstance(e, ir.Substring):
+        length = "" if e.length is None else f", {e.length}"
+        return f"SUBSTRING({render_expr(e.arg)}, {e.start}{length})"
+    if isinstance(e, ir.CaseMap):
+        return f"{'UPPER' if e.upper else 'LOWER'}({render_expr(e.arg)})"
+    if isinstance(e, ir.TextLength):
+        return f"LENGTH({render_expr(e.arg)})"
+    if isinstance(e, ir.Concat):
+        return "(" + " || ".join(render_expr(a) for a in e.args) + ")"
     if isinstance(e, ir.Calendar):
         if e.what.startswith("trunc_"):
             return f"DATE_TRUNC('{e.what.removeprefix('trunc_')}', {render_expr(e.arg)})"

@@ -161,6 +161,54 @@ class Like(Expr):
         return (self.arg,)
 
 
+@dataclass(frozen=True)
+class Substring(Expr):
+    """``SUBSTRING(arg, start, length)``, ``SUBSTR``, ``LEFT(arg, length)``: characters
+    ``start`` … ``start + length − 1`` of a text value (1-based, public; ``length`` None:
+    to the end); computed text (:data:`tyst.data.types.DERIVED_TEXT`)."""
+
+    arg: Expr
+    start: int
+    length: int | None
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+
+@dataclass(frozen=True)
+class CaseMap(Expr):
+    """``LOWER(arg)`` / ``UPPER(arg)`` (see :data:`tyst.relational.strings.CASE_MAPPED`);
+    computed text."""
+
+    arg: Expr
+    upper: bool
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+
+@dataclass(frozen=True)
+class TextLength(Expr):
+    """``LENGTH(arg)``: the number of characters of a text value; int in [0, 64]."""
+
+    arg: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+
+@dataclass(frozen=True)
+class Concat(Expr):
+    """``a || b || …`` / ``CONCAT(a, b, …)`` of text values whose byte lengths add up to at
+    most 64 by their plan-time bounds (``bounds``, one per argument); computed text."""
+
+    args: tuple[Expr, ...]
+    bounds: tuple[int, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+
 CALENDAR_FIELDS = ("year", "quarter", "month", "day")
 CALENDAR_TRUNCS = ("trunc_year", "trunc_quarter", "trunc_month", "trunc_week")
 CALENDAR_OTHERS = ("last_day", "month_index", "quarter_index", "month_day")

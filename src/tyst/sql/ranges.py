@@ -34,6 +34,8 @@ Rules (intervals in the expression's scaled units, i.e. v · 10^scale):
 | ``x IS [NOT] NULL`` | [0, 1] |
 | ``EXTRACT``, ``DATE_TRUNC``, ``LAST_DAY``, month/quarter numbers | the values at the ends |
 | ``d ± INTERVAL 'n' MONTH`` | [add_months(lo, n), add_months(hi, n)] within years 1–9999 |
+| ``LENGTH`` | [0, 64] (characters of at most 64 bytes) |
+| ``SUBSTRING``, ``LOWER``, ``UPPER``, ``||`` | none: text (``||`` is bounded by the compiler) |
 
 NULLs: intervals are those of the values that are not NULL; where a nullable operand
 enters a computation (arithmetic, comparison, ``IN``, ``CASE``, aggregates) its interval
@@ -64,7 +66,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from tyst.data.calendar import add_months, boundary_count, shift_boundary_count, value_of
-from tyst.data.types import COMPARISON_LIMIT, DEFAULT_VALUE_BOUND, ColumnType, TableBounds
+from tyst.data.types import (
+    COMPARISON_LIMIT,
+    DEFAULT_VALUE_BOUND,
+    TEXT_MAX_BYTES,
+    ColumnType,
+    TableBounds,
+)
 from tyst.sql import ir
 from tyst.sql.errors import SqlError
 from tyst.sql.explain import render_expr
@@ -281,6 +289,13 @@ class _Ranges:
             return self.calendar(e, cols)
         if isinstance(e, ir.MonthShift):
             return self.month_shift(e, cols)
+        if isinstance(e, ir.Substring | ir.CaseMap | ir.Concat):  # text: no interval
+            for a in e.children():
+                self.expr(a, cols)
+            return None
+        if isinstance(e, ir.TextLength):  # characters of at most 64 bytes
+            self.expr(e.arg, cols)
+            return Interval(0, TEXT_MAX_BYTES)
         if isinstance(e, ir.Ratio):
             self.expr(e.numerator, cols)
             self.expr(e.denominator, cols)
