@@ -156,7 +156,7 @@ REJECTED = [
     ("SELECT MAX(pnr) FROM bistand", "MAX on an id/text column", "types", (1, 12)),
     (
         "SELECT SUM(pnr) FROM bistand",
-        "SUM needs an int or decimal argument, got id column 'pnr'",
+        "SUM(pnr): SUM needs an int or decimal argument; bistand.pnr is id",
         "types",
         None,
     ),

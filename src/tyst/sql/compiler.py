@@ -32,6 +32,7 @@ from tyst.data.patterns import Pattern
 from tyst.data.types import DERIVED_TEXT, TEXT_MAX_BYTES, ColumnType
 from tyst.sql import ir
 from tyst.sql.errors import SqlError, position
+from tyst.sql.explain import render_expr
 from tyst.sql.ranges import TableBounds, check_ranges
 
 TableSchemas = Mapping[str, Mapping[str, ColumnType]]
@@ -248,22 +249,47 @@ def _coerce_literal(e: ir.Expr, target: ColumnType, node: Any) -> ir.Expr:
             return ir.Literal(ir.DATE, _parse_date(e.value, node))
         if target.is_text:
             if len(e.value.encode("utf-8")) > 64:
-                raise _fail("types", "string literal longer than 64 bytes", node)
+                raise _type_error(node, "a string literal is longer than 64 bytes")
             return ir.Literal(target.base, e.value)
     return e
 
 
-def _describe(e: ir.Expr) -> str:
+_SHOWN = 60
+"""The longest construct or operand text a type error quotes (longer: cut, with …)."""
+
+
+def _text(e: ir.Expr) -> str:
+    """An operand as SQL-like text for messages (columns as ``alias.column``; an aggregate's
+    result, internally ``sum#3``, as ``SUM(…)``)."""
     if isinstance(e, ir.ColumnRef):
-        return f"{e.ctype} column '{e.name.split('.')[-1]}'"
-    return f"{e.ctype} value"
+        stem = ir.display_name(e.name)
+        aggregate = "#" in e.name and stem.upper() in ("COUNT", "SUM", "AVG", "MIN", "MAX")
+        return f"{stem.upper()}(…)" if aggregate else stem
+    text = render_expr(e)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def _describe(e: ir.Expr) -> str:
+    """``p.pnr is id``: an operand and its type."""
+    return f"{_text(e)} is {e.ctype}"
+
+
+def _type_error(node: Any, reason: str, *operands: ir.Expr) -> SqlError:
+    """A one-line ``types`` error naming the construct (its SQL) and each offending operand
+    with its type: ``SUM(p.pnr): SUM needs an int or decimal argument; p.pnr is id``."""
+    parts = [reason, *(_describe(x) for x in operands)]
+    if isinstance(node, exp.Expression):
+        shown = " ".join(node.sql(dialect="duckdb").split())
+        shown = shown if len(shown) <= _SHOWN else shown[: _SHOWN - 1] + "…"
+        parts[0] = f"{shown}: {reason}"
+    return _fail("types", "; ".join(parts), node)
 
 
 def _unify(a: ColumnType, b: ColumnType, what: str, node: Any) -> ColumnType:
     """The common type of two operands of CASE/UNION/IN (numeric: the larger scale; nullable
     when either is)."""
     if _family(a) != _family(b):
-        raise _fail("types", f"{what}: cannot mix {a} and {b}", node)
+        raise _type_error(node, f"{what}: cannot mix {a} and {b}")
     out = a.base
     if a.is_numeric:
         out = (
@@ -417,7 +443,7 @@ def _bind_expr(
         if isinstance(e, exp.Abs):
             x = rec(e.this)
             if not x.ctype.is_numeric:
-                raise _fail("types", f"ABS needs a number, got {_describe(x)}", e)
+                raise _type_error(e, "ABS needs a number", x)
             zero = ir.Literal(ir.INT, 0)
             return ir.Case(x.ctype, ((_compare("<", x, zero, e), _arith("-", zero, x, e)),), x)
         if isinstance(e, exp.Round):
@@ -459,7 +485,7 @@ def _bind_expr(
                 return _is_null(rec(inner.this), negated=True)
             arg = _typed_null(rec(inner), ir.BOOL)
             if not _is_bool(arg):
-                raise _fail("types", f"NOT needs a bool operand, got {arg.ctype}", e)
+                raise _type_error(e, "NOT needs a bool operand", arg)
             return ir.Not(arg.ctype, arg)
         if isinstance(e, exp.In):
             if e.args.get("query"):
@@ -489,11 +515,10 @@ def _bind_expr(
 
 def _no_ratio(*exprs: ir.Expr, node: Any) -> None:
     if any(isinstance(e, ir.Ratio) for e in exprs):
-        raise _fail(
-            "types",
+        raise _type_error(
+            node,
             "AVG can only be returned by the final SELECT in v1, not compared, ordered or "
             "computed with; use SUM(x) and COUNT(x) instead",
-            node,
         )
 
 
@@ -514,7 +539,8 @@ def _calendar(day: ir.Expr, what: str, node: Any, *, internal: bool = False) -> 
         )
     day = _typed_null(day, ir.DATE)
     if day.ctype.kind != "date":
-        raise _fail("types", f"{what.upper()} needs a date, got {_describe(day)}", node)
+        name = "DATE_TRUNC" if what.startswith("trunc_") else what.upper()
+        raise _type_error(node, f"{name} needs a date", day)
     if isinstance(day, ir.Literal) and isinstance(day.value, date):  # public: compute it now
         value = value_of(day.value, what)
         return ir.Literal(ir.INT, value) if isinstance(value, int) else ir.Literal(ir.DATE, value)
@@ -541,7 +567,7 @@ def _date_diff(unit: str, start: ir.Expr, end: ir.Expr, node: Any) -> ir.Expr:
         )
     for side in (start, end):
         if side.ctype.kind != "date":
-            raise _fail("types", f"DATE_DIFF needs two dates, got {_describe(side)}", node)
+            raise _type_error(node, "DATE_DIFF needs two dates", side)
     if part == "day":
         return _arith("-", end, start, node)
     what = _DIFF_UNITS[part]
@@ -565,7 +591,7 @@ def _age(part: str, args: list[ir.Expr], node: Any) -> ir.Expr:
     end, start = args
     for side in (start, end):
         if side.ctype.kind != "date":
-            raise _fail("types", f"AGE needs two dates, got {_describe(side)}", node)
+            raise _type_error(node, "AGE needs two dates", side)
 
     years = _arith("-", _calendar(end, "year", node), _calendar(start, "year", node), node)
     md_end = _calendar(end, "month_day", node, internal=True)  # 32·month + day
@@ -585,12 +611,10 @@ def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
     to = node.to
     if to.is_type(exp.DataType.Type.DATE):
         if x.ctype.kind != "date":
-            raise _fail(
-                "types", f"CAST to DATE needs a date or a date literal, got {_describe(x)}", node
-            )
+            raise _type_error(node, "CAST to DATE needs a date or a date literal", x)
         return x
     if not x.ctype.is_numeric:
-        raise _fail("types", f"CAST to a number needs a number, got {_describe(x)}", node)
+        raise _type_error(node, "CAST to a number needs a number", x)
     if to.is_type(exp.DataType.Type.BIGINT):
         if x.ctype.kind != "int":
             raise _fail(
@@ -602,11 +626,11 @@ def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
     params = [p.this for p in to.expressions]
     scale = int(params[1].this) if len(params) > 1 else (0 if params else 3)  # DuckDB: (18, 3)
     if scale > _MAX_SCALE:
-        raise _fail("types", f"DECIMAL scale {scale}: at most {_MAX_SCALE}", node)
+        raise _type_error(node, f"DECIMAL scale {scale}: at most {_MAX_SCALE}")
     if scale < x.ctype.scale:
         raise _fail(
             "subset",
-            f"CAST to DECIMAL with {scale} decimals rounds {_describe(x)}, which is not "
+            f"CAST to DECIMAL with {scale} decimals rounds {_text(x)} ({x.ctype}), which is not "
             "supported yet",
             node,
         )
@@ -619,7 +643,7 @@ def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
 def _round(x: ir.Expr, node: exp.Round) -> ir.Expr:
     """``ROUND(x, d)`` where it changes nothing (d at least x's decimals); else refused."""
     if not x.ctype.is_numeric:
-        raise _fail("types", f"ROUND needs a number, got {_describe(x)}", node)
+        raise _type_error(node, "ROUND needs a number", x)
     digits = node.args.get("decimals")
     if digits is None:
         places = 0
@@ -630,7 +654,8 @@ def _round(x: ir.Expr, node: exp.Round) -> ir.Expr:
     if places < x.ctype.scale:
         raise _fail(
             "subset",
-            f"ROUND to {places} decimals of {_describe(x)} rounds, which is not supported yet",
+            f"ROUND to {places} decimals of {_text(x)} ({x.ctype}) rounds, which is not "
+            "supported yet",
             node,
         )
     return x
@@ -651,17 +676,17 @@ def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.
         try:
             count = int(str(amount.this).strip())
         except ValueError:
-            raise _fail("types", f"INTERVAL {amount.this!r}: a whole number", node) from None
+            raise _type_error(node, f"INTERVAL {amount.this!r}: n must be a whole number") from None
         months = count * _INTERVAL_MONTHS[name.rstrip("S")] * (1 if op == "+" else -1)
         if day.ctype.kind != "date":
-            raise _fail("types", f"INTERVAL needs a date on its left, got {_describe(day)}", node)
+            raise _type_error(node, "INTERVAL needs a date on its left", day)
         if not isinstance(day, ir.Literal):  # a secret date: a step function (ir.MonthShift)
             return ir.MonthShift(_maybe_null(ir.DATE, day), day, months)
         assert isinstance(day.value, date)
         try:  # a public date: calendar arithmetic at compile time, as DuckDB does it
             shifted = add_months(day.value, months)
         except ValueError as exc:
-            raise _fail("types", str(exc), node) from None
+            raise _type_error(node, str(exc)) from None
         return ir.Literal(ir.DATE, shifted)
     if name not in _INTERVAL_DAYS or not isinstance(amount, exp.Literal):
         raise _fail(
@@ -673,9 +698,9 @@ def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.
     try:
         days = int(str(amount.this).strip()) * _INTERVAL_DAYS[name]
     except ValueError:
-        raise _fail("types", f"INTERVAL {amount.this!r}: a whole number of days", node) from None
+        raise _type_error(node, f"INTERVAL {amount.this!r}: a whole number of days") from None
     if day.ctype.kind != "date":
-        raise _fail("types", f"INTERVAL needs a date on its left, got {_describe(day)}", node)
+        raise _type_error(node, "INTERVAL needs a date on its left", day)
     return ir.Arith(_maybe_null(ir.DATE, day), op, day, ir.Literal(ir.INT, days))
 
 
@@ -698,21 +723,21 @@ def _arith_type(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ColumnType:
             return ir.DATE
         if dates == (False, True) and op == "+" and a.ctype.kind == "int":
             return ir.DATE
-        raise _fail(
-            "types",
-            f"date arithmetic is date ± int days or date − date, not {_describe(a)} {op} "
-            f"{_describe(b)}",
+        raise _type_error(
             node,
+            f"date arithmetic is date ± int days or date − date, not {a.ctype} {op} {b.ctype}",
+            *(x for x in (a, b) if not isinstance(x, ir.Literal)),
         )
     for side in (a, b):
         if not side.ctype.is_numeric:
-            what = "arithmetic on an id column" if side.ctype.is_text else "arithmetic"
-            raise _fail("types", f"{what} is not allowed: {_describe(side)} in '{op}'", node)
+            kind = {"id": "an id column", "text": "a text column"}.get(side.ctype.kind)
+            what = f"arithmetic on {kind}" if kind else "arithmetic"
+            raise _type_error(node, f"{what} is not allowed ('{op}')", side)
     if a.ctype.kind == "int" and b.ctype.kind == "int":
         return ir.INT
     scale = a.ctype.scale + b.ctype.scale if op == "*" else max(a.ctype.scale, b.ctype.scale)
     if scale > _MAX_SCALE:
-        raise _fail("types", f"the product needs {scale} decimals; at most {_MAX_SCALE}", node)
+        raise _type_error(node, f"the product needs {scale} decimals; at most {_MAX_SCALE}", a, b)
     return ColumnType("decimal", scale)
 
 
@@ -722,14 +747,15 @@ def _compare(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
     a = _coerce_literal(a, b.ctype, node)
     b = _coerce_literal(b, a.ctype, node)
     if _family(a.ctype) != _family(b.ctype):
-        raise _fail("types", f"cannot compare {_describe(a)} with {_describe(b)}", node)
+        shown = (x for x in (a, b) if not isinstance(x, ir.Literal))
+        raise _type_error(node, f"cannot compare {a.ctype} with {b.ctype}", *shown)
     if op not in ("=", "<>") and (a.ctype.is_text or b.ctype.is_text):
         side = a if a.ctype.is_text else b
-        raise _fail(
-            "types",
-            f"ordering on an id/text column is not allowed ({_describe(side)} with '{op}'); "
-            "id and text support = and <> only",
+        raise _type_error(
             node,
+            f"ordering on an id/text column is not allowed ('{op}'); id and text support = "
+            "and <> only",
+            side,
         )
     return ir.Compare(_maybe_null(ir.BOOL, a, b), op, a, b)
 
@@ -738,7 +764,7 @@ def _logic(op: str, args: list[ir.Expr], node: Any) -> ir.Expr:
     args = [_typed_null(a, ir.BOOL) for a in args]
     for arg in args:
         if not _is_bool(arg):
-            raise _fail("types", f"{op} needs bool operands, got {arg.ctype}", node)
+            raise _type_error(node, f"{op} needs bool operands", arg)
     flat: list[ir.Expr] = []
     for arg in args:
         flat.extend(arg.args if isinstance(arg, ir.Logic) and arg.op == op else (arg,))
@@ -751,7 +777,7 @@ def _like(arg: ir.Expr, node: exp.Like, *, negated: bool) -> ir.Expr:
     if not (isinstance(pattern, exp.Literal) and pattern.is_string):
         raise _fail("subset", "LIKE needs a string literal pattern", node)
     if not arg.ctype.is_text:
-        raise _fail("types", f"LIKE needs an id/text value, got {_describe(arg)}", node)
+        raise _type_error(node, "LIKE needs an id/text value", arg)
     text = str(pattern.this)
     try:
         parsed = Pattern.parse(text)
@@ -804,7 +830,7 @@ def _same_layout(a: ColumnType, b: ColumnType, node: Any) -> None:
 
 def _text_arg(arg: ir.Expr, what: str, node: Any) -> ir.Expr:
     if not arg.ctype.is_text:
-        raise _fail("types", f"{what} needs a text value, got {_describe(arg)}", node)
+        raise _type_error(node, f"{what} needs a text value", arg)
     if arg.ctype.nullable:
         raise _fail("subset", f"{what} of a value that may be NULL is not supported yet", node)
     return arg
@@ -868,11 +894,10 @@ def _concat(args: list[ir.Expr], node: Any) -> ir.Expr:
             merged.append(a)
     bounds = tuple(max_bytes(a) for a in merged)
     if sum(bounds) > TEXT_MAX_BYTES:
-        raise _fail(
-            "types",
+        raise _type_error(
+            node,
             f"the concatenation can be up to {sum(bounds)} bytes, beyond the {TEXT_MAX_BYTES} "
             "of a text value; bound its parts with LEFT(x, n) (at most 4n bytes)",
-            node,
         )
     if len(merged) == 1 and isinstance(merged[0], ir.Literal):
         return merged[0]
@@ -902,7 +927,7 @@ def _case(node: exp.Case, rec: Callable[[exp.Expression], ir.Expr]) -> ir.Expr:
     for branch in node.args["ifs"]:
         cond = _typed_null(rec(branch.this), ir.BOOL)
         if not _is_bool(cond):
-            raise _fail("types", f"CASE WHEN needs a bool condition, got {cond.ctype}", branch)
+            raise _type_error(node, "CASE WHEN needs a bool condition", cond)
         value = rec(branch.args["true"])
         whens.append((cond, value))
         results.append(value)
@@ -976,7 +1001,11 @@ class _Compiler:
         types = [t for _, t in first]
         for b in branches[1:]:
             if len(b.schema) != len(first):
-                raise _fail("types", "UNION branches have different numbers of columns", node)
+                raise _fail(
+                    "types",
+                    f"UNION branches have {len(first)} and {len(b.schema)} columns",
+                    node,
+                )
             for i, ((name, t1), (_, t2)) in enumerate(zip(first, b.schema, strict=True)):
                 if not t1.same_values(t2):
                     raise _fail("types", f"UNION column {name!r}: {t1} vs {t2}", node)
@@ -1494,15 +1523,13 @@ class _Compiler:
                 pre[arg_name] = arg
                 ctype = arg.ctype
                 if func in ("SUM", "AVG") and not ctype.is_numeric:
-                    raise _fail(
-                        "types", f"{func} needs an int or decimal argument, got {_describe(arg)}", e
-                    )
+                    raise _type_error(e, f"{func} needs an int or decimal argument", arg)
                 if func in ("MIN", "MAX") and not ctype.is_ordered:
-                    raise _fail(
-                        "types",
-                        f"{func} on an id/text column is not supported yet ({_describe(arg)}); "
-                        "ORDER BY … LIMIT 1 gives the first value",
+                    raise _type_error(
                         e,
+                        f"{func} on an id/text column is not supported yet (ORDER BY … LIMIT 1 "
+                        "gives the first value)",
+                        arg,
                     )
             if func in ("SUM", "AVG", "MIN", "MAX") and not keys:
                 ctype = ctype.with_nulls()  # no row (or only NULLs): NULL
@@ -1546,7 +1573,7 @@ class _Compiler:
             _bind_expr(having.this, resolve_grouped, bind_call) if having is not None else None
         )
         if having_expr is not None and not _is_bool(having_expr):
-            raise _fail("types", "HAVING needs a bool condition", having)
+            raise _type_error(having, "HAVING needs a bool condition", having_expr)
         plain = all(isinstance(e, ir.ColumnRef) and e.name == n for n, e in pre.items())
         pre_schema = tuple((n, e.ctype) for n, e in pre.items())
         source: ir.Node = (
