@@ -4,6 +4,7 @@ on the same plaintext rows, and return both results as comparable Python rows.""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -18,13 +19,13 @@ from tyst.engine.executor import Executor
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare, BShare
-from tyst.planner.passes import physical_plan
+from tyst.planner.passes import logical_plan, physical_plan
 from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
-from tyst.sql.ranges import TableBounds
+from tyst.sql.ranges import TableBounds, check_ranges
 
 EPOCH = date(1970, 1, 1)
 Rows = list[tuple[object, ...]]
@@ -155,12 +156,22 @@ def run_mpc_full(
     facts: Mapping[str, TableFacts] | None = None,
 ) -> tuple[list[str], Rows, list[int]]:
     """As :func:`run_mpc`, plus the suppressed-group counts (one per thresholded GROUP BY)."""
-    compiled = compile_sql(
-        sql, schemas, min_group_size=min_group_size, bounds=data_bounds(schemas, data)
-    )
+    bounds = data_bounds(schemas, data)
+    compiled = compile_sql(sql, schemas, min_group_size=min_group_size, bounds=bounds)
+    found = facts is None
     if facts is None:
         facts = plaintext_facts(compiled.plan, schemas, data)
-    plan = physical_plan(compiled.plan, facts)
+    root = logical_plan(compiled.plan, facts)  # the join order, as compile_plan chooses it
+    if root is not compiled.plan:
+        check_ranges(root, bounds)
+        if found:  # the owners check the join columns of the re-ordered plan
+            more = plaintext_facts(root, schemas, data)
+            facts = {
+                t: TableFacts(tuple(dict.fromkeys(facts.get(t, TableFacts()).unique + f.unique)))
+                for t, f in {**facts, **more}.items()
+            }
+    compiled = replace(compiled, plan=root)
+    plan = physical_plan(root, facts)
     shares = {
         t: {c: [split(lane) for lane in encode(schemas[t][c], data[t][c])] for c in schemas[t]}
         for t in schemas

@@ -1,26 +1,29 @@
 """What owners, nodes and recipients all derive from a plan, identically.
 
-Contract: :func:`job_spec` compiles the plan's SQL against its tables and
-fixes, per table the query reads, the **shared schema** — the columns an owner
-secret-shares and a node expects (the columns the plan needs; id/text columns
-that are only compared travel as their two key lanes, see
-:mod:`tyst.planner.pruning`) — and the columns each table is joined on (whose
-uniqueness the owner checks in its own data). Everyone computes this from the
-signed plan text alone, so a node can refuse an upload whose columns differ.
-Errors: ``SqlError`` from the compiler.
+Contract: :func:`job_spec` compiles the plan's SQL against its tables, runs
+the planner's logical passes with the facts the plan declares (the join order,
+:mod:`tyst.planner.join_order`), and fixes, per table the query reads, the
+**shared schema** — the columns an owner secret-shares and a node expects (the
+columns the plan needs; id/text columns that are only compared travel as their
+two key lanes, see :mod:`tyst.planner.pruning`) — and the columns each table is
+joined on (whose uniqueness the owner checks in its own data). Everyone computes
+this from the signed plan text alone, so a node can refuse an upload whose
+columns differ. Errors: ``SqlError`` from the compiler.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tyst.data.types import ColumnType, TableBounds
 from tyst.plan import Plan
+from tyst.planner.passes import logical_plan
 from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.planner.pruning import Need, table_needs
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
+from tyst.sql.ranges import check_ranges
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,7 @@ class JobSpec:
 
     def facts(self, found_unique: Mapping[str, Iterable[Iterable[str]]]) -> dict[str, TableFacts]:
         """Per table: the declared unique key plus the join-column sets its owner found unique."""
-        facts: dict[str, TableFacts] = {}
-        for name, decl in self.plan.tables.items():
-            unique = [frozenset(decl.unique)] if decl.unique else []
-            unique += sorted({frozenset(cols) for cols in found_unique.get(name, ())}, key=sorted)
-            facts[name] = TableFacts(tuple(unique), decl.max_rows_per_key)
-        return facts
+        return plan_facts(self.plan, found_unique)
 
     def domain(self, job: str) -> bytes:
         """The randomness domain of one job of this plan (fresh per job)."""
@@ -69,17 +67,36 @@ def shared_schema(
     }
 
 
+def plan_facts(
+    plan: Plan, found_unique: Mapping[str, Iterable[Iterable[str]]] | None = None
+) -> dict[str, TableFacts]:
+    """Per table: the declared unique key and ``max_rows_per_key``, plus the column sets its
+    owner's data check found unique (none: the declared facts alone, as at compile time)."""
+    found_unique = found_unique or {}
+    facts: dict[str, TableFacts] = {}
+    for name, decl in plan.tables.items():
+        unique = [frozenset(decl.unique)] if decl.unique else []
+        unique += sorted({frozenset(cols) for cols in found_unique.get(name, ())}, key=sorted)
+        facts[name] = TableFacts(tuple(unique), decl.max_rows_per_key)
+    return facts
+
+
 def plan_bounds(plan: Plan) -> dict[str, TableBounds]:
     """The declared row and value bounds of every table (for the ``ranges`` pass)."""
     return {name: t.bounds() for name, t in plan.tables.items()}
 
 
 def compile_plan(plan: Plan) -> ir.CompiledQuery:
-    """The plan's SQL compiled against its tables (raises ``SqlError``)."""
+    """The plan's SQL compiled against its tables, then the planner's logical passes with the
+    declared facts (the join order); raises ``SqlError``."""
     schemas = {name: dict(t.columns) for name, t in plan.tables.items()}
-    return compile_sql(
-        plan.sql, schemas, min_group_size=plan.min_group_size, bounds=plan_bounds(plan)
-    )
+    bounds = plan_bounds(plan)
+    compiled = compile_sql(plan.sql, schemas, min_group_size=plan.min_group_size, bounds=bounds)
+    root = logical_plan(compiled.plan, plan_facts(plan))
+    if root is compiled.plan:
+        return compiled
+    check_ranges(root, bounds)  # a re-ordered join bounds its rows anew
+    return replace(compiled, plan=root)
 
 
 def job_spec(plan: Plan) -> JobSpec:

@@ -1,32 +1,42 @@
 """The planner as an explicit list of named passes, from the compiled logical plan to the frozen
 :class:`~tyst.planner.physical.PhysicalPlan` the executor runs.
 
-Contract: :func:`physical_plan` runs :data:`PASSES` in order; each pass is a
-``PhysicalPlan → PhysicalPlan`` function of the plan and the public facts (its docstring says
-what it decides), and a failing pass's exception carries a note naming it. The result is the
-same at all three nodes and in ``tyst check``, because it depends on the signed plan and the
-facts only. Raises :class:`~tyst.planner.planning.PlanningError` (one line) for a join no side
-of which is known unique (or bounded).
+Contract: two lists, each pass a function of its input and the public facts whose docstring
+says what it decides; a failing pass's exception carries a note naming it.
+
+- :data:`LOGICAL_PASSES` (``IR → IR``), run by :func:`logical_plan` when a plan is compiled
+  (:func:`tyst.planner.jobspec.compile_plan`), with the facts the plan declares: they fix the
+  logical plan everyone signs up to — owners check their join columns on it.
+- :data:`PASSES` (``PhysicalPlan → PhysicalPlan``), run by :func:`physical_plan` before a
+  run (and by ``tyst check``), with the declared facts plus the owners' data checks.
+
+The results are the same at all three nodes and in ``tyst check``, because they depend on
+the signed plan and the facts only. Raises :class:`~tyst.planner.planning.PlanningError`
+(one line) for a join no side of which is known unique (or bounded).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 from tyst.ops.registry import spec_of
+from tyst.planner.join_order import order_joins
 from tyst.planner.physical import PhysicalPlan, PlanStep
 from tyst.planner.planning import Facts, choose_join
 from tyst.planner.pruning import scan_needs
 from tyst.sql import ir
 
+P = TypeVar("P")
+
 
 @dataclass(frozen=True)
-class Pass:
+class Pass(Generic[P]):
     """One planner pass: its ``name`` and the function it runs."""
 
     name: str
-    run: Callable[[PhysicalPlan, Facts], PhysicalPlan]
+    run: Callable[[P, Facts], P]
 
     @property
     def doc(self) -> str:
@@ -81,20 +91,30 @@ def choose_joins(plan: PhysicalPlan, facts: Facts) -> PhysicalPlan:
     return replace(plan, steps=tuple(steps))
 
 
-PASSES: tuple[Pass, ...] = (
+LOGICAL_PASSES: tuple[Pass[ir.Node], ...] = (Pass("order_joins", order_joins),)
+
+PASSES: tuple[Pass[PhysicalPlan], ...] = (
     Pass("number_steps", number_steps),
     Pass("prune_lanes", prune_lanes),
     Pass("choose_joins", choose_joins),
 )
 
 
-def physical_plan(root: ir.Node, facts: Facts) -> PhysicalPlan:
-    """Run :data:`PASSES` over the logical plan ``root`` (see the module contract)."""
-    plan = PhysicalPlan(root)
-    for p in PASSES:
+def _run(passes: tuple[Pass[P], ...], value: P, facts: Facts) -> P:
+    for p in passes:
         try:
-            plan = p.run(plan, facts)
+            value = p.run(value, facts)
         except Exception as exc:
             exc.add_note(f"in planner pass {p.name}")
             raise
-    return plan
+    return value
+
+
+def logical_plan(root: ir.Node, declared: Facts) -> ir.Node:
+    """Run :data:`LOGICAL_PASSES` over the compiled plan ``root``, with the declared facts."""
+    return _run(LOGICAL_PASSES, root, declared)
+
+
+def physical_plan(root: ir.Node, facts: Facts) -> PhysicalPlan:
+    """Run :data:`PASSES` over the logical plan ``root`` (see the module contract)."""
+    return _run(PASSES, PhysicalPlan(root), facts)

@@ -21,7 +21,8 @@ Facts (:class:`TableFacts`, per input table):
 Uniqueness also follows from the plan itself: the output of ``GROUP BY keys``
 is unique on its keys, a global aggregate has one row, ``DISTINCT`` is unique
 on all its columns, and filters, projections of plain columns, semi-joins,
-``ORDER BY … LIMIT`` and the fk side of a pk-fk join preserve uniqueness.
+``ORDER BY … LIMIT`` and the fk side of a pk-fk join preserve uniqueness (a join unique
+on both sides keeps both sides' unique sets, so a fact added never removes one).
 
 Rule (deterministic, so that the three nodes and ``tyst check`` agree): the
 right side is the pk side if it is unique on its join keys, else the left
@@ -80,8 +81,14 @@ def unique_sets(node: ir.Node, facts: Facts) -> list[frozenset[str]]:
         strategy = choose_join(node, facts)
         if strategy.expand > 1:
             return []
-        fk = node.left if strategy.pk == "right" else node.right
-        return unique_sets(fk, facts)
+        if strategy.pk == "right":
+            fk, fk_keys, pk = node.left, node.left_keys, node.right
+        else:
+            fk, fk_keys, pk = node.right, node.right_keys, node.left
+        found = unique_sets(fk, facts)
+        if _is_unique(fk, fk_keys, facts):  # one-to-one: each row of either side at most once
+            found += unique_sets(pk, facts)
+        return found
     return []
 
 
