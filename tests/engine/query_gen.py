@@ -56,6 +56,7 @@ PNRS = [f"19{k:010d}" for k in range(7)]
 KOMMUNER = ["Malmö", "Lund", "Eslöv"]
 MONTHS = [date(2026, m, 1) for m in (1, 2, 3, 4)]
 TEXTS = [*KOMMUNER, "hög", "låg"]
+LIKE_PIECES = ["%", "%", "_", "_", "M", "ö", "lm", "und", "19", "0", "L", "v", "å", "g", "ÖG"]
 
 Data = dict[str, dict[str, list[object]]]
 Valid = dict[str, list[bool]]
@@ -109,6 +110,7 @@ DATE: Kind = ("date", 0)
 BOOL: Kind = ("bool", 0)
 ID: Kind = ("id", 0)
 TEXT: Kind = ("text", 0)
+CTEXT: Kind = ("text", 1)  # computed text (LOWER, SUBSTRING, ||): its bytes, no hash key
 RATIO: Kind = ("ratio", 0)
 ORDERED_KINDS = {"int", "dec", "date", "bool"}
 
@@ -220,6 +222,9 @@ class Gen:
         roll = r.random()
         if self.cols(scope, {"date"}) and self.chance(0.06):
             return self.date_number(scope), INT
+        if self.cols(scope, {"id", "text"}) and self.chance(0.04):
+            self.features.add("length")
+            return f"LENGTH({self.text_value(scope, depth)})", INT
         if depth <= 0 or roll < 0.45:
             if nums and self.chance(0.85):
                 c = r.choice(nums)
@@ -302,6 +307,8 @@ class Gen:
         cands = [c for c in scope if c.kind == kind]
         if k == "date" and cands and self.chance(0.3):
             return self.date_expr(scope, cast=True), DATE
+        if k == "text" and self.chance(0.3):
+            return self.text_fn(scope, max(depth, 1)), CTEXT
         if k == "text" and depth > 0 and self.chance(0.3):
             self.features.add("case")
             cond = self.cond(scope, depth - 1)
@@ -312,6 +319,54 @@ class Gen:
         if k == "id":
             return "", kind  # no id literal of type id
         return self.literal(kind, plain_dates=False), kind
+
+    def text_value(self, scope: Sequence[Col], depth: int) -> str:
+        """A text-valued expression: a text/id column (stored or computed), a literal, or
+        (depth > 0) a text function of one."""
+        r = self.rng
+        texts = self.cols(scope, {"text", "id"})
+        if depth > 0 and self.chance(0.25):
+            return self.text_fn(scope, depth)
+        if texts and self.chance(0.85):
+            return r.choice(texts).ref
+        return self.literal(TEXT)
+
+    def text_fn(self, scope: Sequence[Col], depth: int) -> str:
+        """LOWER/UPPER, LEFT, SUBSTRING/SUBSTR or a concatenation (bounded to 64 bytes: every
+        part of secret length is a LEFT of at most 5 characters, 20 bytes)."""
+        r = self.rng
+        arg = self.text_value(scope, depth - 1)
+        roll = r.random()
+        if roll < 0.3:
+            self.features.add("case_map")
+            return f"{r.choice(['LOWER', 'UPPER'])}({arg})"
+        if roll < 0.5:
+            self.features.add("substring")
+            return f"LEFT({arg}, {r.randint(0, 5)})"
+        if roll < 0.75:
+            self.features.add("substring")
+            k, n = r.randint(1, 6), r.randint(0, 4)
+            return r.choice(
+                [f"SUBSTRING({arg}, {k}, {n})", f"SUBSTRING({arg} FROM {k} FOR {n})",
+                 f"SUBSTR({arg}, {k})"]
+            )  # fmt: skip
+        self.features.add("concat")
+        other = self.text_value(scope, depth - 1)
+        lit = self.literal(TEXT)
+        parts = [f"LEFT({arg}, {r.randint(0, 5)})", lit, f"LEFT({other}, {r.randint(1, 5)})"]
+        parts = parts[: r.randint(2, 3)]
+        r.shuffle(parts)
+        if self.chance(0.3):
+            return f"CONCAT({', '.join(parts)})"
+        return "(" + " || ".join(parts) + ")"
+
+    def like(self, scope: Sequence[Col], depth: int) -> str:
+        """``x [NOT] LIKE p`` with ``%``, ``_`` and literal pieces (å, ä, ö among them)."""
+        r = self.rng
+        pieces = [r.choice(LIKE_PIECES) for _ in range(r.randint(1, 4))]
+        neg = "NOT " if self.chance(0.3) else ""
+        self.features.add("like")
+        return f"({self.text_value(scope, depth)} {neg}LIKE '{''.join(pieces)}')"
 
     def cond(self, scope: Sequence[Col], depth: int) -> str:
         """A bool expression."""
@@ -332,8 +387,12 @@ class Gen:
         choices = ["cmp", "cmp", "between", "in"]
         if bools:
             choices.append("bool")
+        if self.cols(scope, {"id", "text"}):
+            choices.append("like")
         what = r.choice(choices)
         kinds = sorted({c.kind[0] for c in scope if c.kind[0] != "ratio"})
+        if what == "like":
+            return self.like(scope, depth)
         if what == "bool":
             b = r.choice(bools).ref
             if self.chance(0.2):
@@ -381,6 +440,8 @@ class Gen:
                 return f"({self.date_expr(scope)} {op} {right})"
         else:
             op = r.choice(["=", "<>"])
+            if kind_name == "text" and self.chance(0.3):
+                return f"({self.text_fn(scope, 1)} {op} {right})"
         return f"({left.ref} {op} {right})"
 
     # -- FROM

@@ -283,7 +283,7 @@ class Classes:
 
 
 def classes(party: Party, words: Words) -> Classes:
-    """The lead classes and zero bytes of every position (3 rounds; 12 ANDs per word).
+    """The lead classes and zero bytes of every position (3 rounds; 15 ANDs per word).
 
     ``zero`` = ¬b7 ∧ … ∧ ¬b0; 1-byte = ¬b7 ∧ ¬zero; 2-byte = b7 b6 ¬b5;
     3-byte = b7 b6 b5 ¬b4; 4-byte = b7 b6 b5 b4 (valid UTF-8 has no other lead bytes).
