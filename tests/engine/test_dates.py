@@ -61,6 +61,11 @@ SHAPES = {
     "(MONTH(b) = MONTH(a) AND DAY(b) < DAY(a)) THEN 1 ELSE 0 END AS ar FROM t WHERE b >= a",
     "age_grouped": "SELECT DATE_PART('year', AGE(b, a)) AS ar, COUNT(*) AS n FROM t "
     "WHERE a <= b GROUP BY ar",
+    "calendar_of_calendar": "SELECT i, EXTRACT(MONTH FROM DATE_TRUNC('quarter', a)) AS m, "
+    "LAST_DAY(DATE_TRUNC('week', a)) AS l, DATE_DIFF('month', DATE_TRUNC('year', a), "
+    "LAST_DAY(b)) AS d, YEAR(LAST_DAY(a) + INTERVAL '1' DAY) AS y FROM t",
+    "same_function_two_ranges": "SELECT i, DATE_TRUNC('week', a) AS w FROM t WHERE i < 5 "
+    "UNION ALL SELECT i, DATE_TRUNC('week', a) AS w FROM (SELECT i, a + 400 AS a FROM t) AS t",
     "week_last_day": "SELECT i, DATE_TRUNC('week', a) AS w, LAST_DAY(b) AS l, "
     "LAST_DAY(a) - a AS left_in_month FROM t",
 }
