@@ -110,8 +110,8 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
         reads="content",
     ),
     ir.Concat: ExprSpec(
-        "`a || b`, `CONCAT(a, b, …)` within 64 bytes by plan-time bounds (a one-hot shift by "
-        "the secret length; computed text)",
+        "`CONCAT(a, b, …)` and `a \\|\\| b` within 64 bytes by plan-time bounds (a one-hot "
+        "shift by the secret length; computed text)",
         "8 + 4 per part after a secret-length prefix + 9",
         reads="content",
     ),
