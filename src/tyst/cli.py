@@ -704,13 +704,16 @@ def result_fetch(
     out: Annotated[Path, typer.Option("--out", help="Where the result CSV is written.")],
     config: ClientConfigOption,
     wait: float = typer.Option(3600.0, help="Seconds to wait for the nodes to finish."),
+    retry: float = typer.Option(
+        300.0, help="Seconds each request waits out an unreachable coordinator (a restart)."
+    ),
 ) -> None:
     """Wait for the job, verify and open the three sealed blobs, combine, write the CSV."""
     from tyst.data.files import write_csv
 
     with _client(config) as client:
         try:
-            result = client.fetch(plan_id, job, timeout=wait)
+            result = client.fetch(plan_id, job, timeout=wait, retry=retry)
         except _client_errors() as exc:
             _fail(str(exc))
             return

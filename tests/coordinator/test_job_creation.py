@@ -149,7 +149,8 @@ def test_an_expired_open_job_is_failed_and_no_longer_offered(
         # The nodes that hold its uploads delete them and sign their receipts.
         for node in NODES:
             assert job_event(client, stale, node, "shares_deleted").status_code == 200
-        assert client.get(f"/jobs/{stale}").json()["state"] == "deleted"
+        assert client.get(f"/jobs/{stale}").json()["state"] == "failed"
+        assert len(client.get(f"/jobs/{stale}").json()["deleted_by"]) == 3
         # The withdrawn job frees its place; a new request gets a new job.
         assert create_job(client).status_code == 201
         assert client.get("/audit/verify").json()["ok"] is True

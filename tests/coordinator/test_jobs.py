@@ -92,9 +92,10 @@ def test_full_lifecycle_with_progress(client: TestClient) -> None:
     assert job_event(client, job_id, FK, "result_received").json()["state"] == "finished"
     for i, node in enumerate(NODES):
         response = job_event(client, job_id, node, "shares_deleted", {"files": 2})
-        assert response.json()["state"] == ("deleted" if i == 2 else "finished")
+        assert response.json()["state"] == ("delivered" if i == 2 else "finished")
     job = client.get(f"/jobs/{job_id}").json()
-    assert job["state"] == "deleted"
+    assert job["state"] == "delivered"
+    assert job["deleted_by"] == sorted(NODE_IDS)
     kinds = [e["kind"] for e in job["events"]]
     assert kinds.count("upload_received") == 3
     assert kinds[-1] == "shares_deleted"
@@ -148,9 +149,11 @@ def test_failure_and_deletion(client: TestClient) -> None:
     assert client.get(f"/jobs/{job_id}").json()["events"][-1]["details"] == {"error": error}
     assert job_event(client, job_id, NODES[2], "run_failed").json()["state"] == "failed"
     assert job_event(client, job_id, NODES[0], "run_finished").status_code == 409
-    for node in NODES:
+    for i, node in enumerate(NODES):
+        assert client.get(f"/jobs/{job_id}").json()["deleted_by"] == sorted(NODE_IDS)[:i]
         last = job_event(client, job_id, node, "shares_deleted")
-    assert last.json()["state"] == "deleted"
+    assert last.json()["state"] == "failed"  # the outcome stays; deletion is its own fact
+    assert client.get(f"/jobs/{job_id}").json()["deleted_by"] == sorted(NODE_IDS)
     assert job_event(client, job_id, NODES[0], "shares_deleted").status_code == 409
     assert client.get("/audit/verify").json()["ok"] is True
     # Running the plan again works: a new job of the same approved plan.
@@ -308,7 +311,7 @@ def test_nodes_that_start_and_finish_at_different_times(client: TestClient) -> N
     for node in NODES[1:]:
         job_event(client, job_id, node, "run_finished")
     assert job_event(client, job_id, NODES[1], "shares_deleted").json()["state"] == "finished"
-    assert job_event(client, job_id, NODES[2], "shares_deleted").json()["state"] == "deleted"
+    assert job_event(client, job_id, NODES[2], "shares_deleted").json()["state"] == "delivered"
 
 
 def test_a_node_that_cannot_deliver_fails_a_finished_job(client: TestClient) -> None:
@@ -319,7 +322,7 @@ def test_a_node_that_cannot_deliver_fails_a_finished_job(client: TestClient) -> 
     assert failed.json()["state"] == "failed"
     for node in NODES:
         last = job_event(client, job_id, node, "shares_deleted")
-    assert last.json()["state"] == "deleted"
+    assert last.json()["state"] == "failed"
 
 
 def test_result_received_carries_no_true_row_count(client: TestClient) -> None:
@@ -364,7 +367,7 @@ def test_a_failed_jobs_sealed_blobs_are_deleted(client: TestClient) -> None:
     assert post_result(client, job_id, NODES[0], "fk", b"node-a").status_code == 409
     for node in NODES:
         job_event(client, job_id, node, "shares_deleted", {"files": 0})
-    assert client.get(f"/jobs/{job_id}").json()["state"] == "deleted"
+    assert client.get(f"/jobs/{job_id}").json()["state"] == "failed"
     assert _stored_blobs(client, job_id) == 0
 
 
@@ -388,7 +391,7 @@ def test_a_finished_jobs_blobs_outlive_the_deletion_receipts(client: TestClient)
     for node in NODES:
         post_result(client, job_id, node, "fk", node.org_id.encode())
         job_event(client, job_id, node, "shares_deleted", {"files": 2})
-    assert client.get(f"/jobs/{job_id}").json()["state"] == "deleted"
+    assert client.get(f"/jobs/{job_id}").json()["state"] == "delivered"
     assert _stored_blobs(client, job_id) == 3
     assert job_event(client, job_id, FK, "result_received", {"padded_rows": 4}).status_code == 200
     assert _stored_blobs(client, job_id) == 0

@@ -5,11 +5,14 @@ seal their results into their outboxes, delete their shares with the true reason
 (``delivery_pending``, not "the job failed elsewhere") and keep their signed events on
 disk. When the coordinator is started again, the outboxes redeliver everything once:
 the job reaches its final state, the recipient fetches the correct result, every node's
-receipts are in the audit log exactly once, and ``tyst audit verify`` passes.
+receipts are in the audit log exactly once, and ``tyst audit verify`` passes. The
+recipient's ``tyst result fetch``, started before the outage, waits it out (a fetch
+allowed to wait only a second ends with one clear line).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -35,6 +38,15 @@ def _until(what: str, check: object, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def _fetch(config: Path, digest: str, job: str, out: Path, *args: str) -> subprocess.Popen[str]:
+    """``tyst result fetch`` as a recipient runs it, in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tyst", "result", "fetch", digest, "--job", job,
+         "--out", str(out), "--config", str(config), "--wait", "300", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 def test_a_coordinator_down_when_the_run_finishes_loses_nothing(tmp_path: Path) -> None:
     files = write_demo(tmp_path / "owners", persons=20_000, seed=9)
     deployment = write_local_deployment(
@@ -52,9 +64,21 @@ def test_a_coordinator_down_when_the_run_finishes_loses_nothing(tmp_path: Path) 
             return {e["actor"] for e in events if e["kind"] == "run_started"} == set(NODE_ORGS)
 
         _until("every node's run_started", all_started, 60)
+        out = tmp_path / "result.csv"
+        fetch = _fetch(deployment.client_configs["fk"], digest, job, out, "--retry", "300")
         coordinator = services.coordinator_process()
         os.killpg(coordinator.pid, signal.SIGKILL)
         coordinator.wait()
+        # a fetch that may not wait out the outage ends with one clear line
+        short = _fetch(deployment.client_configs["fk"], digest, job, tmp_path / "x.csv",
+                       "--retry", "1")  # fmt: skip
+        assert short.wait(timeout=120) == 2
+        assert short.stderr is not None
+        message = short.stderr.read().strip()
+        assert "gave up after retrying for 1 s" in message
+        assert "\n" not in message
+        assert "Traceback" not in message
+        assert not (tmp_path / "x.csv").exists()
 
         # Every node finishes, deletes its shares and keeps its reports queued.
         def all_deleted_locally() -> bool:
@@ -72,11 +96,13 @@ def test_a_coordinator_down_when_the_run_finishes_loses_nothing(tmp_path: Path) 
         services.restart_coordinator()
 
         _until("the outboxes to drain", lambda: all(n.health()["outbox"] == 0 for n in nodes), 60)
-        result = clients["fk"].fetch(digest, job, timeout=60)
+        # the recipient's fetch waited out the restart
+        assert fetch.wait(timeout=120) == 0, fetch.stderr.read() if fetch.stderr else ""
+        with out.open(encoding="utf-8") as f:
+            rows = list(csv.reader(f))[1:]
         # (sorted: the demo's ORDER BY count may tie, and ties have no defined order)
-        assert sorted(result.rows) == sorted(reference(files))
-        state = clients["fk"].coordinator.job(job)["state"]
-        assert state == "deleted"
+        assert sorted(rows) == sorted(reference(files))
+        _until("delivered", lambda: clients["fk"].coordinator.job(job)["state"] == "delivered", 30)
 
         keys = load(deployment.client_configs["fk"].parent / "keys", None)
         with CoordinatorClient(deployment.coordinator_url, keys, verify=str(deployment.ca)) as c:
@@ -92,6 +118,7 @@ def test_a_coordinator_down_when_the_run_finishes_loses_nothing(tmp_path: Path) 
         for kind in ("run_started", "run_finished", "result_delivered", "shares_deleted"):
             assert per_node[(org, kind)] == 1, (org, kind, per_node)
         assert per_node[(org, "run_failed")] == 0
+    assert [e["actor"] for e in mine if e["kind"] == "result_received"] == ["fk"]
     reasons = {e["details"]["reason"] for e in mine if e["kind"] == "shares_deleted"}
     assert reasons == {"delivery_pending"}
     export = tmp_path / "audit.jsonl"
@@ -145,7 +172,8 @@ def test_a_party_cancels_a_stuck_job_and_the_nodes_stop_and_delete(tmp_path: Pat
             os.killpg(hung.pid, signal.SIGCONT)
         _until("the hung node's receipt", lambda: deleted_by() == set(NODE_ORGS), 90)
         info = coordinator.job(job)
-        assert info["state"] == "deleted"  # failed, then every node's receipt
+        assert info["state"] == "failed"
+        assert info["deleted_by"] == list(NODE_ORGS)
         assert info["reason"] == "cancelled by fk: nod-c hangs"
         receipts = [e for e in info["events"] if e["kind"] == "shares_deleted"]
         assert {e["details"]["reason"] for e in receipts if e["actor"] != "nod-c"} == {"cancelled"}

@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -77,6 +77,33 @@ def transient(exc: ApiError) -> bool:
         return True
     text = str(exc)
     return exc.status == 409 and ("draft" in text and "again" in text)
+
+
+T = TypeVar("T")
+
+
+def retry_transient(
+    call: Callable[[], T], *, seconds: float, first: float = 0.5, longest: float = 8.0
+) -> T:
+    """``call()``, tried again with backoff (``first`` s doubling to ``longest`` s) while it
+    fails :func:`transient`-ly, for at most ``seconds``: a coordinator restart is waited
+    out. Errors: the last :class:`ApiError` at once if it is not transient, else after
+    ``seconds`` with "gave up after retrying" (one line)."""
+    deadline = time.monotonic() + seconds
+    delay = first
+    while True:
+        try:
+            return call()
+        except ApiError as exc:
+            left = deadline - time.monotonic()
+            if not transient(exc):
+                raise
+            if left <= 0:
+                raise ApiError(
+                    f"{exc} (gave up after retrying for {seconds:.0f} s)", exc.status
+                ) from None
+            time.sleep(min(delay, left))
+            delay = min(longest, delay * 2)
 
 
 def _verify(verify: Verify | Path) -> Any:
@@ -435,5 +462,6 @@ __all__ = [
     "CoordinatorClient",
     "NodeClient",
     "node_identity",
+    "retry_transient",
     "transient",
 ]

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tyst.api.http import CoordinatorClient
+from tyst.api.http import CoordinatorClient, retry_transient
 from tyst.api.results import ResultFormatError, ShareArray, decode_result, seal_context
-from tyst.coordinator.protocol import verify_result
+from tyst.coordinator import states
+from tyst.coordinator.protocol import EVENT_ID, new_event_id, verify_result
 from tyst.data.encoding import decode_column, decode_ratio
 from tyst.mpc.outsourced import NodeShares, combine
 from tyst.planner.jobspec import JobSpec
@@ -50,22 +51,35 @@ class Result:
     suppressed_groups: int
 
 
+RETRY_SECONDS = 300.0
+"""How long a fetch waits out an unreachable coordinator (a restart) by default, per request."""
+
+
 def wait_finished(
-    coordinator: CoordinatorClient, job: str, recipient: str, *, timeout: float, poll: float = 0.2
+    coordinator: CoordinatorClient,
+    job: str,
+    recipient: str,
+    *,
+    timeout: float,
+    poll: float = 0.2,
+    retry: float = RETRY_SECONDS,
 ) -> dict[str, object]:
-    """Poll the job until every node delivered to ``recipient``; raise if it failed."""
+    """Poll the job until every node delivered to ``recipient``; raise if it failed.
+    Each poll waits out an unreachable coordinator for up to ``retry`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        info = coordinator.job(job)
+        info = retry_transient(lambda: coordinator.job(job), seconds=retry)
         state = info["state"]
-        failed = any(e["kind"] in ("run_failed", "plan_rejected") for e in info["events"])
-        if state == "failed" or (state == "deleted" and failed):
+        if state == states.FAILED:
             raise ResultError(f"job {job} failed: {failure_message(info)}")
         waiting = [r for r in info["results"] if r["recipient"] == recipient]
-        if state in ("finished", "deleted") and len(waiting) >= 3:
+        if state in (states.FINISHED, states.DELIVERED) and len(waiting) >= 3:
             return info
-        if state == "deleted":
-            raise ResultError(f"job {job}: the nodes deleted it; {len(waiting)} of 3 blobs wait")
+        if state == states.DELIVERED:
+            raise ResultError(
+                f"job {job}: delivered, but only {len(waiting)} of 3 blobs wait for "
+                f"{recipient!r} (fetched already?)"
+            )
         if time.monotonic() > deadline:
             raise ResultError(f"job {job} did not deliver within {timeout:.0f} s (state {state})")
         time.sleep(poll)
@@ -80,7 +94,7 @@ def failure_message(info: dict[str, object]) -> str:
         for e in events
         if e["kind"] in ("run_failed", "plan_rejected")
     ]
-    return "; ".join(dict.fromkeys(reasons)) or "no reason recorded"
+    return "; ".join(dict.fromkeys(reasons)) or str(info.get("reason") or "no reason recorded")
 
 
 def fetch_result(
@@ -92,15 +106,20 @@ def fetch_result(
     nodes: Sequence[str],
     *,
     timeout: float = 3600.0,
+    retry: float = RETRY_SECONDS,
 ) -> Result:
-    """Fetch, verify, open, combine and decode this recipient's result (see above)."""
+    """Fetch, verify, open, combine and decode this recipient's result (see above).
+
+    Every request to the coordinator waits out its being unreachable (a restart)
+    for up to ``retry`` seconds, with backoff; then the error is one line."""
     me = keys.org_id
     if me not in spec.plan.recipients:
         raise ResultError(f"{me!r} is not a recipient of this plan")
-    wait_finished(coordinator, job, me, timeout=timeout)
+    wait_finished(coordinator, job, me, timeout=timeout, retry=retry)
     parts: dict[str, list[NodeShares]] = {}
     seen: set[int] = set()
-    for sender, blob, signature in coordinator.results(job, me):
+    blobs = retry_transient(lambda: coordinator.results(job, me), seconds=retry)
+    for sender, blob, signature in blobs:
         if sender not in nodes:
             raise ResultError(f"a result blob from {sender!r}, which is not a compute node")
         party = list(nodes).index(sender)
@@ -122,7 +141,9 @@ def fetch_result(
     result = decode(spec, combined)
     # Only the padded length is public (it is a function of the input sizes); the
     # number of valid rows is the result itself and never leaves the recipient.
-    coordinator.job_event(job, "result_received", {"padded_rows": result.padded_rows})
+    # Sent again after a lost answer, the same event id makes it count once.
+    received: dict[str, str | int] = {"padded_rows": result.padded_rows, EVENT_ID: new_event_id()}
+    retry_transient(lambda: coordinator.job_event(job, "result_received", received), seconds=retry)
     return result
 
 

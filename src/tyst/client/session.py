@@ -25,10 +25,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from tyst.api.http import ApiError, CoordinatorClient, NodeClient
+from tyst.api.http import ApiError, CoordinatorClient, NodeClient, retry_transient
 from tyst.client.config import ClientConfig
 from tyst.client.owner import Progress, UploadReport, upload_table
-from tyst.client.recipient import Result, fetch_result
+from tyst.client.recipient import RETRY_SECONDS, Result, fetch_result
 from tyst.coordinator.protocol import plan_audit_job
 from tyst.plan import Plan, PlanError, parse_plan
 from tyst.planner.jobspec import JobSpec, job_spec
@@ -208,8 +208,19 @@ class Client:
             spec, job, table, path, self.keys, self.nodes, progress=progress, chunk_rows=chunk_rows
         )
 
-    def fetch(self, plan_id: str, job: str, *, timeout: float = 3600.0) -> Result:
-        _, spec = self.plan(plan_id)
+    def fetch(
+        self, plan_id: str, job: str, *, timeout: float = 3600.0, retry: float = RETRY_SECONDS
+    ) -> Result:
+        """Wait (``timeout``) for the job's result, then fetch, verify and open it; every
+        request waits out an unreachable coordinator for up to ``retry`` seconds."""
+        _, spec = retry_transient(lambda: self.plan(plan_id), seconds=retry)
         return fetch_result(
-            self.coordinator, self.keys, self.registry, spec, job, self.node_orgs, timeout=timeout
+            self.coordinator,
+            self.keys,
+            self.registry,
+            spec,
+            job,
+            self.node_orgs,
+            timeout=timeout,
+            retry=retry,
         )

@@ -51,41 +51,18 @@ its blobs dropped, and its ``reason`` says which limit passed. The
 coordinator signs nothing: the nodes see the state, stop any run and sign
 their ``run_failed`` and ``shares_deleted``. A failed job's ``reason`` is the
 one line of the event that failed it (a cancellation, a node's failure or
-refusal) or of the timeout. Jobs advance on signed job events:
+refusal) or of the timeout. Jobs advance on signed job events. The states and
+transitions are one table, :data:`tyst.coordinator.states.TRANSITIONS` (rendered
+in ``docs/operations.md``), which :meth:`Ledger.add_job_event` runs: a job ends
+``delivered`` (every node finished, relayed and deleted) or ``failed`` (its
+``reason`` says why); each node's deletion receipt is its own fact (``deleted_by``).
 
-=====================  ======================  ===============================
-event (actor)          allowed in state        next state
-=====================  ======================  ===============================
-upload_received (n)    created, uploading,     uploading (running: unchanged)
-                       or running before the
-                       node's own run_started
-run_started (n)        uploading, running      running (once per node)
-run_finished (n)       running                 finished when every node did,
-                                               else running (once per node,
-                                               after its run_started)
-run_failed (n)         created … running,      failed
-                       failed, or finished
-                       (delivery failed)
-plan_rejected (n)      same as run_failed      failed (a node refused the
-                                               approvals)
-job_cancelled (n/p)    created, uploading,     failed (the nodes stop any
-                       running                 run of it and delete)
-result_delivered (n)   finished, or running    unchanged
-                       after its run_finished
-result_received (r)    finished, deleted       unchanged; the recipient's
-                                               relayed blobs are dropped
-shares_deleted (n)     finished, failed, or    deleted when every node did
-                       running after its       (not while running), else
-                       run_finished            unchanged (once per node)
-=====================  ======================  ===============================
-
-(n) a compute node, (p) a party of the plan (owner or recipient), (r) a
-recipient of the plan: who may sign which kind is the one table
-:data:`tyst.service.roles.EVENT_ROLES`, which ``tyst audit verify`` checks too
+Who may sign which kind is the one table :data:`tyst.service.roles.EVENT_ROLES`
+(checked before the transition), which ``tyst audit verify`` checks too
 (``plan_rejected`` in a job also by an owner; at plan level only by an owner).
-A ``result_received`` event may carry no detail but ``padded_rows`` (400
-otherwise): the number of valid result rows is never published.
-Anything else is an illegal transition (409). A job event whose actor already
+A ``result_received`` event may carry no detail but ``padded_rows`` and its
+``event_id`` (400 otherwise): the number of valid result rows is never published.
+An event no row of the table allows is an illegal transition (409). A job event whose actor already
 recorded an event with the same ``details.event_id``
 (:data:`~tyst.coordinator.protocol.EVENT_ID`) is a redelivery: it is checked
 (signature included), acknowledged with the earlier event's ``seq`` and
@@ -134,6 +111,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tyst.coordinator import states
 from tyst.coordinator.db import (
     ApprovalRow,
     AuditEventRow,
@@ -204,15 +182,16 @@ DEFAULT_RUN_TIMEOUT = 86400
 """Seconds a running job may go without progress (no event) by default before it is timed
 out (failed). Longer than a node's longest run (``run_deadline``, 6 h by default)."""
 
-LIVE_STATES = ("created", "uploading", "running")
+LIVE_STATES = states.LIVE_STATES
 """Job states in which a job can still time out or be cancelled."""
 
-OPEN_STATES = ("created", "uploading")
+OPEN_STATES = states.OPEN_STATES
 """Job states of an open job: taking uploads, not yet running or finished."""
 
-RESULT_RECEIVED_DETAILS = frozenset({"padded_rows"})
-"""The only detail a ``result_received`` event may carry: the padded result length,
-which every node already reports. The true number of rows is never published."""
+RESULT_RECEIVED_DETAILS = frozenset({"padded_rows", EVENT_ID})
+"""The only details a ``result_received`` event may carry: the padded result length,
+which every node already reports, and its event id. The true number of rows is never
+published."""
 
 PLAN_AWAITING = "awaiting_approvals"
 PLAN_APPROVED = "approved"
@@ -742,7 +721,7 @@ class Ledger:
             job = JobRow(
                 id=event.job,
                 plan_id=plan.id,
-                state="created",
+                state=states.CREATED,
                 created_at=now,
                 updated_at=now,
             )
@@ -762,7 +741,7 @@ class Ledger:
         if stale:
             now = utc_now()
             for row in stale:
-                row.state = "failed"  # withdrawn: no upload may start it any more
+                row.state = states.FAILED  # withdrawn: no upload may start it any more
                 row.reason = (
                     f"withdrawn: not every table arrived within {self.open_job_timeout:.0f} s "
                     "(open_job_timeout)"
@@ -798,7 +777,7 @@ class Ledger:
             reason = (
                 f"timed out: the plan's retention_days ({days}) passed before the job completed"
             )
-        elif job.state == "running":
+        elif job.state == states.RUNNING:
             since = max(parse_utc(job.updated_at), self.started)
             if (now - since).total_seconds() > self.run_timeout:
                 reason = (
@@ -806,7 +785,7 @@ class Ledger:
                     "(the coordinator's run_timeout)"
                 )
         if reason:
-            job.state = "failed"
+            job.state = states.FAILED
             job.reason = reason
             job.updated_at = format_utc(now)
             session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id == job.id))
@@ -845,6 +824,7 @@ class Ledger:
                 created_at=job.created_at,
                 updated_at=job.updated_at,
                 reason=job.reason,
+                deleted_by=states.deleted_by([(e.actor, e.kind) for e in events], self.nodes),
                 events=[
                     ProgressEvent(
                         seq=e.seq,
@@ -897,10 +877,10 @@ class Ledger:
                     .where(ResultBlobRow.job_id == job.id)
                     .where(ResultBlobRow.recipient == event.actor)
                 )
-            if state == "failed" or (state == "deleted" and _failed(history)):
+            if state == states.FAILED:
                 # A failed job's sealed blobs are never opened: drop every one of them.
                 session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id == job.id))
-            if state == "failed" and job.reason is None:
+            if state == states.FAILED and job.reason is None:
                 job.reason = _failure_reason(event)
             if state != job.state:
                 job.state = state
@@ -949,44 +929,14 @@ class Ledger:
                 raise _conflict(f"{actor!r} already reported {k} for this job")
             return done | {actor}
 
-        if kind == "upload_received" and state in ("created", "uploading"):
-            return "uploading"
-        if (
-            kind == "upload_received"
-            and state == "running"
-            and actor not in reported("run_started")
-        ):
-            return state  # the other nodes started as soon as they held every table
-        if kind == "run_started" and state in ("uploading", "running"):
-            once("run_started")
-            return "running"
-        if kind == "run_finished" and state == "running":
-            if actor not in reported("run_started"):
-                raise _conflict(f"{actor!r} reported run_finished before run_started")
-            return "finished" if self._all_nodes(once("run_finished")) else "running"
-        if kind in ("run_failed", "plan_rejected") and state in (
-            "created",
-            "uploading",
-            "running",
-            "failed",
-        ):
-            return "failed"
-        if kind == "run_failed" and state == "finished" and actor not in reported("shares_deleted"):
-            return "failed"  # a node could not deliver its sealed result
-        if kind == "job_cancelled" and state in LIVE_STATES:
-            return "failed"  # the nodes see it, stop any run and delete
-        if kind == "result_delivered" and (
-            state == "finished" or (state == "running" and actor in reported("run_finished"))
-        ):
-            return state
-        if kind == "result_received" and state in ("finished", "deleted"):
-            return state
-        if kind == "shares_deleted" and (
-            state in ("finished", "failed")
-            or (state == "running" and actor in reported("run_finished"))
-        ):
-            done = once("shares_deleted")
-            return "deleted" if state != "running" and self._all_nodes(done) else state
+        for rule in states.transition_for(kind, state):  # the one table, in order
+            needed, present = rule.guard.requires
+            if rule.guard is not states.Guard.NONE and (actor in reported(needed)) != present:
+                continue
+            done = once(kind) if rule.once else reported(kind) | {actor}
+            if rule.to is None or (rule.when_all and not self._all_nodes(done)):
+                return state
+            return rule.to
         raise _conflict(f"illegal transition: {kind} by {actor!r} in job state {state!r}")
 
     # ------------------------------------------------------------------ result relay
@@ -1010,7 +960,7 @@ class Ledger:
                 .where(AuditEventRow.job == job.id)
                 .where(AuditEventRow.kind == "run_finished")
             ).all()
-            if job.state not in ("running", "finished") or sender not in finished:
+            if job.state not in (states.RUNNING, states.FINISHED) or sender not in finished:
                 raise _conflict(
                     f"results are accepted after the sender's run_finished and before the "
                     f"job ends; {sender!r} cannot post in job state {job.state!r}"
@@ -1144,9 +1094,6 @@ class Ledger:
         )
 
 
-_FAILURE_KINDS = frozenset({"run_failed", "plan_rejected", "job_cancelled"})
-
-
 def _parties(owners_json: str, recipients_json: str) -> set[str]:
     """A plan row's parties: its owners and recipients (:data:`tyst.service.roles.PARTY`)."""
     return {*json.loads(owners_json), *json.loads(recipients_json)}
@@ -1189,11 +1136,6 @@ def _redelivered(event: AuditEvent, history: Collection[AuditEventRow]) -> Audit
             )
         return row
     return None
-
-
-def _failed(history: Collection[AuditEventRow]) -> bool:
-    """Whether a job's events record a failure (it went through state ``failed``)."""
-    return any(e.kind in _FAILURE_KINDS for e in history)
 
 
 def _result_signature(signature_b64: str) -> bytes:

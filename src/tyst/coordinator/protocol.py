@@ -13,9 +13,9 @@ Contract
   ``job = plan_audit_job(digest) = "plan:" + digest`` and
   ``details["plan_digest"] = digest``. Events about a job carry the job id
   (``job-`` followed by 32 lowercase hex characters, chosen by the coordinator).
-- **Job states** (:data:`JOB_STATES`): ``created → uploading → running →
-  finished | failed → deleted``; see :mod:`tyst.coordinator.ledger` for which
-  signed event moves a job from one state to the next.
+- **Job states**: ``created → uploading → running → finished → delivered``, or
+  ``failed``; the states and which signed event moves a job from one to the
+  next are the one table of :mod:`tyst.coordinator.states`.
 - **Redelivered events.** An event may carry ``details[EVENT_ID]`` (:data:`EVENT_ID`,
   32 lowercase hex digits, :func:`new_event_id`): the sender's own name for the
   fact it reports, kept the same each time it sends it again (a node's outbox
@@ -59,9 +59,6 @@ from tyst.service.signing import SignatureInvalid, format_utc, sign, verify
 
 PLAN_JOB_PREFIX = "plan:"
 """Prefix of the audit ``job`` field of plan-level events."""
-
-JOB_STATES: tuple[str, ...] = ("created", "uploading", "running", "finished", "failed", "deleted")
-"""Every state a job can be in, in lifecycle order."""
 
 NODE_EVENT_KINDS: frozenset[str] = frozenset(
     {

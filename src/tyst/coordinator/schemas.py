@@ -240,6 +240,9 @@ class JobOut(BaseModel):
     updated_at: str
     reason: str | None = None
     """Why the job failed (a party's cancellation, a node's failure, a timeout), one line."""
+    deleted_by: list[str] = []
+    """The nodes whose deletion receipt (``shares_deleted``) is in the log: deletion is its
+    own fact, apart from the job's outcome (``state``)."""
     events: list[ProgressEvent]
     results: list[ResultMeta]
 

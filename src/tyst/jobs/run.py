@@ -49,6 +49,7 @@ from tyst.client.config import load_client_config
 from tyst.client.owner import UploadError, UploadReport
 from tyst.client.recipient import ResultError
 from tyst.client.session import Client
+from tyst.coordinator import states
 from tyst.data.files import write_csv
 from tyst.engine.metrics import NodeMetrics
 from tyst.jobs.deploy import (
@@ -208,7 +209,7 @@ def _wait_deleted(client: Client, job: str, *, timeout: float) -> dict[str, obje
     deadline = time.monotonic() + timeout
     while True:
         info = client.coordinator.job(job)
-        if info["state"] == "deleted":
+        if info["state"] == states.DELIVERED:  # every node relayed and deleted
             return info
         if time.monotonic() > deadline:
             raise RunError(f"job {job}: not every node confirmed deletion (state {info['state']})")

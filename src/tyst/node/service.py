@@ -100,6 +100,7 @@ from tyst.api.uploads import (
     verify_header,
     verify_trailer,
 )
+from tyst.coordinator import states
 from tyst.coordinator.protocol import is_job_id
 from tyst.net.certs import NodeCredentials
 from tyst.net.launcher import PartyFailed
@@ -353,7 +354,7 @@ class NodeService:
         except (PlanError, SignatureInvalid, ApprovalFormatError, UnknownOrganisation) as exc:
             self._reject(job, str(exc))
             raise Refused(403, f"job {job} refused: {exc}") from None
-        if info["state"] not in ("created", "uploading", "running"):
+        if info["state"] not in states.LIVE_STATES:
             raise Refused(409, f"job {job} is {info['state']}; it accepts nothing more")
         try:
             return job_spec(plan)
@@ -807,7 +808,7 @@ class NodeService:
             info = self.coordinator.job(job)
         except ApiError:
             return ""
-        if info.get("state") not in ("failed", "deleted"):
+        if info.get("state") != states.FAILED:
             return ""
         reason = " ".join(str(info.get("reason") or "").split())[:500]
         return f"failed elsewhere: {reason}" if reason else "failed elsewhere"
