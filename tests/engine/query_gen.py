@@ -7,7 +7,9 @@ projections with ``+ - *``, comparisons, ``AND/OR/NOT``, ``BETWEEN``, ``IN`` lis
 ``[NOT] EXISTS``, ``GROUP BY`` with every aggregate and ``HAVING``, global aggregates,
 ``DISTINCT``, ``UNION [ALL]``, ``ORDER BY … LIMIT``, derived tables (with column alias
 lists) and CTEs, and date functions (``± INTERVAL`` of every unit, ``DATE_TRUNC``,
-``LAST_DAY``, ``EXTRACT``, ``DATE_DIFF``, age in years). A :class:`Query` knows its output
+``LAST_DAY``, ``EXTRACT``, ``DATE_DIFF``, age in years); NULLs: a table of nullable columns
+(``vard``), ``IS [NOT] NULL``, ``COALESCE``, ``NULLIF``, ``CASE`` without ``ELSE``, and
+``LEFT``/``RIGHT``/``FULL`` joins. A :class:`Query` knows its output
 types and its ORDER BY keys, so that :func:`compare` can check the MPC rows against DuckDB's
 exactly: as a multiset, or in order where ``ORDER BY`` fixes it (rows tied on all order keys
 may come in any order, and the tie group cut by ``LIMIT`` may keep any of its rows).
@@ -45,6 +47,14 @@ SCHEMAS = {
     },
     "inkomst": {"pnr": T("id"), "inkomst": T("decimal(2)"), "aktiv": T("bool"), "barn": T("int")},
     "sjuk": {"pnr": T("id"), "manad": T("date"), "dagar": T("int")},
+    "vard": {  # every column nullable
+        "pnr": T("id?"),
+        "kommun": T("text?"),
+        "manad": T("date?"),
+        "belopp": T("int?"),
+        "andel": T("decimal(2)?"),
+        "ok": T("bool?"),
+    },
 }
 UNIQUE: dict[str, list[tuple[str, ...]]] = {
     "inkomst": [("pnr",)],
@@ -79,7 +89,13 @@ def gen_data(seed: int, max_rows: int = 12) -> tuple[Data, Valid]:
 
     n_ink = rng.randint(0, len(PNRS))
     pairs = rng.sample([(p, m) for p in PNRS for m in MONTHS], rng.randint(0, min(max_rows, 28)))
+
+    def nulled(cols: dict[str, list[object]]) -> dict[str, list[object]]:
+        share = rng.choice([0.1, 0.3, 0.6])
+        return {c: [None if rng.random() < share else v for v in vs] for c, vs in cols.items()}
+
     data: Data = {
+        "vard": nulled(money(rng.randint(0, int(8 * big)))),
         "bistand": money(rng.randint(0, max_rows)),
         "lund": money(rng.randint(0, int(8 * big))),
         "inkomst": {
@@ -126,6 +142,7 @@ class Col:
     alias: str | None  # None: refer to it unqualified
     name: str
     kind: Kind
+    null: bool = False  # may be NULL (conservative: every column of a derived table)
 
     @property
     def ref(self) -> str:
@@ -170,12 +187,9 @@ class Query:
 class Gen:
     """One random query per :meth:`query` call; all randomness from one seeded ``Random``."""
 
-    def __init__(self, seed: int, known_bugs: bool = False, refused: bool = False) -> None:
+    def __init__(self, seed: int, known_bugs: bool = False) -> None:
         self.rng = random.Random(seed)
         self.known_bugs = known_bugs  # False: avoid the shapes of the open known bugs
-        # False: avoid what tyst refuses by design (an aggregate without GROUP BY whose
-        # SUM/MIN/MAX would be NULL on no rows, anywhere but the outermost SELECT list)
-        self.refused = refused
         self.nested = 0  # > 0 while generating a derived table or CTE
         self.global_agg = False  # generating the aggregates of a query without GROUP BY
         self.in_union = False  # generating a UNION branch
@@ -224,7 +238,7 @@ class Gen:
             return self.date_number(scope), INT
         if self.cols(scope, {"id", "text"}) and self.chance(0.04):
             self.features.add("length")
-            return f"LENGTH({self.text_value(scope, depth)})", INT
+            return f"LENGTH({self.text_value(scope, depth, nonnull=True)})", INT
         if depth <= 0 or roll < 0.45:
             if nums and self.chance(0.85):
                 c = r.choice(nums)
@@ -251,6 +265,16 @@ class Gen:
         cond = self.cond(scope, depth - 1)
         a, ka = self.num(scope, depth - 1, muls)
         b, kb = self.num(scope, depth - 1, muls)
+        nullish = r.random()
+        if nullish < 0.15:
+            self.features.add("case_without_else")
+            return f"CASE WHEN {cond} THEN {a} END", ka
+        if nullish < 0.35:
+            self.features.add("coalesce")
+            return f"COALESCE({a}, {b})", _num_join(ka, kb, "+")
+        if nullish < 0.45:
+            self.features.add("nullif")
+            return f"NULLIF({a}, {self.literal(INT)})", ka
         self.features.add("case")
         return f"CASE WHEN {cond} THEN {a} ELSE {b} END", _num_join(ka, kb, "+")
 
@@ -307,6 +331,9 @@ class Gen:
         cands = [c for c in scope if c.kind == kind]
         if k == "date" and cands and self.chance(0.3):
             return self.date_expr(scope, cast=True), DATE
+        if k in ("text", "date") and cands and depth > 0 and self.chance(0.15):
+            self.features.add("coalesce")
+            return f"COALESCE({r.choice(cands).ref}, {self.literal(kind, False)})", kind
         if k == "text" and self.chance(0.3):
             return self.text_fn(scope, max(depth, 1)), CTEXT
         if k == "text" and depth > 0 and self.chance(0.3):
@@ -320,11 +347,12 @@ class Gen:
             return "", kind  # no id literal of type id
         return self.literal(kind, plain_dates=False), kind
 
-    def text_value(self, scope: Sequence[Col], depth: int) -> str:
+    def text_value(self, scope: Sequence[Col], depth: int, nonnull: bool = False) -> str:
         """A text-valued expression: a text/id column (stored or computed), a literal, or
-        (depth > 0) a text function of one."""
+        (depth > 0) a text function of one; ``nonnull``: never a column that may be NULL (text
+        functions of those are refused)."""
         r = self.rng
-        texts = self.cols(scope, {"text", "id"})
+        texts = [c for c in self.cols(scope, {"text", "id"}) if not (nonnull and c.null)]
         if depth > 0 and self.chance(0.25):
             return self.text_fn(scope, depth)
         if texts and self.chance(0.85):
@@ -335,7 +363,7 @@ class Gen:
         """LOWER/UPPER, LEFT, SUBSTRING/SUBSTR or a concatenation (bounded to 64 bytes: every
         part of secret length is a LEFT of at most 5 characters, 20 bytes)."""
         r = self.rng
-        arg = self.text_value(scope, depth - 1)
+        arg = self.text_value(scope, depth - 1, nonnull=True)
         roll = r.random()
         if roll < 0.3:
             self.features.add("case_map")
@@ -351,7 +379,7 @@ class Gen:
                  f"SUBSTR({arg}, {k})"]
             )  # fmt: skip
         self.features.add("concat")
-        other = self.text_value(scope, depth - 1)
+        other = self.text_value(scope, depth - 1, nonnull=True)
         lit = self.literal(TEXT)
         parts = [f"LEFT({arg}, {r.randint(0, 5)})", lit, f"LEFT({other}, {r.randint(1, 5)})"]
         parts = parts[: r.randint(2, 3)]
@@ -389,10 +417,18 @@ class Gen:
             choices.append("bool")
         if self.cols(scope, {"id", "text"}):
             choices.append("like")
+        if any(c.null for c in scope):
+            choices.append("is_null")
         what = r.choice(choices)
         kinds = sorted({c.kind[0] for c in scope if c.kind[0] != "ratio"})
         if what == "like":
             return self.like(scope, depth)
+        if what == "is_null":
+            self.features.add("is_null")
+            c = r.choice([c for c in scope if c.null and c.kind[0] != "ratio"] or scope)
+            if c.kind[0] == "ratio":
+                return "TRUE"
+            return f"({c.ref} IS {'NOT ' if self.chance(0.5) else ''}NULL)"
         if what == "bool":
             b = r.choice(bools).ref
             if self.chance(0.2):
@@ -448,7 +484,7 @@ class Gen:
 
     def base(self, table: str, alias: str | None = None) -> Rel:
         alias = alias or self.fresh(table[0])
-        cols = [Col(alias, c, kind_of(t)) for c, t in SCHEMAS[table].items()]
+        cols = [Col(alias, c, kind_of(t), t.nullable) for c, t in SCHEMAS[table].items()]
         return Rel(f"{table} {alias}", cols, list(UNIQUE.get(table, [])), {alias})
 
     def derived(self, depth: int) -> Rel:
@@ -474,7 +510,7 @@ class Gen:
             q.unique = [tuple(mapping.get(n, n) for n in u) for u in q.unique]
             renames = f" ({', '.join(new)})"
             self.features.add("alias_list")
-        cols = [Col(alias, n, k) for n, k in zip(names, q.kinds, strict=True)]
+        cols = [Col(alias, n, k, True) for n, k in zip(names, q.kinds, strict=True)]
         if self.chance(0.4):
             name = self.fresh("w")
             self.ctes.append((f"{name}{renames}", q))
@@ -486,7 +522,7 @@ class Gen:
     def relation(self, depth: int) -> Rel:
         if depth > 0 and self.chance(0.3):
             return self.derived(depth)
-        return self.base(self.rng.choice(["bistand", "bistand", "lund", "inkomst", "sjuk"]))
+        return self.base(self.rng.choice(["bistand", "bistand", "lund", "inkomst", "sjuk", "vard"]))
 
     def pk_relation(self, depth: int) -> Rel:
         """A relation unique on some key: inkomst, sjuk, or a grouped/distinct derived table."""
@@ -534,11 +570,20 @@ class Gen:
                     for a, b in pairs
                 ]
                 scope = left.cols + right.cols
-                if self.chance(0.3):
-                    on.append(self.cond(scope, 1))
-                self.features.add("join")
+                side = self.rng.choice(["", "", "", "LEFT ", "LEFT OUTER ", "RIGHT ", "FULL "])
+                extra = {"": scope, "RIGHT ": left.cols}.get(side, right.cols)
+                if self.chance(0.3) and side != "FULL ":
+                    on.append(self.cond(extra, 1))  # outer: on the side that gets NULLs
+                self.features.add(f"{side.split()[0].lower()}_join" if side else "join")
+                if side:
+                    nulls_left, nulls_right = side in ("RIGHT ", "FULL "), side != "RIGHT "
+                    scope = [
+                        Col(c.alias, c.name, c.kind, True) if nulls_left else c for c in left.cols
+                    ] + [
+                        Col(c.alias, c.name, c.kind, True) if nulls_right else c for c in right.cols
+                    ]
                 self.rng.shuffle(on)
-                sql = f"{left.sql} JOIN {right.sql} ON {' AND '.join(on)}"
+                sql = f"{left.sql} {side}JOIN {right.sql} ON {' AND '.join(on)}"
                 # tyst infers no uniqueness through joins (yet): claim none
                 return Rel(sql, scope, [], left.aliases | right.aliases)
         return None
@@ -579,7 +624,7 @@ class Gen:
                 return None
             o, i = r.choice(options)
             where = f" WHERE {self.cond(inner.cols, 1)}" if self.chance(0.5) else ""
-            neg = "NOT " if self.chance(0.4) else ""
+            neg = "NOT " if self.chance(0.4) and not (o.null or i.null) else ""
             self.features.add("not_in_select" if neg else "in_select")
             return f"{o.ref} {neg}IN (SELECT {i.ref} FROM {inner.sql}{where})"
         keys = []
@@ -705,8 +750,7 @@ class Gen:
                 parts.append(self.cond(keys, 0))
                 continue
             a, ka = self.agg_expr(scope)
-            counts_only = self.global_agg and not self.refused  # others NULL on no rows
-            while ka == RATIO or (counts_only and not _only_counts(a)):
+            while ka == RATIO:
                 a, ka = self.agg_expr(scope)
             op = r.choice(["=", "<>", "<", "<=", ">", ">="])
             if ka == DATE:
@@ -729,8 +773,8 @@ class Gen:
         group: list[str] = []
         key_cols: list[Col] = []
         n_keys = r.choice([0, 1, 1, 2, 2, 3]) if scope else 0
-        if (self.nested or self.in_union) and not self.refused:
-            n_keys = max(n_keys, 1)  # no global aggregate below the top (refused)
+        if (self.nested or self.in_union) and self.chance(0.7):
+            n_keys = max(n_keys, 1)  # mostly grouped below the top (global: NULL on no rows)
         all_keys_shown = True
         bucket: list[str] = []
         for c in r.sample(scope, min(n_keys, len(scope))):
@@ -744,8 +788,6 @@ class Gen:
                 all_keys_shown = False
         if group and self.chance(0.05):
             group.append(group[0])  # GROUP BY x, x
-        if not group and (self.nested or self.in_union) and not self.refused:
-            return self.plain_select(depth)  # (only when every column is an AVG)
         if group and self.chance(0.15):  # GROUP BY a CASE bucket alias
             alias = self.fresh("g")
             kind = TEXT if self.chance(0.5) else INT
@@ -874,10 +916,6 @@ def _num_join(a: Kind, b: Kind, op: str) -> Kind:
 
 def _is_column(sql: str) -> bool:
     return all(part.isidentifier() for part in sql.split("."))
-
-
-def _only_counts(sql: str) -> bool:
-    return not any(f"{f}(" in sql for f in ("SUM", "MIN", "MAX", "AVG"))
 
 
 def _date_key(lit: str) -> str:

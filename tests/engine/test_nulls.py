@@ -164,6 +164,43 @@ ORDER_SHAPES = {
 }
 
 
+G = "(SELECT k, COUNT(*) AS n, SUM(x) AS sx FROM q GROUP BY k)"
+OUTER_SHAPES = {
+    "left": f"SELECT p.k, p.x, g.n, g.sx FROM p LEFT JOIN {G} AS g ON p.k = g.k",
+    "left_outer_unique_left": f"SELECT g.k, g.n, p.x, p.s FROM {G} AS g LEFT OUTER JOIN p "
+    "ON g.k = p.k",
+    "right": f"SELECT p.k, p.x, g.k AS gk, g.n FROM p RIGHT JOIN {G} AS g ON p.k = g.k",
+    "right_unique_left": f"SELECT g.n, p.k, p.y FROM {G} AS g RIGHT JOIN p ON p.k = g.k",
+    "full": f"SELECT p.k, p.z, g.k AS gk, g.sx FROM p FULL OUTER JOIN {G} AS g ON p.k = g.k",
+    "full_unique_left": f"SELECT g.k, g.n, p.k AS pk, p.d FROM {G} AS g FULL JOIN p ON p.k = g.k",
+    "left_nullable_key": "SELECT p.k, p.x, g.n FROM p LEFT JOIN (SELECT x, COUNT(*) AS n "
+    "FROM q GROUP BY x) AS g ON p.x = g.x",
+    "full_nullable_keys": "SELECT a.x, a.n, b.y, b.m FROM (SELECT x, COUNT(*) AS n FROM p "
+    "GROUP BY x) AS a FULL JOIN (SELECT y, MAX(z) AS m FROM p GROUP BY y) AS b ON a.x = b.y",
+    "left_on_right_condition": f"SELECT p.k, g.n FROM p LEFT JOIN {G} AS g "
+    "ON p.k = g.k AND g.n > 1 AND g.sx IS NOT NULL",
+    "right_on_left_condition": f"SELECT p.k, g.n FROM {G} AS g RIGHT JOIN p "
+    "ON p.k = g.k AND g.n > 1",
+    "left_using": f"SELECT k, g.n FROM p LEFT JOIN {G} AS g USING (k)",
+    "left_where_unmatched": f"SELECT p.k, p.z FROM p LEFT JOIN {G} AS g ON p.k = g.k "
+    "WHERE g.k IS NULL",
+    "left_then_count": f"SELECT g.k, COUNT(p.x) AS c, COUNT(*) AS n FROM {G} AS g "
+    "LEFT JOIN p ON g.k = p.k GROUP BY g.k",
+    "left_chain": f"SELECT p.k, g.n, h.c FROM p LEFT JOIN {G} AS g ON p.k = g.k "
+    "LEFT JOIN (SELECT s, COUNT(*) AS c FROM q GROUP BY s) AS h ON p.s = h.s",
+    "left_then_inner": f"SELECT p.k, g.n, h.c FROM p LEFT JOIN {G} AS g ON p.k = g.k "
+    "JOIN (SELECT s, COUNT(*) AS c FROM q GROUP BY s) AS h ON p.s = h.s",
+    "left_aggregate_over": f"SELECT COALESCE(g.n, 0) AS n, COUNT(*) AS rows FROM p "
+    f"LEFT JOIN {G} AS g ON p.k = g.k GROUP BY COALESCE(g.n, 0)",
+}
+
+
+@pytest.mark.parametrize("n", [0, 1, 37])
+@pytest.mark.parametrize("shape", sorted(OUTER_SHAPES))
+def test_outer_joins_match_duckdb(shape: str, n: int) -> None:
+    check(OUTER_SHAPES[shape], n)
+
+
 @pytest.mark.parametrize("n", [0, 1, 37])
 @pytest.mark.parametrize("shape", sorted(AGGREGATE_SHAPES))
 def test_null_aggregates_and_joins_match_duckdb(shape: str, n: int) -> None:
@@ -183,6 +220,13 @@ def test_null_order_matches_duckdb(shape: str, n: int) -> None:
         ("SELECT x IN (1, NULL) FROM p", "NULL in an IN"),
         ("SELECT k FROM p WHERE x NOT IN (SELECT x FROM q)", "NOT IN (SELECT …) on the nullable"),
         ("SELECT k FROM q WHERE x NOT IN (SELECT y FROM p)", "NOT IN (SELECT …) on the nullable"),
+        (
+            f"SELECT p.k FROM p LEFT JOIN {G} AS g ON p.k = g.k AND p.z > 0",
+            "LEFT JOIN … ON supports equalities between the two sides and conditions on the "
+            "right side",
+        ),
+        (f"SELECT p.k FROM p FULL JOIN {G} AS g ON p.k = g.k AND g.n > 0", "and no other"),
+        (f"SELECT k FROM p RIGHT JOIN {G} AS g USING (k)", "RIGHT JOIN … USING is not"),
     ],
 )
 def test_refused(sql: str, message: str) -> None:

@@ -189,14 +189,14 @@ REJECTED = [
     ),
     ("SELECT pnr FROM bistand LIMIT 3", "LIMIT needs ORDER BY", "subset", None),
     (
-        "SELECT b.pnr FROM bistand b RIGHT JOIN optout o ON b.pnr = o.pnr",
-        "RIGHT JOIN",
+        "SELECT b.pnr FROM bistand b RIGHT JOIN optout o USING (pnr)",
+        "RIGHT JOIN … USING is not supported",
         "subset",
         None,
     ),
     (
-        "SELECT b.pnr FROM bistand b LEFT JOIN optout o ON b.pnr = o.pnr",
-        "LEFT JOIN is not supported yet",
+        "SELECT b.pnr FROM bistand b LEFT JOIN optout o ON b.pnr = o.pnr AND b.belopp > 0",
+        "LEFT JOIN … ON supports equalities between the two sides and conditions on the right",
         "subset",
         None,
     ),

@@ -186,15 +186,14 @@ def check_subset(tree: exp.Expression) -> None:
             )
         if isinstance(node, exp.Join):
             join_kind = str(node.args.get("kind") or "").upper()
-            if join_kind not in ("", "INNER", "CROSS"):
-                raise _fail("subset", f"{join_kind} JOIN is not supported", node)
             side = (node.args.get("side") or "").upper()
-            if side:
+            if join_kind not in ("", "INNER", "CROSS") and not (side and join_kind == "OUTER"):
+                raise _fail("subset", f"{join_kind} JOIN is not supported", node)
+            if side and not (node.args.get("on") or node.args.get("using")):
+                raise _fail("subset", f"{side} JOIN needs ON or USING", node)
+            if side in ("RIGHT", "FULL") and node.args.get("using"):
                 raise _fail(
-                    "subset",
-                    f"{side} JOIN is not supported yet (use JOIN, or NOT EXISTS "
-                    "for the rows without a match)",
-                    node,
+                    "subset", f"{side} JOIN … USING is not supported (write ON a.k = b.k)", node
                 )
             if join_kind == "CROSS" and (node.args.get("on") or node.args.get("using")):
                 raise _fail("subset", "CROSS JOIN takes no ON or USING", node)
@@ -1152,10 +1151,11 @@ class _Compiler:
             if overlap:
                 raise _fail("bind", f"alias {sorted(overlap)[0]!r} is used twice", join)
             aliases |= set(right.columns)
+            side = str(join.args.get("side") or "").upper()
             if join.args.get("using"):
-                groups[-1] = self.join_using(groups[-1], right, join)
+                groups[-1] = self.join_using(groups[-1], right, join, side)
             elif join.args.get("on") is not None:
-                groups[-1] = self.join(groups[-1], right, _conjuncts(join.args["on"]), join)
+                groups[-1] = self.join(groups[-1], right, _conjuncts(join.args["on"]), join, side)
             else:
                 groups.append(right)
         if len(groups) == 1:
@@ -1203,7 +1203,9 @@ class _Compiler:
             consumed |= {id(c) for c in found}
         return current, consumed
 
-    def join_using(self, left: _Relation, right: _Relation, node: exp.Join) -> _Relation:
+    def join_using(
+        self, left: _Relation, right: _Relation, node: exp.Join, outer: str = ""
+    ) -> _Relation:
         """``JOIN … USING (c, …)``: equality of the columns of that name on both sides; the
         output lists each such column once (the left one), as SQL does."""
         conditions: list[exp.Expression] = []
@@ -1225,7 +1227,7 @@ class _Compiler:
                     this=exp.column(name, table=l_alias), expression=exp.column(name, table=r_alias)
                 )
             )
-        joined = self.join(left, right, conditions, node)
+        joined = self.join(left, right, conditions, node, outer)
         for ident in node.args["using"]:
             r_alias = next(a for a, cols in right.columns.items() if ident.name in cols)
             l_alias = next(a for a, cols in left.columns.items() if ident.name in cols)
@@ -1239,7 +1241,10 @@ class _Compiler:
         right: _Relation,
         conditions: list[exp.Expression],
         node: exp.Expression,
+        side: str = "",
     ) -> _Relation:
+        """``JOIN … ON``: equalities of a column of each side are the keys, the rest a filter;
+        ``side`` LEFT/RIGHT/FULL: an outer join (:meth:`outer_join`)."""
         both = _Relation(left.node, {**left.columns, **right.columns})
         both.merged = {**left.merged, **right.merged}
         both.hidden = left.hidden | right.hidden
@@ -1276,6 +1281,9 @@ class _Compiler:
                 f"a join needs at least one equality between the two sides in ON{hint}",
                 node,
             )
+        if side:
+            padded = self.outer_join(left.node, right.node, keys_l, keys_r, residual, side, node)
+            return _Relation(padded, both.columns, both.merged, both.hidden)
         schema = left.node.schema + right.node.schema
         result: ir.Node = ir.Join(
             schema, left.node, right.node, "inner", tuple(keys_l), tuple(keys_r)
@@ -1285,6 +1293,55 @@ class _Compiler:
                 schema, result, _logic("AND", residual, node) if len(residual) > 1 else residual[0]
             )
         return _Relation(result, both.columns, both.merged, both.hidden)
+
+    def outer_join(
+        self,
+        left: ir.Node,
+        right: ir.Node,
+        keys_l: list[str],
+        keys_r: list[str],
+        conditions: list[ir.Expr],
+        side: str,
+        node: exp.Expression,
+    ) -> ir.Node:
+        """``LEFT``/``RIGHT``/``FULL [OUTER] JOIN`` as the inner join UNION ALL the rows of the
+        preserved side(s) without a match (an anti-join), padded with NULLs. ON conditions
+        other than the key equalities may concern only the side that gets NULLs (LEFT: the
+        right side); they filter that side before the join, which is exact."""
+        names = {"LEFT": {n for n, _ in right.schema}, "RIGHT": {n for n, _ in left.schema}}
+        pushed: list[ir.Expr] = []
+        for cond in conditions:
+            if not _refs(cond) <= names.get(side, set()):
+                other = {"LEFT": "right", "RIGHT": "left"}.get(side)
+                what = f"conditions on the {other} side" if other else "no other conditions"
+                raise _fail(
+                    "subset",
+                    f"{side} JOIN … ON supports equalities between the two sides and {what} "
+                    f"(here {render_expr(cond)})",
+                    node,
+                )
+            pushed.append(cond)
+        if pushed:
+            pred = pushed[0] if len(pushed) == 1 else _logic("AND", pushed, node)
+            if side == "LEFT":
+                right = ir.Filter(right.schema, right, pred)
+            else:
+                left = ir.Filter(left.schema, left, pred)
+        nulls_left, nulls_right = side in ("RIGHT", "FULL"), side in ("LEFT", "FULL")
+        schema = tuple((n, _or_null(t, nulls_left)) for n, t in left.schema) + tuple(
+            (n, _or_null(t, nulls_right)) for n, t in right.schema
+        )
+        inner = ir.Join(
+            left.schema + right.schema, left, right, "inner", tuple(keys_l), tuple(keys_r)
+        )
+        branches = [_widened(inner, [t for _, t in schema])]
+        if nulls_right:  # left rows without a match
+            alone = ir.SemiJoin(left.schema, left, right, tuple(keys_l), tuple(keys_r), True)
+            branches.append(_padded(alone, schema))
+        if nulls_left:  # right rows without a match
+            alone = ir.SemiJoin(right.schema, right, left, tuple(keys_r), tuple(keys_l), True)
+            branches.append(_padded(alone, schema))
+        return ir.UnionAll(schema, tuple(branches))
 
     # -- WHERE with semi/anti joins
 
@@ -1650,6 +1707,28 @@ def _widened(node: ir.Node, types: list[ColumnType]) -> ir.Node:
         (name, ir.ColumnRef(t, name)) for (name, _), t in zip(node.schema, types, strict=True)
     )
     return ir.Project(tuple((name, e.ctype) for name, e in outputs), node, outputs)
+
+
+def _or_null(t: ColumnType, nulls: bool) -> ColumnType:
+    """``t``, nullable if ``nulls`` (an AVG is NULL by its count of 0 and stays as it is)."""
+    return t.with_nulls() if nulls and t.kind != "ratio" else t
+
+
+def _padded(node: ir.Node, schema: ir.Schema) -> ir.Node:
+    """``node``'s columns at the types of ``schema``, the columns it lacks as NULLs (an AVG:
+    a sum and a count of 0)."""
+    have = dict(node.schema)
+    zero = ir.Literal(ir.INT, 0)
+    outputs = tuple(
+        (
+            n,
+            ir.ColumnRef(t, n)
+            if n in have
+            else (ir.Ratio(t, zero, zero) if t.kind == "ratio" else ir.Literal(t, None)),
+        )
+        for n, t in schema
+    )
+    return ir.Project(schema, node, outputs)
 
 
 def _no_null_keys(what: str, columns: Iterable[tuple[str, ColumnType]], node: Any) -> None:

@@ -357,8 +357,9 @@ class Project(Node):
 class Join(Node):
     """Equi-join on ``left_keys[i] = right_keys[i]``; output = left columns then right columns.
 
-    ``kind`` is ``inner`` or ``left``. Which side is unique on its key is
-    decided at run time from the data-preparation checks (PK–FK join).
+    ``kind`` is ``inner`` (outer joins are compiled to an inner join, anti-joins and a
+    UNION ALL with NULL padding). Which side is unique on its key is decided before the run
+    from the data-preparation checks (PK–FK join).
     """
 
     left: Node

@@ -42,8 +42,9 @@ enters a computation (arithmetic, comparison, ``IN``, ``CASE``, aggregates) its 
 is hulled with 0, the value lanes of a NULL (so the rows where it is NULL are covered too,
 their results being masked afterwards). A calendar function (or month shift) replaces a
 NULL date by the lowest date of its range before computing, so NULLs widen nothing there.
-``COALESCE`` and ``NULLIF`` are compiled to ``CASE`` (the hull of their arguments); ``NULL``
-is [0, 0].
+``COALESCE`` and ``NULLIF`` are compiled to ``CASE`` (the hull of their arguments); the
+literal ``NULL`` has no value (as an operand: [0, 0]), so the NULL padding of an outer join
+widens nothing.
 
 The calendar functions and month shifts (:data:`tyst.sql.ir.Stepped`) also need at most
 :data:`MAX_CALENDAR_STEPS` public boundaries within their argument's interval.
@@ -239,8 +240,8 @@ class _Ranges:
     def operand(self, e: ir.Expr, cols: Columns) -> Interval | None:
         """``e``'s interval as an operand: with 0, a NULL's value lanes, when nullable."""
         value = self.expr(e, cols)
-        if value is not None and e.ctype.nullable:
-            return value.hull(Interval(0, 0))
+        if e.ctype.nullable and type_range(e.ctype) is not None:
+            return Interval(0, 0) if value is None else value.hull(Interval(0, 0))
         return value
 
     def expr(self, e: ir.Expr, cols: Columns) -> Interval | None:
@@ -306,7 +307,8 @@ class _Ranges:
         """The interval of ``e``'s date argument (hull over every occurrence of ``e``), within
         real dates (a valid row's date is one)."""
         day = self.expr(e.arg, cols)
-        assert day is not None  # a date (checked by ``types``)
+        if day is None:  # the literal NULL: the result is always NULL
+            day = Interval(0, 0)
         known = self.calendars.get(e)
         day = day if known is None else day.hull(known)
         return Interval(max(day.lo, _DATE_RANGE[0]), min(day.hi, _DATE_RANGE[1]))
@@ -417,8 +419,8 @@ def _hull_all(parts: list[Interval | None]) -> Interval | None:
 
 def _literal(e: ir.Literal) -> Interval | None:
     v = e.value
-    if v is None:  # NULL: value lanes 0
-        return Interval(0, 0) if type_range(e.ctype) is not None else None
+    if v is None:  # NULL: no value (as an operand: 0, see _Ranges.operand)
+        return None
     if isinstance(v, bool):
         return Interval(int(v), int(v))
     if isinstance(v, date):
