@@ -142,7 +142,7 @@ class Col:
     alias: str | None  # None: refer to it unqualified
     name: str
     kind: Kind
-    null: bool = False  # may be NULL (conservative: every column of a derived table)
+    null: bool = False  # may be NULL (every column of a derived table whose query may give one)
 
     @property
     def ref(self) -> str:
@@ -190,6 +190,7 @@ class Gen:
     def __init__(self, seed: int, known_bugs: bool = False) -> None:
         self.rng = random.Random(seed)
         self.known_bugs = known_bugs  # False: avoid the shapes of the open known bugs
+        self.nullish = False  # the query being generated may produce a NULL somewhere
         self.nested = 0  # > 0 while generating a derived table or CTE
         self.global_agg = False  # generating the aggregates of a query without GROUP BY
         self.in_union = False  # generating a UNION branch
@@ -266,6 +267,8 @@ class Gen:
         a, ka = self.num(scope, depth - 1, muls)
         b, kb = self.num(scope, depth - 1, muls)
         nullish = r.random()
+        if nullish < 0.45:
+            self.nullish = True
         if nullish < 0.15:
             self.features.add("case_without_else")
             return f"CASE WHEN {cond} THEN {a} END", ka
@@ -333,6 +336,7 @@ class Gen:
             return self.date_expr(scope, cast=True), DATE
         if k in ("text", "date") and cands and depth > 0 and self.chance(0.15):
             self.features.add("coalesce")
+            self.nullish = True
             return f"COALESCE({r.choice(cands).ref}, {self.literal(kind, False)})", kind
         if k == "text" and self.chance(0.3):
             return self.text_fn(scope, max(depth, 1)), CTEXT
@@ -490,7 +494,9 @@ class Gen:
     def derived(self, depth: int) -> Rel:
         """A derived table or a CTE reference over a random query."""
         self.nested += 1
+        outer_nullish, self.nullish = self.nullish, False
         q = self.query(depth - 1, top=False)
+        null, self.nullish = self.nullish, outer_nullish or self.nullish
         self.nested -= 1
         if all(k[0] in ORDERED_KINDS for k in q.kinds) and self.chance(0.2):
             # top-n below the top: ordering by every column makes the rows kept certain
@@ -510,7 +516,7 @@ class Gen:
             q.unique = [tuple(mapping.get(n, n) for n in u) for u in q.unique]
             renames = f" ({', '.join(new)})"
             self.features.add("alias_list")
-        cols = [Col(alias, n, k, True) for n, k in zip(names, q.kinds, strict=True)]
+        cols = [Col(alias, n, k, null) for n, k in zip(names, q.kinds, strict=True)]
         if self.chance(0.4):
             name = self.fresh("w")
             self.ctes.append((f"{name}{renames}", q))
@@ -538,6 +544,12 @@ class Gen:
         return self.base(r.choice(["inkomst", "sjuk"]))
 
     def from_(self, depth: int) -> Rel:
+        rel = self._from(depth)
+        if any(c.null for c in rel.cols):
+            self.nullish = True
+        return rel
+
+    def _from(self, depth: int) -> Rel:
         rel = self.relation(depth)
         if not self.chance(0.4):
             return rel
@@ -800,6 +812,8 @@ class Gen:
             bucket = [alias]
             self.features.add("group_alias")
         self.global_agg = not group
+        if not group:
+            self.nullish = True  # SUM/MIN/MAX/AVG of no rows
         for _ in range(r.randint(1, 3)):
             sql, kind = self.agg_expr(scope)
             alias = self.fresh("a")
