@@ -136,3 +136,30 @@ def test_text_functions_refused_at_compile_time(sql: str, fragment: str) -> None
         compile_sql(sql, SCHEMAS)
     assert fragment in str(info.value)
     assert "\n" not in str(info.value)
+
+
+NULLABLE = {"t": {"s": T("text"), "n": T("text?"), "i": T("int")}}
+
+
+def test_nullable_text_meets_computed_text_with_sql_nulls() -> None:
+    data = {"t": {"s": ["Abc", "åÄ", "x", "", "ÖL"], "n": ["abc", None, "X", None, "öl"]}}
+    data["t"]["i"] = [1, 2, 3, 4, 5]
+    sql = "SELECT i, n = LOWER(s) AS e, n LIKE '_b%' AS l, n <> LEFT(s, 1) AS d FROM t"
+    _, got = run_mpc(sql, NULLABLE, data)
+    _, want = run_duckdb(sql, NULLABLE, data)
+    assert sorted(got, key=repr) == sorted(want, key=repr)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT LOWER(n) FROM t",
+        "SELECT CASE WHEN i > 1 THEN LOWER(s) END FROM t",
+        "SELECT COALESCE(n, LOWER(s)) FROM t",
+        "SELECT n FROM t UNION ALL SELECT LEFT(s, 2) FROM t",
+    ],
+)
+def test_text_functions_with_nulls_are_refused(sql: str) -> None:
+    with pytest.raises(SqlError, match="NULL") as info:
+        compile_sql(sql, NULLABLE)
+    assert "not supported yet" in str(info.value)
