@@ -163,3 +163,9 @@ def test_text_functions_with_nulls_are_refused(sql: str) -> None:
     with pytest.raises(SqlError, match="NULL") as info:
         compile_sql(sql, NULLABLE)
     assert "not supported yet" in str(info.value)
+
+
+def test_computed_text_on_the_padded_side_of_an_outer_join_is_refused() -> None:
+    sql = "SELECT t.i, d.c FROM t LEFT JOIN (SELECT LOWER(k) AS c, v FROM u) AS d ON t.i = d.v"
+    with pytest.raises(SqlError, match="NULL and computed text"):
+        compile_sql(sql, SCHEMAS)

@@ -194,7 +194,9 @@ class ColumnType:
 
     def with_nulls(self) -> ColumnType:
         """The same type allowing NULL."""
-        return ColumnType(self.kind, self.scale, key_only=self.key_only, nullable=True)
+        return ColumnType(
+            self.kind, self.scale, key_only=self.key_only, nullable=True, derived=self.derived
+        )  # computed text: refused (it has no null indicator)
 
     def same_values(self, other: ColumnType) -> bool:
         """Whether the two types differ at most in nullability."""

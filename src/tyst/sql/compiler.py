@@ -1711,7 +1711,7 @@ def _widened(node: ir.Node, types: list[ColumnType]) -> ir.Node:
 
 def _or_null(t: ColumnType, nulls: bool) -> ColumnType:
     """``t``, nullable if ``nulls`` (an AVG is NULL by its count of 0 and stays as it is)."""
-    return t.with_nulls() if nulls and t.kind != "ratio" else t
+    return _nullable(t) if nulls and t.kind != "ratio" else t
 
 
 def _padded(node: ir.Node, schema: ir.Schema) -> ir.Node:
