@@ -212,6 +212,13 @@ where o_orderkey = l_orderkey and l_shipmode in ('MAIL', 'SHIP')
   and l_receiptdate >= date '1994-01-01' and l_receiptdate < date '1994-01-01' + interval '1' year
 group by l_shipmode
 order by l_shipmode""",
+    "q13": """select c_count, count(*) as custdist
+from (select c_custkey, count(o_orderkey)
+      from customer left outer join orders on c_custkey = o_custkey
+           and o_comment not like '%special%requests%'
+      group by c_custkey) as c_orders (c_custkey, c_count)
+group by c_count
+order by custdist desc, c_count desc""",
     "q16": """select p_brand, p_type, p_size, count(distinct ps_suppkey) as supplier_cnt
 from partsupp, part
 where p_partkey = ps_partkey and p_brand <> 'Brand#45' and p_type not like 'MEDIUM POLISHED%'

@@ -1753,8 +1753,9 @@ def _disjuncts(e: exp.Expression) -> list[exp.Expression]:
 
 def _factor_or(cond: exp.Expression) -> exp.Expression:
     """Every top-level ``OR`` conjunct of ``cond`` with the conjuncts common to all its
-    disjuncts pulled out: ``(A AND X) OR (A AND Y)`` is ``A AND (X OR Y)`` (two-valued logic;
-    v1 has no NULLs), and ``A OR (A AND X)`` is ``A``. Common means the same SQL text."""
+    disjuncts pulled out: ``(A AND X) OR (A AND Y)`` is ``A AND (X OR Y)`` (also in SQL's
+    three-valued logic, which is distributive), and ``A OR (A AND X)`` is ``A``. Common means
+    the same SQL text."""
     out: list[exp.Expression] = []
     for conj in _conjuncts(cond):
         branches = _disjuncts(conj)
