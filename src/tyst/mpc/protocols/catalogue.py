@@ -21,6 +21,7 @@ from tyst.mpc.protocols import (
     circuits,
     compare,
     conversion,
+    division,
     shuffle,
     sort,
 )
@@ -43,6 +44,7 @@ SECTIONS: list[tuple[str, ModuleType, list[str]]] = [
     ),
     ("Conversions", conversion, ["a2b", "b2a", "bit_to_arith"]),
     ("Comparisons and selection", compare, ["msb", "lt", "gt", "le", "ge", "eq", "ne", "select"]),
+    ("Division", division, ["divide_public", "divide"]),
     ("Shuffle", shuffle, ["shuffle", "permutation_from_prg"]),
     ("Sort", sort, ["sort"]),
 ]

@@ -1,0 +1,88 @@
+"""Restoring division over shares equals Python's exact integer division (quotient, remainder)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.mpc.harness import run3
+from tyst.mpc.party import Party
+from tyst.mpc.protocols import arithmetic as A
+from tyst.mpc.protocols import division as D
+from tyst.ring.words import from_signed, to_signed
+
+SIZES = [0, 1, 7, 1001]
+"""Division costs ~10 rounds per quotient bit: sizes 0, 1, odd and ~10^3 keep the suite fast."""
+
+
+def _dividends(n: int, bound: int, rng: np.random.Generator) -> np.ndarray:
+    x = rng.integers(0, bound + 1, n, dtype=np.int64) if bound else np.zeros(n, np.int64)
+    edges = [0, 1, bound, max(bound - 1, 0)]
+    x[: min(n, len(edges))] = edges[: min(n, len(edges))]
+    return x
+
+
+def _run_public(x: np.ndarray, divisor: int, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    def program(p: Party) -> tuple[np.ndarray, np.ndarray]:
+        xs = A.share_input(p, 0, from_signed(x) if p.index == 0 else None)
+        q, r = D.divide_public(p, xs, divisor, bound)
+        return A.reveal_all(p, q), A.reveal_all(p, r)
+
+    q, r = run3(program)[1]
+    return to_signed(q), to_signed(r)
+
+
+def _run_secret(
+    x: np.ndarray, d: np.ndarray, bound: int, d_low: int, d_high: int
+) -> tuple[np.ndarray, np.ndarray]:
+    def program(p: Party) -> tuple[np.ndarray, np.ndarray]:
+        xs = A.share_input(p, 0, from_signed(x) if p.index == 0 else None)
+        ds = A.share_input(p, 1, from_signed(d) if p.index == 1 else None)
+        q, r = D.divide(p, xs, ds, bound, d_low, d_high)
+        return A.reveal_all(p, q), A.reveal_all(p, r)
+
+    q, r = run3(program)[2]
+    return to_signed(q), to_signed(r)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize(
+    ("divisor", "bound"), [(1, 1000), (7, 10**6), (10, 10**18), (3, D.LIMIT), (10**9, 5), (2, 0)]
+)
+def test_public_divisor(n: int, divisor: int, bound: int) -> None:
+    rng = np.random.default_rng(n + divisor)
+    x = _dividends(n, bound, rng)
+    q, r = _run_public(x, divisor, bound)
+    want = [divmod(int(v), divisor) for v in x]
+    assert q.tolist() == [w[0] for w in want]
+    assert r.tolist() == [w[1] for w in want]
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize(
+    ("bound", "d_low", "d_high"),
+    [
+        (1000, 1, 1000),  # no clamping: d·2^i stays small
+        (10**12, 1, 10**12),  # clamped steps: d_high·2^i passes 2^62
+        (D.LIMIT, 1, D.LIMIT),  # the whole range
+        (10**6, 999, 1001),  # few quotient bits
+        (5, 7, 100),  # the divisor always exceeds the dividend: q = 0
+    ],
+)
+def test_secret_divisor(n: int, bound: int, d_low: int, d_high: int) -> None:
+    rng = np.random.default_rng(n + d_low)
+    x = _dividends(n, bound, rng)
+    d = rng.integers(d_low, d_high + 1, n, dtype=np.int64)
+    edges = [d_low, d_high, d_low, 1 if d_low == 1 else d_high]
+    d[: min(n, 4)] = edges[: min(n, 4)]
+    q, r = _run_secret(x, d, bound, d_low, d_high)
+    want = [divmod(int(a), int(b)) for a, b in zip(x, d, strict=True)]
+    assert q.tolist() == [w[0] for w in want]
+    assert r.tolist() == [w[1] for w in want]
+
+
+def test_bounds_are_checked() -> None:
+    with pytest.raises(ValueError, match="dividend bound"):
+        D._check(D.LIMIT + 1, 1, 1)
+    with pytest.raises(ValueError, match="positive"):
+        D._check(10, 0, 5)
