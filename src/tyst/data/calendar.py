@@ -72,8 +72,24 @@ def boundary_count(low: int, high: int, what: str) -> int:
     return len(starts(low, high, UNIT_OF[what])) - 1
 
 
+WEEKDAYS = {"dow": 4, "isodow": 3}
+"""Per weekday field, the shift that makes ``(d + shift) mod 7`` its value (minus 1 for
+``isodow``) for d in days since 1970-01-01, a Thursday: DOW has Sunday = 0 … Saturday = 6,
+ISODOW Monday = 1 … Sunday = 7 (DuckDB's ``dayofweek``/``isodow``)."""
+
+
+def weekday_base(low: int, what: str) -> int:
+    """The last day ≤ ``low`` whose ``what`` (``dow``/``isodow``) is the week's first value:
+    for every d ≥ that base, the field is (d − base) mod 7 (+ 1 for ``isodow``)."""
+    return low - (low + WEEKDAYS[what]) % 7
+
+
 def value_of(day: date, what: str) -> int | date:
     """``what`` (a field or ``trunc_`` unit) of one public date, as SQL defines it."""
+    if what == "dow":
+        return day.isoweekday() % 7
+    if what == "isodow":
+        return day.isoweekday()
     if what == "year":
         return day.year
     if what == "quarter":

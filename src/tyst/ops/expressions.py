@@ -32,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 
-from tyst.data.calendar import Steps, shift_steps, steps
+from tyst.data.calendar import Steps, shift_steps, steps, weekday_base
 from tyst.data.types import (
     DERIVED_TEXT,
     ColumnType,
@@ -42,8 +42,8 @@ from tyst.data.types import (
     text_lanes,
 )
 from tyst.mpc.party import Party
-from tyst.mpc.protocols import boolean, compare, conversion
-from tyst.mpc.protocols.arithmetic import mul
+from tyst.mpc.protocols import boolean, compare, conversion, division
+from tyst.mpc.protocols.arithmetic import mul, mul_many
 from tyst.mpc.shares import AShare, BShare, add_public, concat_a, public_a
 from tyst.relational import strings
 from tyst.relational.table import SharedColumn, SharedTable
@@ -126,6 +126,13 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
         "function of K comparisons with public days of d's declared range (month starts and "
         "clamped days)",
         "10 (K comparisons batched, bit injection)",
+    ),
+    ir.Divide: ExprSpec(
+        "`a / b` (exact quotient rounded half away from zero; `ROUND(x, s)`, narrowing `CAST`), "
+        "`a // b`, `a % b`: restoring division (tyst.mpc.protocols.division), k quotient bits "
+        "from the public bounds; a quotient compared is cross-multiplied instead",
+        "10·k (public divisor), 11·k (+ 11) secret; + 11 when the dividend can be negative; "
+        "compared: 1 + 8",
     ),
     ir.Ratio: ExprSpec("`AVG` as a sum and a count; only the recipient divides", "0"),
     ir.IsNull: ExprSpec("`x IS [NOT] NULL` (the null indicator lane)", "0"),
@@ -231,6 +238,8 @@ class Evaluator:
             return strings.derived_column(self.party, self._words(e))
         if isinstance(e, ir.TextLength):
             return SharedColumn(e.ctype, (strings.char_length(self.party, self._words(e.arg)),))
+        if isinstance(e, ir.Divide):
+            return SharedColumn(e.ctype, (self._divide(e),))
         if isinstance(e, ir.Ratio):  # AVG: numerator (at its own scale) and count
             num = self.evaluate(e.numerator).lanes[0]
             den = self.evaluate(e.denominator).lanes[0]
@@ -284,10 +293,14 @@ class Evaluator:
             t_arg, g_arg = self._truth(e.arg)
             value = self._one_minus(g_arg)
             return SharedColumn(t, (value, g_arg - t_arg))
-        if isinstance(e, ir.Arith | ir.Compare | ir.InList | ir.Like | ir.Stepped):
-            operands = (e.left, e.right) if isinstance(e, ir.Arith | ir.Compare) else (e.arg,)
+        if isinstance(e, ir.Arith | ir.Compare | ir.InList | ir.Like | ir.Stepped | ir.Divide):
+            operands = (
+                (e.left, e.right) if isinstance(e, ir.Arith | ir.Compare | ir.Divide) else (e.arg,)
+            )
             null = self._any_null(operands)
-            if isinstance(e, ir.Arith):
+            if isinstance(e, ir.Divide):  # a NULL divisor's 0 gives any word: masked below
+                raw = self._divide(e)
+            elif isinstance(e, ir.Arith):
                 raw = self._arith(e)
                 if e.op == "*":  # a NULL operand's value is 0: so is the product
                     return SharedColumn(t, (raw, null))
@@ -351,6 +364,11 @@ class Evaluator:
         assert e.low is not None  # filled in by the compiler
         assert e.high is not None
         day = self._null_as_low(e, self.evaluate(e.arg).lanes[0])
+        if e.what in ("dow", "isodow"):  # (d − base) mod 7 with base ≤ low, a week's start
+            base = weekday_base(e.low, e.what)
+            shifted = add_public(self.party.index, day, -base)
+            _, weekday = division.divide_public(self.party, shifted, 7, e.high - base)
+            return add_public(self.party.index, weekday, 1) if e.what == "isodow" else weekday
         value = self._stepped(day, steps(e.low, e.high, e.what))
         if e.what in ("day", "month_day"):
             value = add_public(self.party.index, day - value, 1)
@@ -384,6 +402,112 @@ class Evaluator:
             for i in range(k):
                 value = value + weighted[i * n : (i + 1) * n]
         return value
+
+    def _divide(self, e: ir.Divide) -> AShare:
+        """Quotient or remainder of N = A·f by D = B·g (:meth:`ir.Divide.factors`): the
+        magnitudes are divided (``/``: ⌊(2|N| + |D|) / 2|D|⌋, half away from zero), then the
+        signs are put back: the dividend's (secret unless it is never negative) and the
+        divisor's (public, or secret for ``NULLIF(d, 0)``); a remainder keeps the dividend's."""
+        p, plan = self.party, e.bounds()
+        f, g = e.factors()
+        num = self.evaluate(e.left).lanes[0]
+        num = num if f == 1 else num.mul_public(f)
+        den_value = 0
+        den: AShare | None = None
+        if isinstance(e.right, ir.Literal):
+            den_value = abs(int(Decimal(str(e.right.value)).scaleb(e.right.ctype.scale)) * g)
+        else:
+            den = self.evaluate(e.right).lanes[0]
+            den = den if g == 1 else den.mul_public(g)
+            den = -den if plan.divisor_negative else den
+        num, den, signs = self._magnitudes(num, den, plan)
+        if e.op == "/":  # round half away from zero
+            if den is None:
+                num = add_public(p.index, num.shift_left(1), den_value)
+                den_value *= 2
+            else:
+                num = num.shift_left(1) + den
+                den = den.shift_left(1)
+        if den is None:
+            q, r = division.divide_public(p, num, den_value, plan.bound)
+        else:
+            q, r = division.divide(p, num, den, plan.bound, plan.low, plan.high)
+        if e.op == "%":
+            out, sign = r, signs[0]
+        else:
+            out, sign = q, _xor_bits(p, signs)
+        if sign is not None:
+            out = out - mul(p, sign, out).shift_left(1)
+        return -out if plan.divisor_negative and e.op != "%" else out
+
+    def _magnitudes(
+        self, num: AShare, den: AShare | None, plan: ir.DivisionBounds
+    ) -> tuple[AShare, AShare | None, list[AShare | None]]:
+        """|N| and |D| with the secret signs taken out (x − 2·[x < 0]·x; the sign bits of both
+        in one batch), and the 0/1 sign of each (None: known non-negative)."""
+        p, n = self.party, self.n
+        parts = [
+            x
+            for x, secret in (
+                (num, not plan.numerator_nonnegative),
+                (den, plan.divisor_sign_secret),
+            )
+            if secret and x is not None
+        ]
+        if not parts:
+            return num, den, [None, None]
+        bits = conversion.bit_to_arith(p, compare.msb(p, concat_a(parts)))
+        signs = [bits[i * n : (i + 1) * n] for i in range(len(parts))]
+        products = mul(p, bits, concat_a(parts))
+        absolute = [x - products[i * n : (i + 1) * n].shift_left(1) for i, x in enumerate(parts)]
+        out: list[AShare | None] = []
+        if not plan.numerator_nonnegative:
+            num, sign_n = absolute.pop(0), signs.pop(0)
+            out.append(sign_n)
+        else:
+            out.append(None)
+        if plan.divisor_sign_secret and den is not None:
+            den = absolute.pop(0)
+            out.append(signs.pop(0))
+        else:
+            out.append(None)
+        return num, den, out
+
+    def _quotient_compare(self, op: str, left: ir.Expr, right: ir.Expr) -> BShare:
+        """``L op R`` with a quotient on a side, exactly: each side as num/den (a plain value
+        C at scale s is C / 10^s; A / B is A·10^sb / B·10^sa), then L_num·R_den op R_num·L_den,
+        the order flipped when the denominators' (public) signs differ."""
+        p = self.party
+        sides: list[tuple[AShare, AShare | int]] = []
+        negative = False
+        for side in (left, right):
+            if isinstance(side, ir.Divide) and side.op == "/" and not side.declared:
+                assert side.right_range is not None  # filled in by the compiler
+                num = self.evaluate(side.left).lanes[0].mul_public(10**side.right.ctype.scale)
+                den = self.evaluate(side.right).lanes[0].mul_public(10**side.left.ctype.scale)
+                low, high = side.right_range
+                if low < 0 < high:  # NULLIF(d, 0): n/d = (n·s)/(d·s) with s = ±1 = sign(d)
+                    sign = conversion.bit_to_arith(p, compare.msb(p, den))
+                    flipped = mul(p, concat_a([sign, sign]), concat_a([num, den])).shift_left(1)
+                    num, den = num - flipped[: self.n], den - flipped[self.n :]
+                negative ^= high < 0
+                sides.append((num, den))
+            else:
+                sides.append((self.evaluate(side).lanes[0], 10**side.ctype.scale))
+        (ln, ld), (rn, rd) = sides
+        pairs: list[tuple[AShare, AShare]] = []
+        products: list[AShare | None] = []
+        for x, y in ((ln, rd), (rn, ld)):
+            if isinstance(y, int):
+                products.append(x.mul_public(y))
+            else:
+                pairs.append((x, y))
+                products.append(None)
+        done = iter(mul_many(p, pairs))
+        a, b = (x if x is not None else next(done) for x in products)
+        if negative:
+            a, b = b, a
+        return self._compare_words(op, a, b)
 
     def _case(self, e: ir.Case) -> SharedColumn:
         result = self._as_type(e.default, e.ctype)
@@ -489,8 +613,13 @@ class Evaluator:
                 b = self.evaluate(right).lanes[: right.ctype.value_key_lanes]
             equal = _equal_lanes(self.party, list(a), list(b))
             return equal if op == "=" else compare.not_bit(self.party, equal)
+        if any(isinstance(s, ir.Divide) and s.op == "/" and not s.declared for s in (left, right)):
+            return self._quotient_compare(op, left, right)
         scale = max(left.ctype.scale, right.ctype.scale)
         x, y = self._scaled(left, scale), self._scaled(right, scale)
+        return self._compare_words(op, x, y)
+
+    def _compare_words(self, op: str, x: AShare, y: AShare) -> BShare:
         if op == "=":
             return compare.eq(self.party, x, y)
         if op == "<>":
@@ -504,6 +633,17 @@ class Evaluator:
         if op == ">=":
             return compare.ge(self.party, x, y)
         raise ValueError(f"unknown comparison {op}")
+
+
+def _xor_bits(party: Party, signs: list[AShare | None]) -> AShare | None:
+    """The XOR of 0/1 sharings (a + b − 2ab; None: a known 0)."""
+    known = [s for s in signs if s is not None]
+    if not known:
+        return None
+    result = known[0]
+    for other in known[1:]:
+        result = result + other - mul(party, result, other).shift_left(1)
+    return result
 
 
 def _mul_lanes(party: Party, c: AShare, lanes: list[AShare]) -> list[AShare]:

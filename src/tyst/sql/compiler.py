@@ -33,7 +33,7 @@ from tyst.data.types import DERIVED_TEXT, TEXT_MAX_BYTES, ColumnType
 from tyst.sql import ir
 from tyst.sql.errors import SqlError, position
 from tyst.sql.explain import render_expr
-from tyst.sql.ranges import TableBounds, check_ranges
+from tyst.sql.ranges import Found, Interval, TableBounds, check_ranges
 
 TableSchemas = Mapping[str, Mapping[str, ColumnType]]
 
@@ -46,14 +46,17 @@ _SUPPORTED = (
     exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Interval, exp.Var,
     exp.Like, exp.Abs, exp.Round, exp.DataTypeParam, exp.Extract, exp.Year, exp.Quarter,
     exp.Month, exp.Day, exp.Anonymous, exp.TimestampTrunc, exp.DateTrunc, exp.Null, exp.Is,
-    exp.Coalesce, exp.Nullif, exp.DateDiff, exp.LastDay,
-    exp.Substring, exp.Left, exp.Lower, exp.Upper, exp.Length, exp.DPipe, exp.Concat,
+    exp.Coalesce, exp.Nullif, exp.DateDiff, exp.LastDay, exp.Div,
+    exp.Substring, exp.Left, exp.Lower, exp.Upper, exp.Length, exp.DPipe, exp.Concat, exp.IntDiv,
+    exp.Mod, exp.DayOfWeek, exp.DayOfWeekIso,
 )  # fmt: skip
 _CALENDAR_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.Year: "year",
     exp.Quarter: "quarter",
     exp.Month: "month",
     exp.Day: "day",
+    exp.DayOfWeek: "dow",
+    exp.DayOfWeekIso: "isodow",
 }
 _CAST_TARGETS = (exp.DataType.Type.DATE, exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGINT)
 _INTERVAL_DAYS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
@@ -68,6 +71,9 @@ _COMPARE_OPS: dict[type[exp.Expression], str] = {
     exp.GTE: ">=",
 }
 _ARITH_OPS: dict[type[exp.Expression], str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*"}
+_DIVIDE_OPS: dict[type[exp.Expression], str] = {exp.Div: "/", exp.IntDiv: "//", exp.Mod: "%"}
+QUOTIENT_SCALE = 6
+"""The decimals of ``a / b`` unless ``ROUND``/``CAST`` choose: max(6, the dividend's)."""
 _MAX_SCALE = 18
 
 
@@ -454,6 +460,8 @@ def _bind_expr(
             return _arith("-", ir.Literal(ir.INT, 0), inner, e)
         if isinstance(e, exp.Add | exp.Sub) and isinstance(e.expression, exp.Interval):
             return _date_shift(_ARITH_OPS[type(e)], rec(e.this), e.expression, e)
+        if type(e) in _DIVIDE_OPS:
+            return _divide(_DIVIDE_OPS[type(e)], rec(e.this), rec(e.expression), e)
         if type(e) in _ARITH_OPS:
             return _arith(_ARITH_OPS[type(e)], rec(e.this), rec(e.expression), e)
         if type(e) in _COMPARE_OPS:
@@ -516,8 +524,7 @@ def _no_ratio(*exprs: ir.Expr, node: Any) -> None:
     if any(isinstance(e, ir.Ratio) for e in exprs):
         raise _type_error(
             node,
-            "AVG can only be returned by the final SELECT in v1, not compared, ordered or "
-            "computed with; use SUM(x) and COUNT(x) instead",
+            "AVG is not supported here yet; use SUM(x) / COUNT(x)",
         )
 
 
@@ -532,8 +539,8 @@ def _calendar(day: ir.Expr, what: str, node: Any, *, internal: bool = False) -> 
         shown = what.removeprefix("trunc_").upper()
         raise _fail(
             "subset",
-            f"{shown} is not supported here (EXTRACT/DATE_PART: YEAR, QUARTER, MONTH, DAY; "
-            "DATE_TRUNC: year, quarter, month, week)",
+            f"{shown} is not supported here (EXTRACT/DATE_PART: YEAR, QUARTER, MONTH, DAY, DOW, "
+            "ISODOW; DATE_TRUNC: year, quarter, month, week)",
             node,
         )
     day = _typed_null(day, ir.DATE)
@@ -612,27 +619,29 @@ def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
         if x.ctype.kind != "date":
             raise _type_error(node, "CAST to DATE needs a date or a date literal", x)
         return x
+    if isinstance(x, ir.Ratio):
+        x = _avg(x)
     if not x.ctype.is_numeric:
         raise _type_error(node, "CAST to a number needs a number", x)
     if to.is_type(exp.DataType.Type.BIGINT):
-        if x.ctype.kind != "int":
+        if x.ctype.kind == "int":
+            return x
+        if isinstance(x, ir.Divide | ir.Ratio) and x.ctype.kind != "int":
             raise _fail(
                 "subset",
-                "CAST of a decimal to BIGINT rounds, which is not supported yet",
+                "CAST of a quotient to BIGINT rounds DuckDB's double half to even; write "
+                "ROUND(a / b, 0) or a // b",
                 node,
             )
-        return x
+        return _rounded(x, ir.INT)  # DuckDB: a decimal rounds half away from zero
     params = [p.this for p in to.expressions]
     scale = int(params[1].this) if len(params) > 1 else (0 if params else 3)  # DuckDB: (18, 3)
     if scale > _MAX_SCALE:
         raise _type_error(node, f"DECIMAL scale {scale}: at most {_MAX_SCALE}")
+    if isinstance(x, ir.Divide) and x.op == "/":  # the quotient at the declared scale
+        return _rescaled(x, scale)
     if scale < x.ctype.scale:
-        raise _fail(
-            "subset",
-            f"CAST to DECIMAL with {scale} decimals rounds {_text(x)} ({x.ctype}), which is not "
-            "supported yet",
-            node,
-        )
+        return _rounded(x, ColumnType("decimal", scale))
     if scale == x.ctype.scale and x.ctype.kind == "decimal":
         return x
     one = ir.Literal(ColumnType("decimal", scale - x.ctype.scale), Decimal(1))
@@ -640,7 +649,8 @@ def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
 
 
 def _round(x: ir.Expr, node: exp.Round) -> ir.Expr:
-    """``ROUND(x, d)`` where it changes nothing (d at least x's decimals); else refused."""
+    """``ROUND(x, d)``, 0 ≤ d: x rounded half away from zero to d decimals (DuckDB's decimal
+    rounding; unchanged when x has at most d); of a quotient, the quotient at d decimals."""
     if not x.ctype.is_numeric:
         raise _type_error(node, "ROUND needs a number", x)
     digits = node.args.get("decimals")
@@ -648,16 +658,64 @@ def _round(x: ir.Expr, node: exp.Round) -> ir.Expr:
         places = 0
     elif isinstance(digits, exp.Literal) and not digits.is_string:
         places = int(digits.this)
+    elif isinstance(digits, exp.Neg) and isinstance(digits.this, exp.Literal):
+        places = -1  # ROUND(x, -k): to tens, hundreds …
     else:
         raise _fail("subset", "ROUND needs a literal number of decimals", node)
+    if places < 0:
+        raise _fail("subset", "ROUND to a negative number of decimals is not supported", node)
+    if places > _MAX_SCALE:
+        raise _type_error(node, f"ROUND to {places} decimals: at most {_MAX_SCALE}")
+    if isinstance(x, ir.Ratio):
+        x = _avg(x)
+    if isinstance(x, ir.Divide) and x.op == "/":
+        return _rescaled(x, places)
     if places < x.ctype.scale:
-        raise _fail(
-            "subset",
-            f"ROUND to {places} decimals of {_text(x)} ({x.ctype}) rounds, which is not "
-            "supported yet",
-            node,
-        )
+        return _rounded(x, ColumnType("decimal", places))
     return x
+
+
+def _rounded(x: ir.Expr, ctype: ColumnType) -> ir.Expr:
+    """x rounded half away from zero to ``ctype``'s (fewer) decimals: x / 1 at that scale."""
+    return ir.Divide(_maybe_null(ctype, x), "/", x, ir.Literal(ir.INT, 1), declared=True)
+
+
+def _rescaled(q: ir.Divide, scale: int) -> ir.Divide:
+    """The quotient ``q`` at the declared ``scale`` (rounded once, there)."""
+    return replace(q, ctype=_maybe_null(ColumnType("decimal", scale), q), declared=True)
+
+
+def _avg(r: ir.Ratio) -> ir.Divide:
+    """AVG computed with: the exact quotient SUM / COUNT (see :func:`_divide`)."""
+    scale = max(QUOTIENT_SCALE, r.ctype.scale)
+    return ir.Divide(ColumnType("decimal", scale), "/", r.numerator, r.denominator)
+
+
+def _divide(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
+    """``a / b`` (a decimal: the exact quotient rounded half away from zero to max(6, a's)
+    decimals), ``a // b`` (ints, truncated toward zero), ``a % b`` (the dividend's sign).
+    The divisor must provably exclude 0 (checked by the ``ranges`` pass)."""
+    a = _avg(a) if isinstance(a, ir.Ratio) else a
+    b = _avg(b) if isinstance(b, ir.Ratio) else b
+    a, b = _typed_null(a, b.ctype), _typed_null(b, a.ctype)
+    if ir.is_null_literal(a) or ir.is_null_literal(b):  # NULL in, NULL out
+        kind = ir.INT if op == "//" else ColumnType("decimal", max(QUOTIENT_SCALE, a.ctype.scale))
+        return ir.Literal(kind.with_nulls(), None)
+    for side in (a, b):
+        if not side.ctype.is_numeric:
+            raise _type_error(node, f"'{op}' needs numbers", side)
+    if op == "//":
+        if a.ctype.kind != "int" or b.ctype.kind != "int":
+            raise _type_error(node, "'//' needs int operands (use ROUND(a / b, 0) for decimals)")
+        return ir.Divide(_maybe_null(ir.INT, a, b), op, a, b)
+    if op == "%":
+        scale = max(a.ctype.scale, b.ctype.scale)
+        ctype = ir.INT if scale == 0 and a.ctype.kind == b.ctype.kind == "int" else None
+        return ir.Divide(_maybe_null(ctype or ColumnType("decimal", scale), a, b), op, a, b)
+    if _fraction(a) or _fraction(b):
+        return _fraction_arith("/", a, b, node)
+    ctype = ColumnType("decimal", max(QUOTIENT_SCALE, a.ctype.scale))
+    return ir.Divide(_maybe_null(ctype, a, b), op, a, b)
 
 
 def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.Expr:
@@ -703,8 +761,46 @@ def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.
     return ir.Arith(_maybe_null(ir.DATE, day), op, day, ir.Literal(ir.INT, days))
 
 
+def _fraction(e: ir.Expr) -> bool:
+    """An undeclared quotient ``n / d``: arithmetic on it stays a fraction (rounded once)."""
+    return isinstance(e, ir.Divide) and e.op == "/" and not e.declared
+
+
+def _parts(e: ir.Expr) -> tuple[ir.Expr, ir.Expr | None]:
+    """(numerator, denominator) of a quotient; (e, None) for any other value."""
+    if isinstance(e, ir.Divide) and _fraction(e):
+        return e.left, e.right
+    return e, None
+
+
+def _fraction_arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
+    """``+ - * /`` with a quotient operand, as one quotient: n1/d1 ± n2/d2 = (n1·d2 ± n2·d1) /
+    (d1·d2), products and quotients likewise, so the result is rounded once, like DuckDB's
+    double (and not from a rounded quotient). Its scale is the larger of the operands'."""
+    (n1, d1), (n2, d2) = _parts(a), _parts(b)
+    scale = max(a.ctype.scale, b.ctype.scale, QUOTIENT_SCALE)
+
+    def times(x: ir.Expr, y: ir.Expr | None) -> ir.Expr:
+        return x if y is None else _arith("*", x, y, node)
+
+    if op == "*":
+        num, den = _arith("*", n1, n2, node), times(d1, d2) if d1 is not None else d2
+    elif op == "/":
+        num, den = times(n1, d2), times(d1, n2) if d1 is not None else n2
+    else:
+        num = _arith(op, times(n1, d2), times(n2, d1), node)
+        den = times(d1, d2) if d1 is not None else d2
+    assert den is not None  # one side is a quotient
+    if scale > _MAX_SCALE or num.ctype.scale > _MAX_SCALE or den.ctype.scale > _MAX_SCALE:
+        raise _type_error(node, f"the quotient needs more than {_MAX_SCALE} decimals")
+    return ir.Divide(_maybe_null(ColumnType("decimal", scale), num, den), "/", num, den)
+
+
 def _arith(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
-    _no_ratio(a, b, node=node)
+    a = _avg(a) if isinstance(a, ir.Ratio) else a
+    b = _avg(b) if isinstance(b, ir.Ratio) else b
+    if (_fraction(a) or _fraction(b)) and a.ctype.is_numeric and b.ctype.is_numeric:
+        return _fraction_arith(op, a, b, node)
     a = _typed_null(a, ir.INT if b.ctype.kind == "date" else b.ctype)
     b = _typed_null(b, ir.INT if a.ctype.kind == "date" else a.ctype)
     out = _maybe_null(_arith_type(op, a, b, node), a, b)
@@ -741,7 +837,8 @@ def _arith_type(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ColumnType:
 
 
 def _compare(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
-    _no_ratio(a, b, node=node)
+    a = _avg(a) if isinstance(a, ir.Ratio) else a  # compared exactly (ranges, evaluator)
+    b = _avg(b) if isinstance(b, ir.Ratio) else b
     a, b = _typed_null(a, b.ctype), _typed_null(b, a.ctype)
     a = _coerce_literal(a, b.ctype, node)
     b = _coerce_literal(b, a.ctype, node)
@@ -906,6 +1003,7 @@ def _concat(args: list[ir.Expr], node: Any) -> ir.Expr:
 def _in_list(
     arg: ir.Expr, node: exp.In, *, negated: bool, rec: Callable[[exp.Expression], ir.Expr]
 ) -> ir.Expr:
+    arg = _avg(arg) if isinstance(arg, ir.Ratio) else arg
     values = []
     for item in node.expressions:
         v = _coerce_literal(rec(item), arg.ctype, item)
@@ -932,7 +1030,9 @@ def _case(node: exp.Case, rec: Callable[[exp.Expression], ir.Expr]) -> ir.Expr:
         results.append(value)
     given = node.args.get("default")
     default = rec(given) if given is not None else ir.Literal(ir.NULL_INT, None)  # no ELSE: NULL
-    _no_ratio(default, *results, node=node)
+    default = _avg(default) if isinstance(default, ir.Ratio) else default
+    results = [_avg(v) if isinstance(v, ir.Ratio) else v for v in results]
+    whens = [(c, _avg(v) if isinstance(v, ir.Ratio) else v) for c, v in whens]
     typed = [r for r in (*results, default) if not ir.is_null_literal(r)]
     if not typed:
         return ir.Literal(ir.NULL_INT, None)
@@ -1879,6 +1979,20 @@ def _refs(e: ir.Expr) -> set[str]:
     return out
 
 
+def _with_bounds(e: ir.Expr, found: Found) -> ir.Expr:
+    """``e`` with the public bounds the ``ranges`` pass found for it written in (looked up
+    without the bounds already written into its sub-expressions)."""
+    if not isinstance(e, ir.Calendar | ir.MonthShift | ir.Divide):
+        return e
+    fact = found.get(ir.without_bounds(e))
+    if isinstance(e, ir.Calendar | ir.MonthShift) and isinstance(fact, Interval):
+        return replace(e, low=fact.lo, high=fact.hi)
+    if isinstance(e, ir.Divide) and isinstance(fact, tuple):
+        a, b = fact
+        return replace(e, left_range=(a.lo, a.hi), right_range=(b.lo, b.hi))
+    return e
+
+
 def compile_sql(
     sql: str,
     tables: TableSchemas,
@@ -1895,14 +2009,7 @@ def compile_sql(
     check_subset(tree)
     compiler = _Compiler(tables, min_group_size, tree)
     plan = compiler.query(tree, {})
-    calendars = check_ranges(plan, bounds or {})
-    if calendars:  # the public date bounds each calendar function is computed within
-        plan = ir.map_expressions(
-            plan,
-            lambda e: (
-                replace(e, low=calendars[key].lo, high=calendars[key].hi)
-                if isinstance(e, ir.Stepped) and (key := ir.without_bounds(e)) in calendars
-                else e
-            ),
-        )
+    found = check_ranges(plan, bounds or {})
+    if found:  # the public bounds calendar functions and divisions are computed within
+        plan = ir.map_expressions(plan, lambda e: _with_bounds(e, found))
     return ir.CompiledQuery(plan, sql, tuple(compiler.used_tables))

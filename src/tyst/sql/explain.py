@@ -49,6 +49,11 @@ def render_expr(e: ir.Expr) -> str:
         return f"EXTRACT({e.what.upper()} FROM {render_expr(e.arg)})"
     if isinstance(e, ir.MonthShift):
         return f"({render_expr(e.arg)} + INTERVAL '{e.months}' MONTH)"
+    if isinstance(e, ir.Divide):
+        shown = f"({render_expr(e.left)} {e.op} {render_expr(e.right)})"
+        if isinstance(e.right, ir.Literal) and e.right.value == 1 and e.declared:
+            shown = render_expr(e.left)  # ROUND(x, s) or a narrowing CAST
+        return f"ROUND({shown}, {e.ctype.scale})" if e.declared else shown
     if isinstance(e, ir.Ratio):
         return (
             f"{render_expr(e.numerator)} / {render_expr(e.denominator)} (divided by the recipient)"

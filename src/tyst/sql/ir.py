@@ -209,7 +209,7 @@ class Concat(Expr):
         return self.args
 
 
-CALENDAR_FIELDS = ("year", "quarter", "month", "day")
+CALENDAR_FIELDS = ("year", "quarter", "month", "day", "dow", "isodow")
 CALENDAR_TRUNCS = ("trunc_year", "trunc_quarter", "trunc_month", "trunc_week")
 CALENDAR_OTHERS = ("last_day", "month_index", "quarter_index", "month_day")
 """``LAST_DAY(d)`` (a date), 12·year + month − 1 and 4·year + quarter − 1 (ints, for
@@ -236,6 +236,83 @@ class Calendar(Expr):
         return (self.arg,)
 
 
+DIVIDE_OPS = ("/", "//", "%")
+
+
+@dataclass(frozen=True)
+class DivisionBounds:
+    """Public bounds of one division's magnitudes, from which its cost and exactness follow:
+    the protocol divides ``dividend`` (≤ ``bound``) by ``divisor`` (in ``low`` … ``high``)."""
+
+    numerator_nonnegative: bool
+    """The (rescaled) dividend is never negative: no sign to take out and put back."""
+    divisor_negative: bool
+    """The divisor is always negative (it is never 0: the ``ranges`` pass proves it)."""
+    divisor_sign_secret: bool
+    """The divisor may have either sign (``NULLIF(d, 0)``, never 0): its sign is taken out
+    and put back like the dividend's."""
+    numerator_max: int
+    """The largest |dividend| after rescaling."""
+    bound: int
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class Divide(Expr):
+    """Exact division of int/decimal values (operands as scaled words A = a·10^sa, B = b·10^sb).
+
+    - ``/``: a decimal with ``ctype.scale`` decimals, the exact quotient a / b rounded half
+      away from zero (DuckDB's decimal rounding). ``declared``: the scale was chosen by
+      ``ROUND(a / b, s)`` or ``CAST(a / b AS DECIMAL(p, s))``; ``ROUND(x, s)`` and narrowing
+      casts of a decimal x are ``x / 1`` with a declared scale. An undeclared quotient that is
+      compared is compared exactly (cross-multiplied), not through its rounded value.
+    - ``//``: ints; the quotient truncated toward zero (DuckDB: -7 // 2 = -3).
+    - ``%``: the remainder with the dividend's sign (DuckDB: -7 % 3 = -1), at the larger scale.
+
+    ``left_range``/``right_range`` are the operands' public intervals (scaled words), filled in
+    by the compiler's ``ranges`` pass (None before); :meth:`bounds` derives the division's.
+    """
+
+    op: str
+    left: Expr
+    right: Expr
+    declared: bool = False
+    left_range: tuple[int, int] | None = None
+    right_range: tuple[int, int] | None = None
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.right)
+
+    def factors(self) -> tuple[int, int]:
+        """(f, g): the division is of N = A·f by D = B·g (then rounded for ``/``)."""
+        sa, sb = self.left.ctype.scale, self.right.ctype.scale
+        if self.op == "%":
+            top = max(sa, sb)
+            return 10 ** (top - sa), 10 ** (top - sb)
+        e = self.ctype.scale + sb - sa if self.op == "/" else 0
+        return 10 ** max(e, 0), 10 ** max(-e, 0)
+
+    def bounds(self) -> DivisionBounds:
+        """The magnitudes' bounds (needs the ranges; the divisor's interval excludes 0)."""
+        assert self.left_range is not None  # filled in by the compiler
+        assert self.right_range is not None
+        f, g = self.factors()
+        n_lo, n_hi = self.left_range[0] * f, self.left_range[1] * f
+        d_lo, d_hi = self.right_range[0] * g, self.right_range[1] * g
+        secret = d_lo < 0 < d_hi  # never 0 there (proved by the ranges pass: NULLIF(d, 0))
+        assert d_lo != 0 and d_hi != 0
+        low = g if secret else min(abs(d_lo), abs(d_hi))
+        high = max(abs(d_lo), abs(d_hi))
+        top = max(abs(n_lo), abs(n_hi))
+        negative = d_hi < 0
+        if self.op == "/":  # round half away: ⌊(2|N| + |D|) / 2|D|⌋
+            return DivisionBounds(
+                n_lo >= 0, negative, secret, top, 2 * top + high, 2 * low, 2 * high
+            )
+        return DivisionBounds(n_lo >= 0, negative, secret, top, top, low, high)
+
+
 @dataclass(frozen=True)
 class MonthShift(Expr):
     """``d + INTERVAL 'n' MONTH`` (``months`` = n; QUARTER and YEAR are 3n and 12n; ``-``
@@ -259,9 +336,12 @@ Stepped = Calendar | MonthShift
 
 
 def without_bounds(e: Expr) -> Expr:
-    """``e`` with every :data:`Stepped` bound cleared, as the ``ranges`` pass first sees it."""
+    """``e`` with every :data:`Stepped` bound and division range cleared, as the ``ranges`` pass
+    first sees it."""
     if isinstance(e, Stepped) and e.low is not None:
         e = replace(e, low=None, high=None)
+    if isinstance(e, Divide) and e.left_range is not None:
+        e = replace(e, left_range=None, right_range=None)
     kids = e.children()
     if not kids:
         return e

@@ -49,6 +49,13 @@ widens nothing.
 The calendar functions and month shifts (:data:`tyst.sql.ir.Stepped`) also need at most
 :data:`MAX_CALENDAR_STEPS` public boundaries within their argument's interval.
 
+Divisions (``a / b``, ``a // b``, ``a % b``) need a divisor whose interval excludes 0 (or
+``NULLIF(x, 0)``, whose non-NULL values are x's without 0), else the plan is refused; the
+quotient is bounded by its rounded (truncated) corner values, a remainder by the divisor's
+magnitude; a comparison with a quotient is cross-multiplied and both products checked.
+In a grouped aggregate every group has at least one row, so there ``COUNT`` is at least 1
+and ``SUM`` of an argument with a positive (negative) lower (upper) bound keeps that sign.
+
 Row bounds through the plan: filters, projections, semi-joins, ``DISTINCT`` and
 grouped aggregates keep their input's bound; a global aggregate has 1 row;
 ``UNION ALL`` adds up; ``ORDER BY … LIMIT m`` has min(m, n); a join has at most
@@ -61,12 +68,19 @@ Errors: :class:`~tyst.sql.errors.SqlError` with pass name ``ranges``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tyst.data.calendar import add_months, boundary_count, shift_boundary_count, value_of
+from tyst.data.calendar import (
+    add_months,
+    boundary_count,
+    shift_boundary_count,
+    value_of,
+    weekday_base,
+)
 from tyst.data.types import (
     COMPARISON_LIMIT,
     DEFAULT_VALUE_BOUND,
@@ -144,20 +158,38 @@ steps at) a date may span for ``EXTRACT``, ``DATE_TRUNC``, ``DATE_DIFF`` or ``d 
 MONTH``: each costs one comparison per row."""
 
 
-def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> dict[ir.Stepped, Interval]:
-    """Raise ``SqlError(..., [ranges])`` if some value of a valid row could exceed :data:`LIMIT`.
+Found = dict[ir.Expr, Interval | tuple[Interval, Interval]]
+"""What the pass learns that the plan needs: per calendar function the interval of its date,
+per division the intervals of its two operands (each the hull over the places it occurs)."""
 
-    Returns, per calendar function, the interval of its date argument (hull over every place
-    it occurs), which the compiler writes into the plan."""
+
+def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> Found:
+    """Raise ``SqlError(..., [ranges])`` if some value of a valid row could exceed :data:`LIMIT`
+    (or a divisor could be 0).
+
+    Returns what the compiler writes into the plan (:data:`Found`)."""
     ranges = _Ranges(bounds)
+    ranges.final = _final_projection(root)
     ranges.node(root)
-    return ranges.calendars
+    found: Found = {}
+    for calendar, day in ranges.calendars.items():
+        found[calendar] = day
+    for division, operands in ranges.divisions.items():
+        found[division] = operands
+    return found
 
 
 class _Ranges:
     def __init__(self, bounds: Mapping[str, TableBounds]) -> None:
         self.bounds = bounds
         self.calendars: dict[ir.Stepped, Interval] = {}
+        self.divisions: dict[ir.Divide, tuple[Interval, Interval]] = {}
+        self.final: ir.Project | None = None
+        """The result's projection of a global aggregate (the recipient shows NULL there when
+        no row qualified): its outputs over SUM/MIN/MAX are only used when some row did."""
+        self.nonempty: dict[int, tuple[Columns, set[str]]] = {}
+        """Per global aggregate: its columns' intervals given at least one input row, and the
+        names of its calls that are NULL without."""
         self.texts: dict[str, str] = {}
         """Computed columns' expressions as text, for messages about aggregates over them."""
 
@@ -171,7 +203,14 @@ class _Ranges:
             return child
         if isinstance(node, ir.Project):
             (child,) = children
-            cols = {name: self.expr(e, child.columns) for name, e in node.outputs}
+            some_row, nullable = self.nonempty.get(id(_below_filters(node.input)), ({}, set()))
+            cols = {
+                name: self.expr(
+                    e,
+                    some_row if node is self.final and _refs(e) & nullable else child.columns,
+                )
+                for name, e in node.outputs
+            }
             for name, e in node.outputs:
                 if not isinstance(e, ir.ColumnRef):
                     self.texts.setdefault(name, render_expr(e))
@@ -217,9 +256,13 @@ class _Ranges:
     def aggregate(self, node: ir.Aggregate, child: _Facts) -> _Facts:
         n = child.rows
         cols: Columns = {k: child.columns[k] for k in node.keys}
+        grouped = bool(node.keys)  # every group has at least one row
         for call in node.calls:
+            shown = "*" if call.arg is None else self.texts.get(call.arg, call.arg)
+            distinct = "DISTINCT " if call.distinct else ""
+            self.texts.setdefault(call.name, f"{call.func}({distinct}{ir.display_name(shown)})")
             if call.func == "COUNT":
-                cols[call.name] = Interval(0, n)
+                cols[call.name] = Interval(1 if grouped else 0, n)
                 continue
             if call.arg is None or child.columns[call.arg] is None:
                 cols[call.name] = None
@@ -228,11 +271,23 @@ class _Ranges:
             assert arg is not None
             if call.func == "SUM":
                 total = Interval(min(0, n * arg.lo), max(0, n * arg.hi))
+                if grouped:  # 1 … n rows
+                    total = Interval(min(arg.lo, n * arg.lo), max(arg.hi, n * arg.hi))
                 what = f"SUM({self.texts.get(call.arg, ir.display_name(call.arg))})"
                 self.fits(total, what, call.ctype, n_rows=n, arg=arg)
                 cols[call.name] = total
             else:  # MIN, MAX
                 cols[call.name] = arg
+        if not grouped:  # given at least one row: as a group
+            some_row = dict(cols)
+            for call in node.calls:
+                arg = child.columns[call.arg] if call.arg is not None else None
+                if call.func == "COUNT":
+                    some_row[call.name] = Interval(1, max(n, 1))
+                elif call.func == "SUM" and arg is not None:
+                    some_row[call.name] = Interval(min(arg.lo, n * arg.lo), max(arg.hi, n * arg.hi))
+            nullable = {c.name for c in node.calls if c.func != "COUNT"}
+            self.nonempty[id(node)] = (some_row, nullable)
         return _Facts(n if node.keys else 1, cols, child.per_key)
 
     # -- expressions
@@ -259,6 +314,9 @@ class _Ranges:
             return constant
         if isinstance(e, ir.Arith):
             return self.arith(e, cols)
+        if isinstance(e, ir.Compare) and (_quotient(e.left) or _quotient(e.right)):
+            self.compare_quotients(e, cols)
+            return BOOL_RANGE
         if isinstance(e, ir.Compare):
             if not e.left.ctype.is_text:
                 scale = max(e.left.ctype.scale, e.right.ctype.scale)
@@ -271,6 +329,10 @@ class _Ranges:
             return BOOL_RANGE
         if isinstance(e, ir.Not | ir.Like):
             self.expr(e.arg, cols)
+            return BOOL_RANGE
+        if isinstance(e, ir.InList) and _quotient(e.arg):
+            for v in e.values:
+                self.compare_quotients(ir.Compare(ir.BOOL, "=", e.arg, v), cols)
             return BOOL_RANGE
         if isinstance(e, ir.InList):
             if not e.arg.ctype.is_text:
@@ -297,6 +359,8 @@ class _Ranges:
         if isinstance(e, ir.TextLength):  # characters of at most 64 bytes
             self.expr(e.arg, cols)
             return Interval(0, TEXT_MAX_BYTES)
+        if isinstance(e, ir.Divide):
+            return self.divide(e, cols)
         if isinstance(e, ir.Ratio):
             self.expr(e.numerator, cols)
             self.expr(e.denominator, cols)
@@ -326,6 +390,10 @@ class _Ranges:
 
     def calendar(self, e: ir.Calendar, cols: Columns) -> Interval:
         day = self.stepped_day(e, cols)
+        if e.what in ("dow", "isodow"):  # (d − base) mod 7, base ≤ every d: no boundaries
+            self.calendars[e] = day
+            self.fits(Interval(0, day.hi - weekday_base(day.lo, e.what)), render_expr(e), e.ctype)
+            return Interval(0, 6) if e.what == "dow" else Interval(1, 7)
         self.too_many(e.what.upper(), e, boundary_count(day.lo, day.hi, e.what))
         self.calendars[e] = day
         if e.what in ("quarter", "month", "day", "month_day"):
@@ -355,6 +423,85 @@ class _Ranges:
         self.calendars[e] = day
         return Interval(lo, hi)  # add_months is monotone in d
 
+    def divide(self, e: ir.Divide, cols: Columns) -> Interval:
+        """``a / b``, ``a // b``, ``a % b``: the divisor must exclude 0; the rescaled operands
+        and the protocol's dividend must fit; the result is bounded by the corner values."""
+        a, b = self.operands(e, cols)
+        f, g = e.factors()
+        scale = ColumnType("decimal", max(e.left.ctype.scale, e.right.ctype.scale))
+        self.fits(a.times(f), f"the dividend of {self.show(e)}", scale)
+        self.fits(b.times(g), f"the divisor of {self.show(e)}", scale)
+        plan = replace(e, left_range=(a.lo, a.hi), right_range=(b.lo, b.hi)).bounds()
+        self.fits(Interval(0, plan.bound), f"the rounding of {self.show(e)}", scale)
+        if e.op == "%":
+            top = min(plan.numerator_max, plan.high - 1)
+            return Interval(-top if a.lo < 0 else 0, top if a.hi > 0 else 0)
+        if plan.divisor_sign_secret:  # NULLIF(d, 0) with d of either sign: |d| ≥ 1 unit
+            smallest = plan.low // 2 if e.op == "/" else plan.low
+            top = _divided(plan.numerator_max, smallest, e.op)
+            return Interval(-top, top)
+        corners = [_divided(x * f, y * g, e.op) for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
+        out = Interval(min(corners), max(corners))
+        self.fits(out, self.show(e), e.ctype)
+        return out
+
+    def operands(self, e: ir.Divide, cols: Columns) -> tuple[Interval, Interval]:
+        """The intervals of a division's operands (recorded for the plan); refuses a divisor
+        that can be 0. The dividend's includes 0 when it is nullable (a NULL's value lane);
+        the divisor's is of its non-NULL values, and ``NULLIF(d, 0)`` is never 0: its
+        interval is d's without 0 (spanning 0 when d has both signs: the sign is then secret)."""
+        a, b = self.operand(e.left, cols), self.expr(e.right, cols)
+        assert a is not None  # numbers (checked by ``types``)
+        assert b is not None
+        known = self.divisions.get(e)
+        if known is not None:
+            a, b = a.hull(known[0]), b.hull(known[1])
+        if _nullif_zero(e.right) and (b.lo, b.hi) != (0, 0):
+            b = Interval(1 if b.lo == 0 else b.lo, -1 if b.hi == 0 else b.hi)
+        elif b.lo <= 0 <= b.hi:
+            raise SqlError(
+                "ranges",
+                f"division by zero is possible in {self.show(e)}: the divisor "
+                f"{self.show(e.right)} can be 0 (its range is {_show(b.lo, e.right.ctype.scale)}"
+                f" … {_show(b.hi, e.right.ctype.scale)}); write NULLIF({self.show(e.right)}, 0)"
+                " or declare a range that excludes 0",
+                None,
+                None,
+            )
+        self.divisions[e] = (a, b)
+        return a, b
+
+    def show(self, e: ir.Expr) -> str:
+        """``e`` as text, with computed columns (aggregates) shown by what they compute."""
+        return re.sub(
+            r"[\w.]+#\d+", lambda m: self.texts.get(m.group(0), m.group(0)), render_expr(e)
+        )
+
+    def compare_quotients(self, e: ir.Compare, cols: Columns) -> None:
+        """A comparison with an (undeclared) quotient on one or both sides is decided exactly:
+        L_num · R_den op R_num · L_den (flipped for a negative denominator product); both
+        products must fit."""
+        sides = []
+        for side in (e.left, e.right):
+            if _quotient(side):
+                assert isinstance(side, ir.Divide)
+                num, den = self.operands(side, cols)
+                sides.append(
+                    (
+                        num.times(10**side.right.ctype.scale),
+                        den.times(10**side.left.ctype.scale),
+                    )
+                )
+            else:
+                value = self.operand(side, cols)
+                assert value is not None  # numeric (checked by ``types``)
+                one = 10**side.ctype.scale
+                sides.append((value, Interval(one, one)))
+        (ln, ld), (rn, rd) = sides
+        what = f"the cross-multiplied comparison {self.show(e)}"
+        self.fits(ln * rd, what, ir.INT)
+        self.fits(rn * ld, what, ir.INT)
+
     def aligned(self, e: ir.Expr, scale: int, cols: Columns) -> Interval | None:
         """``e``'s interval as an operand after rescaling to ``scale`` decimals (checked)."""
         value = self.operand(e, cols)
@@ -373,7 +520,7 @@ class _Ranges:
         assert a is not None  # numeric operands (checked by ``types``)
         assert b is not None
         out = a * b if e.op == "*" else (a + b if e.op == "+" else a - b)
-        self.fits(out, render_expr(e), e.ctype)
+        self.fits(out, self.show(e), e.ctype)
         return out
 
     def fits(
@@ -402,6 +549,58 @@ class _Ranges:
             None,
             None,
         )
+
+
+def _below_filters(node: ir.Node) -> ir.Node:
+    while isinstance(node, ir.Filter):
+        node = node.input
+    return node
+
+
+def _final_projection(root: ir.Node) -> ir.Project | None:
+    """The projection whose outputs over a global aggregate's SUM/MIN/MAX the recipient shows
+    as NULL when no row qualified (the rule of ``tyst.client.recipient.empty_global_columns``:
+    the root through ORDER BY/LIMIT and filters, a projection of a global aggregate)."""
+    node = root
+    while isinstance(node, ir.OrderLimit | ir.Filter):
+        node = node.input
+    if not isinstance(node, ir.Project):
+        return None
+    agg = _below_filters(node.input)
+    return node if isinstance(agg, ir.Aggregate) and not agg.keys else None
+
+
+def _refs(e: ir.Expr) -> set[str]:
+    return {r.name for r in e.refs()}
+
+
+def _nullif_zero(e: ir.Expr) -> bool:
+    """``e`` is ``NULLIF(x, 0)`` as compiled: ``CASE WHEN x = 0 THEN NULL ELSE x END``."""
+    if not (isinstance(e, ir.Case) and len(e.whens) == 1):
+        return False
+    (cond, value), x = e.whens[0], e.default
+    return (
+        isinstance(cond, ir.Compare)
+        and cond.op == "="
+        and cond.left == x
+        and isinstance(cond.right, ir.Literal)
+        and cond.right.value == 0
+        and not isinstance(cond.right.value, bool)
+        and ir.is_null_literal(value)
+    )
+
+
+def _quotient(e: ir.Expr) -> bool:
+    """An undeclared ``/``: compared exactly, not through its rounded value."""
+    return isinstance(e, ir.Divide) and e.op == "/" and not e.declared
+
+
+def _divided(n: int, d: int, op: str) -> int:
+    """n / d rounded half away from zero (``/``) or truncated toward zero (``//``)."""
+    q, r = divmod(abs(n), abs(d))
+    if op == "/" and 2 * r >= abs(d):
+        q += 1
+    return q if (n >= 0) == (d > 0) else -q
 
 
 def _hull(a: Interval | None, b: Interval | None) -> Interval | None:

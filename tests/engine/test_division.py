@@ -1,0 +1,131 @@
+"""Division, ROUND, narrowing CAST, AVG in expressions and the weekday over shares == DuckDB.
+
+DuckDB's ``/`` gives a DOUBLE; tyst gives the exact quotient rounded half away from zero to
+the result's decimals. Each tyst decimal is compared with DuckDB's value rounded (half away
+from zero) to the same decimals: the data keep divisors and quotients small (divisors ≤ 10^4
+in their smallest unit, |quotients| ≤ 10^4), so DuckDB's double is within 10^-11 of the exact
+quotient while any quotient that is not exactly a tie lies ≥ 5·10^-11 from one: the rounded
+values are then exactly equal (and at exact ties the double is exact). Where DuckDB itself
+rounds its double (``ROUND``, ``CAST``), a tie such as -443 / 40 = -11.075 is not exact in
+binary and DuckDB may round it either way; those queries use divisors without exact ties.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pytest
+
+from tests.engine.oracle import data_bounds, run_duckdb, run_mpc
+from tyst.data.types import ColumnType
+from tyst.sql.compiler import compile_sql
+from tyst.sql.errors import SqlError
+
+T = ColumnType.parse
+SCHEMA = {"k": T("id"), "a": T("int"), "b": T("int"), "d": T("decimal(2)"), "p": T("decimal(2)"),
+          "m": T("date"), "z": T("int?")}  # fmt: skip
+SIZES = [0, 1, 7, 40]
+"""Valid rows; every table also has padding (invalid) rows, so 0 is all padding."""
+
+
+def _data(n: int, seed: int) -> tuple[dict[str, list[object]], list[bool]]:
+    rng = np.random.default_rng(seed)
+    total = n + 5
+    data: dict[str, list[object]] = {
+        "k": [f"g{int(v)}" for v in rng.integers(0, 4, total)],
+        "a": [int(v) for v in rng.integers(-1000, 1001, total)],
+        "b": [int(v) for v in rng.integers(1, 51, total)],
+        "d": [Decimal(int(v)).scaleb(-2) for v in rng.integers(-10_000, 10_001, total)],
+        "p": [Decimal(int(v)).scaleb(-2) for v in rng.integers(50, 10_000, total)],
+        "m": [date(1960, 1, 1) + timedelta(days=int(v)) for v in rng.integers(0, 25_000, total)],
+        "z": [None if v % 4 == 0 else int(v) - 50 for v in rng.integers(0, 100, total)],
+    }
+    edges = {"a": [0, 1, -1, 1000, -1000], "b": [1, 50, 2, 4, 8], "d": [Decimal("0.00"),
+             Decimal("2.50"), Decimal("-2.50"), Decimal("0.05"), Decimal("-0.05")]}  # fmt: skip
+    for c, values in edges.items():
+        data[c][: len(values)] = values
+    valid = [True] * total
+    for i in rng.choice(total, 5, replace=False):
+        valid[int(i)] = False
+    return data, valid
+
+
+def _same(got: object, want: object) -> bool:
+    if isinstance(got, Decimal) and isinstance(want, float):
+        step = Decimal(1).scaleb(got.as_tuple().exponent)  # type: ignore[arg-type]
+        return got == Decimal(repr(want)).quantize(step, rounding=ROUND_HALF_UP)
+    if isinstance(got, Decimal) and isinstance(want, Decimal):
+        return got == want
+    return got == want
+
+
+def assert_division_matches(sql: str, n: int, seed: int = 0) -> None:
+    data, valid = _data(n, seed + n)
+    names, got = run_mpc(sql, {"t": SCHEMA}, {"t": data}, {"t": valid})
+    want_names, want = run_duckdb(sql, {"t": SCHEMA}, {"t": data}, {"t": valid})
+    assert names == want_names
+    assert len(got) == len(want)
+    key = repr
+    for g, w in zip(sorted(got, key=key), sorted(want, key=lambda r: repr(r)), strict=True):
+        assert all(_same(x, y) for x, y in zip(g, w, strict=True)), (g, w)
+
+
+ROW_QUERIES = [
+    "SELECT a, b, a / b AS v FROM t",
+    "SELECT d, b, d / b AS v FROM t",
+    "SELECT a, p, a / p AS v, d / p AS w FROM t",
+    "SELECT a, d, a / 7 AS v, d / -3 AS w, a / 2.5 AS x FROM t",
+    # DuckDB rounds its double: the divisors 10·b + 3 (coprime with 10) make no exact ties
+    "SELECT a, b, ROUND(a / (10 * b + 3), 2) AS v, CAST(d / (10 * b + 3) AS DECIMAL(18, 3)) AS w "
+    "FROM t",
+    "SELECT d, ROUND(d, 1) AS v, ROUND(d) AS w, CAST(d AS BIGINT) AS x, "
+    "CAST(d AS DECIMAL(18, 1)) AS y FROM t",
+    "SELECT a, b, a // b AS v, a % b AS w, d % 3 AS x, a % -7 AS y, a // -3 AS z FROM t",
+    "SELECT a, b FROM t WHERE a / b > 2 OR a / p <= -1.5",
+    # NULLIF(d, 0): NULL where d = 0, else d of either sign (a secret sign)
+    "SELECT a, d, a / NULLIF(d, 0) AS v, a // NULLIF(b - 25, 0) AS w, a % NULLIF(z, 0) AS x FROM t",
+    "SELECT a, z, z / b AS v, ROUND(z / 7, 1) AS w, z // 3 AS x FROM t",
+    "SELECT a, d FROM t WHERE a / NULLIF(d, 0) > 1 OR a / NULLIF(z, 0) < -2",
+    "SELECT m, DAYOFWEEK(m) AS v, ISODOW(m) AS w, EXTRACT(DOW FROM m) AS x, "
+    "EXTRACT(ISODOW FROM m) AS y FROM t",
+]
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("sql", ROW_QUERIES)
+def test_row_division_matches_duckdb(sql: str, n: int) -> None:
+    assert_division_matches(sql, n)
+
+
+AGGREGATE_QUERIES = [
+    "SELECT k, SUM(a) / COUNT(*) AS v, AVG(a) * 2 AS w, COUNT(*) AS c FROM t GROUP BY k",
+    "SELECT k, COUNT(*) AS c FROM t GROUP BY k HAVING AVG(a) > 3 OR SUM(d) / COUNT(*) < -1",
+    "SELECT k, CAST(AVG(d) AS DECIMAL(18, 8)) AS v, SUM(p) / SUM(b) AS w FROM t GROUP BY k",
+    "SELECT 100.00 * SUM(CASE WHEN a > 0 THEN p ELSE 0 END) / SUM(p) AS v FROM t",
+    "SELECT SUM(a) / COUNT(*) AS v, COUNT(*) AS c FROM t",
+]
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("sql", AGGREGATE_QUERIES)
+def test_aggregate_division_matches_duckdb(sql: str, n: int) -> None:
+    assert_division_matches(sql, n)
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT a / d FROM t", "divisor t.d can be 0"),
+        ("SELECT COUNT(*) / COUNT(*) FROM t", "NULLIF(COUNT(*), 0)"),
+        ("SELECT a / (b - 1) FROM t", "division by zero is possible"),
+        ("SELECT CAST(a / b AS BIGINT) FROM t", "half to even"),
+        ("SELECT d // 2 FROM t", "'//' needs int operands"),
+    ],
+)
+def test_unsafe_division_is_refused(sql: str, message: str) -> None:
+    data, _ = _data(7, 1)
+    with pytest.raises(SqlError, match=re.escape(message)):
+        compile_sql(sql, {"t": SCHEMA}, bounds=data_bounds({"t": SCHEMA}, {"t": data}))
