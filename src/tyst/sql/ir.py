@@ -301,7 +301,8 @@ class Divide(Expr):
         n_lo, n_hi = self.left_range[0] * f, self.left_range[1] * f
         d_lo, d_hi = self.right_range[0] * g, self.right_range[1] * g
         secret = d_lo < 0 < d_hi  # never 0 there (proved by the ranges pass: NULLIF(d, 0))
-        assert d_lo != 0 and d_hi != 0
+        assert d_lo != 0
+        assert d_hi != 0
         low = g if secret else min(abs(d_lo), abs(d_hi))
         high = max(abs(d_lo), abs(d_hi))
         top = max(abs(n_lo), abs(n_hi))
