@@ -105,7 +105,8 @@ AGGREGATE_QUERIES = [
     "SELECT k, COUNT(*) AS c FROM t GROUP BY k HAVING AVG(a) > 3 OR SUM(d) / COUNT(*) < -1",
     "SELECT k, CAST(AVG(d) AS DECIMAL(18, 8)) AS v, SUM(p) / SUM(b) AS w FROM t GROUP BY k",
     "SELECT 100.00 * SUM(CASE WHEN a > 0 THEN p ELSE 0 END) / SUM(p) AS v FROM t",
-    "SELECT SUM(a) / COUNT(*) AS v, COUNT(*) AS c FROM t",
+    "SELECT SUM(a) / NULLIF(COUNT(*), 0) AS v, COUNT(*) AS c, AVG(d) * 2 AS w FROM t",
+    "SELECT SUM(d) / SUM(p) AS v, ROUND(AVG(a) + 1, 3) AS w FROM t WHERE a > 500",
 ]
 
 
@@ -120,6 +121,7 @@ def test_aggregate_division_matches_duckdb(sql: str, n: int) -> None:
     [
         ("SELECT a / d FROM t", "divisor t.d can be 0"),
         ("SELECT COUNT(*) / COUNT(*) FROM t", "NULLIF(COUNT(*), 0)"),
+        ("SELECT SUM(a) / COUNT(*) FROM t", "the divisor COUNT(*) can be 0"),
         ("SELECT a / (b - 1) FROM t", "division by zero is possible"),
         ("SELECT CAST(a / b AS BIGINT) FROM t", "half to even"),
         ("SELECT d // 2 FROM t", "'//' needs int operands"),

@@ -686,9 +686,15 @@ def _rescaled(q: ir.Divide, scale: int) -> ir.Divide:
 
 
 def _avg(r: ir.Ratio) -> ir.Divide:
-    """AVG computed with: the exact quotient SUM / COUNT (see :func:`_divide`)."""
-    scale = max(QUOTIENT_SCALE, r.ctype.scale)
-    return ir.Divide(ColumnType("decimal", scale), "/", r.numerator, r.denominator)
+    """AVG computed with: the exact quotient SUM / COUNT (see :func:`_divide`); where the sum
+    can be NULL (a global aggregate: no row) the count can be 0, so SUM / NULLIF(COUNT, 0)."""
+    ctype = ColumnType("decimal", max(QUOTIENT_SCALE, r.ctype.scale))
+    count = r.denominator
+    if r.numerator.ctype.nullable:
+        ctype = ctype.with_nulls()
+        zero = ir.Compare(ir.BOOL, "=", count, ir.Literal(ir.INT, 0))
+        count = ir.Case(ir.NULL_INT, ((zero, ir.Literal(ir.NULL_INT, None)),), count)
+    return ir.Divide(ctype, "/", r.numerator, count)
 
 
 def _divide(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:

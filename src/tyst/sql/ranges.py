@@ -169,7 +169,6 @@ def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> Found:
 
     Returns what the compiler writes into the plan (:data:`Found`)."""
     ranges = _Ranges(bounds)
-    ranges.final = _final_projection(root)
     ranges.node(root)
     found: Found = {}
     for calendar, day in ranges.calendars.items():
@@ -184,12 +183,6 @@ class _Ranges:
         self.bounds = bounds
         self.calendars: dict[ir.Stepped, Interval] = {}
         self.divisions: dict[ir.Divide, tuple[Interval, Interval]] = {}
-        self.final: ir.Project | None = None
-        """The result's projection of a global aggregate (the recipient shows NULL there when
-        no row qualified): its outputs over SUM/MIN/MAX are only used when some row did."""
-        self.nonempty: dict[int, tuple[Columns, set[str]]] = {}
-        """Per global aggregate: its columns' intervals given at least one input row, and the
-        names of its calls that are NULL without."""
         self.texts: dict[str, str] = {}
         """Computed columns' expressions as text, for messages about aggregates over them."""
 
@@ -203,14 +196,7 @@ class _Ranges:
             return child
         if isinstance(node, ir.Project):
             (child,) = children
-            some_row, nullable = self.nonempty.get(id(_below_filters(node.input)), ({}, set()))
-            cols = {
-                name: self.expr(
-                    e,
-                    some_row if node is self.final and _refs(e) & nullable else child.columns,
-                )
-                for name, e in node.outputs
-            }
+            cols = {name: self.expr(e, child.columns) for name, e in node.outputs}
             for name, e in node.outputs:
                 if not isinstance(e, ir.ColumnRef):
                     self.texts.setdefault(name, render_expr(e))
@@ -271,23 +257,13 @@ class _Ranges:
             assert arg is not None
             if call.func == "SUM":
                 total = Interval(min(0, n * arg.lo), max(0, n * arg.hi))
-                if grouped:  # 1 … n rows
+                if grouped or call.ctype.nullable:  # 1 … n rows (none: NULL)
                     total = Interval(min(arg.lo, n * arg.lo), max(arg.hi, n * arg.hi))
                 what = f"SUM({self.texts.get(call.arg, ir.display_name(call.arg))})"
                 self.fits(total, what, call.ctype, n_rows=n, arg=arg)
                 cols[call.name] = total
             else:  # MIN, MAX
                 cols[call.name] = arg
-        if not grouped:  # given at least one row: as a group
-            some_row = dict(cols)
-            for call in node.calls:
-                arg = child.columns[call.arg] if call.arg is not None else None
-                if call.func == "COUNT":
-                    some_row[call.name] = Interval(1, max(n, 1))
-                elif call.func == "SUM" and arg is not None:
-                    some_row[call.name] = Interval(min(arg.lo, n * arg.lo), max(arg.hi, n * arg.hi))
-            nullable = {c.name for c in node.calls if c.func != "COUNT"}
-            self.nonempty[id(node)] = (some_row, nullable)
         return _Facts(n if node.keys else 1, cols, child.per_key)
 
     # -- expressions
@@ -549,29 +525,6 @@ class _Ranges:
             None,
             None,
         )
-
-
-def _below_filters(node: ir.Node) -> ir.Node:
-    while isinstance(node, ir.Filter):
-        node = node.input
-    return node
-
-
-def _final_projection(root: ir.Node) -> ir.Project | None:
-    """The projection whose outputs over a global aggregate's SUM/MIN/MAX the recipient shows
-    as NULL when no row qualified (the rule of ``tyst.client.recipient.empty_global_columns``:
-    the root through ORDER BY/LIMIT and filters, a projection of a global aggregate)."""
-    node = root
-    while isinstance(node, ir.OrderLimit | ir.Filter):
-        node = node.input
-    if not isinstance(node, ir.Project):
-        return None
-    agg = _below_filters(node.input)
-    return node if isinstance(agg, ir.Aggregate) and not agg.keys else None
-
-
-def _refs(e: ir.Expr) -> set[str]:
-    return {r.name for r in e.refs()}
 
 
 def _nullif_zero(e: ir.Expr) -> bool:
