@@ -232,3 +232,18 @@ def test_null_order_matches_duckdb(shape: str, n: int) -> None:
 def test_refused(sql: str, message: str) -> None:
     with pytest.raises(SqlError, match=re.escape(message)):
         compile_sql(sql, SCHEMAS)
+
+
+@pytest.mark.parametrize(
+    ("sql", "ordered"),
+    [
+        (EXPRESSION_SHAPES["logic"], False),
+        (AGGREGATE_SHAPES["grouped"], False),
+        (AGGREGATE_SHAPES["global"], False),
+        (ORDER_SHAPES["order_nulls_first"], True),
+        (OUTER_SHAPES["full_nullable_keys"], False),
+        (OUTER_SHAPES["left_then_count"], False),
+    ],
+)
+def test_nulls_at_a_larger_size(sql: str, ordered: bool) -> None:
+    check(sql, 151, ordered=ordered)
