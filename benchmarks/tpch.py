@@ -6,7 +6,8 @@ as the issue asks (keys ``id``, money ``decimal(2)``, dates ``date``, flags and 
 strings ``text``); comment columns are cut to 60 characters, because an id/text value
 holds at most 64 bytes — both engines read the same cut files. Every numeric column
 declares the range the TPC-H specification gives it, so the compiler can prove every
-sum exact (``docs/sql.md``, "Value ranges").
+sum exact (``docs/sql.md``, "Value ranges"); ``l_extendedprice`` is ``l_quantity`` (1 … 50)
+times ``p_retailprice`` (900.00 … 2099.00), so it lies in [900, 105000].
 
 Owners: Skatteverket's stand-in ``skv`` owns ``lineitem``; ``fk`` owns ``orders`` and
 ``customer`` (and receives the results); ``scb`` owns ``part``, ``partsupp``,
@@ -61,7 +62,7 @@ TABLES: dict[str, tuple[str, dict[str, str], list[str], dict[str, tuple[str, str
         [],
         {
             "l_linenumber": ("1", "7"), "l_quantity": ("1", "50"),
-            "l_extendedprice": ("0", "105000"), "l_discount": ("0", "0.10"),
+            "l_extendedprice": ("900", "105000"), "l_discount": ("0", "0.10"),
             "l_tax": ("0", "0.08"), "l_shipdate": ("1992-01-01", "1998-12-31"),
             "l_commitdate": ("1992-01-01", "1998-12-31"),
             "l_receiptdate": ("1992-01-01", "1998-12-31"),
