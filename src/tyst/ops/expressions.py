@@ -138,9 +138,10 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
     ir.IsNull: ExprSpec("`x IS [NOT] NULL` (the null indicator lane)", "0"),
 }
 NULL_ROUNDS = (
-    "on a nullable operand: +1 (value × (1 − indicator)), +1 more when two operands are "
-    "nullable (indicators OR-ed); `AND`/`OR` on nullable operands: 1 per operand (two "
-    "batched products); `COALESCE(a, …)`/`NULLIF`: a `CASE`, 1 per argument"
+    "on a nullable operand: +1 for arithmetic and calendar functions (value × (1 − "
+    "indicator)), ≈ +3 for comparisons, `IN`, `LIKE` (bit injection too), +1 more when two "
+    "operands are nullable (indicators OR-ed); `AND`/`OR` on nullable operands: 1 per "
+    "operand (two batched products); `COALESCE(a, …)`/`NULLIF`: a `CASE`, 1 per argument"
 )
 """What NULLs add to the rounds of :data:`EXPRESSIONS` (shown in ``docs/operators.md``)."""
 
