@@ -17,10 +17,13 @@ between it and the leaves already joined, searching depth first in the query's F
 the first order in which every join can be planned; the residual conditions are applied on
 top (for inner joins a condition on the join's columns may be applied after any later join)
 and a projection restores the cluster's column order, so the operators above it are
-unchanged. A cluster for which no order works is kept (the planner then reports the join that
-cannot run). Deterministic: the same plan and facts give the same order at every node.
-Subplans shared by two parents stay shared. The result computes the same rows: inner joins
-and filters commute, and every key equality is applied exactly once.
+unchanged; it passes on only the columns the plan needs of the cluster (a fold over the
+operators' ``needs``, :func:`tyst.planner.pruning.node_needs`), so the owners share the
+same columns as for an order that runs as written. A cluster for which no order works is
+kept (the planner then reports the join that cannot run). Deterministic: the same plan and
+facts give the same order at every node. Subplans shared by two parents stay shared. The
+result has the same rows: inner joins and filters commute, and every key equality is
+applied exactly once.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 
+from tyst.ops.spec import Needs
 from tyst.planner.planning import Facts, PlanningError, choose_join, join_strategies
+from tyst.planner.pruning import node_needs
 from tyst.sql import ir
 
 _Visit = Callable[[ir.Node], ir.Node]
@@ -49,12 +54,13 @@ def order_joins(root: ir.Node, facts: Facts) -> ir.Node:
     """Re-order every cluster of inner joins that cannot be planned in its written order
     (see the module contract); returns ``root`` itself when nothing changes."""
     memo: dict[int, ir.Node] = {}
+    needs = node_needs(root)
 
     def visit(node: ir.Node) -> ir.Node:
         key = id(node)
         if key not in memo:
             if _is_member(node):
-                memo[key] = _order_cluster(node, facts, visit)
+                memo[key] = _order_cluster(node, facts, visit, needs.get(key, {}))
             else:
                 memo[key] = _rebuild(node, [visit(c) for c in node.children()])
         return memo[key]
@@ -121,7 +127,7 @@ def _assemble(node: ir.Node, cluster: _Cluster) -> ir.Node:
     return build(node)
 
 
-def _order_cluster(node: ir.Node, facts: Facts, visit: _Visit) -> ir.Node:
+def _order_cluster(node: ir.Node, facts: Facts, visit: _Visit, needed: Needs) -> ir.Node:
     cluster = _flatten(node, visit)
     written = _assemble(node, cluster)
     if _plannable(written, facts):
@@ -137,8 +143,9 @@ def _order_cluster(node: ir.Node, facts: Facts, visit: _Visit) -> ir.Node:
         return written
     for predicate in cluster.residuals:
         found = ir.Filter(found.schema, found, predicate)
-    outputs = tuple((name, ir.ColumnRef(ctype, name)) for name, ctype in node.schema)
-    return ir.Project(node.schema, found, outputs)
+    schema = tuple((name, ctype) for name, ctype in node.schema if name in needed)
+    outputs = tuple((name, ir.ColumnRef(ctype, name)) for name, ctype in schema)
+    return ir.Project(schema, found, outputs)
 
 
 def _plannable(node: ir.Node, facts: Facts) -> bool:

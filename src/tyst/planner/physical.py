@@ -8,7 +8,8 @@ recorded on its step, made once from public facts only: each scan's lane set (wh
 needs of each of its columns, :mod:`tyst.planner.pruning`) and each join's strategy
 (:mod:`tyst.planner.planning`). The passes that fill it in are :mod:`tyst.planner.passes`;
 the executor (:mod:`tyst.engine.executor`) runs the steps in number order and names the
-failing step; ``tyst check`` renders it (:meth:`PhysicalPlan.render_joins`).
+failing step; ``tyst check`` renders its joins (:meth:`PhysicalPlan.render_joins`), and the
+golden physical plans of ``tests/planner/plans`` pin its steps (:meth:`PhysicalPlan.render_steps`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tyst.ops.registry import render_plan
+from tyst.ops.registry import render_plan, spec_of
 from tyst.ops.spec import JoinStrategy, Need
 from tyst.sql import ir
 
@@ -72,6 +73,22 @@ class PhysicalPlan:
     def render(self) -> str:
         """The operator tree as ``tyst check`` and the golden plans show it."""
         return render_plan(self.root)
+
+    def render_steps(self) -> str:
+        """One line per step, leaves first: number, operator, input steps, what it does and
+        the planner's decision (a scan's lanes, a join's strategy); the golden physical plans
+        (``tests/planner/plans``) pin this text."""
+        lines = []
+        for s in self.steps:
+            inputs = f"({', '.join(str(i) for i in s.inputs)})" if s.inputs else ""
+            line = f"{s.number}. {s.operator}{inputs}: {spec_of(s.node).explain(s.node)}"
+            if s.lanes is not None:
+                line += "   lanes " + (", ".join(f"{n} {need}" for n, need in s.lanes) or "none")
+            if s.join is not None:
+                expand = f" x{s.join.expand}" if s.join.expand > 1 else ""
+                line += f"   pk {s.join.pk}{expand}: {s.join.reason}"
+            lines.append(line)
+        return "\n".join(lines)
 
     def render_joins(self) -> list[str]:
         """One line per join step: its keys, the strategy chosen and why."""

@@ -23,7 +23,7 @@ from tyst.ops.registry import spec_of
 from tyst.ops.spec import Need, Needs, add_need
 from tyst.sql import ir
 
-__all__ = ["Need", "scan_needs", "table_needs"]
+__all__ = ["Need", "node_needs", "scan_needs", "table_needs"]
 
 
 def scan_needs(root: ir.Node) -> dict[str, Need]:
@@ -35,6 +35,23 @@ def scan_needs(root: ir.Node) -> dict[str, Need]:
             for name, level in need.items():
                 add_need(out, name, level)
             return
+        wanted = spec_of(node).needs(node, need)
+        for child, child_need in zip(node.children(), wanted, strict=True):
+            walk(child, child_need)
+
+    walk(root, {name: "content" for name, _ in root.schema})
+    return out
+
+
+def node_needs(root: ir.Node) -> dict[int, Needs]:
+    """Per operator (``id``): what the plan needs of its output columns (absent: nothing; a
+    subplan with two parents: what either needs) — the same fold as :func:`scan_needs`."""
+    out: dict[int, Needs] = {}
+
+    def walk(node: ir.Node, need: Needs) -> None:
+        mine = out.setdefault(id(node), {})
+        for name, level in need.items():
+            add_need(mine, name, level)
         wanted = spec_of(node).needs(node, need)
         for child, child_need in zip(node.children(), wanted, strict=True):
             walk(child, child_need)
