@@ -1011,15 +1011,26 @@ def _in_list(
 ) -> ir.Expr:
     arg = _avg(arg) if isinstance(arg, ir.Ratio) else arg
     values = []
+    has_null = False
     for item in node.expressions:
         v = _coerce_literal(rec(item), arg.ctype, item)
         if not isinstance(v, ir.Literal):
             raise _fail("subset", "IN (…) accepts only literal values", item)
         if ir.is_null_literal(v):
-            raise _fail("subset", "NULL in an IN (…) list is not supported", item)
+            has_null = True
+            continue
         _compare("=", arg, v, item)
         values.append(v)
-    return ir.InList(_maybe_null(ir.BOOL, arg), arg, tuple(values), negated)
+    null = ir.Literal(ir.BOOL.with_nulls(), None)
+    if not values:  # x IN (NULL): NULL whatever x is
+        return null
+    found = ir.InList(_maybe_null(ir.BOOL, arg), arg, tuple(values), negated)
+    if not has_null:
+        return found
+    # with a NULL in the list, a value that matches none is NULL (not FALSE): IN is TRUE or
+    # NULL, NOT IN is FALSE or NULL
+    hit = ir.InList(found.ctype, arg, tuple(values), False)
+    return ir.Case(null.ctype, ((hit, ir.Literal(ir.BOOL, not negated)),), null)
 
 
 def _case(node: exp.Case, rec: Callable[[exp.Expression], ir.Expr]) -> ir.Expr:
