@@ -47,8 +47,13 @@ def _files_under(root: Path) -> list[Path]:
 
 
 def _share_files(store: Path) -> list[Path]:
-    """Files in a node's store other than the audit heads it countersigned."""
-    return [p for p in store.rglob("*") if p.is_file() and p.parent.name != "audit-heads"]
+    """Files in a node's store other than the audit heads it countersigned and its outbox
+    (signed events and sealed results on their way to the coordinator: no shares)."""
+    return [
+        p
+        for p in store.rglob("*")
+        if p.is_file() and p.parent.name not in ("audit-heads", "outbox")
+    ]
 
 
 def test_run_keeps_no_plaintext_under_the_workdir(tmp_path: Path) -> None:

@@ -22,10 +22,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.node.test_lifecycle import _uploaded_job
 from tyst.api.http import CoordinatorClient, NodeClient
 from tyst.jobs.demo import reference, write_demo
-from tyst.jobs.deploy import LocalServices, write_local_deployment
+from tyst.jobs.deploy import LocalServices, tail, write_local_deployment
 from tyst.service.keys import load
 
 NODE_ORGS = ("nod-a", "nod-b", "nod-c")
@@ -191,3 +193,58 @@ def test_a_party_cancels_a_stuck_job_and_the_nodes_stop_and_delete(tmp_path: Pat
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def _children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux ``/proc``)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        found |= {int(c) for c in text.split()}
+    return {c for c in found if _alive(c)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_node_server_killed_alone_takes_its_run_with_it(tmp_path: Path) -> None:
+    """SIGKILL to the node server's pid only (as a supervisor may send it, not to its
+    process group): its run process dies with it within a second or so, and the other
+    nodes fail the job at once (a closed connection), well within their timeout."""
+    files = write_demo(tmp_path / "owners", persons=20_000, seed=12)
+    deployment = write_local_deployment(
+        tmp_path / "dep", list(files.plan.parties), timeout=60.0, connect_timeout=20.0
+    )
+    with LocalServices(deployment) as services:
+        clients, job = _uploaded_job(deployment, files)
+        coordinator = clients["fk"].coordinator
+
+        def all_started() -> bool:
+            events = coordinator.job(job)["events"]
+            return {e["actor"] for e in events if e["kind"] == "run_started"} == set(NODE_ORGS)
+
+        _until("every node's run_started", all_started, 60)
+        server = services.node_process(2)
+        _until("the run process", lambda: bool(_children(server.pid)), 10)
+        runs = _children(server.pid)
+        server.send_signal(signal.SIGKILL)  # the server alone, not its process group
+        server.wait()
+        started = time.monotonic()
+        _until("the orphaned run to die", lambda: not any(_alive(c) for c in runs), 10)
+        assert time.monotonic() - started < 5
+        # at once if the mesh was up, else after connect_timeout (20 s); never the 60 s timeout
+        deadline = time.monotonic() + 50
+        while coordinator.job(job)["state"] != "failed":
+            logs = [tail(c.parent / "node.log", 4) for c in deployment.node_configs[:2]]
+            assert time.monotonic() < deadline, (coordinator.job(job)["events"][-3:], logs)
+            time.sleep(0.2)
+        failed = {e["actor"] for e in coordinator.job(job)["events"] if e["kind"] == "run_failed"}
+        assert failed & {"nod-a", "nod-b"}
+    for c in clients.values():
+        c.close()

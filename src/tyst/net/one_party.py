@@ -13,13 +13,23 @@ the run every receive waits at most ``timeout``; the whole call never exceeds
 stops the run within a second (the child is terminated; error type
 ``Cancelled``). Any failure raises
 :class:`~tyst.net.launcher.PartyFailed` with the child's error type and one-line
-message; the child never outlives the call.
+message; the child never outlives the call, nor the process that called it:
+it asks the kernel to kill it when its parent dies (``PR_SET_PDEATHSIG`` on
+Linux) and, on every system, a watchdog thread ends it within
+:data:`PARENT_POLL` seconds of its parent's death (it is re-parented) — so a
+node server killed by any supervisor, even with ``SIGKILL`` to its pid alone,
+takes its run with it and the peers fail the job at once.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import multiprocessing.connection
+import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,10 +41,35 @@ from tyst.net.tls import Address, connect_mesh
 
 T = TypeVar("T")
 _TERMINATE_WAIT = 2.0
+_PR_SET_PDEATHSIG = 1
+
+PARENT_POLL = 0.5
+"""Seconds between two checks of the run process that its parent is alive."""
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` (its parent's pid) dies: the kernel's parent-death
+    signal where there is one (Linux), and a watchdog thread everywhere."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still holds
+    if os.getppid() != parent:  # it died before we asked
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="tyst-run-parent-watch", daemon=True).start()
 
 
 def _child(
     conn: multiprocessing.connection.Connection,
+    parent: int,
     party: int,
     addresses: list[Address],
     credentials: NodeCredentials,
@@ -44,6 +79,7 @@ def _child(
     program: Callable[..., Any],
     args: tuple[Any, ...],
 ) -> None:
+    die_with_parent(parent)
     try:
         transport = connect_mesh(
             party, addresses, credentials, job, timeout=timeout, connect_timeout=connect_timeout
@@ -78,6 +114,7 @@ def run_party(
         target=_child,
         args=(
             child,
+            os.getpid(),
             party,
             list(addresses),
             credentials,
