@@ -9,10 +9,16 @@ projections with ``+ - *``, comparisons, ``AND/OR/NOT``, ``BETWEEN``, ``IN`` lis
 lists) and CTEs, and date functions (``± INTERVAL`` of every unit, ``DATE_TRUNC``,
 ``LAST_DAY``, ``EXTRACT``, ``DATE_DIFF``, age in years); NULLs: a table of nullable columns
 (``vard``), ``IS [NOT] NULL``, ``COALESCE``, ``NULLIF``, ``CASE`` without ``ELSE``, and
-``LEFT``/``RIGHT``/``FULL`` joins. A :class:`Query` knows its output
-types and its ORDER BY keys, so that :func:`compare` can check the MPC rows against DuckDB's
-exactly: as a multiset, or in order where ``ORDER BY`` fixes it (rows tied on all order keys
-may come in any order, and the tie group cut by ``LIMIT`` may keep any of its rows).
+``LEFT``/``RIGHT``/``FULL`` joins; division (``/`` by literals and ``NULLIF(x, 0)``, ``//``,
+``%``, ``ROUND`` of a quotient and of a decimal, ``AVG`` in expressions and ``HAVING``,
+``DAYOFWEEK``/``ISODOW``) as top-level SELECT items, where tyst's exact decimal is compared
+with DuckDB's double rounded half away from zero to the same scale (``QUOT``): the values
+are small (no divisor beyond 10^4 in its smallest unit) so that this is exact, and ``ROUND``
+of a quotient divides ints by 3, 7 or 11, which makes no exact ties. A :class:`Query` knows
+its output types and its ORDER BY keys, so that :func:`compare` can check the MPC rows
+against DuckDB's exactly: as a multiset, or in order where ``ORDER BY`` fixes it (rows tied
+on all order keys may come in any order, and the tie group cut by ``LIMIT`` may keep any of
+its rows).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from tyst.data.types import ColumnType
@@ -128,6 +134,7 @@ ID: Kind = ("id", 0)
 TEXT: Kind = ("text", 0)
 CTEXT: Kind = ("text", 1)  # computed text (LOWER, SUBSTRING, ||): its bytes, no hash key
 RATIO: Kind = ("ratio", 0)
+QUOT = "quot"  # ("quot", s): tyst's quotient at s decimals; DuckDB's double, rounded there
 ORDERED_KINDS = {"int", "dec", "date", "bool"}
 
 
@@ -670,6 +677,11 @@ class Gen:
                 if not sql:
                     continue
                 name = ""
+            if not self.nested and not self.in_union and self.chance(0.12):
+                division = self.division(scope)
+                if division is not None:
+                    sql, kind = division
+                    name = ""
             if not name or name in names or self.chance(0.2):
                 alias = self.fresh("c")
                 sql, name = f"{sql} AS {alias}", alias
@@ -741,8 +753,74 @@ class Gen:
         self.features.add({"SUM": "sum", "AVG": "avg"}.get(func, "min_max"))
         return f"{func}({arg})", RATIO if func == "AVG" else kind
 
+    def division(self, scope: Sequence[Col]) -> tuple[str, Kind] | None:
+        """A quotient, integer division, remainder, ROUND or weekday, for a top-level SELECT
+        item only (a quotient inside other expressions of a derived table would be its
+        rounded decimal, where DuckDB keeps a double)."""
+        r = self.rng
+        nums = self.cols(scope, {"int", "dec"})
+        ints = [c for c in nums if c.kind == INT]
+        decs = [c for c in nums if c.kind[0] == "dec"]
+        dates = self.cols(scope, {"date"})
+        available = [
+            name
+            for name, ok in (
+                ("divide", nums),
+                ("round_quotient", ints),
+                ("round", decs),
+                ("int_divide", ints),
+                ("weekday", dates),
+            )
+            if ok
+        ]
+        if not available:
+            return None
+        pick = r.choice(available)
+        if pick == "divide":
+            a, ka = self.num(scope, 1)
+            if self.chance(0.5):
+                d = r.choice(["3", "7", "-4", "2.5", "12", "-0.5"])
+            else:
+                d = f"NULLIF({r.choice(nums).ref}, 0)"
+                self.nullish = True
+            self.features.add("divide")
+            return f"{a} / {d}", (QUOT, max(6, ka[1]))
+        if pick == "round_quotient":
+            a = r.choice(ints).ref
+            k = r.randint(0, 3)
+            self.features.add("round_quotient")
+            return f"ROUND({a} / {r.choice([3, 7, 11, -3])}, {k})", (QUOT, k)
+        if pick == "round":
+            c = r.choice(decs)
+            k = r.randint(0, c.kind[1] - 1)
+            self.features.add("round")
+            if self.chance(0.3):
+                return f"CAST({c.ref} AS BIGINT)", INT
+            return f"ROUND({c.ref}, {k})", ("dec", k)
+        if pick == "int_divide":
+            a = r.choice(ints).ref
+            d = r.choice(["3", "-4", "7", f"NULLIF({r.choice(ints).ref}, 0)"])
+            self.nullish = self.nullish or d.startswith("NULLIF")
+            self.features.add("int_divide")
+            return f"{a} {r.choice(['//', '%'])} {d}", INT
+        fn = r.choice(["DAYOFWEEK({})", "ISODOW({})", "EXTRACT(DOW FROM {})"])
+        self.features.add("weekday")
+        return fn.format(r.choice(dates).ref), INT
+
     def agg_expr(self, scope: list[Col]) -> tuple[str, Kind]:
-        """An aggregate, sometimes in arithmetic with another (never with AVG)."""
+        """An aggregate, sometimes in arithmetic with another (never with AVG); at the top,
+        sometimes a quotient of aggregates or AVG in arithmetic."""
+        if not self.nested and not self.in_union and self.chance(0.12):
+            a, ka = self.agg_call(scope)
+            nums = self.cols(scope, {"int", "dec"})
+            if nums and self.chance(0.3):
+                a, ka = f"AVG({self.rng.choice(nums).ref})", RATIO
+            if ka[0] in ("int", "dec"):
+                self.features.add("divide_aggregates")
+                return f"{a} / NULLIF(COUNT(*), 0)", (QUOT, max(6, ka[1]))
+            if ka == RATIO:
+                self.features.add("avg_expression")
+                return f"({a} * 2 + 1)", (QUOT, 6)
         a, ka = self.agg_call(scope)
         if ka[0] in ("int", "dec") and self.chance(0.2):
             b, kb = self.agg_call(scope)
@@ -762,8 +840,11 @@ class Gen:
                 parts.append(self.cond(keys, 0))
                 continue
             a, ka = self.agg_expr(scope)
-            while ka == RATIO:
+            while ka[0] == QUOT:
                 a, ka = self.agg_expr(scope)
+            if ka == RATIO:  # AVG compared: exactly, cross-multiplied
+                self.features.add("avg_having")
+                ka = ("dec", 2)
             op = r.choice(["=", "<>", "<", "<=", ">", ">="])
             if ka == DATE:
                 b = self.literal(DATE)
@@ -939,12 +1020,16 @@ def _date_key(lit: str) -> str:
 # ------------------------------------------------------------------ comparison
 
 
-def canon(value: object, approx: bool) -> object:
-    """A value comparable across engines: numbers exact (AVG: rounded to 6 decimals)."""
+def canon(value: object, approx: bool, quotient: int | None = None) -> object:
+    """A value comparable across engines: numbers exact (AVG: rounded to 6 decimals; a
+    quotient: DuckDB's double rounded half away from zero to tyst's ``quotient`` decimals)."""
     if isinstance(value, datetime) and value.time() == time(0):
         return value.date()  # DuckDB's midnight TIMESTAMP (date ± INTERVAL, DATE_TRUNC)
     if value is None or isinstance(value, bool | str | date):
         return value
+    if quotient is not None and isinstance(value, float):
+        step = Decimal(1).scaleb(-quotient)
+        return Fraction(Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP))
     if approx:
         return round(float(value), 6)  # type: ignore[arg-type]
     if isinstance(value, int | Decimal):
@@ -956,7 +1041,11 @@ def canon(value: object, approx: bool) -> object:
 
 def _rows(q: Query, rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
     approx = [k == RATIO for k in q.kinds]
-    return [tuple(canon(v, a) for v, a in zip(row, approx, strict=True)) for row in rows]
+    quotients = [k[1] if k[0] == QUOT else None for k in q.kinds]
+    return [
+        tuple(canon(v, a, s) for v, a, s in zip(row, approx, quotients, strict=True))
+        for row in rows
+    ]
 
 
 def compare(
