@@ -78,6 +78,7 @@ ROW_QUERIES = [
     "SELECT d, b, d / b AS v FROM t",
     "SELECT a, p, a / p AS v, d / p AS w FROM t",
     "SELECT a, d, a / 7 AS v, d / -3 AS w, a / 2.5 AS x FROM t",
+    "SELECT a, b, a / (0 - b) AS v, a // (0 - b) AS w, a % (0 - b) AS x FROM t",  # b < 0
     # DuckDB rounds its double: the divisors 10·b + 3 (coprime with 10) make no exact ties
     "SELECT a, b, ROUND(a / (10 * b + 3), 2) AS v, CAST(d / (10 * b + 3) AS DECIMAL(18, 3)) AS w "
     "FROM t",
