@@ -244,7 +244,11 @@ def test_a_node_server_killed_alone_takes_its_run_with_it(tmp_path: Path) -> Non
             logs = [tail(c.parent / "node.log", 4) for c in deployment.node_configs[:2]]
             assert time.monotonic() < deadline, (coordinator.job(job)["events"][-3:], logs)
             time.sleep(0.2)
-        failed = {e["actor"] for e in coordinator.job(job)["events"] if e["kind"] == "run_failed"}
-        assert failed & {"nod-a", "nod-b"}
+        events = coordinator.job(job)["events"]
+        failed = {e["actor"]: e["details"]["message"] for e in events if e["kind"] == "run_failed"}
+        assert set(failed) & {"nod-a", "nod-b"}
+        # the peers name the failed node by organisation and mesh address, not by index alone
+        messages = [m for a, m in failed.items() if a != "nod-c"]
+        assert any("(nod-c at 127.0.0.1:" in m for m in messages), messages
     for c in clients.values():
         c.close()

@@ -528,3 +528,16 @@ def test_a_job_id_not_of_the_coordinators_form_is_refused(tmp_path: Path, job: s
     assert info.value.status == 404
     assert [p.name for p in service.store.root.iterdir()] == ["outbox"]
     assert coordinator.kinds() == []
+
+
+def test_peer_failures_name_the_organisation_and_address(tmp_path: Path) -> None:
+    service = _service(tmp_path, LyingCoordinator(ISSUE_PLAN, _both()))
+    message = "PeerDisconnected: party 1: party 2 closed its link"
+    named = service.name_parties(message)
+    host, port = service.config.mesh[2]
+    assert named == (
+        f"PeerDisconnected: party 1 (nod-b at {service.config.mesh[1][0]}:"
+        f"{service.config.mesh[1][1]}): party 2 (nod-c at {host}:{port}) closed its link"
+    )
+    assert service.name_parties(named) == named  # naming twice changes nothing
+    assert service.name_parties("a third party 7 said") == "a third party 7 said"

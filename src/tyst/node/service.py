@@ -83,6 +83,7 @@ import hashlib
 import json
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -137,6 +138,8 @@ ACK_WAIT = 60.0
 and leaves the event to the outbox (an unreachable coordinator is noticed at once)."""
 
 WITHDRAWN = ("plan_rejected", "job_cancelled")
+
+_PARTY = re.compile(r"\bparty ([012])\b(?! \()", re.ASCII)
 """Job events after which no node may run the job."""
 
 
@@ -605,7 +608,7 @@ class NodeService:
                 self._fail_and_delete(job, f"stopped: the job {why}"[:900], _ended_reason(why))
                 return
             message = f"{exc.error_type}: {exc.message}".splitlines()[0]
-            self._fail_and_delete(job, message[:900], "failed")
+            self._fail_and_delete(job, self.name_parties(message)[:900], "failed")
             return
         except PlanningError as exc:
             self._fail_and_delete(job, str(exc)[:900], "failed")
@@ -661,6 +664,18 @@ class NodeService:
         # The sealed results are acknowledged, or safe in the outbox (the coordinator is
         # unreachable): the shares are no longer needed either way, and the receipt says which.
         self._delete(job, "delivery_pending" if offline else "delivered")
+
+    def name_parties(self, message: str) -> str:
+        """``message`` with each "party N" of the mesh named by organisation and mesh
+        address, e.g. "party 2 (nod-c at 10.0.0.3:8451)": an operator reading a failure
+        learns which body and host to call, not an index."""
+
+        def named(match: re.Match[str]) -> str:
+            i = int(match.group(1))
+            host, port = self.config.mesh[i]
+            return f"party {i} ({self.config.nodes[i]} at {host}:{port})"
+
+        return _PARTY.sub(named, message)
 
     def _binding_mismatch(self, entry: JobEntry, spec: JobSpec) -> str:
         """Why the plan to run, the job's digest and the stored tables disagree ("" if not)."""
