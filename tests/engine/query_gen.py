@@ -3,7 +3,8 @@
 :func:`gen_data` makes four small tables (0–12 rows, small values, some rows invalid);
 :func:`gen_query` makes one query valid for DuckDB and meant to be inside tyst's subset:
 projections with ``+ - *``, comparisons, ``AND/OR/NOT``, ``BETWEEN``, ``IN`` lists, searched
-``CASE … ELSE``, ``WHERE``, PK–FK joins (chains of up to three relations), ``IN (SELECT …)``,
+``CASE … ELSE``, ``WHERE``, PK–FK joins (chains of up to three relations; inner chains also
+as comma joins in a random FROM order, the planner's join order), ``IN (SELECT …)``,
 ``[NOT] EXISTS``, ``GROUP BY`` with every aggregate and ``HAVING``, global aggregates,
 ``DISTINCT``, ``UNION [ALL]``, ``ORDER BY … LIMIT``, derived tables (with column alias
 lists) and CTEs, and date functions (``± INTERVAL`` of every unit, ``DATE_TRUNC``,
@@ -164,6 +165,10 @@ class Rel:
     cols: list[Col]
     unique: list[tuple[str, ...]] = field(default_factory=list)  # only for a single relation
     aliases: set[str] = field(default_factory=set)
+    items: list[str] | None = None
+    """A chain of inner joins: its FROM items and ``conds`` (the ON conditions), so it can be
+    written as a comma join ``FROM x, y WHERE …`` in any order (the planner's join order)."""
+    conds: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -496,7 +501,8 @@ class Gen:
     def base(self, table: str, alias: str | None = None) -> Rel:
         alias = alias or self.fresh(table[0])
         cols = [Col(alias, c, kind_of(t), t.nullable) for c, t in SCHEMAS[table].items()]
-        return Rel(f"{table} {alias}", cols, list(UNIQUE.get(table, [])), {alias})
+        sql = f"{table} {alias}"
+        return Rel(sql, cols, list(UNIQUE.get(table, [])), {alias}, [sql])
 
     def derived(self, depth: int) -> Rel:
         """A derived table or a CTE reference over a random query."""
@@ -528,9 +534,10 @@ class Gen:
             name = self.fresh("w")
             self.ctes.append((f"{name}{renames}", q))
             self.features.add("cte")
-            return Rel(f"{name} {alias}", cols, q.unique, {alias})
+            return Rel(f"{name} {alias}", cols, q.unique, {alias}, [f"{name} {alias}"])
         self.features.add("derived")
-        return Rel(f"({q.sql}) AS {alias}{renames}", cols, q.unique, {alias})
+        sql = f"({q.sql}) AS {alias}{renames}"
+        return Rel(sql, cols, q.unique, {alias}, [sql])
 
     def relation(self, depth: int) -> Rel:
         if depth > 0 and self.chance(0.3):
@@ -604,7 +611,11 @@ class Gen:
                 self.rng.shuffle(on)
                 sql = f"{left.sql} {side}JOIN {right.sql} ON {' AND '.join(on)}"
                 # tyst infers no uniqueness through joins (yet): claim none
-                return Rel(sql, scope, [], left.aliases | right.aliases)
+                joined = Rel(sql, scope, [], left.aliases | right.aliases)
+                if not side and left.items is not None and right.items is not None:
+                    joined.items = left.items + right.items
+                    joined.conds = left.conds + on
+                return joined
         return None
 
     # -- WHERE
@@ -697,6 +708,14 @@ class Gen:
         r = self.rng
         rel = self.from_(depth)
         where = self.where(rel, depth)
+        if rel.items is not None and len(rel.items) > 1 and self.chance(0.5):
+            # the same inner joins as a comma join, in a random FROM order
+            items = list(rel.items)
+            r.shuffle(items)
+            conds = rel.conds + ([f"({where.removeprefix(' WHERE ')})"] if where else [])
+            rel = Rel(", ".join(items), rel.cols, rel.unique, rel.aliases)
+            where = f" WHERE {' AND '.join(conds)}"
+            self.features.add("comma_join")
         distinct = self.chance(0.15)
         scope = rel.cols
         if self.chance(0.1) and not distinct:
