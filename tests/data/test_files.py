@@ -499,6 +499,19 @@ def test_declared_ranges_and_max_rows_are_enforced(tmp_path: Path) -> None:
     assert sum(c.rows for c in read_table(path, COLUMNS, bounds=fits)) == 2
 
 
+def test_declared_character_ranges_of_text_are_enforced(tmp_path: Path) -> None:
+    rows = [("Malmö", "2024-01-01", "5", "1.00"), ("Łódź", "2024-01-01", "7", "2.00")]
+    path = write(tmp_path, "t.csv", csv_text(rows))
+    latin1 = TableBounds(values={"pnr": (Decimal(1), Decimal(255))})
+    message = data_error(path, bounds=latin1)
+    assert message.endswith(
+        ":3: column pnr: \"Łódź\" has 'Ł' (U+0141), outside the plan's character range "
+        "[U+0001, U+00FF]"
+    )
+    wide = TableBounds(values={"pnr": (Decimal(1), Decimal(0x17F))})
+    assert sum(c.rows for c in read_table(path, COLUMNS, bounds=wide)) == 2
+
+
 def test_report_finds_declared_facts_that_do_not_hold(tmp_path: Path) -> None:
     rows = [("a", "2024-01-01", "5", "1.00"), ("a", "2024-02-01", "7", "2.00")]
     path = write(tmp_path, "t.csv", csv_text(rows))

@@ -118,6 +118,9 @@ def data_bounds(
             elif t.kind == "date":  # days since 1970-01-01, as a plan's date range
                 days = [Decimal((v - EPOCH).days) for v in present]  # type: ignore[operator]
                 values[c] = (min(days, default=Decimal(0)), max(days, default=Decimal(0)))
+            elif t.is_text:  # the code points of its characters, as a plan's text range
+                points = [ord(ch) for v in present for ch in str(v)]
+                values[c] = (Decimal(min(points, default=1)), Decimal(max(points, default=1)))
         rows = len(next(iter(data[table].values()))) if data[table] else 0
         bounds[table] = TableBounds(max(rows, 1), values)
     return bounds

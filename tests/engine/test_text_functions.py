@@ -3,6 +3,8 @@ with å/ä/ö, multi-byte characters, empty and 64-byte values, and padding rows
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import numpy as np
 import pytest
@@ -21,9 +23,25 @@ POOL = [
 ]  # fmt: skip
 
 
-def _data(n: int, seed: int) -> tuple[dict[str, dict[str, list[object]]], dict[str, list[bool]]]:
+LATIN1_POOL = [v for v in POOL if all(ord(c) <= 0xFF for c in v)]
+"""What LOWER may read (the charsets pass: characters up to U+00FF)."""
+BELOW_SHARP_S_POOL = [v for v in LATIN1_POOL if all(ord(c) < 0xDF for c in v)] + ["µ", "ÀÞ×"]
+"""What UPPER may read when its column's range is below ß (U+00DF)."""
+
+
+def _pool(sql: str) -> list[str]:
+    """The values a query's data is drawn from: the data's character range is the declared
+    one (tests.engine.oracle.data_bounds), so case mappings get values they are exact on."""
+    if "UPPER" in sql:
+        return BELOW_SHARP_S_POOL
+    return LATIN1_POOL if "LOWER" in sql else POOL
+
+
+def _data(
+    n: int, seed: int, pool: list[str] = POOL
+) -> tuple[dict[str, dict[str, list[object]]], dict[str, list[bool]]]:
     rng = np.random.default_rng(seed)
-    picks = [POOL[int(v)] for v in rng.integers(0, len(POOL), n)] if n != len(POOL) else POOL
+    picks = [pool[int(v)] for v in rng.integers(0, len(pool), n)] if n != len(pool) else pool
     data: dict[str, dict[str, list[object]]] = {
         "t": {"s": list(picks), "i": list(range(n))},
         "u": {"k": ["a", "å", "x", "Ö", "1"], "v": [1, 2, 3, 4, 5]},
@@ -33,7 +51,7 @@ def _data(n: int, seed: int) -> tuple[dict[str, dict[str, list[object]]], dict[s
 
 
 def _check(sql: str, n: int, seed: int = 0, *, ordered: bool = False) -> None:
-    data, valid = _data(n, seed)
+    data, valid = _data(n, seed, _pool(sql))
     names, got = run_mpc(sql, SCHEMAS, data, valid)
     want_names, want = run_duckdb(sql, SCHEMAS, data, valid)
     assert names == want_names
@@ -92,27 +110,45 @@ def test_order_by_computed_text_is_byte_order() -> None:
     _check("SELECT UPPER(s) AS u FROM t ORDER BY u LIMIT 5", 40, seed=3, ordered=True)
 
 
-def test_case_mapping_beyond_latin1_is_the_documented_difference() -> None:
-    """UPPER('ß') and characters above U+00FF are left as they are (docs/sql.md), where
-    DuckDB maps them: this test pins the difference so it can never change silently."""
-    values = ["ß", "Łódź", "Σσ", "Ǆ"]
-    data = {"t": {"s": values, "i": list(range(4))}, "u": {"k": ["a"], "v": [1]}}
-    sql = "SELECT i, LOWER(s) AS l, UPPER(s) AS u FROM t"
-    _, got = run_mpc(sql, SCHEMAS, data)
-    assert sorted(got) == [(0, "ß", "ß"), (1, "Łódź", "ŁÓDź"), (2, "Σσ", "Σσ"), (3, "Ǆ", "Ǆ")]
-    _, duck = run_duckdb(sql, SCHEMAS, data)
-    assert sorted(duck) == [(0, "ß", "ẞ"), (1, "łódź", "ŁÓDŹ"), (2, "σσ", "ΣΣ"), (3, "ǆ", "Ǆ")]
+@pytest.mark.parametrize(
+    ("values", "sql", "fragment"),
+    [
+        (["Łódź", "a"], "SELECT LOWER(s) FROM t", "only for characters up to U+00FF"),
+        (["a€"], "SELECT i FROM t WHERE UPPER(s) = 'A'", "only for characters up to U+00FF"),
+        (["Straße"], "SELECT UPPER(s) FROM t", "maps ß to ẞ"),
+        (["Malmö"], "SELECT UPPER(s) FROM t", "maps ß to ẞ"),  # M … ö spans ß
+        (["Ab"], "SELECT LOWER(LEFT(UPPER(s), 4) || 'Ł') FROM t", "characters up to U+00FF"),
+        (["ÿ"], "SELECT LOWER(UPPER(s)) FROM t", "only for characters up to U+00FF"),  # Ÿ
+    ],
+)
+def test_case_mappings_that_could_differ_from_duckdb_are_refused(
+    values: list[str], sql: str, fragment: str
+) -> None:
+    """DuckDB maps all of Unicode (and ß to ẞ); tyst's mapping equals it up to U+00FF but
+    ß, so the charsets pass refuses what the declared character ranges do not exclude."""
+    data = {"t": {"s": values, "i": list(range(len(values)))}, "u": {"k": ["a"], "v": [1]}}
+    with pytest.raises(SqlError, match=re.escape(fragment)):
+        run_mpc(sql, SCHEMAS, data)
+    with pytest.raises(SqlError, match="only for characters up to U\\+00FF"):
+        compile_sql("SELECT LOWER(s) FROM t", SCHEMAS)  # undeclared: any character
 
 
 def test_case_mapping_is_exact_on_latin1() -> None:
-    """Every character U+0001 … U+00FF but ß: LOWER and UPPER equal DuckDB's."""
-    chars = [chr(c) for c in range(1, 256) if chr(c) not in "ß'"]
-    values = ["".join(chars[k : k + 30]) for k in range(0, len(chars), 30)]
-    data = {"t": {"s": values, "i": list(range(len(values)))}, "u": {"k": ["a"], "v": [1]}}
-    sql = "SELECT i, LOWER(s) AS l, UPPER(s) AS u FROM t"
-    _, got = run_mpc(sql, SCHEMAS, data)
-    _, want = run_duckdb(sql, SCHEMAS, data)
-    assert sorted(got) == sorted(want)
+    """Every character U+0001 … U+00FF: LOWER equals DuckDB's; UPPER too, on each side of ß
+    (a column's declared range must exclude ß for UPPER)."""
+    chars = [chr(c) for c in range(1, 256) if chr(c) != "'"]
+    below = [c for c in chars if ord(c) < 0xDF]
+    above = [c for c in chars if ord(c) > 0xDF]
+    for pool, sql in [
+        (chars, "SELECT i, LOWER(s) AS l FROM t"),
+        (below, "SELECT i, LOWER(s) AS l, UPPER(s) AS u FROM t"),
+        (above, "SELECT i, LOWER(s) AS l, UPPER(s) AS u FROM t"),
+    ]:
+        values = ["".join(pool[k : k + 30]) for k in range(0, len(pool), 30)]
+        data = {"t": {"s": values, "i": list(range(len(values)))}, "u": {"k": ["a"], "v": [1]}}
+        _, got = run_mpc(sql, SCHEMAS, data)
+        _, want = run_duckdb(sql, SCHEMAS, data)
+        assert sorted(got) == sorted(want)
 
 
 def test_duckdb_counts_characters_as_the_functions_do() -> None:

@@ -622,7 +622,8 @@ def test_decimal_bounds_are_exact_strings() -> None:
     ("ranges", "fragment"),
     [
         ("{ belopp = [0.5, 10] }", "floats are not exact"),
-        ("{ pnr = [0, 10] }", "ranges apply to int, decimal and date columns, not id"),
+        ("{ pnr = [0, 10] }", "a text column's range is of its characters"),
+        ('{ pnr = ["a", "zz"] }', "a text column's range is of its characters"),
         ('{ manad = ["2026-13-01", "2027-01-01"] }', "is not a date (YYYY-MM-DD)"),
         ("{ belopp = [10, 0] }", "low 10 is above high 0"),
         ("{ belopp = [0] }", "must be [low, high]"),
@@ -636,6 +637,14 @@ def test_bad_bounds_are_one_line(ranges: str, fragment: str) -> None:
     message = error(edit('owner = "malmo"', f'owner = "malmo"\nranges = {ranges}'))
     assert "[tables.bistand] ranges" in message
     assert fragment in message, message
+
+
+def test_text_ranges_are_code_points_and_written_back_as_characters() -> None:
+    text = edit('owner = "malmo"', 'owner = "malmo"\nranges = { pnr = ["\\u0001", "ÿ"] }')
+    plan = parse_plan(text)
+    assert plan.tables["bistand"].ranges == {"pnr": (Decimal(1), Decimal(255))}
+    canonical = json.loads(plan.to_canonical_json())["tables"]["bistand"]["ranges"]
+    assert canonical == {"pnr": ["\u0001", "ÿ"]}
 
 
 def test_max_rows_must_be_positive() -> None:

@@ -238,6 +238,9 @@ def range_problems(
     range, ``row`` being the index in the chunk; the first per column only."""
     problems: list[tuple[int, str, str]] = []
     for name, ctype in columns.items():
+        if ctype.is_text and name in bounds.values:
+            problems.extend(_character_problems(name, ctype, bounds, values[name]))
+            continue
         declared_date = ctype.kind == "date" and name in bounds.values
         if not (ctype.is_numeric or declared_date):
             continue
@@ -258,6 +261,21 @@ def range_problems(
                 where = f"the default range [{lo}, {hi}]; declare [tables.T] ranges for the column"
             problems.append((i, name, f"{show(values[name][i])} is outside {where}"))
     return problems
+
+
+def _character_problems(
+    name: str, ctype: ColumnType, bounds: TableBounds, values: Sequence[str]
+) -> list[tuple[int, str, str]]:
+    """The first value of a text column with a character outside its declared range."""
+    low, high = (chr(int(x)) for x in bounds.values[name])
+    for i, value in enumerate(values):
+        if ctype.nullable and not value.strip():  # NULL
+            continue
+        if value and (min(value) < low or max(value) > high):
+            bad = next(c for c in value if not low <= c <= high)
+            where = f"the plan's character range [U+{ord(low):04X}, U+{ord(high):04X}]"
+            return [(i, name, f"{show(value)} has {bad!r} (U+{ord(bad):04X}), outside {where}")]
+    return []
 
 
 def _match_header(

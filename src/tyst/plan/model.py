@@ -53,7 +53,10 @@ line naming the file and the offending key):
   as ``"1000.50"`` (TOML floats are refused: they are not exact), within the
   column's scale and |v| · 10^s < 2^62. Together they bound every value the
   query computes (:mod:`tyst.sql.ranges`); owners' clients refuse files outside
-  them. Both appear in the canonical form only when declared.
+  them. For a text/id column the range is of its *characters*: two one-character
+  strings, e.g. ``namn = ["\\u0001", "ÿ"]`` (every character's code point within them;
+  what ``LOWER``/``UPPER`` need, :mod:`tyst.sql.charsets`). Both appear in the
+  canonical form only when declared.
 
 :meth:`Plan.digest` is the SHA-256 of :meth:`Plan.to_canonical_json`: the
 parsed plan as JSON with sorted keys and no whitespace, so comments, key
@@ -222,6 +225,8 @@ def _bound_text(ctype: ColumnType, value: Decimal) -> str:
     """A declared bound as the plan writes it (dates ISO, numbers exact)."""
     if ctype.kind == "date":
         return (_EPOCH + timedelta(days=int(value))).isoformat()
+    if ctype.is_text:
+        return chr(int(value))
     return str(value)
 
 
@@ -451,8 +456,10 @@ class _Parser:
             if col not in columns:
                 raise self.fail(here, f"{_quote(col)} is not a column of the table")
             ctype = columns[col]
-            if not (ctype.is_numeric or ctype.kind == "date"):
-                raise self.fail(here, f"ranges apply to int, decimal and date columns, not {ctype}")
+            if not (ctype.is_numeric or ctype.kind == "date" or ctype.is_text):
+                raise self.fail(
+                    here, f"ranges apply to int, decimal, date and text columns, not {ctype}"
+                )
             if not isinstance(pair, list) or len(pair) != 2:
                 raise self.fail(here, "must be [low, high]")
             low, high = (self.bound_value(v, ctype, here) for v in pair)
@@ -466,6 +473,12 @@ class _Parser:
         a ``YYYY-MM-DD`` string or TOML date."""
         if ctype.kind == "date":
             return self.date_bound(value, where)
+        if ctype.is_text:
+            if not isinstance(value, str) or len(value) != 1 or value == "\0":
+                raise self.fail(
+                    where, "a text column's range is of its characters: two one-character strings"
+                )
+            return Decimal(ord(value))
         if isinstance(value, float):
             raise self.fail(where, f'write {value} as a string ("{value}"): floats are not exact')
         if isinstance(value, bool) or not isinstance(value, int | str):

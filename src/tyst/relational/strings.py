@@ -437,7 +437,8 @@ CASE_MAPPED = (
 def case_map(party: Party, words: Words, *, upper: bool) -> Words:
     """``LOWER(x)`` / ``UPPER(x)`` on the characters of :data:`CASE_MAPPED`, which is
     DuckDB's mapping on U+0000–U+00FF except UPPER('ß') (DuckDB: 'ẞ', 3 bytes); every
-    other character is left as it is (DuckDB maps all of Unicode).
+    other character is left as it is (DuckDB maps all of Unicode): the compiler's
+    ``charsets`` pass (:mod:`tyst.sql.charsets`) admits only arguments that cannot hold them.
 
     Steps: per byte (bit planes of all 8 words at once), sums of disjoint products of bit
     literals: an ASCII letter of the case being mapped (010/011 then 1 … 26 in the low 5

@@ -31,6 +31,7 @@ from tyst.data.calendar import add_months, value_of
 from tyst.data.patterns import Pattern
 from tyst.data.types import DERIVED_TEXT, TEXT_MAX_BYTES, ColumnType
 from tyst.sql import ir
+from tyst.sql.charsets import check_charsets
 from tyst.sql.errors import SqlError, position
 from tyst.sql.explain import render_expr
 from tyst.sql.ranges import Found, Interval, TableBounds, check_ranges
@@ -2027,6 +2028,7 @@ def compile_sql(
     compiler = _Compiler(tables, min_group_size, tree)
     plan = compiler.query(tree, {})
     found = check_ranges(plan, bounds or {})
+    check_charsets(plan, bounds or {})
     if found:  # the public bounds calendar functions and divisions are computed within
         plan = ir.map_expressions(plan, lambda e: _with_bounds(e, found))
     return ir.CompiledQuery(plan, sql, tuple(compiler.used_tables))
