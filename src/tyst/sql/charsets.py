@@ -67,7 +67,7 @@ def check_charsets(root: ir.Node, bounds: Mapping[str, TableBounds]) -> None:
     _Charsets(bounds).node(root)
 
 
-def _node_exprs(node: ir.Node) -> Iterator[ir.Expr]:
+def node_exprs(node: ir.Node) -> Iterator[ir.Expr]:
     """The expressions an operator evaluates (its predicates, outputs, conditions)."""
 
     def inside(v: object) -> Iterator[ir.Expr]:
@@ -112,7 +112,7 @@ class _Charsets:
             cols.update(facts)
         if isinstance(node, ir.Project):
             return {name: self.expr(e, cols) for name, e in node.outputs}
-        for e in _node_exprs(node):
+        for e in node_exprs(node):
             self.expr(e, cols)
         if isinstance(node, ir.Aggregate):
             out = {k: cols.get(k) for k in node.keys}

@@ -34,6 +34,7 @@ from tyst.sql import ir
 from tyst.sql.charsets import check_charsets
 from tyst.sql.errors import SqlError, position
 from tyst.sql.explain import render_expr
+from tyst.sql.quotients import check_quotients
 from tyst.sql.ranges import Found, Interval, TableBounds, check_ranges
 
 TableSchemas = Mapping[str, Mapping[str, ColumnType]]
@@ -2029,6 +2030,7 @@ def compile_sql(
     plan = compiler.query(tree, {})
     found = check_ranges(plan, bounds or {})
     check_charsets(plan, bounds or {})
+    check_quotients(plan)
     if found:  # the public bounds calendar functions and divisions are computed within
         plan = ir.map_expressions(plan, lambda e: _with_bounds(e, found))
     return ir.CompiledQuery(plan, sql, tuple(compiler.used_tables))
