@@ -184,6 +184,19 @@ from (select n1.n_name as supp_nation, n2.n_name as cust_nation,
         and l_shipdate between date '1995-01-01' and date '1996-12-31') as shipping
 group by supp_nation, cust_nation, l_year
 order by supp_nation, cust_nation, l_year""",
+    "q8": """select o_year,
+  sum(case when nation = 'BRAZIL' then volume else 0 end) / sum(volume) as mkt_share
+from (select extract(year from o_orderdate) as o_year,
+        l_extendedprice * (1 - l_discount) as volume, n2.n_name as nation
+      from part, supplier, lineitem, orders, customer, nation n1, nation n2, region
+      where p_partkey = l_partkey and s_suppkey = l_suppkey and l_orderkey = o_orderkey
+        and o_custkey = c_custkey and c_nationkey = n1.n_nationkey
+        and n1.n_regionkey = r_regionkey and r_name = 'AMERICA'
+        and s_nationkey = n2.n_nationkey
+        and o_orderdate between date '1995-01-01' and date '1996-12-31'
+        and p_type = 'ECONOMY ANODIZED STEEL') as all_nations
+group by o_year
+order by o_year""",
     "q9": """select nation, o_year, sum(amount) as sum_profit
 from (select n_name as nation, extract(year from o_orderdate) as o_year,
         l_extendedprice * (1 - l_discount) - ps_supplycost * l_quantity as amount
@@ -268,19 +281,6 @@ where p_partkey = ps_partkey and s_suppkey = ps_suppkey and p_size = 15
                          and r_name = 'EUROPE')
 order by s_acctbal desc, n_name, s_name, p_partkey
 limit 100""",
-    "q8": """select o_year,
-  sum(case when nation = 'BRAZIL' then volume else 0 end) / sum(volume) as mkt_share
-from (select extract(year from o_orderdate) as o_year,
-        l_extendedprice * (1 - l_discount) as volume, n2.n_name as nation
-      from part, supplier, lineitem, orders, customer, nation n1, nation n2, region
-      where p_partkey = l_partkey and s_suppkey = l_suppkey and l_orderkey = o_orderkey
-        and o_custkey = c_custkey and c_nationkey = n1.n_nationkey
-        and n1.n_regionkey = r_regionkey and r_name = 'AMERICA'
-        and s_nationkey = n2.n_nationkey
-        and o_orderdate between date '1995-01-01' and date '1996-12-31'
-        and p_type = 'ECONOMY ANODIZED STEEL') as all_nations
-group by o_year
-order by o_year""",
     "q11": """select ps_partkey, sum(ps_supplycost * ps_availqty) as value
 from partsupp, supplier, nation
 where ps_suppkey = s_suppkey and s_nationkey = n_nationkey and n_name = 'GERMANY'

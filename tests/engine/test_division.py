@@ -21,6 +21,7 @@ import pytest
 
 from tests.engine.oracle import data_bounds, run_duckdb, run_mpc
 from tyst.data.types import ColumnType
+from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
 from tyst.sql.errors import SqlError
 
@@ -132,3 +133,73 @@ def test_unsafe_division_is_refused(sql: str, message: str) -> None:
     data, _ = _data(7, 1)
     with pytest.raises(SqlError, match=re.escape(message)):
         compile_sql(sql, {"t": SCHEMA}, bounds=data_bounds({"t": SCHEMA}, {"t": data}))
+
+
+BIG = {"x": T("int"), "y": T("int"), "u": T("int")}
+"""Operands near the ring: x·10^6 cannot exist in 64 bits, so ``/`` takes long division."""
+
+
+def _big_data(n: int, seed: int) -> tuple[dict[str, list[object]], list[bool]]:
+    rng = np.random.default_rng(seed)
+    total = n + 5
+    top = 4 * 10**18
+    data: dict[str, list[object]] = {
+        "x": [int(v) for v in rng.integers(-top, top + 1, total)],
+        "y": [int(v) for v in rng.integers(10**12, 4 * 10**17, total)],
+        "u": [int(v) for v in rng.integers(-(10**15), 10**15 + 1, total)],
+    }
+    # ties (10^6 / 2·10^12 = 0.0000005 exactly, either sign) and the bounds' corners
+    edges = {
+        "x": [10**6, -(10**6), top, -top, 3 * 10**6],
+        "y": [2 * 10**12, 2 * 10**12, 10**12, 4 * 10**17, 2 * 10**12],
+        "u": [1_000_003 // 2, -(10**15), 10**15, 0, 7],
+    }
+    for c, values in edges.items():
+        data[c][: len(values)] = values
+    valid = [True] * total
+    for i in rng.choice(total, 3, replace=False):
+        valid[int(i)] = False
+    return data, valid
+
+
+def _exact(n: int, d: int, scale: int) -> Decimal:
+    """n / d rounded half away from zero to ``scale`` decimals, by integer arithmetic."""
+    q, r = divmod(abs(n) * 10**scale, abs(d))
+    q += 2 * r >= abs(d)
+    return Decimal(q if (n >= 0) == (d > 0) else -q).scaleb(-scale)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_long_division_of_operands_near_the_ring_is_exact(n: int) -> None:
+    """x / y with |x| up to 4·10^18: the quotient equals exact integer arithmetic, and
+    DuckDB's double to within its own precision (its 6th decimal may round differently)."""
+    sql = "SELECT x, y, u, x / y AS v, (x - 1) / (0 - y) AS w, u / 1000003 AS z FROM t"
+    data, valid = _big_data(n, n)
+    names, got = run_mpc(sql, {"t": BIG}, {"t": data}, {"t": valid})
+    _, want = run_duckdb(sql, {"t": BIG}, {"t": data}, {"t": valid})
+    assert names == ["x", "y", "u", "v", "w", "z"]
+    rows = [r for r, ok in zip(zip(data["x"], data["y"], data["u"], strict=True), valid,
+            strict=True) if ok]  # fmt: skip
+    exact = sorted(
+        (x, y, u, _exact(x, y, 6), _exact(x - 1, -y, 6), _exact(u, 1000003, 6)) for x, y, u in rows
+    )
+    assert sorted(got) == exact
+    for mine, duck in zip(exact, sorted(want), strict=True):
+        for a, b in zip(mine[3:], duck[3:], strict=True):
+            assert abs(a - Decimal(repr(b))) <= Decimal("5e-7") + abs(a) * Decimal("1e-15")
+
+
+def test_the_path_is_chosen_from_the_public_bounds() -> None:
+    """Direct division while 2·|A|·10^e + |B| fits; else long division with the fewest
+    digits t for which |A|·10^(e − t) fits (ir.Divide.long_digits)."""
+
+    def digits(a: int, b: tuple[int, int], scale: int = 6) -> tuple[int, int]:
+        e = ir.Divide(ColumnType("decimal", scale), "/", ir.Literal(ir.INT, 1),
+                      ir.Literal(ir.INT, 1), left_range=(-a, a), right_range=b)  # fmt: skip
+        plan = e.bounds()
+        return plan.digits, plan.bound
+
+    assert digits(10**12, (1, 10**4)) == (0, 2 * 10**18 + 10**4)  # fits: direct
+    assert digits(4 * 10**18, (10**12, 4 * 10**17)) == (6, 4 * 10**18)  # A alone
+    assert digits(10**15, (1, 10**6)) == (3, 10**18)  # A·10^3 fits, the last 3 digits long
+    assert digits(10**15, (1, 10**6), scale=2) == (0, 2 * 10**17 + 10**6)

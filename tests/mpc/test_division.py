@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,71 @@ def test_bounds_are_checked() -> None:
         D._check(D.LIMIT + 1, 1, 1)
     with pytest.raises(ValueError, match="positive"):
         D._check(10, 0, 5)
+
+
+def _rounded(x: int, d: int, digits: int) -> int:
+    """⌊x·10^t / d + 1/2⌋ exactly (Fraction), half away from zero for x, d ≥ 0."""
+    exact = Fraction(x * 10**digits, d)
+    return int(exact + Fraction(1, 2))  # int() truncates; exact ≥ 0
+
+
+def _run_digits(
+    x: np.ndarray, d: np.ndarray | int, bound: int, d_low: int, d_high: int, digits: int
+) -> np.ndarray:
+    def program(p: Party) -> np.ndarray:
+        xs = A.share_input(p, 0, from_signed(x) if p.index == 0 else None)
+        if isinstance(d, int):
+            return A.reveal_all(p, D.divide_digits(p, xs, d, bound, d, d, digits))
+        ds = A.share_input(p, 1, from_signed(d) if p.index == 1 else None)
+        return A.reveal_all(p, D.divide_digits(p, xs, ds, bound, d_low, d_high, digits))
+
+    return to_signed(run3(program)[0])
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 101])
+@pytest.mark.parametrize(
+    ("bound", "d_low", "d_high", "digits"),
+    [
+        (D.LIMIT, 1, D.LIMIT // 10, 0),  # dividend near 2^62, rounding only
+        (D.LIMIT, 10**16, D.LIMIT // 10, 6),  # Q8-like: both near the ring, 6 digits
+        (10**6, 1, 1000, 3),  # quotient up to 10^9
+        (999, 1, 8, 2),  # ties (x / 8 at 2 digits: ·125 ends in 5 → exact halves)
+    ],
+)
+def test_long_division_with_digits_rounds_half_away(
+    n: int, bound: int, d_low: int, d_high: int, digits: int
+) -> None:
+    rng = np.random.default_rng(n + digits)
+    x = _dividends(n, bound, rng)
+    d = rng.integers(d_low, d_high + 1, n, dtype=np.int64)
+    edges = [d_low, d_high, d_high, d_low, 8 if d_low <= 8 <= d_high else d_low]
+    d[: min(n, len(edges))] = edges[: min(n, len(edges))]
+    if 0 < bound < 10**3 and n > 5:  # exact ties: x·10^t / d = k + 1/2
+        x[5:9], d[5:9] = [1, 3, 5, 999], [8, 8, 8, 8]
+    got = _run_digits(x, d, bound, d_low, d_high, digits)
+    want = [_rounded(int(a), int(b), digits) for a, b in zip(x, d, strict=True)]
+    assert got.tolist() == want
+    if bound == D.LIMIT and digits:  # the quotient fits only because x ≤ d·(small)
+        assert max(want, default=0) <= D.LIMIT // 10**16 * 10**6 + 10**6
+
+
+@pytest.mark.parametrize("n", [1, 9])
+@pytest.mark.parametrize(
+    ("divisor", "bound", "digits"), [(8, 999, 2), (7, 10**9, 6), (1, 10**9, 4)]
+)
+def test_long_division_by_a_public_divisor(n: int, divisor: int, bound: int, digits: int) -> None:
+    rng = np.random.default_rng(n + divisor)
+    x = _dividends(n, bound, rng)
+    if n > 5:
+        x[5] = 1  # 1·10^2 / 8 = 12.5: a tie, rounded up to 13
+    got = _run_digits(x, divisor, bound, divisor, divisor, digits)
+    assert got.tolist() == [_rounded(int(a), divisor, digits) for a in x]
+
+
+def test_long_division_refuses_a_divisor_whose_tenfold_leaves_the_ring() -> None:
+    def program(p: Party) -> None:
+        xs = A.share_input(p, 0, from_signed(np.zeros(1, np.int64)) if p.index == 0 else None)
+        D.divide_digits(p, xs, xs, 10, 1, D.LIMIT // 5, 1)
+
+    with pytest.raises(ValueError, match="ten times"):
+        run3(program)

@@ -130,9 +130,10 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
     ir.Divide: ExprSpec(
         "`a / b` (exact quotient rounded half away from zero; `ROUND(x, s)`, narrowing `CAST`), "
         "`a // b`, `a % b`: restoring division (tyst.mpc.protocols.division), k quotient bits "
-        "from the public bounds; a quotient compared is cross-multiplied instead",
-        "10·k (public divisor), 11·k (+ 11) secret; + 11 when the dividend can be negative; "
-        "compared: 1 + 8",
+        "from the public bounds; when a·10^e cannot fit, long division (the last t decimals "
+        "one at a time, divide_digits); a quotient compared is cross-multiplied instead",
+        "10·k (public divisor), 11·k (+ 11) secret; long division: k + 4·t steps + 10; "
+        "+ 11 when the dividend can be negative; compared: 1 + 8",
     ),
     ir.Ratio: ExprSpec("`AVG` as a sum and a count; only the recipient divides", "0"),
     ir.IsNull: ExprSpec("`x IS [NOT] NULL` (the null indicator lane)", "0"),
@@ -411,6 +412,7 @@ class Evaluator:
         divisor's (public, or secret for ``NULLIF(d, 0)``); a remainder keeps the dividend's."""
         p, plan = self.party, e.bounds()
         f, g = e.factors()
+        f //= 10**plan.digits  # long division: the last digits come one at a time
         num = self.evaluate(e.left).lanes[0]
         num = num if f == 1 else num.mul_public(f)
         den_value = 0
@@ -422,6 +424,12 @@ class Evaluator:
             den = den if g == 1 else den.mul_public(g)
             den = -den if plan.divisor_negative else den
         num, den, signs = self._magnitudes(num, den, plan)
+        if plan.digits:  # ⌊|N|·10^t / |D| + 1/2⌋ without |N|·10^t
+            divisor = den_value if den is None else den
+            q = division.divide_digits(
+                p, num, divisor, plan.bound, plan.low, plan.high, plan.digits
+            )
+            return self._signed(q, _xor_bits(p, signs), plan)
         if e.op == "/":  # round half away from zero
             if den is None:
                 num = add_public(p.index, num.shift_left(1), den_value)
@@ -435,11 +443,14 @@ class Evaluator:
             q, r = division.divide(p, num, den, plan.bound, plan.low, plan.high)
         if e.op == "%":
             out, sign = r, signs[0]
-        else:
-            out, sign = q, _xor_bits(p, signs)
-        if sign is not None:
-            out = out - mul(p, sign, out).shift_left(1)
-        return -out if plan.divisor_negative and e.op != "%" else out
+            return out if sign is None else out - mul(p, sign, out).shift_left(1)
+        return self._signed(q, _xor_bits(p, signs), plan)
+
+    def _signed(self, q: AShare, sign: AShare | None, plan: ir.DivisionBounds) -> AShare:
+        """The quotient's magnitude ``q`` with the signs put back (secret 0/1 ``sign``, and
+        the public sign of an always negative divisor)."""
+        out = q if sign is None else q - mul(self.party, sign, q).shift_left(1)
+        return -out if plan.divisor_negative else out
 
     def _magnitudes(
         self, num: AShare, den: AShare | None, plan: ir.DivisionBounds

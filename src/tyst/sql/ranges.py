@@ -53,6 +53,9 @@ Divisions (``a / b``, ``a // b``, ``a % b``) need a divisor whose interval exclu
 ``NULLIF(x, 0)``, whose non-NULL values are x's without 0), else the plan is refused; the
 quotient is bounded by its rounded (truncated) corner values, a remainder by the divisor's
 magnitude; a comparison with a quotient is cross-multiplied and both products checked.
+``a / b`` at s decimals needs its dividend 2·|a|·10^e + |b| (e = s + scale(b) − scale(a)) to
+fit, or else (long division, :meth:`tyst.sql.ir.Divide.long_digits`) |a|·10^(e − t) and
+10·|b| and the quotient: the last t decimals come one at a time.
 In a grouped aggregate every group has at least one row, so there ``COUNT`` is at least 1
 and ``SUM`` of an argument with a positive (negative) lower (upper) bound keeps that sign.
 
@@ -405,16 +408,25 @@ class _Ranges:
         a, b = self.operands(e, cols)
         f, g = e.factors()
         scale = ColumnType("decimal", max(e.left.ctype.scale, e.right.ctype.scale))
-        self.fits(a.times(f), f"the dividend of {self.show(e)}", scale)
-        self.fits(b.times(g), f"the divisor of {self.show(e)}", scale)
         plan = replace(e, left_range=(a.lo, a.hi), right_range=(b.lo, b.hi)).bounds()
-        self.fits(Interval(0, plan.bound), f"the rounding of {self.show(e)}", scale)
+        if plan.digits:  # long division: A·10^(e − t) and 10·|D| must fit, not A·10^e
+            self.fits(Interval(0, plan.bound), f"the dividend of {self.show(e)}", scale)
+            self.fits(
+                Interval(0, 10 * plan.high),
+                f"ten times the divisor of {self.show(e)} (long division)",
+                scale,
+            )
+        else:
+            self.fits(a.times(f), f"the dividend of {self.show(e)}", scale)
+            self.fits(b.times(g), f"the divisor of {self.show(e)}", scale)
+            self.fits(Interval(0, plan.bound), f"the rounding of {self.show(e)}", scale)
         if e.op == "%":
             top = min(plan.numerator_max, plan.high - 1)
             return Interval(-top if a.lo < 0 else 0, top if a.hi > 0 else 0)
         if plan.divisor_sign_secret:  # NULLIF(d, 0) with d of either sign: |d| ≥ 1 unit
-            smallest = plan.low // 2 if e.op == "/" else plan.low
+            smallest = plan.low // 2 if e.op == "/" and not plan.digits else plan.low
             top = _divided(plan.numerator_max, smallest, e.op)
+            self.fits(Interval(-top, top), self.show(e), e.ctype)
             return Interval(-top, top)
         corners = [_divided(x * f, y * g, e.op) for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
         out = Interval(min(corners), max(corners))
