@@ -49,7 +49,7 @@ def test_recipient_writes_nulls_as_duckdb_does(tmp_path: Path) -> None:
     root = ir.Project(schema, ir.Scan(schema, "t", "t"), ())
     lanes = [lane for i, (_, t) in enumerate(schema) for lane in encode(t, [r[i] for r in ROWS])]
     valid = np.ones(len(ROWS), dtype=np.uint64)
-    header, rows = decode_rows(root, lanes, valid, [])
+    header, rows = decode_rows(root, lanes, valid)
     ours = write_csv_text(header, rows)
     con = duckdb.connect()
     con.execute("CREATE TABLE t (k VARCHAR, x BIGINT, d DECIMAL(18,2), dag DATE, s VARCHAR)")

@@ -12,7 +12,6 @@ import duckdb
 import numpy as np
 
 from tests.mpc.harness import run3
-from tyst.client.recipient import empty_global_columns
 from tyst.data.encoding import decode_column
 from tyst.data.types import ColumnType, join_null, split_null, text_lanes
 from tyst.engine.executor import Executor
@@ -212,7 +211,7 @@ def run_mpc_full(
         out = executor.run(plan)
         executor.reveal_checks()
         lanes = [(lane.a, lane.b) for col in out.columns.values() for lane in col.lanes]
-        extras = [(x.a, x.b) for x in [*executor.suppressed, *executor.global_counts]]
+        extras = [(x.a, x.b) for x in executor.suppressed]
         return lanes, (out.valid.a, out.valid.b), extras
 
     results = run3(program)
@@ -226,31 +225,15 @@ def run_mpc_full(
         int(combine([NodeShares(i, "arith", *results[i][2][j]) for i in range(3)])[0])
         for j in range(len(results[0][2]))
     ]
-    n_global = sum(
-        1 for node in _walk(compiled.plan) if isinstance(node, ir.Aggregate) and not node.keys
-    )
-    suppressed = extras[: len(extras) - n_global]
-    empty = set()
-    if n_global and extras[-1] == 0:
-        empty = empty_global_columns(compiled.plan)
+    suppressed = extras
     keep = np.flatnonzero(validity)
     columns = []
     at = 0
-    for name, ctype in schema:  # padding rows hold arbitrary words: decode valid rows only
-        if name in empty:  # SQL's NULL: the lanes hold a stand-in word, never decoded
-            columns.append([None] * len(keep))
-        else:
-            columns.append(decode(ctype, [lane[keep] for lane in flat[at : at + ctype.lanes]]))
+    for _, ctype in schema:  # padding rows hold arbitrary words: decode valid rows only
+        columns.append(decode(ctype, [lane[keep] for lane in flat[at : at + ctype.lanes]]))
         at += ctype.lanes
     rows = list(zip(*columns, strict=True)) if columns else []
     return [ir.display_name(n) for n, _ in schema], rows, suppressed
-
-
-def _walk(node: ir.Node) -> list[ir.Node]:
-    found = [node]
-    for child in node.children():
-        found += _walk(child)
-    return found
 
 
 def _duck_type(t: ColumnType) -> str:

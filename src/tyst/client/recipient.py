@@ -154,69 +154,31 @@ def decode(spec: JobSpec, arrays: dict[str, WordArray]) -> Result:
     lanes = [arrays[f"lane.{k}"] for k in range(n_lanes)]
     valid = arrays["valid"]
     extras = arrays["extras"].view(np.int64).tolist()
-    # extras: suppressed counts (one per GROUP BY with min_group_size), then global counts
-    n_suppressed = len(grouped_with_threshold(root))
-    suppressed, global_rows = extras[:n_suppressed], extras[n_suppressed:]
-    header, rows = decode_rows(root, lanes, valid, global_rows)
-    return Result(header, rows, len(valid), int(sum(suppressed)))
+    # extras: the suppressed counts, one per GROUP BY with min_group_size
+    expected = len(grouped_with_threshold(root))
+    if len(extras) != expected:
+        raise ResultError(f"the result has {len(extras)} extra values, the plan {expected}")
+    header, rows = decode_rows(root, lanes, valid)
+    return Result(header, rows, len(valid), int(sum(extras)))
 
 
 def decode_rows(
-    root: ir.Node, lanes: list[WordArray], valid: WordArray, global_rows: list[int]
+    root: ir.Node, lanes: list[WordArray], valid: WordArray
 ) -> tuple[list[str], list[list[str]]]:
     """The CSV header and rows from the combined padded result."""
     keep = np.flatnonzero(valid & U64(1))
     header = [ir.display_name(n) for n, _ in root.schema]
     columns: list[list[str]] = []
     at = 0
-    empty = empty_global_columns(root) if global_rows and global_rows[-1] == 0 else set()
-    for name, ctype in root.schema:
+    for _, ctype in root.schema:
         mine = [lane[keep] for lane in lanes[at : at + ctype.lanes]]
         at += ctype.lanes
-        if name in empty:
-            columns.append([""] * len(keep))
-        elif ctype.kind == "ratio":
+        if ctype.kind == "ratio":
             columns.append(decode_ratio(ctype.scale, mine[0], mine[1]))
         else:
             columns.append(decode_column(ctype, mine))
     rows = [list(r) for r in zip(*columns, strict=True)] if columns else []
     return header, rows
-
-
-def empty_global_columns(root: ir.Node) -> set[str]:
-    """Output columns that SQL makes NULL when a global aggregate saw no rows.
-
-    Follows the root through ORDER BY/LIMIT and filters to the final projection;
-    if that projects a global aggregate (no GROUP BY), every output that refers
-    to a SUM/MIN/MAX (or AVG) call is NULL on empty input, COUNTs are 0.
-    """
-    node = root
-    while isinstance(node, ir.OrderLimit | ir.Filter):
-        node = node.input
-    if not isinstance(node, ir.Project):
-        return set()
-    agg = node.input
-    while isinstance(agg, ir.Filter):
-        agg = agg.input
-    if not isinstance(agg, ir.Aggregate) or agg.keys:
-        return set()
-    nullable = {c.name for c in agg.calls if c.func != "COUNT" and not c.ctype.nullable}
-    return {name for name, expr in node.outputs if _refs(expr) & nullable}
-
-
-def _refs(e: ir.Expr) -> set[str]:
-    if isinstance(e, ir.ColumnRef):
-        return {e.name}
-    out: set[str] = set()
-    for value in vars(e).values():
-        if isinstance(value, ir.Expr):
-            out |= _refs(value)
-        elif isinstance(value, tuple):
-            for item in value:
-                for sub in item if isinstance(item, tuple) else (item,):
-                    if isinstance(sub, ir.Expr):
-                        out |= _refs(sub)
-    return out
 
 
 def grouped_with_threshold(root: ir.Node) -> list[ir.Aggregate]:

@@ -19,8 +19,7 @@ bit each, e.g. "the pk side of this join had duplicate keys") to all nodes.
 
 Besides the result, a run produces (secret until the caller reveals them):
 ``suppressed`` — per GROUP BY with ``min_group_size``, the number of groups
-suppressed; ``global_counts`` — per global aggregate, the number of rows it
-aggregated (so the recipient can show SQL's NULL for SUM/MIN/MAX/AVG of no rows).
+suppressed.
 """
 
 from __future__ import annotations
@@ -52,7 +51,6 @@ class Executor:
         self.inputs = dict(inputs)  # a scanned table is dropped after its last scan
         self.checks: list[Check] = []
         self.suppressed: list[AShare] = []
-        self.global_counts: list[AShare] = []
 
     def run(self, plan: PhysicalPlan) -> SharedTable:
         """The plan's output table (see module contract)."""
@@ -67,7 +65,6 @@ class Executor:
             scans_left=Counter(s.node.table for s in steps if isinstance(s.node, ir.Scan)),
             checks=self.checks,
             suppressed=self.suppressed,
-            global_counts=self.global_counts,
         )
         consumers = Counter(i for s in steps for i in s.inputs)
         outputs: dict[int, SharedTable] = {}

@@ -124,7 +124,7 @@ def execute(party: Party, tables: dict[str, SharedTable], plan: PhysicalPlan) ->
         mixed = shuffle(party, [*lanes, out.valid])
         lanes, valid = mixed[:-1], mixed[-1]
     empty = AShare(np.zeros(0, U64), np.zeros(0, U64))
-    extras = concat_a([*executor.suppressed, *executor.global_counts, empty])
+    extras = concat_a([*executor.suppressed, empty])
     metrics = watch.stop()
     arrays = [ShareArray(f"lane.{k}", "arith", x.a, x.b) for k, x in enumerate(lanes)]
     arrays.append(ShareArray("valid", "bool", valid.a, valid.b))

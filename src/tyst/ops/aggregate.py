@@ -14,9 +14,9 @@ _FUNCS = {"COUNT": "count", "SUM": "sum", "MIN": "min", "MAX": "max"}
 
 
 def execute(ctx: RunContext, node: ir.Aggregate, inputs: Sequence[SharedTable]) -> SharedTable:
-    """Side outputs: per grouped aggregate with ``min_group_size`` > 1 the number of groups
-    suppressed (``ctx.suppressed``); per global aggregate its row count
-    (``ctx.global_counts``, so the recipient can show SQL's NULL for SUM/MIN/MAX of no rows)."""
+    """Side output: per grouped aggregate with ``min_group_size`` > 1 the number of groups
+    suppressed (``ctx.suppressed``). A global aggregate's SUM/MIN/MAX/AVG carry their own
+    NULL (no rows), so its row count is not delivered."""
     specs = [
         AggSpec(
             "count_distinct" if c.func == "COUNT" and c.distinct else _FUNCS[c.func],  # type: ignore[arg-type]
@@ -26,11 +26,8 @@ def execute(ctx: RunContext, node: ir.Aggregate, inputs: Sequence[SharedTable]) 
         for c in node.calls
     ]
     grouped = group_by(ctx.party, inputs[0], node.keys, specs, min_group_size=node.min_group_size)
-    if node.keys:
-        if node.min_group_size > 1:
-            ctx.suppressed.append(grouped.suppressed)
-    else:
-        ctx.global_counts.append(grouped.counts)
+    if node.keys and node.min_group_size > 1:
+        ctx.suppressed.append(grouped.suppressed)
     return pick(grouped.table, node.schema)
 
 
@@ -67,5 +64,5 @@ SPEC = OperatorSpec(
     output_rows="n (one valid row per group) grouped; 1 global",
     rounds="sort(n) + ≈ 2·log2 n (+ ≈ 24·log2 n with MIN/MAX); global ≈ 11·log2 n with "
     "MIN/MAX, else 1",
-    side_outputs=("suppressed groups (to the recipient)", "rows aggregated (global)"),
+    side_outputs=("suppressed groups (to the recipient)",),
 )

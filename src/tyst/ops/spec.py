@@ -68,7 +68,7 @@ class JoinStrategy:
 @dataclass
 class RunContext:
     """What every operator of one run shares: the party, decisions made before the run, and
-    the run's secret side outputs (integrity checks, suppressed-group counts, global counts)."""
+    the run's secret side outputs (integrity checks, suppressed-group counts)."""
 
     party: Party
     inputs: dict[str, SharedTable]
@@ -80,7 +80,6 @@ class RunContext:
     scans_left: Counter[str] = field(default_factory=Counter)
     checks: list[Check] = field(default_factory=list)
     suppressed: list[AShare] = field(default_factory=list)
-    global_counts: list[AShare] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
