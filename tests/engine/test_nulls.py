@@ -11,7 +11,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from tests.engine.oracle import normalise, run_duckdb, run_mpc
+from tests.engine.test_queries import assert_matches_duckdb
 from tyst.data.types import ColumnType
 from tyst.sql.compiler import compile_sql
 from tyst.sql.errors import SqlError
@@ -71,14 +71,7 @@ def _valid(data: Mapping[str, Mapping[str, list[object]]], seed: int) -> dict[st
 
 def check(sql: str, n: int, *, ordered: bool = False) -> None:
     data = _data(n, seed=n + 5)
-    valid = _valid(data, seed=n)
-    names, got = run_mpc(sql, SCHEMAS, data, valid)
-    want_names, want = run_duckdb(sql, SCHEMAS, data, valid)
-    assert names == want_names
-    if ordered:
-        assert normalise(got) == normalise(want)
-    else:
-        assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr)
+    assert_matches_duckdb(sql, SCHEMAS, data, _valid(data, seed=n), ordered=ordered)
 
 
 EXPRESSION_SHAPES = {

@@ -234,12 +234,7 @@ class LocalServices:
     def __enter__(self) -> LocalServices:
         try:
             d = self.deployment
-            self._spawn(
-                "coordinator",
-                ["coordinator", "serve", "--config", str(d.coordinator_config)],
-                d.coordinator_config.parent / "coordinator.log",
-            )
-            self._wait_healthy("coordinator", d.coordinator_url)
+            self._start_coordinator()
             for i, config in enumerate(d.node_configs):
                 self._spawn(
                     f"node {i}",
@@ -303,6 +298,9 @@ class LocalServices:
         if old.process.poll() is None:
             raise ServiceError("the coordinator is still running")
         self.processes.remove(old)
+        self._start_coordinator()
+
+    def _start_coordinator(self) -> None:
         d = self.deployment
         self._spawn(
             "coordinator",
