@@ -233,6 +233,12 @@ from (select c_custkey, count(o_orderkey)
       group by c_custkey) as c_orders (c_custkey, c_count)
 group by c_count
 order by custdist desc, c_count desc""",
+    "q14": """select 100.00 * sum(case when p_type like 'PROMO%'
+                          then l_extendedprice * (1 - l_discount) else 0 end)
+  / sum(l_extendedprice * (1 - l_discount)) as promo_revenue
+from lineitem, part
+where l_partkey = p_partkey and l_shipdate >= date '1995-09-01'
+  and l_shipdate < date '1995-09-01' + interval '1' month""",
     "q16": """select p_brand, p_type, p_size, count(distinct ps_suppkey) as supplier_cnt
 from partsupp, part
 where p_partkey = ps_partkey and p_brand <> 'Brand#45' and p_type not like 'MEDIUM POLISHED%'
@@ -290,12 +296,6 @@ having sum(ps_supplycost * ps_availqty) > (
   from partsupp, supplier, nation
   where ps_suppkey = s_suppkey and s_nationkey = n_nationkey and n_name = 'GERMANY')
 order by value desc""",
-    "q14": """select 100.00 * sum(case when p_type like 'PROMO%'
-                          then l_extendedprice * (1 - l_discount) else 0 end)
-  / sum(l_extendedprice * (1 - l_discount)) as promo_revenue
-from lineitem, part
-where l_partkey = p_partkey and l_shipdate >= date '1995-09-01'
-  and l_shipdate < date '1995-09-01' + interval '1' month""",
     "q15": """create view revenue0 (supplier_no, total_revenue) as
   select l_suppkey, sum(l_extendedprice * (1 - l_discount))
   from lineitem

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests.engine.oracle import data_bounds, run_duckdb, run_mpc
-from tyst.data.types import ColumnType
+from tyst.data.types import ColumnType, TableBounds
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
 from tyst.sql.errors import SqlError
@@ -93,6 +93,11 @@ ROW_QUERIES = [
     "SELECT a, d FROM t WHERE a / NULLIF(d, 0) > 1 OR a / NULLIF(z, 0) < -2",
     "SELECT m, DAYOFWEEK(m) AS v, ISODOW(m) AS w, EXTRACT(DOW FROM m) AS x, "
     "EXTRACT(ISODOW FROM m) AS y FROM t",
+    # a literal power of ten in the dividend is folded into the division (ir.Rescaled)
+    "SELECT d, p, 0.01 * d / p AS v, d * 10 / b AS w, 10.0 * d / p + 1 AS x, "
+    "100.00 * d / p AS y FROM t",
+    "SELECT z, b, 0.1 * z / b AS v FROM t",
+    "SELECT a, d FROM t WHERE 0.01 * d / p > 0.005 OR 1000 * a / b < -20000",
 ]
 
 
@@ -203,3 +208,16 @@ def test_the_path_is_chosen_from_the_public_bounds() -> None:
     assert digits(4 * 10**18, (10**12, 4 * 10**17)) == (6, 4 * 10**18)  # A alone
     assert digits(10**15, (1, 10**6)) == (3, 10**18)  # A·10^3 fits, the last 3 digits long
     assert digits(10**15, (1, 10**6), scale=2) == (0, 2 * 10**17 + 10**6)
+
+
+def test_a_power_of_ten_is_folded_out_of_the_dividend() -> None:
+    """100.00 · SUM(x) / SUM(y) with sums near 10^12: 100·SUM(x) at 6 decimals could not
+    exist, the folded quotient (long division) is proved to fit (TPC-H Q14's shape)."""
+    schema = {"x": T("decimal(4)")}
+    sql = "SELECT 100.00 * SUM(CASE WHEN x > 1 THEN x ELSE 0 END) / SUM(x) AS v FROM t"
+    bounds = {"t": TableBounds(10**7, {"x": (Decimal("810"), Decimal("105000"))})}
+    plan = compile_sql(sql, {"t": schema}, bounds=bounds).plan
+    assert "Rescaled(" in repr(plan)
+    assert "power=2" in repr(plan)
+    with pytest.raises(SqlError, match="beyond the"):  # unfolded, the product cannot fit
+        compile_sql(sql.replace("100.00 *", "101.00 *"), {"t": schema}, bounds=bounds)

@@ -78,7 +78,6 @@ def test_every_plan_is_valid_and_its_ranges_suffice() -> None:
 REFUSALS = {
     "q2": "subqueries are supported only in WHERE",  # correlated scalar subquery
     "q11": "subqueries are supported only in WHERE",  # scalar subquery in HAVING
-    "q14": "beyond the",  # 100.00 · SUM(…) at 6 decimals beyond the ring
     "q15": "exactly one SQL statement",  # a view: three statements
     "q15_with": "subqueries are supported only in WHERE",  # scalar subquery (MAX)
     "q17": "subqueries are supported only in WHERE",  # correlated scalar subquery

@@ -104,6 +104,10 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
         "8 + 4 + 9",
         reads="content",
     ),
+    ir.Rescaled: ExprSpec(
+        "`c * x` with c a literal power of ten, as a dividend: x's word read at another scale",
+        "0",
+    ),
     ir.TextLength: ExprSpec(
         "`LENGTH(x)`: characters (lead bytes counted by 64 bit injections)",
         "8 + 5",
@@ -215,6 +219,8 @@ class Evaluator:
             if e.ctype.nullable and not col.ctype.nullable:  # e.g. a UNION branch
                 return self._widened(col)
             return col
+        if isinstance(e, ir.Rescaled):  # the same lanes (value and indicator), another scale
+            return SharedColumn(e.ctype, self.evaluate(e.arg).lanes)
         if e.ctype.nullable:
             hit = self._nullables.get(id(e))
             if hit is None:

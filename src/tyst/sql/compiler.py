@@ -723,7 +723,26 @@ def _divide(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
     if _fraction(a) or _fraction(b):
         return _fraction_arith("/", a, b, node)
     ctype = ColumnType("decimal", max(QUOTIENT_SCALE, a.ctype.scale))
-    return ir.Divide(_maybe_null(ctype, a, b), op, a, b)
+    return ir.Divide(_maybe_null(ctype, a, b), op, _power_folded(a), b)
+
+
+def _power_folded(a: ir.Expr) -> ir.Expr:
+    """A dividend ``c * x`` (or ``x * c``) with c a literal power of ten 10^m (``100.00``,
+    ``0.01``) as x read at x's scale − m (:class:`ir.Rescaled`): the same value, exactly, with
+    no product that must fit; the quotient's scale stays the written dividend's."""
+    if not (isinstance(a, ir.Arith) and a.op == "*"):
+        return a
+    for c, x in ((a.left, a.right), (a.right, a.left)):
+        if not isinstance(c, ir.Literal) or c.value is None or isinstance(c.value, bool):
+            continue
+        value = Decimal(str(c.value))
+        if value <= 0 or not x.ctype.is_numeric or x.ctype.kind == "ratio":
+            continue
+        m = value.adjusted()
+        scale = x.ctype.scale - m
+        if value == Decimal(10) ** m and m != 0 and 1 <= scale <= _MAX_SCALE:
+            return ir.Rescaled(_maybe_null(ColumnType("decimal", scale), x), x, m)
+    return a
 
 
 def _date_shift(op: str, day: ir.Expr, interval: exp.Interval, node: Any) -> ir.Expr:

@@ -3,6 +3,8 @@ explain themselves in the registry (:mod:`tyst.ops.registry`)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from tyst.sql import ir
 
 
@@ -37,6 +39,8 @@ def render_expr(e: ir.Expr) -> str:
         return f"{'UPPER' if e.upper else 'LOWER'}({render_expr(e.arg)})"
     if isinstance(e, ir.TextLength):
         return f"LENGTH({render_expr(e.arg)})"
+    if isinstance(e, ir.Rescaled):
+        return f"({format(Decimal(10) ** e.power, 'f')} * {render_expr(e.arg)})"
     if isinstance(e, ir.Concat):
         return "(" + " || ".join(render_expr(a) for a in e.args) + ")"
     if isinstance(e, ir.Calendar):

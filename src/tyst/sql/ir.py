@@ -264,6 +264,19 @@ class DivisionBounds:
 
 
 @dataclass(frozen=True)
+class Rescaled(Expr):
+    """``arg · 10^power`` for a literal power of ten folded out of a dividend (``100.00 * x / y``
+    divides x at ``arg``'s scale − ``power``): the same word read at another scale, nothing
+    computed, so 100·x needs no room of its own (the division's long path scales it)."""
+
+    arg: Expr
+    power: int
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+
+@dataclass(frozen=True)
 class Divide(Expr):
     """Exact division of int/decimal values (operands as scaled words A = a·10^sa, B = b·10^sb).
 

@@ -335,6 +335,8 @@ class _Ranges:
             for a in e.children():
                 self.expr(a, cols)
             return None
+        if isinstance(e, ir.Rescaled):  # the same word, read at another scale
+            return self.expr(e.arg, cols)
         if isinstance(e, ir.TextLength):  # characters of at most 64 bytes
             self.expr(e.arg, cols)
             return Interval(0, TEXT_MAX_BYTES)
