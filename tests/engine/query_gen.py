@@ -10,8 +10,9 @@ as comma joins in a random FROM order, the planner's join order), ``IN (SELECT â
 lists) and CTEs, and date functions (``Â± INTERVAL`` of every unit, ``DATE_TRUNC``,
 ``LAST_DAY``, ``EXTRACT``, ``DATE_DIFF``, age in years); NULLs: a table of nullable columns
 (``vard``), ``IS [NOT] NULL``, ``COALESCE``, ``NULLIF``, ``CASE`` without ``ELSE``, and
-``LEFT``/``RIGHT``/``FULL`` joins; division (``/`` by literals and ``NULLIF(x, 0)``, ``//``,
-``%``, ``ROUND`` of a quotient and of a decimal, ``AVG`` in expressions and ``HAVING``,
+``LEFT``/``RIGHT``/``FULL`` joins; division (``/`` by literals and ``NULLIF(x, 0)``, a
+literal power of ten times the dividend, ``//``, ``%``, ``ROUND`` of a quotient and of a
+decimal, ``AVG`` in expressions and ``HAVING``,
 ``DAYOFWEEK``/``ISODOW``) as top-level SELECT items, where tyst's exact decimal is compared
 with DuckDB's double rounded half away from zero to the same scale (``QUOT``): the values
 are small (no divisor beyond 10^4 in its smallest unit) so that this is exact, and ``ROUND``
@@ -803,7 +804,12 @@ class Gen:
                 d = f"NULLIF({r.choice(nums).ref}, 0)"
                 self.nullish = True
             self.features.add("divide")
-            return f"{a} / {d}", (QUOT, max(6, ka[1]))
+            scale = ka[1]
+            if self.chance(0.6):  # a literal power of ten folded into the division
+                factor = r.choice(["0.1", "0.01", "10"])
+                a, scale = f"{factor} * ({a})", scale + len(factor.partition(".")[2])
+                self.features.add("power_of_ten_dividend")
+            return f"{a} / {d}", (QUOT, max(6, scale))
         if pick == "round_quotient":
             a = r.choice(ints).ref
             k = r.randint(0, 3)
