@@ -565,12 +565,15 @@ _DIFF_UNITS = {"day": "day", "month": "month_index", "quarter": "quarter_index",
 
 def _date_diff(unit: str, start: ir.Expr, end: ir.Expr, node: Any) -> ir.Expr:
     """``DATE_DIFF(unit, start, end)`` as DuckDB: the unit boundaries from start to end
-    (``day``: end − start; ``month``: 12·Δyear + Δmonth; ``quarter``, ``year`` alike)."""
+    (``day``: end − start; ``month``: 12·Δyear + Δmonth; ``quarter``, ``year`` alike), and
+    ``week``: (end − start) // 7, truncated toward zero (DuckDB counts whole weeks, not
+    Monday boundaries)."""
     part = unit.removesuffix("s")
-    if part not in _DIFF_UNITS:
+    if part not in (*_DIFF_UNITS, "week"):
         raise _fail(
             "subset",
-            f"DATE_DIFF('{unit}', …) is not supported (only 'day', 'month', 'quarter', 'year')",
+            f"DATE_DIFF('{unit}', …) is not supported (only 'day', 'week', 'month', 'quarter', "
+            "'year')",
             node,
         )
     for side in (start, end):
@@ -578,6 +581,8 @@ def _date_diff(unit: str, start: ir.Expr, end: ir.Expr, node: Any) -> ir.Expr:
             raise _type_error(node, "DATE_DIFF needs two dates", side)
     if part == "day":
         return _arith("-", end, start, node)
+    if part == "week":
+        return _divide("//", _arith("-", end, start, node), ir.Literal(ir.INT, 7), node)
     what = _DIFF_UNITS[part]
     later = _calendar(end, what, node, internal=True)
     earlier = _calendar(start, what, node, internal=True)
