@@ -195,8 +195,8 @@ def test_long_division_of_operands_near_the_ring_is_exact(n: int) -> None:
 
 
 def test_the_path_is_chosen_from_the_public_bounds() -> None:
-    """Direct division while 2·|A|·10^e + |B| fits; else long division with the fewest
-    digits t for which |A|·10^(e − t) fits (ir.Divide.long_digits)."""
+    """Long division with the fewest digits t for which |A|·10^(e − t) fits, unless the
+    direct path (2·|A|·10^e + |B|) fits and costs no more steps (ir.Divide.long_digits)."""
 
     def digits(a: int, b: tuple[int, int], scale: int = 6) -> tuple[int, int]:
         e = ir.Divide(ColumnType("decimal", scale), "/", ir.Literal(ir.INT, 1),
@@ -208,6 +208,10 @@ def test_the_path_is_chosen_from_the_public_bounds() -> None:
     assert digits(4 * 10**18, (10**12, 4 * 10**17)) == (6, 4 * 10**18)  # A alone
     assert digits(10**15, (1, 10**6)) == (3, 10**18)  # A·10^3 fits, the last 3 digits long
     assert digits(10**15, (1, 10**6), scale=2) == (0, 2 * 10**17 + 10**6)
+    # the direct path fits but its rounding term |D| makes it cost 8 steps, long division 5
+    assert digits(57, (2_183_675_158, 574_117_404_346)) == (1, 57 * 10**5)
+    # and here long division would be cheaper but 10·|D| cannot fit: direct
+    assert digits(1, (10**9, (2**62 - 1) // 5)) == (0, 2 * 10**6 + (2**62 - 1) // 5)
 
 
 def test_a_power_of_ten_is_folded_out_of_the_dividend() -> None:

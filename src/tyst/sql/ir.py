@@ -311,19 +311,30 @@ class Divide(Expr):
         e = self.ctype.scale + sb - sa if self.op == "/" else 0
         return 10 ** max(e, 0), 10 ** max(-e, 0)
 
-    def long_digits(self, a_max: int, d_max: int) -> int:
-        """How many decimals of ``/`` long division produces one at a time (0: none).
+    def long_digits(self, a_max: int, d_min: int, d_max: int) -> int:
+        """How many decimals of ``/`` long division produces one at a time (0: none), from
+        the public bounds |A| ≤ ``a_max`` and ``d_min`` ≤ |D| ≤ ``d_max`` alone.
 
-        The rule (public bounds only): the direct path, whose dividend 2·|A|·10^e + |D| must fit
-        in ±(2^62 − 1), when it fits — it is the cheaper (≈ 3.3 steps per decimal against 4);
-        otherwise long division with the fewest digits t such that |A|·10^(e − t) fits. It
-        needs 10·|D| to fit too (the ``ranges`` pass refuses otherwise) and costs
-        bit length of ⌊|A|·10^(e − t) / |D|_min⌋ + 4·t restoring steps, + 1 comparison."""
+        The rule: long division takes the fewest digits t ≥ 1 for which |A|·10^(e − t) fits
+        in ±(2^62 − 1) (more digits only cost more) and costs bit length of
+        ⌊|A|·10^(e − t) / d_min⌋ + 4·t restoring steps + 1 (the rounding comparison); the
+        direct path (dividend 2·|A|·10^e + |D|, which must fit) costs bit length of
+        ⌊(2·|A|·10^e + d_max) / 2·d_min⌋ steps. The direct path is taken when it fits and
+        costs no more (≈ 3.3 steps per decimal against 4: nearly always) or 10·d_max does not
+        fit, else long division, which needs 10·|D| to fit (the ranges pass refuses else)."""
         e = self.ctype.scale + self.right.ctype.scale - self.left.ctype.scale
-        if self.op != "/" or e <= 0 or 2 * a_max * 10**e + d_max <= COMPARISON_LIMIT - 1:
+        if self.op != "/" or e <= 0:
             return 0
         fits = (t for t in range(1, e + 1) if a_max * 10 ** (e - t) <= COMPARISON_LIMIT - 1)
-        return next(fits, e)  # e: |A| itself does not fit (the ranges pass refuses)
+        t = next(fits, e)  # e: |A| itself does not fit (the ranges pass refuses)
+        direct = 2 * a_max * 10**e + d_max
+        if direct <= COMPARISON_LIMIT - 1:
+            long_steps = (a_max * 10 ** (e - t) // d_min).bit_length() + 4 * t + 1
+            if 10 * d_max > COMPARISON_LIMIT - 1:  # long division is not valid here
+                return 0
+            if (direct // (2 * d_min)).bit_length() <= long_steps:
+                return 0
+        return t
 
     def bounds(self) -> DivisionBounds:
         """The magnitudes' bounds (needs the ranges; the divisor's interval excludes 0)."""
@@ -340,7 +351,8 @@ class Divide(Expr):
         top = max(abs(n_lo), abs(n_hi))
         negative = d_hi < 0
         if self.op == "/":  # round half away: ⌊(2|N| + |D|) / 2|D|⌋, or by long division
-            digits = self.long_digits(max(abs(self.left_range[0]), abs(self.left_range[1])), high)
+            a_max = max(abs(self.left_range[0]), abs(self.left_range[1]))
+            digits = self.long_digits(a_max, low, high)
             if digits:
                 return DivisionBounds(
                     n_lo >= 0, negative, secret, top, top // 10**digits, low, high, digits
