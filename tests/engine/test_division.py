@@ -114,6 +114,8 @@ AGGREGATE_QUERIES = [
     "SELECT 100.00 * SUM(CASE WHEN a > 0 THEN p ELSE 0 END) / SUM(p) AS v FROM t",
     "SELECT SUM(a) / NULLIF(COUNT(*), 0) AS v, COUNT(*) AS c, AVG(d) * 2 AS w FROM t",
     "SELECT SUM(d) / SUM(p) AS v, ROUND(AVG(a) + 1, 3) AS w FROM t WHERE a > 500",
+    "SELECT k, ROUND(AVG(a), 2) AS v FROM t GROUP BY k ORDER BY v DESC, k LIMIT 3",
+    "SELECT k, ROUND(AVG(d), 3) AS v FROM t GROUP BY k ORDER BY ROUND(AVG(d), 1), k LIMIT 4",
 ]
 
 

@@ -657,7 +657,10 @@ def _cast(x: ir.Expr, node: exp.Cast) -> ir.Expr:
 
 def _round(x: ir.Expr, node: exp.Round) -> ir.Expr:
     """``ROUND(x, d)``, 0 ≤ d: x rounded half away from zero to d decimals (DuckDB's decimal
-    rounding; unchanged when x has at most d); of a quotient, the quotient at d decimals."""
+    rounding; unchanged when x has at most d); of a quotient (or AVG), the quotient at d
+    decimals."""
+    if isinstance(x, ir.Ratio):
+        x = _avg(x)
     if not x.ctype.is_numeric:
         raise _type_error(node, "ROUND needs a number", x)
     digits = node.args.get("decimals")
@@ -673,8 +676,6 @@ def _round(x: ir.Expr, node: exp.Round) -> ir.Expr:
         raise _fail("subset", "ROUND to a negative number of decimals is not supported", node)
     if places > _MAX_SCALE:
         raise _type_error(node, f"ROUND to {places} decimals: at most {_MAX_SCALE}")
-    if isinstance(x, ir.Ratio):
-        x = _avg(x)
     if isinstance(x, ir.Divide) and x.op == "/":
         return _rescaled(x, places)
     if places < x.ctype.scale:

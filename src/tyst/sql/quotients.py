@@ -13,6 +13,7 @@ and tie), so this pass refuses the plan with one line, unless the scale is decla
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from tyst.sql import ir
@@ -42,7 +43,7 @@ def _free(e: ir.Expr) -> bool:
 def _visit(e: ir.Expr, allowed: bool) -> None:
     """Check ``e``; ``allowed``: its value is delivered or compared as it is."""
     if _free(e) and not allowed:
-        shown = render_expr(e)
+        shown = re.sub(r"#\d+", "", render_expr(e))  # internal names as the SQL's
         raise SqlError(
             "quotients",
             f"{shown}: DuckDB's a / b is a double and tyst's an exact decimal with "
