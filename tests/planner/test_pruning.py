@@ -54,5 +54,5 @@ def test_text_functions_read_the_bytes_of_what_they_compute_on() -> None:
 
 
 def test_stored_text_compared_with_computed_text_keeps_its_bytes() -> None:
-    needs = _needs("SELECT COUNT(*) AS n FROM skv WHERE kommun = LOWER(kommun) OR pnr IN ('1')")
+    needs = _needs("SELECT COUNT(*) AS n FROM skv WHERE kommun = LEFT(kommun, 3) OR pnr IN ('1')")
     assert needs == {"skv.kommun": "content", "skv.pnr": "key"}
