@@ -153,7 +153,8 @@ def _plan_text(s: Scenario) -> str:
     return HEADER + tables + f'\n[query]\nsql = """{s.sql}"""\n\n[output]\nrecipients = ["fk"]\n'
 
 
-def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
+def write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
+    """Generated columns as a CSV file with a header row."""
     names = list(columns)
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -192,7 +193,7 @@ def run_measured(name: str, n: int, seed: int = 1, profile: Path | None = None) 
         files = {}
         for table, columns in scenario.make(n, np.random.default_rng(seed)).items():
             files[table] = root / f"{table}.csv"
-            _write_csv(files[table], columns)
+            write_csv(files[table], columns)
         plan = parse_plan(_plan_text(scenario), "benchmark.toml")
         started = time.perf_counter()
         report = run_plan(plan, files, root / "result.csv", timeout=600.0)

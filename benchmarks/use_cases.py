@@ -36,7 +36,6 @@ key gets the plan without them (it did not check value ranges at all).
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import datetime as dt
 import json
@@ -55,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.rows import same_rows
+from benchmarks.sql_plans import write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "sql.md"
@@ -363,14 +363,6 @@ def plan_text(case: UseCase, sql: str, *, ranges: bool) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
-    names = list(columns)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(names)
-        writer.writerows(zip(*(columns[c].tolist() for c in names), strict=True))
-
-
 DUCKDB_TYPES = {"id": "VARCHAR", "text": "VARCHAR", "int": "BIGINT", "date": "DATE"}
 
 
@@ -410,7 +402,7 @@ def run_once(case: UseCase, n: int, seed: int = 1) -> dict[str, Any]:
         files = {}
         for table, columns in case.make(n, np.random.default_rng(seed)).items():
             files[table] = root / f"{table}.csv"
-            _write_csv(files[table], columns)
+            write_csv(files[table], columns)
         plan = parse_plan(plan_text(case, sql, ranges=_supports_ranges()), "use_case.toml")
         started = time.perf_counter()
         report = run_plan(plan, files, root / "result.csv", timeout=600.0)

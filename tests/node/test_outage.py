@@ -40,6 +40,16 @@ def _until(what: str, check: object, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def _until_all_started(coordinator: CoordinatorClient, job: str) -> None:
+    """Wait until every node has signed ``run_started`` for ``job``."""
+
+    def all_started() -> bool:
+        events = coordinator.job(job)["events"]
+        return {e["actor"] for e in events if e["kind"] == "run_started"} == set(NODE_ORGS)
+
+    _until("every node's run_started", all_started, 60)
+
+
 def _fetch(config: Path, digest: str, job: str, out: Path, *args: str) -> subprocess.Popen[str]:
     """``tyst result fetch`` as a recipient runs it, in the background."""
     return subprocess.Popen(
@@ -61,11 +71,7 @@ def test_a_coordinator_down_when_the_run_finishes_loses_nothing(tmp_path: Path) 
     with LocalServices(deployment) as services:
         clients, job = _uploaded_job(deployment, files)
 
-        def all_started() -> bool:
-            events = clients["fk"].coordinator.job(job)["events"]
-            return {e["actor"] for e in events if e["kind"] == "run_started"} == set(NODE_ORGS)
-
-        _until("every node's run_started", all_started, 60)
+        _until_all_started(clients["fk"].coordinator, job)
         out = tmp_path / "result.csv"
         fetch = _fetch(deployment.client_configs["fk"], digest, job, out, "--retry", "300")
         coordinator = services.coordinator_process()
@@ -147,11 +153,7 @@ def test_a_party_cancels_a_stuck_job_and_the_nodes_stop_and_delete(tmp_path: Pat
         clients, job = _uploaded_job(deployment, files)
         coordinator = clients["fk"].coordinator
 
-        def all_started() -> bool:
-            events = coordinator.job(job)["events"]
-            return {e["actor"] for e in events if e["kind"] == "run_started"} == set(NODE_ORGS)
-
-        _until("every node's run_started", all_started, 60)
+        _until_all_started(coordinator, job)
         hung = services.node_process(2)
         os.killpg(hung.pid, signal.SIGSTOP)
         try:
@@ -225,11 +227,7 @@ def test_a_node_server_killed_alone_takes_its_run_with_it(tmp_path: Path) -> Non
         clients, job = _uploaded_job(deployment, files)
         coordinator = clients["fk"].coordinator
 
-        def all_started() -> bool:
-            events = coordinator.job(job)["events"]
-            return {e["actor"] for e in events if e["kind"] == "run_started"} == set(NODE_ORGS)
-
-        _until("every node's run_started", all_started, 60)
+        _until_all_started(coordinator, job)
         server = services.node_process(2)
         _until("the run process", lambda: bool(_children(server.pid)), 10)
         runs = _children(server.pid)

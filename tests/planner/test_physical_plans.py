@@ -7,31 +7,26 @@ that changes a plan fails here; regenerate deliberately with
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from benchmarks import tpch
 
+from tests.golden import assert_golden
 from tyst.plan import parse_plan
 from tyst.planner.jobspec import compile_plan, plan_facts
 from tyst.planner.passes import physical_plan
 
 PLANS = Path(__file__).parent / "plans"
-MARK = "-- plan:\n"
 
 
 @pytest.mark.parametrize("path", sorted(PLANS.glob("*.sql")), ids=lambda p: p.stem)
 def test_physical_plan_is_the_golden_one(path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    sql, _, expected = text.partition(MARK)
-    plan = parse_plan(tpch.plan_text(path.stem, sql.strip()), f"{path.stem}.toml")
-    steps = physical_plan(compile_plan(plan).plan, plan_facts(plan)).render_steps()
-    if os.environ.get("TYST_UPDATE_PLANS"):
-        path.write_text(f"{sql.strip()}\n{MARK}{steps}\n", encoding="utf-8")
-        return
-    assert expected, f"{path.name} has no '-- plan:' section"
-    assert steps == expected.rstrip("\n"), f"the physical plan of {path.name} changed:\n{steps}"
+    def steps(sql: str) -> str:
+        plan = parse_plan(tpch.plan_text(path.stem, sql), f"{path.stem}.toml")
+        return physical_plan(compile_plan(plan).plan, plan_facts(plan)).render_steps()
+
+    assert_golden(path, steps, "physical plan")
 
 
 def test_there_are_golden_physical_plans() -> None:
