@@ -20,8 +20,8 @@ Facts flow through the plan by column name as in :mod:`tyst.sql.ranges`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from tyst.data.types import TableBounds
 from tyst.sql import ir
@@ -67,22 +67,6 @@ def check_charsets(root: ir.Node, bounds: Mapping[str, TableBounds]) -> None:
     _Charsets(bounds).node(root)
 
 
-def node_exprs(node: ir.Node) -> Iterator[ir.Expr]:
-    """The expressions an operator evaluates (its predicates, outputs, conditions)."""
-
-    def inside(v: object) -> Iterator[ir.Expr]:
-        if isinstance(v, ir.Expr):
-            yield v
-        elif isinstance(v, tuple):
-            for x in v:
-                yield from inside(x)
-
-    for f in fields(node):
-        value = getattr(node, f.name)
-        if not isinstance(value, ir.Node):
-            yield from inside(value)
-
-
 class _Charsets:
     def __init__(self, bounds: Mapping[str, TableBounds]) -> None:
         self.bounds = bounds
@@ -112,7 +96,7 @@ class _Charsets:
             cols.update(facts)
         if isinstance(node, ir.Project):
             return {name: self.expr(e, cols) for name, e in node.outputs}
-        for e in node_exprs(node):
+        for e in ir.node_expressions(node):
             self.expr(e, cols)
         if isinstance(node, ir.Aggregate):
             out = {k: cols.get(k) for k in node.keys}

@@ -11,7 +11,7 @@ compute.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
@@ -579,6 +579,22 @@ class CompiledQuery:
     plan: Node
     sql: str
     tables: tuple[str, ...] = field(default=())
+
+
+def node_expressions(node: Node) -> Iterator[Expr]:
+    """The expressions an operator evaluates (its predicates, outputs, conditions)."""
+
+    def inside(v: object) -> Iterator[Expr]:
+        if isinstance(v, Expr):
+            yield v
+        elif isinstance(v, tuple):
+            for x in v:
+                yield from inside(x)
+
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if not isinstance(value, Node):
+            yield from inside(value)
 
 
 def map_expressions(root: Node, fn: Callable[[Expr], Expr]) -> Node:

@@ -17,7 +17,6 @@ import re
 from collections import Counter
 
 from tyst.sql import ir
-from tyst.sql.charsets import node_exprs
 from tyst.sql.errors import SqlError
 from tyst.sql.explain import render_expr
 
@@ -32,7 +31,7 @@ def check_quotients(root: ir.Node) -> None:
             for name, e in node.outputs:
                 _visit(e, name in final)
             continue
-        for e in node_exprs(node):
+        for e in ir.node_expressions(node):
             _visit(e, False)
 
 
