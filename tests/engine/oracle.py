@@ -23,7 +23,7 @@ from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 from tyst.sql import ir
-from tyst.sql.compiler import compile_sql
+from tyst.sql.compiler import compile_sql, with_found
 from tyst.sql.ranges import TableBounds, check_ranges
 
 EPOCH = date(1970, 1, 1)
@@ -165,7 +165,7 @@ def run_mpc_full(
         facts = plaintext_facts(compiled.plan, schemas, data)
     root = logical_plan(compiled.plan, facts)  # the join order, as compile_plan chooses it
     if root is not compiled.plan:
-        check_ranges(root, bounds)
+        root = with_found(root, check_ranges(root, bounds))
         if found:  # the owners check the join columns of the re-ordered plan
             more = plaintext_facts(root, schemas, data)
             facts = {

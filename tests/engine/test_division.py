@@ -125,12 +125,42 @@ def test_aggregate_division_matches_duckdb(sql: str, n: int) -> None:
     assert_division_matches(sql, n)
 
 
+ORDER_BY_AVG = [
+    "SELECT k, AVG(a) AS v FROM t GROUP BY k ORDER BY v DESC, k",
+    "SELECT b, AVG(d) AS v, COUNT(*) AS c FROM t GROUP BY b ORDER BY AVG(d), b LIMIT 9",
+    "SELECT b % 7 AS g, AVG(z) AS v FROM t GROUP BY b % 7 ORDER BY 2 DESC, 1",
+    "SELECT k, COUNT(*) AS c FROM t GROUP BY k ORDER BY AVG(a), k",
+    "SELECT b, AVG(a) AS v FROM t WHERE a > -900 GROUP BY b ORDER BY v, b LIMIT 12",
+    "SELECT b % 5 AS g, AVG(z) AS v FROM t GROUP BY b % 5 ORDER BY v NULLS FIRST, g",
+    "SELECT AVG(a) AS v, COUNT(*) AS c FROM t ORDER BY v",
+]
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("sql", ORDER_BY_AVG)
+def test_order_by_avg_matches_duckdb(sql: str, n: int) -> None:
+    """ORDER BY an AVG sorts by the exact fraction: the rows come in DuckDB's order (its
+    doubles tell these averages apart: small counts) and the averages equal its doubles."""
+    data, valid = _data(n, n + 3)
+    names, got = run_mpc(sql, {"t": SCHEMA}, {"t": data}, {"t": valid})
+    want_names, want = run_duckdb(sql, {"t": SCHEMA}, {"t": data}, {"t": valid})
+    assert names == want_names
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        for x, y in zip(g, w, strict=True):
+            if isinstance(x, Decimal) and isinstance(y, float):
+                assert abs(float(x) - y) <= 1e-9 * max(1.0, abs(y)), (g, w)
+            else:
+                assert x == y, (g, w)
+
+
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
         ("SELECT a / d FROM t", "divisor t.d can be 0"),
         ("SELECT COUNT(*) / COUNT(*) FROM t", "NULLIF(COUNT(*), 0)"),
         ("SELECT SUM(a) / COUNT(*) FROM t", "the divisor COUNT(*) can be 0"),
+        ("SELECT k, SUM(a) / COUNT(z) FROM t GROUP BY k", "the divisor COUNT(t.z) can be 0"),
         ("SELECT a / (b - 1) FROM t", "division by zero is possible"),
         ("SELECT CAST(a / b AS BIGINT) FROM t", "half to even"),
         ("SELECT d // 2 FROM t", "'//' needs int operands"),

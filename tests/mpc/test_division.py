@@ -156,3 +156,36 @@ def test_long_division_refuses_a_divisor_whose_tenfold_leaves_the_ring() -> None
 
     with pytest.raises(ValueError, match="ten times"):
         run3(program)
+
+
+@pytest.mark.parametrize("bits", [0, 1, 13, 40])
+def test_fraction_bits_are_the_truncated_binary_fraction(bits: int) -> None:
+    rng = np.random.default_rng(bits)
+    d = rng.integers(1, 10**6, 50, dtype=np.int64)
+    r = (rng.random(50) * d).astype(np.int64)
+    r[:3], d[:3] = [0, 999_998, 1], [1, 999_999, 3]
+
+    def program(p: Party) -> np.ndarray:
+        rs = A.share_input(p, 0, from_signed(r) if p.index == 0 else None)
+        ds = A.share_input(p, 1, from_signed(d) if p.index == 1 else None)
+        return A.reveal_all(p, D.fraction_bits(p, rs, ds, 10**6, bits))
+
+    got = to_signed(run3(program)[0])
+    want = [(int(a) << bits) // int(b) for a, b in zip(r, d, strict=True)]
+    assert got.tolist() == want
+
+
+def test_divide_with_a_quotient_bound_takes_fewer_steps_and_is_exact() -> None:
+    rng = np.random.default_rng(5)
+    d = rng.integers(1, 1000, 40, dtype=np.int64)
+    x = d * rng.integers(0, 101, 40) + (rng.random(40) * d).astype(np.int64)  # quotient ≤ 100
+
+    def program(p: Party) -> tuple[np.ndarray, np.ndarray]:
+        xs = A.share_input(p, 0, from_signed(x) if p.index == 0 else None)
+        ds = A.share_input(p, 1, from_signed(d) if p.index == 1 else None)
+        q, r = D.divide(p, xs, ds, D.LIMIT, 1, 1000, quotient_max=100)
+        return A.reveal_all(p, q), A.reveal_all(p, r)
+
+    q, r = run3(program)[0]
+    assert to_signed(q).tolist() == (x // d).tolist()
+    assert to_signed(r).tolist() == (x % d).tolist()

@@ -139,3 +139,35 @@ def test_order_limit_rejects(
     table = local_table({"city": TEXT, "n": INT, "avg": ColumnType("ratio", 2)})
     with pytest.raises((ValueError, KeyError), match=message):
         order_limit(None, table, keys, limit)  # type: ignore[arg-type]
+
+
+def test_fraction_sort_lanes_order_exact_fractions() -> None:
+    """Averages closer than a double can tell apart, equal fractions written differently,
+    and negatives: the two lanes order them as the exact fractions (and tie equal ones)."""
+    from fractions import Fraction
+
+    from tests.mpc.harness import run3 as run
+    from tyst.mpc.protocols import arithmetic as A
+    from tyst.relational.ordering import fraction_sort_lanes
+    from tyst.ring.words import from_signed, to_signed
+
+    big = 10**6
+    pairs = [(1, 3), (333_333, 999_999), (333_334, 1_000_000), (2, 4), (1, 2), (-1, 2),
+             (-3, 6), (-1, 3), (0, 5), (-7, 1), (7, 1), (big * 1000 - 1, big),
+             (big * 1000, big), (-(big * 1000 - 1), big), (5, 999_983), (5, 999_979)]  # fmt: skip
+    totals = np.array([t for t, _ in pairs], dtype=np.int64)
+    counts = np.array([c for _, c in pairs], dtype=np.int64)
+
+    def program(p: Party) -> tuple[np.ndarray, np.ndarray]:
+        t = A.share_input(p, 0, from_signed(totals) if p.index == 0 else None)
+        c = A.share_input(p, 1, from_signed(counts) if p.index == 1 else None)
+        whole, part = fraction_sort_lanes(p, t, c, 1000, 1_000_000, False)
+        return A.reveal_all(p, whole), A.reveal_all(p, part)
+
+    whole, part = run(program)[0]
+    keys = list(zip(to_signed(whole).tolist(), to_signed(part).tolist(), strict=True))
+    values = [Fraction(t, c) for t, c in pairs]
+    for i in range(len(pairs)):
+        for j in range(len(pairs)):
+            assert (keys[i] < keys[j]) == (values[i] < values[j]), (pairs[i], pairs[j])
+            assert (keys[i] == keys[j]) == (values[i] == values[j]), (pairs[i], pairs[j])

@@ -22,7 +22,7 @@ from tyst.planner.passes import logical_plan
 from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.planner.pruning import Need, table_needs
 from tyst.sql import ir
-from tyst.sql.compiler import compile_sql
+from tyst.sql.compiler import compile_sql, with_found
 from tyst.sql.ranges import check_ranges
 
 
@@ -95,8 +95,8 @@ def compile_plan(plan: Plan) -> ir.CompiledQuery:
     root = logical_plan(compiled.plan, plan_facts(plan))
     if root is compiled.plan:
         return compiled
-    check_ranges(root, bounds)  # a re-ordered join bounds its rows anew
-    return replace(compiled, plan=root)
+    found = check_ranges(root, bounds)  # a re-ordered join bounds its rows anew:
+    return replace(compiled, plan=with_found(root, found))  # its bounds are written anew
 
 
 def job_spec(plan: Plan) -> JobSpec:

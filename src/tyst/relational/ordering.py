@@ -38,10 +38,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from tyst.mpc.party import Party
+from tyst.mpc.protocols import compare, division
 from tyst.mpc.protocols.arithmetic import mul
 from tyst.mpc.protocols.conversion import bit_to_arith
+from tyst.mpc.protocols.division import LIMIT
 from tyst.mpc.protocols.sort import sort
-from tyst.mpc.shares import AShare, BShare, add_public, public_a
+from tyst.mpc.shares import AShare, BShare, add_public, concat_a, public_a
 from tyst.relational.strings import as_derived
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
@@ -107,6 +109,49 @@ def order_limit(
             columns[c] = SharedColumn(column.ctype, tuple(lanes[at : at + column.ctype.lanes]))
             at += column.ctype.lanes
     return SharedTable(columns, out_valid, table.name).take(slice(0, keep))
+
+
+def fraction_sort_lanes(
+    party: Party, total: AShare, count: AShare, top: int, count_max: int, nullable: bool
+) -> tuple[AShare, ...]:
+    """Sort keys of an exact fraction total / count (an AVG): integer lanes whose
+    lexicographic order is the order of the fractions, equal fractions giving equal keys.
+
+    Input: secret total with |total / count| ≤ ``top`` and |total| ≤ 2^62 − 1, secret count
+    in [1, ``count_max``] (in [0, ``count_max``] if ``nullable``: 0 is a NULL) on the rows
+    whose order is used (other rows: arbitrary words).
+    Output: if ``nullable``, first the NULL indicator [count = 0] (and the other lanes 0 on
+    those rows, so NULLs tie); then (s·q, s·f) with s the sign of total,
+    q = ⌊|total| / count⌋, r its remainder and f = ⌊r·2^t / count⌋, 2^t ≥ count_max². Two
+    different fractions differ by at least 1 / count_max², so their truncations at t bits
+    differ; s applied to both parts keeps the order of negative values (a lexicographic pair
+    ordered like the signed value).
+    Steps: the NULL indicator (a comparison), the sign (a comparison), |total| (one
+    multiplication), restoring division with k = bit length of ``top`` steps, t binary
+    fraction steps (:func:`tyst.mpc.protocols.division.fraction_bits`), one multiplication of
+    both parts.
+    Rounds: 11·(k + t) + about 15. Bytes per row and party: ≈ 64·(k + t).
+    Leakage: none (nothing is opened; k and t are public).
+    Source: restoring division (Knuth, TAOCP vol. 2, §4.3.1); the two-part key is this
+    project's.
+    """
+    p = party
+    n = len(total)
+    null: AShare | None = None
+    if nullable:  # [count < 1]; a NULL's count becomes 1 (and its sign 0)
+        null = bit_to_arith(p, compare.msb(p, add_public(p.index, count, -1)))
+        count = count + null
+    negative = bit_to_arith(p, compare.msb(p, total))
+    sign = add_public(p.index, negative.mul_public(-2), 1)  # 1 − 2·[total < 0]
+    if null is not None:
+        sign = sign - mul(p, sign, null)
+    magnitude = mul(p, sign, total)
+    bits = max(0, count_max * count_max - 1).bit_length()
+    q, r = division.divide(p, magnitude, count, LIMIT, 1, count_max, quotient_max=top)
+    f = division.fraction_bits(p, r, count, count_max, bits)
+    both = mul(p, concat_a([sign, sign]), concat_a([q, f]))
+    lanes = (both[slice(0, n)], both[slice(n, 2 * n)])
+    return lanes if null is None else (null, *lanes)
 
 
 def text_sort_lanes(party: Party, column: SharedColumn) -> list[AShare]:

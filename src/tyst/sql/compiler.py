@@ -35,7 +35,7 @@ from tyst.sql.charsets import check_charsets
 from tyst.sql.errors import SqlError, position
 from tyst.sql.explain import render_expr
 from tyst.sql.quotients import check_quotients
-from tyst.sql.ranges import Found, Interval, TableBounds, check_ranges
+from tyst.sql.ranges import Bounds, Found, Interval, TableBounds, check_ranges
 
 TableSchemas = Mapping[str, Mapping[str, ColumnType]]
 
@@ -1822,10 +1822,9 @@ class _Compiler:
                 raise _fail(
                     "bind", "ORDER BY must name a column, alias or position of the SELECT list", e
                 )
-            if dict(schema)[name].kind == "ratio":
-                raise _fail("types", f"ordering by AVG ({name}) is not supported in v1", e)
             keys.append((name, bool(ordered.args.get("desc"))))
-            if ordered.args.get("nulls_first") and dict(schema)[name].nullable:
+            ctype = dict(schema)[name]
+            if ordered.args.get("nulls_first") and (ctype.nullable or ctype.kind == "ratio"):
                 nulls_first.append(name)
         n: int | None = None
         if limit is not None:
@@ -2023,7 +2022,20 @@ def _refs(e: ir.Expr) -> set[str]:
     return out
 
 
-def _with_bounds(e: ir.Expr, found: Found) -> ir.Expr:
+def with_found(plan: ir.Node, found: Found) -> ir.Node:
+    """``plan`` with the public bounds the ``ranges`` pass found written in: of calendar
+    functions and divisions (:func:`_with_bounds`) and of ``ORDER BY`` an AVG."""
+
+    def order(old: ir.Node, new: ir.Node) -> ir.Node:
+        fractions = found.orders.get(id(old))
+        if fractions is None or not isinstance(new, ir.OrderLimit):
+            return new
+        return replace(new, fractions=fractions)
+
+    return ir.map_expressions(plan, lambda e: _with_bounds(e, found.bounds), order)
+
+
+def _with_bounds(e: ir.Expr, found: Bounds) -> ir.Expr:
     """``e`` with the public bounds the ``ranges`` pass found for it written in (looked up
     without the bounds already written into its sub-expressions)."""
     if not isinstance(e, ir.Calendar | ir.MonthShift | ir.Divide):
@@ -2056,6 +2068,6 @@ def compile_sql(
     found = check_ranges(plan, bounds or {})
     check_charsets(plan, bounds or {})
     check_quotients(plan)
-    if found:  # the public bounds calendar functions and divisions are computed within
-        plan = ir.map_expressions(plan, lambda e: _with_bounds(e, found))
+    if found.bounds or found.orders:  # the public bounds the plan is computed within
+        plan = with_found(plan, found)
     return ir.CompiledQuery(plan, sql, tuple(compiler.used_tables))

@@ -553,12 +553,16 @@ class OrderLimit(Node):
     """Sort by ``keys`` (name, descending) and keep the first ``limit`` valid rows (None: all).
 
     NULLs of a nullable key come last (DuckDB's default, ascending or descending), first for
-    the keys named in ``nulls_first`` (``NULLS FIRST``)."""
+    the keys named in ``nulls_first`` (``NULLS FIRST``). A key of kind ``ratio`` (an AVG)
+    sorts by the exact fraction SUM / COUNT; ``fractions`` holds its public bounds, filled in
+    by the ``ranges`` pass: (column, the largest |AVG| in the sum's scaled units, the largest
+    count, whether the count can be 0: the AVG is then NULL, ordered as NULLs are)."""
 
     input: Node
     keys: tuple[tuple[str, bool], ...]
     limit: int | None
     nulls_first: tuple[str, ...] = ()
+    fractions: tuple[tuple[str, int, int, bool], ...] = ()
 
     def children(self) -> tuple[Node, ...]:
         return (self.input,)
@@ -597,10 +601,15 @@ def node_expressions(node: Node) -> Iterator[Expr]:
             yield from inside(value)
 
 
-def map_expressions(root: Node, fn: Callable[[Expr], Expr]) -> Node:
+def map_expressions(
+    root: Node,
+    fn: Callable[[Expr], Expr],
+    node_fn: Callable[[Node, Node], Node] | None = None,
+) -> Node:
     """``root`` with every expression ``e`` replaced by ``fn(e)``, bottom up (children first);
     operators and expressions shared by two parents stay shared. ``fn`` returns its argument
-    unchanged for expressions it leaves alone."""
+    unchanged for expressions it leaves alone. ``node_fn(original, rebuilt)``, if given, may
+    replace each operator (rebuilt: with its children and expressions already mapped)."""
     done: dict[int, object] = {}
 
     def value(v: object) -> object:
@@ -609,7 +618,12 @@ def map_expressions(root: Node, fn: Callable[[Expr], Expr]) -> Node:
                 changes = {f.name: value(getattr(v, f.name)) for f in fields(v)}
                 same = all(changes[k] is getattr(v, k) for k in changes)
                 new: object = v if same else replace(v, **changes)  # type: ignore[arg-type]
-                done[id(v)] = fn(new) if isinstance(new, Expr) else new
+                if isinstance(new, Expr):
+                    done[id(v)] = fn(new)
+                else:
+                    assert isinstance(v, Node)
+                    assert isinstance(new, Node)
+                    done[id(v)] = new if node_fn is None else node_fn(v, new)
             return done[id(v)]
         if isinstance(v, tuple):
             items = tuple(value(x) for x in v)

@@ -56,8 +56,9 @@ magnitude; a comparison with a quotient is cross-multiplied and both products ch
 ``a / b`` at s decimals needs its dividend 2·|a|·10^e + |b| (e = s + scale(b) − scale(a)) to
 fit, or else (long division, :meth:`tyst.sql.ir.Divide.long_digits`) |a|·10^(e − t) and
 10·|b| and the quotient: the last t decimals come one at a time.
-In a grouped aggregate every group has at least one row, so there ``COUNT`` is at least 1
-and ``SUM`` of an argument with a positive (negative) lower (upper) bound keeps that sign.
+In a grouped aggregate every group has at least one row, so there ``COUNT(*)`` (and
+``COUNT(col)`` of a column that is never NULL) is at least 1 and ``SUM`` of an argument
+with a positive (negative) lower (upper) bound keeps that sign.
 
 Row bounds through the plan: filters, projections, semi-joins, ``DISTINCT`` and
 grouped aggregates keep their input's bound; a global aggregate has 1 row;
@@ -161,9 +162,34 @@ steps at) a date may span for ``EXTRACT``, ``DATE_TRUNC``, ``DATE_DIFF`` or ``d 
 MONTH``: each costs one comparison per row."""
 
 
-Found = dict[ir.Expr, Interval | tuple[Interval, Interval]]
-"""What the pass learns that the plan needs: per calendar function the interval of its date,
-per division the intervals of its two operands (each the hull over the places it occurs)."""
+Bounds = dict[ir.Expr, Interval | tuple[Interval, Interval]]
+"""Per calendar function the interval of its date, per division the intervals of its two
+operands (each the hull over the places it occurs), keyed by the expression as the compiler
+first wrote it (:func:`tyst.sql.ir.without_bounds`)."""
+
+MAX_AVERAGED_ROWS = 1 << 30
+"""The most rows an ``AVG`` used as an ``ORDER BY`` key may average: its exact order takes
+⌈log2 n²⌉ fraction bits, which must fit a word."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the pass learns that the plan needs (the compiler writes it in)."""
+
+    bounds: Bounds
+    orders: dict[int, tuple[tuple[str, int, int, bool], ...]]
+    """Per ``ORDER BY`` node (by ``id``, of the tree the pass was given) that sorts by an
+    ``AVG``: (column, the largest |AVG| in the sum's scaled units, the largest count, whether
+    the count can be 0: the AVG NULL)."""
+
+
+def _unbounded(e: ir.Stepped) -> ir.Stepped:
+    """``e`` as the compiler first wrote it (no bounds filled in): the key under which the
+    pass records what it learns, so that a plan whose bounds are already written (re-checked
+    after the planner re-orders its joins) gets its bounds anew."""
+    key = ir.without_bounds(e)
+    assert isinstance(key, ir.Calendar | ir.MonthShift)
+    return key
 
 
 def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> Found:
@@ -173,12 +199,12 @@ def check_ranges(root: ir.Node, bounds: Mapping[str, TableBounds]) -> Found:
     Returns what the compiler writes into the plan (:data:`Found`)."""
     ranges = _Ranges(bounds)
     ranges.node(root)
-    found: Found = {}
+    found: Bounds = {}
     for calendar, day in ranges.calendars.items():
         found[calendar] = day
     for division, operands in ranges.divisions.items():
         found[division] = operands
-    return found
+    return Found(found, ranges.orders)
 
 
 class _Ranges:
@@ -188,6 +214,11 @@ class _Ranges:
         self.divisions: dict[ir.Divide, tuple[Interval, Interval]] = {}
         self.texts: dict[str, str] = {}
         """Computed columns' expressions as text, for messages about aggregates over them."""
+        self.summed: dict[str, Interval] = {}
+        """Per ``SUM`` column, the interval of what it sums (an AVG's value lies in it)."""
+        self.averages: dict[str, tuple[int, Interval]] = {}
+        """Per ``AVG`` output column: its largest magnitude (scaled) and its count's interval."""
+        self.orders: dict[int, tuple[tuple[str, int, int, bool], ...]] = {}
 
     def node(self, node: ir.Node) -> _Facts:
         if isinstance(node, ir.Scan):
@@ -203,6 +234,8 @@ class _Ranges:
             for name, e in node.outputs:
                 if not isinstance(e, ir.ColumnRef):
                     self.texts.setdefault(name, render_expr(e))
+                if isinstance(e, ir.Ratio):
+                    self.average(name, e, child.columns)
             return _Facts(child.rows, cols, child.per_key)
         if isinstance(node, ir.Join):
             left, right = children
@@ -213,6 +246,7 @@ class _Ranges:
             return _Facts(children[0].rows, children[0].columns, children[0].per_key)
         if isinstance(node, ir.OrderLimit):
             (child,) = children
+            self.order_by_averages(node, child)
             rows = child.rows if node.limit is None else min(node.limit, child.rows)
             return _Facts(rows, child.columns, child.per_key)
         if isinstance(node, ir.UnionAll):
@@ -246,12 +280,14 @@ class _Ranges:
         n = child.rows
         cols: Columns = {k: child.columns[k] for k in node.keys}
         grouped = bool(node.keys)  # every group has at least one row
+        types = dict(node.input.schema)
         for call in node.calls:
             shown = "*" if call.arg is None else self.texts.get(call.arg, call.arg)
             distinct = "DISTINCT " if call.distinct else ""
             self.texts.setdefault(call.name, f"{call.func}({distinct}{ir.display_name(shown)})")
-            if call.func == "COUNT":
-                cols[call.name] = Interval(1 if grouped else 0, n)
+            if call.func == "COUNT":  # COUNT(col) of a nullable col: 0 where all are NULL
+                counted = call.arg is None or not types[call.arg].nullable
+                cols[call.name] = Interval(1 if grouped and counted else 0, n)
                 continue
             if call.arg is None or child.columns[call.arg] is None:
                 cols[call.name] = None
@@ -259,6 +295,8 @@ class _Ranges:
             arg = child.columns[call.arg]
             assert arg is not None
             if call.func == "SUM":
+                known = self.summed.get(call.name)
+                self.summed[call.name] = arg if known is None else arg.hull(known)
                 total = Interval(min(0, n * arg.lo), max(0, n * arg.hi))
                 if grouped or call.ctype.nullable:  # 1 … n rows (none: NULL)
                     total = Interval(min(arg.lo, n * arg.lo), max(arg.hi, n * arg.hi))
@@ -268,6 +306,47 @@ class _Ranges:
             else:  # MIN, MAX
                 cols[call.name] = arg
         return _Facts(n if node.keys else 1, cols, child.per_key)
+
+    def average(self, name: str, e: ir.Ratio, cols: Columns) -> None:
+        """Record an AVG column's bounds: |AVG| is at most the largest |value| it averages
+        (else the largest |SUM|: a count is at least 1 where the AVG is not NULL)."""
+        total, count = self.expr(e.numerator, cols), self.expr(e.denominator, cols)
+        assert total is not None
+        assert count is not None
+        summed = (
+            self.summed.get(e.numerator.name) if isinstance(e.numerator, ir.ColumnRef) else None
+        )
+        top = (summed or total).magnitude
+        known = self.averages.get(name)
+        if known is not None:
+            top, count = max(top, known[0]), count.hull(known[1])
+        self.averages[name] = (top, count)
+
+    def order_by_averages(self, node: ir.OrderLimit, child: _Facts) -> None:
+        """An ``ORDER BY`` an AVG sorts by the exact fraction SUM / COUNT: its bounds are
+        recorded; an AVG of more than
+        :data:`MAX_AVERAGED_ROWS` rows, is refused; one that can be NULL (its count 0) is
+        marked."""
+        types = dict(node.input.schema)
+        found: list[tuple[str, int, int, bool]] = []
+        for name, _ in node.keys:
+            if types[name].kind != "ratio":
+                continue
+            known = self.averages.get(name)
+            if known is None:
+                raise SqlError("types", f"ORDER BY {name}: this AVG cannot be a key", None, None)
+            top, count = known
+            if count.hi > MAX_AVERAGED_ROWS:
+                raise SqlError(
+                    "ranges",
+                    f"ORDER BY {self.texts.get(name, name)} averages up to {count.hi} rows (at"
+                    f" most {MAX_AVERAGED_ROWS}); declare max_rows or use ROUND(AVG(x), s)",
+                    None,
+                    None,
+                )
+            found.append((name, top, max(1, count.hi), count.lo < 1))
+        if found:
+            self.orders[id(node)] = tuple(found)
 
     # -- expressions
 
@@ -354,7 +433,7 @@ class _Ranges:
         day = self.expr(e.arg, cols)
         if day is None:  # the literal NULL: the result is always NULL
             day = Interval(0, 0)
-        known = self.calendars.get(e)
+        known = self.calendars.get(_unbounded(e))
         day = day if known is None else day.hull(known)
         return Interval(max(day.lo, _DATE_RANGE[0]), min(day.hi, _DATE_RANGE[1]))
 
@@ -372,11 +451,11 @@ class _Ranges:
     def calendar(self, e: ir.Calendar, cols: Columns) -> Interval:
         day = self.stepped_day(e, cols)
         if e.what in ("dow", "isodow"):  # (d − base) mod 7, base ≤ every d: no boundaries
-            self.calendars[e] = day
+            self.calendars[_unbounded(e)] = day
             self.fits(Interval(0, day.hi - weekday_base(day.lo, e.what)), render_expr(e), e.ctype)
             return Interval(0, 6) if e.what == "dow" else Interval(1, 7)
         self.too_many(e.what.upper(), e, boundary_count(day.lo, day.hi, e.what))
-        self.calendars[e] = day
+        self.calendars[_unbounded(e)] = day
         if e.what in ("quarter", "month", "day", "month_day"):
             return Interval(
                 *{"quarter": (1, 4), "month": (1, 12), "day": (1, 31)}.get(e.what, (33, 415))
@@ -401,7 +480,7 @@ class _Ranges:
         self.too_many(
             f"INTERVAL '{e.months}' MONTH", e, shift_boundary_count(day.lo, day.hi, e.months)
         )
-        self.calendars[e] = day
+        self.calendars[_unbounded(e)] = day
         return Interval(lo, hi)  # add_months is monotone in d
 
     def divide(self, e: ir.Divide, cols: Columns) -> Interval:
@@ -443,7 +522,9 @@ class _Ranges:
         a, b = self.operand(e.left, cols), self.expr(e.right, cols)
         assert a is not None  # numbers (checked by ``types``)
         assert b is not None
-        known = self.divisions.get(e)
+        key = ir.without_bounds(e)
+        assert isinstance(key, ir.Divide)
+        known = self.divisions.get(key)
         if known is not None:
             a, b = a.hull(known[0]), b.hull(known[1])
         if _nullif_zero(e.right) and (b.lo, b.hi) != (0, 0):
@@ -458,7 +539,7 @@ class _Ranges:
                 None,
                 None,
             )
-        self.divisions[e] = (a, b)
+        self.divisions[key] = (a, b)
         return a, b
 
     def show(self, e: ir.Expr) -> str:

@@ -44,7 +44,7 @@ SECTIONS: list[tuple[str, ModuleType, list[str]]] = [
     ),
     ("Conversions", conversion, ["a2b", "b2a", "bit_to_arith"]),
     ("Comparisons and selection", compare, ["msb", "lt", "gt", "le", "ge", "eq", "ne", "select"]),
-    ("Division", division, ["divide_public", "divide", "divide_digits"]),
+    ("Division", division, ["divide_public", "divide", "divide_digits", "fraction_bits"]),
     ("Shuffle", shuffle, ["shuffle", "permutation_from_prg"]),
     ("Sort", sort, ["sort"]),
 ]

@@ -68,11 +68,18 @@ def divide_public(party: Party, x: AShare, divisor: int, bound: int) -> tuple[AS
 
 
 def divide(
-    party: Party, x: AShare, d: AShare, bound: int, d_low: int, d_high: int
+    party: Party,
+    x: AShare,
+    d: AShare,
+    bound: int,
+    d_low: int,
+    d_high: int,
+    quotient_max: int | None = None,
 ) -> tuple[AShare, AShare]:
     """(⌊x / d⌋, x mod d) for secret 0 ≤ x ≤ ``bound`` and secret d in [d_low, d_high], d_low ≥ 1.
 
-    Steps: k = bit length of ⌊bound / d_low⌋ restoring steps. Step i compares r with a
+    Steps: k = bit length of ⌊bound / d_low⌋ restoring steps (of ``quotient_max`` when the
+    caller knows a smaller public bound on every used row's quotient). Step i compares r with a
     secret t_i = d·2^i. Where d_high·2^i could leave ±(2^62 − 1) the word d·2^i may
     wrap, so t_i is clamped first: c_i = [d ≤ ⌊bound / 2^i⌋] (for all such i in one batched
     comparison with public constants, then bit injection and one multiplication c_i·d), and
@@ -90,6 +97,8 @@ def divide(
         raise ValueError(f"division: length mismatch {len(x)} vs {len(d)}")
     n = len(x)
     k = quotient_bits(bound, d_low)
+    if quotient_max is not None:
+        k = min(k, max(0, quotient_max).bit_length())
     clamped = [i for i in range(k) if d_high << i > LIMIT]
     targets: dict[int, AShare] = {i: d.shift_left(i) for i in range(k) if i not in clamped}
     if clamped:
@@ -109,6 +118,28 @@ def divide(
         r = r - mul(party, b, t)
         q = q + b.shift_left(i)
     return q, r
+
+
+def fraction_bits(party: Party, r: AShare, d: AShare, d_high: int, bits: int) -> AShare:
+    """⌊r·2^t / d⌋ (t = ``bits``) for secret 0 ≤ r < d ≤ ``d_high``: the first t binary digits
+    of the fraction r / d, by long division in base 2 (r·2^t never exists).
+
+    Steps: t times: r ← 2r, bit = [r ≥ d], r ← r − bit·d, f ← 2f + bit. Every compared value
+    stays below 2·d_high, which must be ≤ 2^62 − 1; t ≤ 62.
+    Source: restoring division (Knuth, TAOCP vol. 2, §4.3.1) with ABY3 §5.3–5.4 comparison,
+    bit injection and multiplication.
+    Rounds: 11·t (as each step of :func:`divide`). Bytes per element per party: ≈ 64·t.
+    Leakage: none (nothing is opened; t depends only on public bounds).
+    """
+    if 2 * d_high > LIMIT or not 0 <= bits <= 62:
+        raise ValueError(f"division: fraction of divisors up to {d_high} in {bits} bits")
+    f = _public(party, len(r), 0)
+    for _ in range(bits):
+        r = r.shift_left(1)
+        bit = bit_to_arith(party, compare.not_bit(party, compare.msb(party, r - d)))
+        r = r - mul(party, bit, d)
+        f = f.shift_left(1) + bit
+    return f
 
 
 def divide_digits(
