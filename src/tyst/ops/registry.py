@@ -20,6 +20,7 @@ from tyst.ops import (
     scan,
     semi_join,
     union_all,
+    window,
 )
 from tyst.ops.expressions import EXPRESSIONS, NULL_ROUNDS
 from tyst.ops.spec import AnySpec, Disclosure
@@ -37,6 +38,7 @@ OPERATORS: Mapping[type[ir.Node], AnySpec] = {
         distinct.SPEC,
         order_limit.SPEC,
         union_all.SPEC,
+        window.SPEC,
     )
 }
 

@@ -60,7 +60,7 @@ def unique_sets(node: ir.Node, facts: Facts) -> list[frozenset[str]]:
     if isinstance(node, ir.Scan):
         declared = facts.get(node.table, TableFacts()).unique
         return [frozenset(f"{node.alias}.{c}" for c in s) for s in declared]
-    if isinstance(node, ir.Filter | ir.OrderLimit | ir.SemiJoin):
+    if isinstance(node, ir.Filter | ir.OrderLimit | ir.SemiJoin | ir.Window):
         child = node.input
         return unique_sets(child, facts)
     if isinstance(node, ir.Project):
@@ -153,7 +153,7 @@ def join_key_columns(root: ir.Node) -> dict[str, set[tuple[str, ...]]]:
     found: dict[str, set[tuple[str, ...]]] = {}
 
     def source(node: ir.Node, names: tuple[str, ...]) -> None:
-        while isinstance(node, ir.Filter | ir.SemiJoin | ir.OrderLimit):
+        while isinstance(node, ir.Filter | ir.SemiJoin | ir.OrderLimit | ir.Window):
             node = node.input
         if isinstance(node, ir.Join):  # keys of a joined table, joined again further up
             for side in (node.left, node.right):

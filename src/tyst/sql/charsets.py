@@ -104,6 +104,14 @@ class _Charsets:
                 text = call.ctype.is_text and call.arg is not None
                 out[call.name] = cols.get(call.arg) if text and call.arg else NONE
             return out
+        if isinstance(node, ir.Window):  # LAG/LEAD hold their argument's (or default's)
+            out = {name: cols.get(name) for name, _ in node.input.schema}
+            for c in node.calls:
+                shifted = c.func in ("LAG", "LEAD")
+                out[c.name] = (
+                    _union([cols.get(x) for x in (c.arg, c.default) if x]) if shifted else NONE
+                )
+            return out
         return {name: cols.get(name) for name, _ in node.schema}
 
     def scan(self, node: ir.Scan) -> dict[str, Known]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -51,6 +51,7 @@ _SUPPORTED = (
     exp.Coalesce, exp.Nullif, exp.DateDiff, exp.LastDay, exp.Div,
     exp.Substring, exp.Left, exp.Lower, exp.Upper, exp.Length, exp.DPipe, exp.Concat, exp.IntDiv,
     exp.Mod, exp.DayOfWeek, exp.DayOfWeekIso,
+    exp.Window, exp.WindowSpec, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Lag, exp.Lead,
 )  # fmt: skip
 _CALENDAR_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.Year: "year",
@@ -385,6 +386,8 @@ def _bind_expr(
     """Pass ``bind``/``types`` for one scalar expression."""
 
     def rec(e: exp.Expression) -> ir.Expr:
+        if isinstance(e, exp.Window):
+            raise _fail("bind", WINDOW_PLACE, e)
         if isinstance(e, _AGGREGATES):
             if aggregate is None:
                 raise _fail("bind", "aggregates are not allowed here", e)
@@ -1174,11 +1177,16 @@ class _Compiler:
         visible = self.expand_star(node, rel)
         hidden = self.hidden_order_items(node, visible)
         items = visible + hidden
-        has_aggs = any(e.find(*_AGGREGATES) for e in items) or node.args.get("group")
+        windowed = _windowed(node, items)
+        has_aggs = not windowed and (
+            any(e.find(*_AGGREGATES) for e in items) or node.args.get("group")
+        )
         having = node.args.get("having")
         if having is not None and not has_aggs:
             raise _fail("bind", "HAVING needs GROUP BY or aggregates", having)
-        if has_aggs:
+        if windowed:
+            out_node, out_exprs = self.windows(rel, items)
+        elif has_aggs:
             out_node, out_exprs = self.aggregate(node, rel, items)
         else:
             resolve = self.resolver(rel)
@@ -1791,6 +1799,79 @@ class _Compiler:
             agg = ir.Filter(agg_schema, agg, having_expr)
         return agg, outputs
 
+    def windows(
+        self, rel: _Relation, items: list[exp.Expression]
+    ) -> tuple[ir.Node, list[tuple[str, ir.Expr]]]:
+        """The SELECT items of a query with window functions: their arguments and keys
+        computed first (a projection, when not plain columns), one :class:`ir.Window` per
+        distinct (PARTITION BY, ORDER BY), the items bound over its columns."""
+        resolve = self.resolver(rel)
+        pre: dict[str, ir.Expr] = {}
+        groups: dict[_WindowSpec, list[ir.WindowCall]] = {}
+        bound: dict[str, ir.Expr] = {}  # a window's SQL → its result (a column or AVG ratio)
+
+        def column(e: exp.Expression | ir.Expr) -> ir.ColumnRef:
+            """An argument or key as a column of the window's input (computed ones added)."""
+            if isinstance(e, exp.Expression):
+                if e.find(exp.Window):
+                    raise _fail("subset", "window functions cannot be nested", e)
+                e = _bind_expr(e, resolve)
+            if isinstance(e, ir.ColumnRef):
+                return e
+            name = next((n for n, x in pre.items() if x == e), None) or self.fresh("w")
+            pre[name] = e
+            return ir.ColumnRef(e.ctype, name)
+
+        def call(key: _WindowSpec, c: ir.WindowCall) -> ir.ColumnRef:
+            calls = groups.setdefault(key, [])
+            same = [k for k in calls if replace(k, name=c.name) == c]
+            if same:
+                return ir.ColumnRef(same[0].ctype, same[0].name)
+            calls.append(c)
+            return ir.ColumnRef(c.ctype, c.name)
+
+        def bind_window(w: exp.Window) -> ir.Expr:
+            sql = w.sql(dialect="duckdb")
+            if sql not in bound:
+                bound[sql] = _window_call(w, column, call, self.fresh)
+            return bound[sql]
+
+        placeholders: dict[str, ir.Expr] = {}
+
+        def substitute(e: exp.Expression) -> exp.Expression:
+            if not isinstance(e, exp.Window):
+                return e
+            name = self.fresh("over")
+            placeholders[name] = bind_window(e)
+            return exp.column(name)
+
+        def resolve_outer(col: exp.Column) -> ir.Expr:
+            if not col.table and col.name in placeholders:
+                return placeholders[col.name]
+            return resolve(col)
+
+        outputs = []
+        for i, e in enumerate(items):
+            target = _unalias(e).transform(substitute)
+            outputs.append((self.output_name(e, i), _bind_expr(target, resolve_outer)))
+        # the sort carries every column of its input: only those used pass (local)
+        used = {r.name for _, e in outputs for r in e.refs()} | {
+            r.name for e in pre.values() for r in e.refs()
+        }
+        for (partition, order, _), calls in groups.items():
+            used |= {*partition, *(k for k, _ in order)}
+            used |= {x for c in calls for x in (c.arg, c.default) if x is not None}
+        source = rel.node
+        passed = tuple((n, ir.ColumnRef(t, n)) for n, t in source.schema if n in used)
+        if pre or len(passed) < len(source.schema):
+            computed = tuple(pre.items())
+            schema = tuple((n, e.ctype) for n, e in (*passed, *computed))
+            source = ir.Project(schema, source, (*passed, *computed))
+        for (partition, order, nulls_first), calls in groups.items():
+            schema = source.schema + tuple((c.name, c.ctype) for c in calls)
+            source = ir.Window(schema, source, partition, order, tuple(calls), nulls_first)
+        return source, outputs
+
     def order_limit(
         self,
         node: exp.Expression,
@@ -1839,6 +1920,175 @@ class _Compiler:
                 raise _fail("subset", "LIMIT needs a non-negative integer literal", limit)
             n = int(value.this)
         return ir.OrderLimit(schema, result, tuple(keys), n, tuple(nulls_first))
+
+
+_WindowSpec = tuple[tuple[str, ...], tuple[tuple[str, bool], ...], tuple[str, ...]]
+"""The (PARTITION BY, ORDER BY, NULLS FIRST keys) of one :class:`ir.Window`."""
+WINDOW_PLACE = (
+    "window functions are allowed only in the SELECT list (and ORDER BY); to filter on one, "
+    "select it in a derived table: SELECT * FROM (SELECT …, ROW_NUMBER() OVER (…) AS rn "
+    "FROM t) AS d WHERE rn <= 3"
+)
+_RANKING: dict[type[exp.Expression], str] = {
+    exp.RowNumber: "ROW_NUMBER",
+    exp.Rank: "RANK",
+    exp.DenseRank: "DENSE_RANK",
+}
+
+
+def _windowed(node: exp.Select, items: list[exp.Expression]) -> bool:
+    """Whether the SELECT computes window functions; refuses them next to GROUP BY, HAVING or
+    aggregates (compute those in a derived table first) and named windows."""
+    if node.args.get("windows"):
+        raise _fail(
+            "subset",
+            "named windows (WINDOW w AS (…)) are not supported; write OVER (…) in full",
+            node.args["windows"][0],
+        )
+    if not any(e.find(exp.Window) for e in items):
+        return False
+
+    def outside(e: exp.Expression) -> exp.Expression | None:
+        for agg in e.find_all(*_AGGREGATES):
+            if not isinstance(agg.parent, exp.Window):
+                return cast(exp.Expression, agg)
+        return None
+
+    clash = next((x for x in map(outside, items) if x is not None), None)
+    grouping = node.args.get("group") or node.args.get("having")
+    if clash is not None or grouping is not None:
+        raise _fail(
+            "subset",
+            "window functions together with GROUP BY, HAVING or aggregates in one SELECT are "
+            "not supported; aggregate in a derived table, then apply the window over it",
+            clash or grouping,
+        )
+    return True
+
+
+def _window_frame(w: exp.Window, ordered: bool) -> str:
+    """The frame of a window aggregate (see :data:`tyst.sql.ir.WINDOW_FRAMES`), or a refusal."""
+    spec = w.args.get("spec")
+    if spec is None:
+        return "range" if ordered else "partition"
+    kind = str(spec.args.get("kind") or "").upper()
+    start = str(spec.args.get("start") or "").upper()
+    side = str(spec.args.get("start_side") or "").upper()
+    end = str(spec.args.get("end") or "CURRENT ROW").upper()
+    end_side = str(spec.args.get("end_side") or "").upper()
+    if (
+        kind not in ("ROWS", "RANGE")
+        or (start, side) != ("UNBOUNDED", "PRECEDING")
+        or spec.args.get("exclude") is not None
+        or (end, end_side) not in (("CURRENT ROW", ""), ("UNBOUNDED", "FOLLOWING"))
+    ):
+        raise _fail(
+            "subset",
+            "only the frames ROWS|RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW (or AND "
+            f"UNBOUNDED FOLLOWING) are supported, not {spec.sql(dialect='duckdb')}",
+            spec,
+        )
+    if end == "UNBOUNDED" or (not ordered and kind == "RANGE"):
+        return "partition"  # without ORDER BY every row of the partition is a peer
+    if not ordered:
+        raise _fail("subset", "a ROWS frame needs ORDER BY (otherwise the rows are arbitrary)", w)
+    return "rows" if kind == "ROWS" else "range"
+
+
+def _shift_default(default: ir.Expr, arg: ir.Expr, node: Any) -> ir.Expr:
+    """LAG/LEAD's default, in the argument's type (a literal is converted; else equal types)."""
+    default = _coerce_literal(default, arg.ctype, node)
+    value = default.value if isinstance(default, ir.Literal) else None
+    if isinstance(value, int | Decimal) and not isinstance(value, bool) and arg.ctype.is_numeric:
+        scaled = Decimal(value).scaleb(arg.ctype.scale)
+        if scaled == scaled.to_integral_value():
+            return ir.Literal(arg.ctype.base, Decimal(value) if arg.ctype.scale else int(value))
+    if not default.ctype.same_values(arg.ctype):
+        raise _type_error(node, "the default of LAG/LEAD needs the argument's type", arg, default)
+    return default
+
+
+def _window_call(
+    w: exp.Window,
+    column: Callable[[exp.Expression | ir.Expr], ir.ColumnRef],
+    call: Callable[[_WindowSpec, ir.WindowCall], ir.ColumnRef],
+    fresh: Callable[[str], str],
+) -> ir.Expr:
+    """One ``f(…) OVER (…)`` as a column of its :class:`ir.Window` (AVG: a ratio of two)."""
+    if w.args.get("alias") is not None:
+        raise _fail("subset", "named windows (OVER w) are not supported; write OVER (…)", w)
+    f = w.this
+    partition = tuple(dict.fromkeys(column(e).name for e in w.args.get("partition_by") or []))
+    order: list[tuple[str, bool]] = []
+    nulls_first: list[str] = []
+    order_by = w.args.get("order")
+    for o in order_by.expressions if order_by is not None else []:
+        key = column(o.this)
+        if not (key.ctype.is_ordered or key.ctype.is_text):
+            raise _type_error(o, "ORDER BY in OVER (…) needs a value that can be ordered", key)
+        order.append((key.name, bool(o.args.get("desc"))))
+        if o.args.get("nulls_first") and key.ctype.nullable:
+            nulls_first.append(key.name)
+    spec = (partition, tuple(order), tuple(nulls_first))
+    name = type(f).__name__.upper()
+    if type(f) in _RANKING:
+        func = _RANKING[type(f)]
+        if func == "ROW_NUMBER" and not order:
+            raise _fail("subset", "ROW_NUMBER() needs ORDER BY in OVER (…) (else arbitrary)", w)
+        return call(spec, ir.WindowCall(func, None, fresh(func.lower()), ir.INT))
+    if isinstance(f, exp.Lag | exp.Lead):
+        func = "LAG" if isinstance(f, exp.Lag) else "LEAD"
+        if not order:
+            raise _fail(
+                "subset", f"{func} needs ORDER BY in OVER (…) (else the rows are arbitrary)", w
+            )
+        arg = column(f.this)
+        offset_node = f.args.get("offset")
+        offset = _whole_number(offset_node, f"the offset of {func}", 1, f) if offset_node else 1
+        default: ir.ColumnRef | None = None
+        given = f.args.get("default")
+        if given is not None and not isinstance(given, exp.Null):
+            if given.find(exp.Column, exp.Window):
+                raise _fail("subset", f"the default of {func} must be a literal", given)
+            literal = _bind_expr(given, lambda c: column(c))
+            default = column(_shift_default(literal, arg, given))
+        nullable = arg.ctype.nullable or default is None or default.ctype.nullable
+        if arg.ctype.kind == "ratio" or (arg.ctype.derived and nullable):
+            raise _type_error(
+                f, f"{func} of AVG or of computed text (without a default) is not supported", arg
+            )
+        ctype = arg.ctype.with_nulls() if nullable else arg.ctype
+        c = ir.WindowCall(
+            func,
+            arg.name,
+            fresh(func.lower()),
+            ctype,
+            offset=offset,
+            default=default.name if default else None,
+        )
+        return call(spec, c)
+    if not isinstance(f, _AGGREGATES):
+        raise _fail("subset", f"the window function {name} is not supported", w)
+    frame = _window_frame(w, bool(order))
+    if isinstance(f.this, exp.Distinct):
+        raise _fail("subset", f"{name}(DISTINCT …) OVER (…) is not supported", w)
+    if isinstance(f.this, exp.Star) or f.this is None:
+        if not isinstance(f, exp.Count):
+            raise _fail("subset", f"{name}(*) is not valid", w)
+        return call(spec, ir.WindowCall("COUNT", None, fresh("count"), ir.INT, frame))
+    arg = column(f.this)
+    if isinstance(f, exp.Sum | exp.Avg) and not arg.ctype.is_numeric:
+        raise _type_error(f, f"{name} needs an int or decimal argument", arg)
+    if isinstance(f, exp.Min | exp.Max) and not arg.ctype.is_ordered:
+        raise _type_error(f, f"{name} OVER (…) of an id/text value is not supported", arg)
+    if isinstance(f, exp.Count):
+        return call(spec, ir.WindowCall("COUNT", arg.name, fresh("count"), ir.INT, frame))
+    func = "SUM" if isinstance(f, exp.Avg) else name
+    value = call(spec, ir.WindowCall(func, arg.name, fresh(func.lower()), arg.ctype, frame))
+    if not isinstance(f, exp.Avg):
+        return value
+    count = call(spec, ir.WindowCall("COUNT", arg.name, fresh("count"), ir.INT, frame))
+    return ir.Ratio(ColumnType("ratio", arg.ctype.scale), value, count)
 
 
 def _widened(node: ir.Node, types: list[ColumnType]) -> ir.Node:

@@ -568,6 +568,48 @@ class OrderLimit(Node):
         return (self.input,)
 
 
+WINDOW_FUNCS = ("ROW_NUMBER", "RANK", "DENSE_RANK", "LAG", "LEAD", "COUNT", "SUM", "MIN", "MAX")
+WINDOW_FRAMES = ("partition", "range", "rows")
+"""A window aggregate's frame: the whole partition (no ORDER BY, or UNBOUNDED FOLLOWING),
+``range`` (SQL's default with ORDER BY: up to the current row's last peer) or ``rows`` (up
+to the current row)."""
+
+
+@dataclass(frozen=True)
+class WindowCall:
+    """One window function over its operator's partitions and order.
+
+    ``func`` in :data:`WINDOW_FUNCS`; ``arg`` the input column (None: ``ROW_NUMBER``,
+    ``RANK``, ``DENSE_RANK``, ``COUNT(*)``); ``frame`` in :data:`WINDOW_FRAMES` (only
+    COUNT/SUM/MIN/MAX read it); ``offset`` ≥ 1 and ``default`` (an input column, None: NULL)
+    for LAG/LEAD."""
+
+    func: str
+    arg: str | None
+    name: str
+    ctype: ColumnType
+    frame: str = "partition"
+    offset: int = 1
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Window(Node):
+    """Every input row, with one more column per window call, computed over the partitions
+    of ``partition`` (column names; empty: one partition) ordered by ``order`` (name,
+    descending); NULLs of a nullable order key come last, first for ``nulls_first``. The
+    output columns are the input's, then the calls'; the row order is unspecified."""
+
+    input: Node
+    partition: tuple[str, ...]
+    order: tuple[tuple[str, bool], ...]
+    calls: tuple[WindowCall, ...]
+    nulls_first: tuple[str, ...] = ()
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.input,)
+
+
 @dataclass(frozen=True)
 class UnionAll(Node):
     inputs: tuple[Node, ...]

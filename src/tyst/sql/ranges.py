@@ -31,6 +31,9 @@ Rules (intervals in the expression's scaled units, i.e. v · 10^scale):
 | ``COUNT`` | [0, rows of its input] |
 | ``SUM`` (and AVG's sum) | [min(0, rows·lo), max(0, rows·hi)] |
 | ``MIN``, ``MAX`` | the argument's interval |
+| ``ROW_NUMBER``, ``RANK``, ``DENSE_RANK``, ``COUNT(*) OVER`` | [1, rows of its input] |
+| ``COUNT(x) OVER`` / ``SUM(x) OVER`` | [0, rows] / as a grouped ``SUM`` (a frame holds 1 … rows) |
+| ``MIN``/``MAX``/``LAG``/``LEAD`` ``OVER`` | the argument's interval (hulled with the default's) |
 | ``x IS [NOT] NULL`` | [0, 1] |
 | ``EXTRACT``, ``DATE_TRUNC``, ``LAST_DAY``, month/quarter numbers | the values at the ends |
 | ``d ± INTERVAL 'n' MONTH`` | [add_months(lo, n), add_months(hi, n)] within years 1–9999 |
@@ -60,7 +63,7 @@ In a grouped aggregate every group has at least one row, so there ``COUNT(*)`` (
 ``COUNT(col)`` of a column that is never NULL) is at least 1 and ``SUM`` of an argument
 with a positive (negative) lower (upper) bound keeps that sign.
 
-Row bounds through the plan: filters, projections, semi-joins, ``DISTINCT`` and
+Row bounds through the plan: filters, projections, semi-joins, windows, ``DISTINCT`` and
 grouped aggregates keep their input's bound; a global aggregate has 1 row;
 ``UNION ALL`` adds up; ``ORDER BY … LIMIT m`` has min(m, n); a join has at most
 k · max(n_left, n_right) rows, k being the largest ``max_rows_per_key`` declared
@@ -262,6 +265,8 @@ class _Ranges:
             return _Facts(rows, merged, max(c.per_key for c in children))
         if isinstance(node, ir.Aggregate):
             return self.aggregate(node, children[0])
+        if isinstance(node, ir.Window):
+            return self.window(node, children[0])
         raise TypeError(f"no range rule for {type(node).__name__}")
 
     def scan(self, node: ir.Scan) -> _Facts:
@@ -347,6 +352,36 @@ class _Ranges:
             found.append((name, top, max(1, count.hi), count.lo < 1))
         if found:
             self.orders[id(node)] = tuple(found)
+
+    def window(self, node: ir.Window, child: _Facts) -> _Facts:
+        """Window calls: a frame holds 1 … n rows (the current row is in it), so ROW_NUMBER,
+        RANK, DENSE_RANK and COUNT(*) are in [1, n], COUNT(x) in [0, n], SUM as a grouped
+        SUM, MIN/MAX/LAG/LEAD their argument's (and default's) interval."""
+        n = child.rows
+        cols: Columns = dict(child.columns)
+        for call in node.calls:
+            shown = "" if call.arg is None else self.texts.get(call.arg, call.arg)
+            self.texts.setdefault(call.name, f"{call.func}({ir.display_name(shown)}) OVER (…)")
+            arg = child.columns.get(call.arg) if call.arg is not None else None
+            if call.func in ("ROW_NUMBER", "RANK", "DENSE_RANK") or (
+                call.func == "COUNT" and call.arg is None
+            ):
+                cols[call.name] = Interval(1, max(n, 1))
+            elif call.func == "COUNT":  # of a column that is never NULL: the frame's rows
+                never_null = not dict(node.input.schema)[call.arg or ""].nullable
+                cols[call.name] = Interval(1 if never_null else 0, max(n, 1))
+            elif arg is None:
+                cols[call.name] = None
+            elif call.func == "SUM":
+                total = Interval(min(arg.lo, n * arg.lo), max(arg.hi, n * arg.hi))
+                what = f"SUM({self.texts.get(call.arg or '', ir.display_name(call.arg or ''))})"
+                self.fits(total, what + " OVER (…)", call.ctype, n_rows=n, arg=arg)
+                cols[call.name] = total
+            elif call.func in ("LAG", "LEAD") and call.default is not None:
+                cols[call.name] = _hull(arg, child.columns.get(call.default))
+            else:  # MIN, MAX, LAG, LEAD
+                cols[call.name] = arg
+        return _Facts(n, cols, child.per_key)
 
     # -- expressions
 
