@@ -137,7 +137,7 @@ TEXT: Kind = ("text", 0)
 CTEXT: Kind = ("text", 1)  # computed text (LOWER, SUBSTRING, ||): its bytes, no hash key
 RATIO: Kind = ("ratio", 0)
 QUOT = "quot"  # ("quot", s): tyst's quotient at s decimals; DuckDB's double, rounded there
-ORDERED_KINDS = {"int", "dec", "date", "bool"}
+ORDERED_KINDS = {"int", "dec", "date", "bool", "ratio", "text", "id"}
 
 
 def kind_of(t: ColumnType) -> Kind:
@@ -493,6 +493,9 @@ class Gen:
                 return f"({self.date_expr(scope)} {op} {right})"
         else:
             op = r.choice(["=", "<>"])
+            if self.chance(0.3):  # text and ids in UTF-8 byte order
+                op = r.choice(["<", "<=", ">", ">="])
+                self.features.add("text_order")
             if kind_name == "text" and self.chance(0.3):
                 return f"({self.text_fn(scope, 1)} {op} {right})"
         return f"({left.ref} {op} {right})"
@@ -1018,6 +1021,10 @@ class Gen:
             parts.append(ref + (" DESC" if self.chance(0.4) else ""))
         q.order = keys
         q.order_sql = ", ".join(parts)
+        if any(q.kinds[i][0] == "ratio" for i in keys):
+            self.features.add("order_by_avg")
+        if any(q.kinds[i][0] in ("text", "id") for i in keys):
+            self.features.add("order_by_text")
         q.limit = r.choice([None, 0, 1, 2, 3, 5, 8])
         self.features.add("order_limit" if q.limit is not None else "order_by")
 

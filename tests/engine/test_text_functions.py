@@ -96,6 +96,12 @@ FUNCTIONS = {
     "count_distinct": "SELECT COUNT(DISTINCT LEFT(s, 2)) AS n FROM t",
     "join": "SELECT d.c, u.v FROM (SELECT DISTINCT LOWER(LEFT(s, 1)) AS c FROM t) AS d "
     "JOIN (SELECT LOWER(k) AS c, v FROM u) AS u ON d.c = u.c",
+    "ordering": "SELECT i, s < 'ab' AS a, s >= 'Malmö' AS b, s > '' AS c, s <= 'åäö' AS d, "
+    "'a' < s AS e FROM t WHERE s BETWEEN 'a' AND 'ö' OR s > 'ÿ'",
+    "ordering_computed": "SELECT i, LEFT(s, 2) < 'ab' AS a, LEFT(s, 1) >= s AS b, "
+    "LOWER(s) > s AS c FROM t",
+    "ordering_columns": "SELECT t.i, u.k, t.s < u.k AS lt, u.k <= t.s AS le FROM t JOIN u "
+    "ON t.i = u.v",
 }
 
 
@@ -181,6 +187,15 @@ def test_nullable_text_meets_computed_text_with_sql_nulls() -> None:
     data = {"t": {"s": ["Abc", "åÄ", "x", "", "ÖL"], "n": ["abc", None, "X", None, "öl"]}}
     data["t"]["i"] = [1, 2, 3, 4, 5]
     sql = "SELECT i, n = LOWER(s) AS e, n LIKE '_b%' AS l, n <> LEFT(s, 1) AS d FROM t"
+    _, got = run_mpc(sql, NULLABLE, data)
+    _, want = run_duckdb(sql, NULLABLE, data)
+    assert sorted(got, key=repr) == sorted(want, key=repr)
+
+
+def test_nullable_text_is_ordered_with_sql_nulls() -> None:
+    data = {"t": {"s": ["Abc", "åÄ", "x", "", "ÖL"], "n": ["abc", None, "X", None, "öl"]}}
+    data["t"]["i"] = [1, 2, 3, 4, 5]
+    sql = "SELECT i, n < s AS a, n >= 'X' AS b, NOT (n > 'abc') AS c FROM t WHERE n <= 'zz'"
     _, got = run_mpc(sql, NULLABLE, data)
     _, want = run_duckdb(sql, NULLABLE, data)
     assert sorted(got, key=repr) == sorted(want, key=repr)

@@ -146,7 +146,7 @@ def test_min_group_size_applies_to_group_by_only() -> None:
 
 REJECTED = [
     ("SELECT pnr + 1 FROM bistand", "arithmetic on an id column", "types", (1, 8)),
-    ("SELECT pnr FROM bistand WHERE pnr < 'x'", "ordering on an id/text column", "types", (1, 31)),
+    ("SELECT pnr FROM bistand WHERE pnr < 5", "cannot compare id with int", "types", (1, 31)),
     (
         "SELECT DISTINCT pnr FROM bistand ORDER BY belopp",
         "with SELECT DISTINCT, ORDER BY must use columns of the SELECT list",

@@ -76,8 +76,9 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
     ),
     ir.Compare: ExprSpec(
         "`=`, `<>` (id/text: both key lanes, batched), `<`, `<=`, `>`, `>=` (sign of the "
-        "difference)",
-        "7 (`=`, `<>`); 8 (ordering)",
+        "difference; id/text: the 10 byte-order lanes of their UTF-8 bytes compared "
+        "lexicographically, all lanes batched, then 4 AND levels)",
+        "7 (`=`, `<>`); 8 (ordering); 19 + (0 to 17 per stored side) (id/text ordering)",
     ),
     ir.Logic: ExprSpec("`AND`, `OR` on bits", "1 per operand"),
     ir.Not: ExprSpec("`NOT`", "0"),
@@ -169,8 +170,9 @@ def reads(e: ir.Expr, wanted: Need = "key") -> dict[str, Need]:
         spec = EXPRESSIONS[type(x)]
         # stored text meeting computed text (=, IN, CASE) is brought to its bytes
         mixed = any(c.ctype.derived for c in x.children())
+        ordered = isinstance(x, ir.Compare) and x.op not in ("=", "<>")  # text: by its bytes
         for child in x.children():
-            full = child.ctype.is_text and ("content" in (spec.reads, need) or mixed)
+            full = child.ctype.is_text and ("content" in (spec.reads, need) or mixed or ordered)
             walk(child, "content" if full else "key")
 
     walk(e, wanted)
@@ -622,6 +624,11 @@ class Evaluator:
         raise TypeError(f"{type(e).__name__} is not a condition")
 
     def _compare(self, op: str, left: ir.Expr, right: ir.Expr) -> BShare:
+        if left.ctype.is_text and op not in ("=", "<>"):  # UTF-8 byte order, as DuckDB
+            u = list(self._as_type(left, DERIVED_TEXT).key)
+            v = list(self._as_type(right, DERIVED_TEXT).key)
+            less = _less_lanes(self.party, *((v, u) if op in (">", "<=") else (u, v)))
+            return less if op in ("<", ">") else compare.not_bit(self.party, less)
         if left.ctype.is_text:
             if left.ctype.derived or right.ctype.derived:  # compare the bytes
                 a = self._as_type(left, DERIVED_TEXT).key
@@ -671,6 +678,30 @@ def _mul_lanes(party: Party, c: AShare, lanes: list[AShare]) -> list[AShare]:
     n = len(c)
     stacked = mul(party, concat_a([c] * len(lanes)), concat_a(lanes))
     return [stacked[i * n : (i + 1) * n] for i in range(len(lanes))]
+
+
+def _less_lanes(party: Party, a: list[AShare], b: list[AShare]) -> BShare:
+    """[a < b] lexicographically over lanes of values in [0, 2^56) (text's sort lanes): all
+    lane comparisons in two batched calls, then a tree of (less, equal) pairs:
+    (l1, e1)·(l2, e2) = (l1 ∨ (e1 ∧ l2), e1 ∧ e2), one AND round per level."""
+    n, k = len(a[0]), len(a)
+    x, y = concat_a(a), concat_a(b)
+    lts, eqs = compare.lt(party, x, y), compare.eq(party, x, y)
+    pairs = [(lts[i * n : (i + 1) * n], eqs[i * n : (i + 1) * n]) for i in range(k)]
+    while len(pairs) > 1:
+        left, right = pairs[0::2], pairs[1::2]
+        odd = [left.pop()] if len(left) > len(right) else []
+        products = boolean.and_many(
+            party,
+            [(e1, l2) for (_, e1), (l2, _) in zip(left, right, strict=True)]
+            + [(e1, e2) for (_, e1), (_, e2) in zip(left, right, strict=True)],
+        )
+        m = len(right)
+        pairs = [
+            (l1 ^ products[i], products[m + i])  # l1 and e1 ∧ l2 are exclusive: OR = XOR
+            for i, ((l1, _), _) in enumerate(zip(left, right, strict=True))
+        ] + odd
+    return pairs[0][0]
 
 
 def _equal_lanes(party: Party, a: list[AShare], b: list[AShare]) -> BShare:

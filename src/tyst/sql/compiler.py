@@ -881,14 +881,6 @@ def _compare(op: str, a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
     if _family(a.ctype) != _family(b.ctype):
         shown = (x for x in (a, b) if not isinstance(x, ir.Literal))
         raise _type_error(node, f"cannot compare {a.ctype} with {b.ctype}", *shown)
-    if op not in ("=", "<>") and (a.ctype.is_text or b.ctype.is_text):
-        side = a if a.ctype.is_text else b
-        raise _type_error(
-            node,
-            f"ordering on an id/text column is not allowed ('{op}'); id and text support = "
-            "and <> only",
-            side,
-        )
     return ir.Compare(_maybe_null(ir.BOOL, a, b), op, a, b)
 
 
