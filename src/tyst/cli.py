@@ -37,6 +37,30 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("tyst")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            from tyst import __version__ as number
+        print(f"tyst {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    _version_flag: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Secure three-party computation for public administration."""
+
+
 @app.command()
 def bench(
     op: str = typer.Argument(..., help="Operation: mul, lt, eq, shuffle or sort."),
@@ -399,6 +423,76 @@ def keys_server_cert(
     console.print(f"server certificate for {', '.join(host)} written to {out}")
 
 
+registry_app = typer.Typer(
+    help="The deployment's registry of organisations (public keys) and its fingerprint.",
+    no_args_is_help=True,
+)
+app.add_typer(registry_app, name="registry")
+
+
+@registry_app.command("assemble")
+def registry_assemble(
+    public: Annotated[
+        list[Path], typer.Argument(help="Each body's public.json (tyst keys generate).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where the registry JSON is written.")],
+) -> None:
+    """Build the registry from every body's public.json and print its fingerprint: the
+    value every node and the coordinator pin (registry_fingerprint), compared out of band."""
+    from tyst.service.keys import KeyFileError, Registry, RegistryError, load_public
+
+    try:
+        registry = Registry()
+        for path in public:
+            org = load_public(path)
+            try:
+                registry.add(org)
+            except RegistryError as exc:
+                raise RegistryError(f"{path}: {exc}") from None
+        registry.save(out)
+    except (KeyFileError, RegistryError, OSError) as exc:
+        _fail(str(exc))
+        return
+    console.print(
+        f"registry of {len(registry)} organisations ({', '.join(registry.org_ids())}) "
+        f"written to {out}",
+        highlight=False,
+    )
+    print(f"fingerprint {registry.fingerprint()}")
+
+
+@registry_app.command("verify")
+def registry_verify(
+    file: Annotated[Path, typer.Argument(help="The registry JSON file.")],
+    fingerprint: Annotated[
+        str, typer.Option("--fingerprint", help="The fingerprint you compared out of band.")
+    ],
+) -> None:
+    """Check a registry file against a fingerprint (exit 1 if it differs) and list each
+    organisation's own public-key fingerprint."""
+    from tyst.service.keys import Registry, RegistryError
+
+    try:
+        registry = Registry.load(file)
+    except RegistryError as exc:
+        _fail(str(exc))
+        return
+    actual = registry.fingerprint()
+    if actual != fingerprint.strip().lower():
+        errors.print(
+            f"registry INVALID: {file} has fingerprint {actual}, not {fingerprint}",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(code=1)
+    for org in registry:
+        console.print(f"  {org.org_id}: {org.fingerprint()}", highlight=False)
+    console.print(
+        f"registry OK: {file}, {len(registry)} organisations, fingerprint {actual}",
+        highlight=False,
+    )
+
+
 @audit_app.command("verify")
 def audit_verify(
     file: Annotated[Path, typer.Argument(help="The exported audit log (JSON lines).")],
@@ -523,13 +617,13 @@ def coordinator_serve(
     """Serve the coordinator API (FastAPI; SQLite by default, PostgreSQL by URL)."""
     from tyst.coordinator.app import serve
     from tyst.coordinator.config import ConfigError, load_config
+    from tyst.service.startup import StartupError
 
     try:
         settings = load_config(config)
-    except ConfigError as exc:
+        serve(settings)
+    except (ConfigError, StartupError) as exc:
         _fail(str(exc))
-        return
-    serve(settings)
 
 
 node_app = typer.Typer(help="A compute node (upload API, share store, mesh).", no_args_is_help=True)
@@ -543,13 +637,13 @@ def node_serve(
     """Serve a compute node: HTTPS upload/control API, encrypted store, mTLS mesh for runs."""
     from tyst.node.app import serve
     from tyst.node.config import NodeConfigError, load_node_config
+    from tyst.service.startup import StartupError
 
     try:
         settings = load_node_config(config)
-    except NodeConfigError as exc:
+        serve(settings)
+    except (NodeConfigError, StartupError) as exc:
         _fail(str(exc))
-        return
-    serve(settings)
 
 
 plan_app = typer.Typer(help="Submit, approve and follow plans (as an organisation).")

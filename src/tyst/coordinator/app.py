@@ -109,6 +109,8 @@ from tyst.coordinator.schemas import (
 from tyst.service.audit import AuditEvent, AuditFormatError, role_problem, verify_chain
 from tyst.service.keys import Registry, RegistryError
 from tyst.service.signing import Approval, ApprovalFormatError
+from tyst.service.startup import StartupError, check_tls_pair
+from tyst.service.startup import one_line as startup_line
 
 API_VERSION = "1"
 
@@ -608,14 +610,38 @@ def app_from_config(config: CoordinatorConfig) -> FastAPI:
     )
 
 
+def prepare(config: CoordinatorConfig) -> FastAPI:
+    """:func:`app_from_config` after checking the TLS certificate and key, with every
+    start-up failure as one line (``tyst coordinator serve`` prints it and exits 2).
+
+    Errors: :class:`~tyst.service.startup.StartupError` for a missing or invalid
+    certificate or key, an unreadable registry or one whose fingerprint is not
+    the pinned one, an unusable or unreachable database (its URL shown without
+    the password) and invalid settings.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if config.tls_cert is not None and config.tls_key is not None:
+        check_tls_pair(config.tls_cert, config.tls_key, what="coordinator tls_cert/tls_key")
+    try:
+        return app_from_config(config)
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        raise StartupError(
+            f"coordinator: database {redacted_url(config.database_url)}: {startup_line(cause)}"
+        ) from None
+    except (RegistryError, OSError, ValueError) as exc:  # DatabaseURLError is a ValueError
+        raise StartupError(f"coordinator: {startup_line(exc)}") from None
+
+
 def serve(config: CoordinatorConfig) -> None:  # pragma: no cover - runs a server
     """Run the coordinator with uvicorn until interrupted (``tyst coordinator serve``).
 
-    Errors: as :func:`app_from_config`; :class:`OSError` if the port is taken.
+    Errors: as :func:`prepare`; :class:`OSError` if the port is taken.
     """
     import uvicorn
 
-    app = app_from_config(config)
+    app = prepare(config)
     print(
         f"tyst coordinator on {'https' if config.tls_cert else 'http'}://{config.host}:"
         f"{config.port} (database {redacted_url(config.database_url)}, pid {os.getpid()})",

@@ -118,8 +118,12 @@ def build_service(config: NodeConfig) -> NodeService:
     from tyst.service.keys import Registry, RegistryError, load
 
     registry = Registry.load(config.registry)
-    if config.registry_fingerprint and registry.fingerprint() != config.registry_fingerprint:
-        raise RegistryError(f"{config.registry}: fingerprint differs from the pinned one")
+    actual = registry.fingerprint()
+    if config.registry_fingerprint and actual != config.registry_fingerprint:
+        raise RegistryError(
+            f"{config.registry}: fingerprint {actual} differs from the pinned "
+            f"{config.registry_fingerprint}"
+        )
     passphrase = config.passphrase_file.read_bytes().strip() if config.passphrase_file else None
     keys = load(config.keys, passphrase)
     if keys.org_id != config.org:
@@ -130,13 +134,33 @@ def build_service(config: NodeConfig) -> NodeService:
     return NodeService(config, keys, registry, credentials, coordinator)
 
 
+def prepare(config: NodeConfig) -> NodeService:
+    """:func:`build_service` after checking the node's TLS certificate and key, with every
+    start-up failure as one line (``tyst node serve`` prints it and exits 2).
+
+    Errors: :class:`~tyst.service.startup.StartupError` for a registry whose
+    fingerprint is not the pinned one, a wrong or missing passphrase, keys of
+    another organisation, a missing or invalid certificate or key, a store that
+    cannot be created.
+    """
+    from tyst.service.keys import KeyFileError, RegistryError
+    from tyst.service.startup import StartupError, check_tls_pair, one_line
+
+    what = f"node {config.org}"
+    check_tls_pair(config.tls / "node.pem", config.tls / "node.key", what=f"{what} tls")
+    try:
+        return build_service(config)
+    except (RegistryError, KeyFileError, OSError, ValueError, TypeError) as exc:
+        raise StartupError(f"{what}: {one_line(exc)}") from None
+
+
 def serve(config: NodeConfig) -> None:  # pragma: no cover - runs a server
     """Run the node until interrupted (``tyst node serve``)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    service = build_service(config)
+    service = prepare(config)
     print(
         f"tyst node {config.org} (party {config.party}) on https://{config.host}:{config.port}, "
         f"mesh {config.mesh[config.party][0]}:{config.mesh[config.party][1]}, pid {os.getpid()}",
