@@ -34,7 +34,7 @@ def _pool(sql: str) -> list[str]:
     one (tests.engine.oracle.data_bounds), so case mappings get values they are exact on."""
     if "UPPER" in sql:
         return BELOW_SHARP_S_POOL
-    return LATIN1_POOL if "LOWER" in sql else POOL
+    return LATIN1_POOL if "LOWER" in sql or "ILIKE" in sql else POOL
 
 
 def _data(
@@ -96,6 +96,11 @@ FUNCTIONS = {
     "count_distinct": "SELECT COUNT(DISTINCT LEFT(s, 2)) AS n FROM t",
     "join": "SELECT d.c, u.v FROM (SELECT DISTINCT LOWER(LEFT(s, 1)) AS c FROM t) AS d "
     "JOIN (SELECT LOWER(k) AS c, v FROM u) AS u ON d.c = u.c",
+    "ilike": "SELECT i, s ILIKE 'a%' AS a, s NOT ILIKE '%Ö%' AS b, s ILIKE 'MALMÖ _' AS c, "
+    "s ILIKE '%É%' AS d, s ILIKE 'abc' AS e FROM t WHERE NOT s ILIKE 'x%'",
+    "escape": "SELECT i, s LIKE '100!%' ESCAPE '!' AS a, s LIKE '%!_%' ESCAPE '!' AS b, "
+    "s LIKE 'a!_b' ESCAPE '!' AS c, s NOT LIKE '%#%%' ESCAPE '#' AS d, "
+    "s LIKE '_!_%' ESCAPE '!' AS e, s ILIKE 'A!_%' ESCAPE '!' AS f FROM t",
     "ordering": "SELECT i, s < 'ab' AS a, s >= 'Malmö' AS b, s > '' AS c, s <= 'åäö' AS d, "
     "'a' < s AS e FROM t WHERE s BETWEEN 'a' AND 'ö' OR s > 'ÿ'",
     "ordering_computed": "SELECT i, LEFT(s, 2) < 'ab' AS a, LEFT(s, 1) >= s AS b, "
@@ -171,6 +176,10 @@ def test_duckdb_counts_characters_as_the_functions_do() -> None:
         ("SELECT SUBSTRING(s, 0) FROM t", "start of SUBSTRING must be"),
         ("SELECT LEFT(s, i) FROM t", "length of LEFT must be"),
         ("SELECT UPPER(i) FROM t", "UPPER needs a text value"),
+        ("SELECT s ILIKE '%€%' FROM t", "ILIKE patterns may hold characters up to U+00FF"),
+        ("SELECT s LIKE 'a%' ESCAPE '!!' FROM t", "the ESCAPE string must be one character"),
+        ("SELECT s LIKE 'a%!' ESCAPE '!' FROM t", "cannot end with its ESCAPE character"),
+        ("SELECT i ILIKE 'a%' FROM t", "ILIKE needs an id/text value"),
     ],
 )
 def test_text_functions_refused_at_compile_time(sql: str, fragment: str) -> None:

@@ -46,9 +46,9 @@ _SUPPORTED = (
     exp.LT, exp.LTE, exp.GT, exp.GTE, exp.And, exp.Or, exp.Not, exp.Between, exp.In,
     exp.Exists, exp.Case, exp.If, exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Distinct,
     exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Interval, exp.Var,
-    exp.Like, exp.Abs, exp.Round, exp.DataTypeParam, exp.Extract, exp.Year, exp.Quarter,
-    exp.Month, exp.Day, exp.Anonymous, exp.TimestampTrunc, exp.DateTrunc, exp.Null, exp.Is,
-    exp.Coalesce, exp.Nullif, exp.DateDiff, exp.LastDay, exp.Div,
+    exp.Like, exp.ILike, exp.Escape, exp.Abs, exp.Round, exp.DataTypeParam, exp.Extract,
+    exp.Year, exp.Quarter, exp.Month, exp.Day, exp.Anonymous, exp.TimestampTrunc, exp.DateTrunc,
+    exp.Null, exp.Is, exp.Coalesce, exp.Nullif, exp.DateDiff, exp.LastDay, exp.Div,
     exp.Substring, exp.Left, exp.Lower, exp.Upper, exp.Length, exp.DPipe, exp.Concat, exp.IntDiv,
     exp.Mod, exp.DayOfWeek, exp.DayOfWeekIso,
     exp.Window, exp.WindowSpec, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Lag, exp.Lead,
@@ -485,13 +485,16 @@ def _bind_expr(
             return _logic(
                 "AND" if isinstance(e, exp.And) else "OR", [rec(e.this), rec(e.expression)], e
             )
-        if isinstance(e, exp.Like):
+        if isinstance(e, exp.Like | exp.ILike):
             return _like(rec(e.this), e, negated=bool(e.args.get("negate")))
+        if isinstance(e, exp.Escape) and isinstance(e.this, exp.Like | exp.ILike):
+            like = e.this
+            return _like(rec(like.this), like, negated=bool(like.args.get("negate")), escape=e)
         if isinstance(e, exp.Not):
             inner = e.this
             if isinstance(inner, exp.In) and not inner.args.get("query"):
                 return _in_list(rec(inner.this), inner, negated=True, rec=rec)
-            if isinstance(inner, exp.Like):
+            if isinstance(inner, exp.Like | exp.ILike):
                 return _like(rec(inner.this), inner, negated=not inner.args.get("negate"))
             if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
                 return _is_null(rec(inner.this), negated=True)
@@ -895,20 +898,37 @@ def _logic(op: str, args: list[ir.Expr], node: Any) -> ir.Expr:
     return ir.Logic(_maybe_null(ir.BOOL, *flat), op, tuple(flat))
 
 
-def _like(arg: ir.Expr, node: exp.Like, *, negated: bool) -> ir.Expr:
-    """``x [NOT] LIKE 'p'``: without ``%`` an equality; only ``%``: true; else ``ir.Like``."""
+def _like(
+    arg: ir.Expr, node: exp.Like | exp.ILike, *, negated: bool, escape: exp.Escape | None = None
+) -> ir.Expr:
+    """``x [NOT] LIKE 'p' [ESCAPE 'c']``: without ``%`` an equality; only ``%``: true; else
+    ``ir.Like``. ``x ILIKE 'p'`` is ``LOWER(x) LIKE 'p'`` with p lowered: exact where LOWER is
+    (the ``charsets`` pass) and for patterns of characters up to U+00FF."""
+    name = "ILIKE" if isinstance(node, exp.ILike) else "LIKE"
     pattern = node.expression
     if not (isinstance(pattern, exp.Literal) and pattern.is_string):
-        raise _fail("subset", "LIKE needs a string literal pattern", node)
+        raise _fail("subset", f"{name} needs a string literal pattern", node)
     if not arg.ctype.is_text:
-        raise _type_error(node, "LIKE needs an id/text value", arg)
+        raise _type_error(node, f"{name} needs an id/text value", arg)
     text = str(pattern.this)
+    mark = None
+    if escape is not None:
+        literal = escape.expression
+        if not (isinstance(literal, exp.Literal) and literal.is_string):
+            raise _fail("subset", "ESCAPE needs a string literal", escape)
+        mark = str(literal.this)
+    if name == "ILIKE":
+        if any(ord(c) > 0xFF for c in text):
+            raise _fail("subset", "ILIKE patterns may hold characters up to U+00FF only", node)
+        arg, text = _case_map(arg, False, node), text.lower()
+        mark = mark.lower() if mark is not None else None
     try:
-        parsed = Pattern.parse(text)
+        parsed = Pattern.parse(text, mark)
     except ValueError as exc:
-        raise _fail("subset", str(exc), node) from None
-    if parsed.is_literal:
-        return _compare("<>" if negated else "=", arg, ir.Literal(ColumnType("text"), text), node)
+        raise _fail("subset", str(exc), escape or node) from None
+    if parsed.literal is not None:
+        value = ir.Literal(ColumnType("text"), parsed.literal)
+        return _compare("<>" if negated else "=", arg, value, node)
     if not parsed.segments:  # TRUE for every value, NULL for NULL
         constant = ir.Literal(ir.BOOL, not negated)
         if not arg.ctype.nullable:
