@@ -16,7 +16,10 @@ decimal, ``AVG`` in expressions and ``HAVING``,
 ``DAYOFWEEK``/``ISODOW``) as top-level SELECT items, where tyst's exact decimal is compared
 with DuckDB's double rounded half away from zero to the same scale (``QUOT``): the values
 are small (no divisor beyond 10^4 in its smallest unit) so that this is exact, and ``ROUND``
-of a quotient divides ints by 3, 7 or 11, which makes no exact ties. A :class:`Query` knows
+of a quotient divides ints by 3, 7 or 11, which makes no exact ties; window functions
+(``ROW_NUMBER``, ``RANK``, ``DENSE_RANK``, ``LAG``/``LEAD`` with offsets and defaults,
+``COUNT``/``SUM``/``AVG``/``MIN``/``MAX`` with every supported frame, top-k per group in an
+outer query; :meth:`Gen.window_select`). A :class:`Query` knows
 its output types and its ORDER BY keys, so that :func:`compare` can check the MPC rows
 against DuckDB's exactly: as a multiset, or in order where ``ORDER BY`` fixes it (rows tied
 on all order keys may come in any order, and the tie group cut by ``LIMIT`` may keep any of
@@ -138,6 +141,8 @@ CTEXT: Kind = ("text", 1)  # computed text (LOWER, SUBSTRING, ||): its bytes, no
 RATIO: Kind = ("ratio", 0)
 QUOT = "quot"  # ("quot", s): tyst's quotient at s decimals; DuckDB's double, rounded there
 ORDERED_KINDS = {"int", "dec", "date", "bool", "ratio", "text", "id"}
+WINDOW_WORDS = 31
+"""The most words of a window's sort key (:data:`tyst.sql.ir.WINDOW_SORT_WORDS`)."""
 
 
 def kind_of(t: ColumnType) -> Kind:
@@ -990,6 +995,133 @@ class Gen:
             return self.literal(kind, plain_dates=False)
         return None
 
+    def window_select(self, depth: int) -> Query:
+        """A SELECT with window functions over a FROM with WHERE, sometimes filtered on its
+        ROW_NUMBER in an outer query (top-k per group). Functions whose value depends on the
+        order of rows tied on the ORDER BY keys (ROW_NUMBER, LAG/LEAD, ROWS frames) order by
+        every column of the FROM: tied rows are then equal in every column, so any order of
+        them gives the same rows (as a multiset); the others order by a few columns."""
+        r = self.rng
+        rel = self.from_(depth)
+        where = self.where(rel, depth)
+        scope = [c for c in rel.cols if c.kind[0] != "ratio"]
+        if not scope:
+            return self.plain_select(depth)
+
+        def words(c: Col, partition: bool) -> int:
+            text = c.kind[0] in ("id", "text")
+            wide = c.kind == CTEXT or (text and not partition)
+            return (10 if wide else 2 if text else 1) + c.null
+
+        partition = r.sample(scope, r.choice([0, 0, 1, 1, 2])) if len(scope) > 1 else []
+        budget = WINDOW_WORDS - (sum(words(c, True) for c in partition) or 1)
+        total = sum(words(c, False) for c in scope) <= budget
+        over_parts = [f"PARTITION BY {', '.join(c.ref for c in partition)}"] if partition else []
+
+        def order_sql(cols: Sequence[Col]) -> str:
+            keys = [
+                c.ref
+                + (" DESC" if self.chance(0.4) else "")
+                + (" NULLS FIRST" if c.null and self.chance(0.3) else "")
+                for c in cols
+            ]
+            return f"ORDER BY {', '.join(keys)}" if keys else ""
+
+        def over(ordered: str, frame: str = "") -> str:
+            return f"OVER ({' '.join(p for p in (*over_parts, ordered, frame) if p)})"
+
+        full = order_sql(r.sample(scope, len(scope))) if total else ""
+        fewer = [c for c in scope if words(c, False) == 1 + c.null]
+        some = order_sql(r.sample(fewer, min(len(fewer), r.choice([0, 1, 1, 2]))))
+        sqls, names, kinds = [], [], []
+        shown = r.sample(scope, min(len(scope), r.randint(0, 3)))
+        for c in shown:
+            if c.name not in names:
+                sqls.append(c.ref)
+                names.append(c.name)
+                kinds.append(c.kind)
+        row_number = ""
+        windows = 0
+        for _ in range(r.randint(1, 3)):
+            roll = r.random()
+            if roll < 0.3 and full:
+                func, kind = (
+                    r.choice(["ROW_NUMBER()", "ROW_NUMBER()", "RANK()", "DENSE_RANK()"]),
+                    INT,
+                )
+                sql = f"{func} {over(full if func == 'ROW_NUMBER()' else some or full)}"
+                self.features.add("window_rank" if func != "ROW_NUMBER()" else "row_number")
+            elif roll < 0.6 and full:
+                c = r.choice([c for c in scope if c.kind != CTEXT] or scope)
+                if c.kind == CTEXT:
+                    continue
+                func = r.choice(["LAG", "LEAD"])
+                args = c.ref
+                if self.chance(0.6):
+                    args += f", {r.choice([1, 1, 2, 3])}"
+                    if self.chance(0.6) and c.kind[0] != "id":
+                        args += f", {self.literal(c.kind, plain_dates=False)}"
+                        self.features.add("lag_default")
+                sql, kind = f"{func}({args}) {over(full)}", c.kind
+                self.features.add("lag_lead")
+                if c.kind[0] in ("int", "dec") and self.chance(0.6):
+                    sql = f"({c.ref} - {sql})"  # the previous payment
+                    self.features.add("lag_arith")
+            else:
+                func = r.choice(["SUM", "COUNT", "MIN", "MAX", "AVG", "COUNT(*)"])
+                nums = self.cols(scope, {"int", "dec"})
+                ords = self.cols(scope, {"int", "dec", "date"})
+                if func == "AVG" and (self.nested or self.in_union or not nums):
+                    func = "SUM"
+                if (func in ("SUM", "AVG") and not nums) or (func in ("MIN", "MAX") and not ords):
+                    func = "COUNT(*)"
+                frames = ["", "", "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+                          "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+                          "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING",
+                          "ROWS UNBOUNDED PRECEDING"]  # fmt: skip
+                frame = r.choice(frames)
+                rows = frame.startswith("ROWS") and "FOLLOWING" not in frame
+                ordered = full if rows else r.choice(["", some, some])
+                if frame and not ordered:
+                    frame = "RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+                if rows and not full:
+                    frame = ""
+                if func == "COUNT(*)":
+                    arg, kind = "*", INT
+                    func = "COUNT"
+                elif func == "COUNT":
+                    arg, kind = r.choice(scope).ref, INT
+                elif func in ("MIN", "MAX"):
+                    c = r.choice(ords)
+                    arg, kind = c.ref, c.kind
+                else:
+                    arg, kind = self.num(scope, 1)
+                    if func == "AVG":
+                        kind = RATIO
+                sql = f"{func}({arg}) {over(ordered, frame)}"
+                self.features.add("window_frame" if frame else "window_aggregate")
+            alias = self.fresh("w")
+            if sql.startswith("ROW_NUMBER") and not row_number:
+                row_number = alias
+            sqls.append(f"{sql} AS {alias}")
+            names.append(alias)
+            kinds.append(kind)
+            windows += 1
+        if not windows:
+            alias = self.fresh("w")
+            sqls.append(f"COUNT(*) {over(some)} AS {alias}")
+            names.append(alias)
+            kinds.append(INT)
+        self.features.add("window")
+        body = f"SELECT {', '.join(sqls)} FROM {rel.sql}{where}"
+        if row_number and self.chance(0.5):  # top-k per group
+            alias = self.fresh("d")
+            body = (
+                f"SELECT * FROM ({body}) AS {alias} WHERE {alias}.{row_number} <= {r.randint(1, 3)}"
+            )
+            self.features.add("top_k")
+        return Query(body, names, kinds)
+
     def query(self, depth: int, top: bool = True) -> Query:
         r = self.rng
         roll = r.random()
@@ -997,6 +1129,8 @@ class Gen:
             q = self.plain_select(depth)
         elif roll < 0.8:
             q = self.agg_select(depth)
+        elif roll < 0.88:
+            q = self.window_select(depth)
         else:
             q = self.union(depth)
         if top:

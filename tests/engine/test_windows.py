@@ -11,7 +11,9 @@ import pytest
 
 from tests.engine.oracle import normalise, run_duckdb, run_mpc
 from tyst.data.types import ColumnType, TableBounds
+from tyst.mpc.protocols.sort import MAX_WORDS
 from tyst.planner.planning import TableFacts
+from tyst.sql import ir
 from tyst.sql.compiler import compile_sql
 from tyst.sql.errors import SqlError
 
@@ -162,6 +164,10 @@ REFUSED = {
     "SELECT k, MAX(g) OVER () AS c FROM t": "id/text",
     "SELECT k, SUM(SUM(v) OVER ()) OVER () AS c FROM t": "cannot be nested",
     "SELECT k, SUM(v) OVER () + SUM(v) AS c FROM t": "together with GROUP BY",
+    "SELECT RANK() OVER (PARTITION BY a) AS r FROM (SELECT g, AVG(v) AS a FROM t GROUP BY g) "
+    "AS q": "PARTITION BY an AVG",
+    "SELECT RANK() OVER (ORDER BY a) AS r FROM (SELECT g, AVG(v) AS a FROM t GROUP BY g) "
+    "AS q": "can be ordered",
 }
 
 
@@ -171,6 +177,16 @@ def test_window_refusals_are_one_line(sql: str) -> None:
         compile_sql(sql, SCHEMAS)
     assert REFUSED[sql] in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_window_sort_key_beyond_the_sort_limit_is_refused() -> None:
+    assert ir.WINDOW_SORT_WORDS == MAX_WORDS - 1
+    texts = {**SCHEMAS, "u": {"h": T("int"), "g2": T("text?"), "g3": T("id?")}}
+    two = "SELECT t.k, RANK() OVER (PARTITION BY g ORDER BY g, g DESC, u.g2) AS r FROM t "
+    compile_sql(two + "JOIN u ON t.h = u.h", texts)  # 3 + 11 + 11 = 25 words (g once)
+    three = "SELECT t.k, RANK() OVER (ORDER BY g, u.g2, u.g3) AS r FROM t JOIN u ON t.h = u.h"
+    with pytest.raises(SqlError, match="sorts on 34 words"):  # 1 + 3 · 11
+        compile_sql(three, texts)
 
 
 def test_ranges_bound_window_values() -> None:

@@ -1882,6 +1882,13 @@ class _Compiler:
         for (partition, order, nulls_first), calls in groups.items():
             schema = source.schema + tuple((c.name, c.ctype) for c in calls)
             source = ir.Window(schema, source, partition, order, tuple(calls), nulls_first)
+            words = ir.window_sort_words(source)
+            if words > ir.WINDOW_SORT_WORDS:
+                raise _fail(
+                    "subset",
+                    f"a window sorts on {words} words of PARTITION BY and ORDER BY keys (an "
+                    f"id/text order key takes 10); at most {ir.WINDOW_SORT_WORDS}",
+                )
         return source, outputs
 
     def order_limit(
@@ -2030,12 +2037,17 @@ def _window_call(
     if w.args.get("alias") is not None:
         raise _fail("subset", "named windows (OVER w) are not supported; write OVER (…)", w)
     f = w.this
-    partition = tuple(dict.fromkeys(column(e).name for e in w.args.get("partition_by") or []))
+    keys = [column(e) for e in w.args.get("partition_by") or []]
+    if any(k.ctype.kind == "ratio" for k in keys):
+        raise _type_error(w, "PARTITION BY an AVG is not supported (round it first)", *keys)
+    partition = tuple(dict.fromkeys(k.name for k in keys))
     order: list[tuple[str, bool]] = []
     nulls_first: list[str] = []
     order_by = w.args.get("order")
     for o in order_by.expressions if order_by is not None else []:
         key = column(o.this)
+        if any(name == key.name for name, _ in order):
+            continue  # a repeated key orders nothing more
         if not (key.ctype.is_ordered or key.ctype.is_text):
             raise _type_error(o, "ORDER BY in OVER (…) needs a value that can be ordered", key)
         order.append((key.name, bool(o.args.get("desc"))))
