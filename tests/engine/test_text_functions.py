@@ -101,6 +101,10 @@ FUNCTIONS = {
     "escape": "SELECT i, s LIKE '100!%' ESCAPE '!' AS a, s LIKE '%!_%' ESCAPE '!' AS b, "
     "s LIKE 'a!_b' ESCAPE '!' AS c, s NOT LIKE '%#%%' ESCAPE '#' AS d, "
     "s LIKE '_!_%' ESCAPE '!' AS e, s ILIKE 'A!_%' ESCAPE '!' AS f FROM t",
+    "min_max": "SELECT i % 3 AS g, MIN(s) AS lo, MAX(s) AS hi, COUNT(*) AS c, MAX(i) AS m "
+    "FROM t GROUP BY i % 3",
+    "min_max_computed": "SELECT LENGTH(s) > 3 AS g, MIN(LEFT(s, 2)) AS lo, MAX(s) AS hi, "
+    "MIN(s) AS lo2 FROM t GROUP BY LENGTH(s) > 3 HAVING MAX(s) > 'a'",
     "ordering": "SELECT i, s < 'ab' AS a, s >= 'Malmö' AS b, s > '' AS c, s <= 'åäö' AS d, "
     "'a' < s AS e FROM t WHERE s BETWEEN 'a' AND 'ö' OR s > 'ÿ'",
     "ordering_computed": "SELECT i, LEFT(s, 2) < 'ab' AS a, LEFT(s, 1) >= s AS b, "
@@ -208,6 +212,17 @@ def test_nullable_text_is_ordered_with_sql_nulls() -> None:
     _, got = run_mpc(sql, NULLABLE, data)
     _, want = run_duckdb(sql, NULLABLE, data)
     assert sorted(got, key=repr) == sorted(want, key=repr)
+
+
+def test_min_and_max_of_ids_per_group() -> None:
+    schemas = {"t": {"p": T("id"), "g": T("int")}}
+    data = {"t": {"p": ["19121212-1212", "2001", "1999", "abc", "19", "ö", ""],
+                  "g": [1, 1, 2, 2, 2, 3, 3]}}  # fmt: skip
+    sql = "SELECT g, MIN(p) AS lo, MAX(p) AS hi FROM t GROUP BY g"
+    valid = {"t": [True, True, True, False, True, True, True]}
+    _, got = run_mpc(sql, schemas, data, valid)
+    _, want = run_duckdb(sql, schemas, data, valid)
+    assert sorted(got) == sorted(want)
 
 
 @pytest.mark.parametrize(

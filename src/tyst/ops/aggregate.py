@@ -32,10 +32,13 @@ def execute(ctx: RunContext, node: ir.Aggregate, inputs: Sequence[SharedTable]) 
 
 
 def needs(node: ir.Aggregate, need: Needs) -> tuple[Needs, ...]:
+    """Arguments need their key lanes; MIN/MAX of text its bytes (content)."""
     child: Needs = {k: need.get(k, "key") for k in node.keys}
+    types = dict(node.input.schema)
     for call in node.calls:
         if call.arg is not None:
-            add_need(child, call.arg, "key")
+            text = call.func in ("MIN", "MAX") and types[call.arg].is_text
+            add_need(child, call.arg, "content" if text else "key")
     return (child,)
 
 
@@ -59,10 +62,11 @@ SPEC = OperatorSpec(
     explain,
     algorithm="grouped: one sort on the keys with validity folded into the last key lane, "
     "prefix sums and a copy scan (COUNT, SUM), a segmented scan (MIN, MAX), run starts "
-    "(COUNT DISTINCT, one key-only sort per further column); global: sums, one inner "
+    "(COUNT DISTINCT, one key-only sort per further column), one sort per MIN/MAX of text on "
+    "(the keys, its byte-order lanes) whose groups align with the first; global: sums, one inner "
     "product, a pairwise tree for MIN/MAX (tyst.relational.aggregate)",
     output_rows="n (one valid row per group) grouped; 1 global",
-    rounds="sort(n) + ≈ 2·log2 n (+ ≈ 24·log2 n with MIN/MAX); global ≈ 11·log2 n with "
-    "MIN/MAX, else 1",
+    rounds="sort(n) + ≈ 2·log2 n (+ ≈ 24·log2 n with MIN/MAX, + 17 + sort(n) per MIN/MAX of "
+    "text); global ≈ 11·log2 n with MIN/MAX, else 1",
     side_outputs=("suppressed groups (to the recipient)",),
 )

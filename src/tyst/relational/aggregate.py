@@ -41,7 +41,10 @@ Algorithm (``group_by`` with keys):
    their own sort on (group key', value key lanes) without payload: the rows of
    a segment occupy the same positions in every sort whose key starts with the
    group key', so their run starts are summed with the same segment starts.
-5. MIN and MAX: a segmented Brent–Kung scan (:func:`segmented_extreme`, "restart
+5. MIN and MAX: of id/text (never NULL, grouped): one more sort on (group key', the
+   value's byte-order lanes, ascending for MAX, descending for MIN); its groups occupy
+   the same positions as in the first sort, and each one's last row holds the extreme.
+   Of the other types: a segmented Brent–Kung scan (:func:`segmented_extreme`, "restart
    at a segment start, else keep the smaller (larger)") leaves each segment's
    extreme at e_i. Chosen by measurement (n = 10^6, one id key, three parties
    in one process): the scan costs ≈ 1.7 s and ≈ 150 bytes per row and party
@@ -82,7 +85,7 @@ from typing import Literal
 
 import numpy as np
 
-from tyst.data.types import ColumnType, join_null, split_null
+from tyst.data.types import DERIVED_TEXT, ColumnType, join_null, split_null
 from tyst.mpc.party import Party
 from tyst.mpc.protocols.arithmetic import dot, mul, mul_many
 from tyst.mpc.protocols.boolean import and_
@@ -91,6 +94,7 @@ from tyst.mpc.protocols.conversion import bit_to_arith
 from tyst.mpc.protocols.sort import sort
 from tyst.mpc.shares import AShare, BShare, add_public, concat_b, public_a, public_b
 from tyst.relational.join_scan import brent_kung, copy_forward, low_bit, segment_starts
+from tyst.relational.ordering import text_sort_lanes
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 
@@ -286,7 +290,8 @@ def _check(table: SharedTable, keys: Sequence[str], aggs: Sequence[AggSpec]) -> 
         ctype = table.column(a.column).ctype
         if a.func == "sum" and not ctype.is_numeric:
             raise ValueError(f"SUM of a {ctype} column")
-        if a.func in ("min", "max") and not ctype.is_ordered:
+        grouped_text = ctype.is_text and not ctype.nullable and bool(keys)
+        if a.func in ("min", "max") and not ctype.is_ordered and not grouped_text:
             raise ValueError(f"{a.func.upper()} of a {ctype} column")
         if a.func == "count_distinct" and ctype.kind == "ratio":
             raise ValueError("COUNT(DISTINCT …) of an AVG")
@@ -304,6 +309,8 @@ def _out_type(table: SharedTable, a: AggSpec, *, global_: bool) -> ColumnType:
     if a.func in ("count", "count_distinct") or a.column is None:
         return INT
     ctype = table.column(a.column).ctype
+    if a.func in ("min", "max") and ctype.is_text:
+        return DERIVED_TEXT
     return ctype.with_nulls() if global_ else ctype
 
 
@@ -383,8 +390,13 @@ def _grouped(
     key_cols = [table.column(k) for k in keys]
     group_lanes = [lane for c in key_cols for lane in c.key]
     content = [lane for c in key_cols for lane in c.lanes[c.ctype.key_lanes :]]
+    texts = _text_extremes(table, aggs)
     arg_names = list(
-        dict.fromkeys(a.column for a in aggs if a.func in ("sum", "min", "max") and a.column)
+        dict.fromkeys(
+            a.column
+            for a in aggs
+            if a.func in ("sum", "min", "max") and a.column and (a.func, a.column) not in texts
+        )
     )
     args = [table.column(c).lanes[0] for c in arg_names]
     present_in = {
@@ -448,7 +460,10 @@ def _grouped(
     nonnull_of = dict(zip(null_names, totals[at + len(runs) :], strict=True))
 
     # 5. MIN / MAX (a NULL is the sentinel: x + (1 − present)·s, x being 0)
-    extremes = list(dict.fromkeys((a.func, a.column) for a in aggs if a.func in ("min", "max")))
+    extremes = [
+        e for e in dict.fromkeys((a.func, a.column) for a in aggs if a.func in ("min", "max"))
+        if e not in texts
+    ]  # fmt: skip
     scan_in = []
     for f, c in extremes:
         assert c is not None
@@ -458,7 +473,13 @@ def _grouped(
             x = add_public(p.index, x - s_present[c].mul_public(s_ % (1 << 64)), s_)
         scan_in.append(x)
     scanned = segmented_extreme(p, starts, scan_in, [f == "max" for f, _ in extremes])
+    extreme_of: dict[tuple[Literal["min", "max"], str | None], AShare | tuple[AShare, ...]]
     extreme_of = dict(zip(extremes, scanned, strict=True))
+    for f, c in texts:  # one sort each, aligned with the groups: the extreme ends each one
+        assert c is not None
+        text = text_sort_lanes(p, table.column(c))
+        ordered, _ = sort(p, [*sort_group, *text], [], descending=[False] * g + [f == "min"] * 10)
+        extreme_of[(f, c)] = tuple(ordered[g:])
 
     # 6. output validity and suppression
     ends_valid = and_(p, ends_b, valid_b)
@@ -504,7 +525,7 @@ def _aggregate_columns(
     counts: AShare,
     distinct_of: Mapping[str, AShare],
     sum_of: Mapping[str, AShare],
-    extreme_of: Mapping[tuple[Literal["min", "max"], str | None], AShare],
+    extreme_of: Mapping[tuple[Literal["min", "max"], str | None], AShare | tuple[AShare, ...]],
     nonnull_of: Mapping[str, AShare],
     *,
     global_: bool,
@@ -525,12 +546,28 @@ def _aggregate_columns(
             value = sum_of[a.column]
         else:
             assert a.func in ("min", "max")
-            value = extreme_of[(a.func, a.column)]
+            extreme = extreme_of[(a.func, a.column)]
+            if isinstance(extreme, tuple):  # text: its byte-order lanes (computed text)
+                columns[a.name] = SharedColumn(DERIVED_TEXT, extreme)
+                continue
+            value = extreme
         if ctype.nullable:
             columns[a.name] = _nullable_value(party, ctype, value, seen, zero=a.func != "sum")
         else:
             columns[a.name] = SharedColumn(ctype, (value,))
     return columns
+
+
+def _text_extremes(
+    table: SharedTable, aggs: Sequence[AggSpec]
+) -> list[tuple[Literal["min", "max"], str | None]]:
+    """The MIN/MAX of id/text columns (grouped, never NULL: checked by :func:`_check`)."""
+    found = (
+        (a.func, a.column)
+        for a in aggs
+        if a.func in ("min", "max") and a.column and table.column(a.column).ctype.is_text
+    )
+    return [e for e in dict.fromkeys(found) if e[0] in ("min", "max")]  # type: ignore[misc]
 
 
 def _empty_grouped(

@@ -1745,13 +1745,17 @@ class _Compiler:
                 ctype = arg.ctype
                 if func in ("SUM", "AVG") and not ctype.is_numeric:
                     raise _type_error(e, f"{func} needs an int or decimal argument", arg)
-                if func in ("MIN", "MAX") and not ctype.is_ordered:
-                    raise _type_error(
-                        e,
-                        f"{func} on an id/text column is not supported yet (ORDER BY … LIMIT 1 "
-                        "gives the first value)",
-                        arg,
-                    )
+                if func in ("MIN", "MAX") and ctype.is_text:  # its UTF-8 bytes: computed text
+                    if not keys or ctype.nullable:
+                        raise _type_error(
+                            e,
+                            f"{func} of text is supported with GROUP BY over text that is never "
+                            "NULL (ORDER BY … LIMIT 1 gives the first value)",
+                            arg,
+                        )
+                    ctype = DERIVED_TEXT
+                elif func in ("MIN", "MAX") and not ctype.is_ordered:
+                    raise _type_error(e, f"{func} needs an ordered value", arg)
             if func in ("SUM", "AVG", "MIN", "MAX") and not keys:
                 ctype = ctype.with_nulls()  # no row (or only NULLs): NULL
             if func == "AVG":  # = SUM / COUNT(x), divided by the recipient only
