@@ -92,7 +92,7 @@ def bench(
         console.print(
             f"node {m.party}: {m.seconds:.3f} s wall, {m.cpu_seconds:.3f} s cpu, "
             f"sent {m.bytes_sent / 1e6:.1f} MB, received {m.bytes_received / 1e6:.1f} MB, "
-            f"peak memory {m.peak_rss_bytes / 2**20:.0f} MiB",
+            f"{m.rounds} rounds, peak memory {m.peak_rss_bytes / 2**20:.0f} MiB",
             highlight=False,
         )
     print(outcome.summary_line())
@@ -159,7 +159,7 @@ def _print_result(plan: Plan, report: RunReport) -> None:
             f"  node {m.party}: computed in {m.seconds:.2f} s, sent {m.bytes_sent / 1e6:.1f} MB, "
             f"received {m.bytes_received / 1e6:.1f} MB from nodes "
             f"+ {uploaded[m.party] / 1e6:.1f} MB of shares from owners, "
-            f"peak memory {m.peak_rss_bytes / 2**20:.0f} MiB",
+            f"{m.rounds} rounds, peak memory {m.peak_rss_bytes / 2**20:.0f} MiB",
             highlight=False,
         )
     console.print(f"  job {report.job}: {report.seconds:.1f} s from first upload to result")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,10 @@ def test_run_example_plan_writes_the_duckdb_result(case: Path) -> None:
     )
     assert sorted(tuple(r) for r in rows[1:]) == sorted(_duckdb(case, sql))
     assert "Ström Åsa-ID" in {r[0] for r in rows[1:]}
+    # every node reports the sequential message delays of its run beside its bytes
+    rounds = [int(r) for r in re.findall(r"node \d: computed .* (\d+) rounds", done.stdout)]
+    assert len(rounds) == 3, done.stdout
+    assert min(rounds) > 20, done.stdout
 
 
 def test_run_group_by_with_every_output_type(case: Path) -> None:

@@ -18,3 +18,16 @@ def run3(program: Callable[[Party], T], timeout: float = 120.0) -> list[T]:
         return program(Party.setup(transport))
 
     return run_local(body, timeout=timeout)
+
+
+def run3_rounds(program: Callable[[Party], object], timeout: float = 120.0) -> int:
+    """The rounds ``program`` takes (:mod:`tyst.net.transport`, "Rounds"): the maximum over
+    the parties of their round counters, counted from zero after the key exchange (which
+    leaves no message in flight)."""
+
+    def body(party: Party) -> int:
+        party.transport.stats.rounds = 0
+        program(party)
+        return party.transport.stats.rounds
+
+    return max(run3(body, timeout))

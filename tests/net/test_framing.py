@@ -29,12 +29,18 @@ def stream_of(payloads: list[bytes], job: bytes = JOB) -> bytes:
 
 
 def test_header_layout() -> None:
-    h = encode_header(JOB, 7, 1234)
-    assert len(h) == HEADER_SIZE == 37
+    h = encode_header(JOB, 7, 1234, 5)
+    assert len(h) == HEADER_SIZE == 45
     assert h[:4] == MAGIC == b"TYST"
-    assert h[4] == VERSION == 1
+    assert h[4] == VERSION == 2
     assert h[5:21] == JOB
-    assert struct.unpack(">QQ", h[21:37]) == (7, 1234)
+    assert struct.unpack(">QQQ", h[21:45]) == (7, 5, 1234)
+
+
+def test_round_tag_round_trips() -> None:
+    stream = encode_frame(JOB, 0, b"a", 3) + encode_frame(JOB, 1, b"", 9)
+    frames = FrameDecoder(JOB, 100).feed(stream)
+    assert [(f.step, f.round, bytes(f.payload)) for f in frames] == [(0, 3, b"a"), (1, 9, b"")]
 
 
 @pytest.mark.parametrize(
@@ -140,8 +146,8 @@ def test_bad_magic_later_byte() -> None:
 
 
 def test_wrong_version() -> None:
-    bad = b"TYST" + bytes([2]) + JOB + struct.pack(">QQ", 0, 0)
-    with pytest.raises(FrameError, match="version 2"):
+    bad = b"TYST" + bytes([1]) + JOB + struct.pack(">QQQ", 0, 0, 0)
+    with pytest.raises(FrameError, match="version 1"):
         FrameDecoder(JOB, 100).feed(bad)
 
 

@@ -175,6 +175,13 @@ def test_ring_exchange_in_three_processes() -> None:
         expected = sum(2 * (HEADER_SIZE + s) for s in sizes)
         assert r.stats.bytes_sent == r.stats.bytes_received == expected
         assert r.stats.messages_sent == r.stats.messages_received == 2 * len(sizes)
+        assert r.stats.rounds == len(sizes)  # one exchange per size
+
+
+def test_rounds_count_the_sequential_message_delays() -> None:
+    """A token passed around the ring twice: six messages, each sent after the previous
+    arrived, so party 0 (which receives last) counts 6 rounds, party 2 counts 5."""
+    assert run_tls_parties(progs.relay_chain, (2,), timeout=10.0) == [6, 4, 5]
 
 
 def test_run_tls_parties_returns_results_in_party_order() -> None:

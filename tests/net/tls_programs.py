@@ -107,3 +107,17 @@ def everyone_hangs(transport: TlsTransport, seconds: float) -> None:
 def echo_args(transport: TlsTransport, *args: object) -> tuple[int, tuple[object, ...]]:
     """Return this party's index and the arguments it was started with."""
     return transport.party, args
+
+
+def relay_chain(transport: TlsTransport, laps: int) -> int:
+    """Pass one token around the ring 0 → 1 → 2 → 0 ``laps`` times; return the round counter."""
+    me = transport.party
+    nxt, prv = (me + 1) % 3, (me - 1) % 3
+    for _ in range(laps):
+        if me == 0:
+            transport.send(nxt, b"t")
+            transport.recv(prv)
+        else:
+            transport.recv(prv)
+            transport.send(nxt, b"t")
+    return transport.stats.rounds

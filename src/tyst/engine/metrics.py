@@ -12,7 +12,12 @@ from tyst.net.transport import LinkStats
 
 @dataclass(frozen=True)
 class NodeMetrics:
-    """Wall and CPU seconds of the measured section, traffic, and peak memory of one node."""
+    """Wall and CPU seconds of the measured section, traffic, and peak memory of one node.
+
+    ``rounds`` is how much the node's round counter grew over the section: the
+    sequential message delays it waited through (:mod:`tyst.net.transport`,
+    "Rounds"); ``messages_sent`` counts its messages to both peers.
+    """
 
     party: int
     seconds: float
@@ -20,6 +25,8 @@ class NodeMetrics:
     bytes_sent: int
     bytes_received: int
     peak_rss_bytes: int
+    rounds: int = 0
+    messages_sent: int = 0
 
 
 class Stopwatch:
@@ -29,6 +36,7 @@ class Stopwatch:
         self._party = party
         stats = party.transport.stats
         self._sent0, self._recv0 = stats.bytes_sent, stats.bytes_received
+        self._rounds0, self._messages0 = stats.rounds, stats.messages_sent
         self._t0 = time.perf_counter()
         self._c0 = time.process_time()
 
@@ -43,6 +51,8 @@ class Stopwatch:
             bytes_sent=stats.bytes_sent - self._sent0,
             bytes_received=stats.bytes_received - self._recv0,
             peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            rounds=stats.rounds - self._rounds0,
+            messages_sent=stats.messages_sent - self._messages0,
         )
 
 

@@ -232,6 +232,8 @@ def _metrics(info: Mapping[str, object]) -> list[NodeMetrics]:
                 bytes_sent=d["bytes_sent"],
                 bytes_received=d["bytes_received"],
                 peak_rss_bytes=d["peak_rss_bytes"],
+                rounds=d.get("rounds", 0),
+                messages_sent=d.get("messages_sent", 0),
             )
         )
     return out

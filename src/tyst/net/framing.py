@@ -6,11 +6,13 @@ Every message on a directed link ``a -> b`` is one frame::
 
     offset  size  field
     0       4     magic   b"TYST"
-    4       1     version 1
+    4       1     version 2
     5       16    job id  (the same for every frame of one job)
     21      8     step    uint64 big-endian: 0, 1, 2, ... on this directed link
-    29      8     length  uint64 big-endian: number of payload bytes
-    37      n     payload
+    29      8     round   uint64 big-endian: the sender's round counter + 1 (see
+                          :mod:`tyst.net.transport`, "Rounds"); public, like the step
+    37      8     length  uint64 big-endian: number of payload bytes
+    45      n     payload
 
 Nothing is pickled: the payload is opaque bytes.
 
@@ -37,27 +39,29 @@ from dataclasses import dataclass
 from tyst.net.transport import FrameError, Payload
 
 MAGIC = b"TYST"
-VERSION = 1
+VERSION = 2
 JOB_ID_SIZE = 16
 UINT64_MAX = 2**64 - 1
 
-_HEADER = struct.Struct(">4sB16sQQ")
-HEADER_SIZE = _HEADER.size  # 37
+_HEADER = struct.Struct(">4sB16sQQQ")
+HEADER_SIZE = _HEADER.size  # 45
 
 _MAGIC_END = 4
 _VERSION_END = 5
 _JOB_END = 5 + JOB_ID_SIZE  # 21
 _STEP_END = _JOB_END + 8  # 29
-_LENGTH_END = _STEP_END + 8  # 37
+_ROUND_END = _STEP_END + 8  # 37
+_LENGTH_END = _ROUND_END + 8  # 45
 assert _LENGTH_END == HEADER_SIZE
 
 
 @dataclass
 class Frame:
-    """One decoded message: its step on the link and its payload."""
+    """One decoded message: its step on the link, its payload and its round tag."""
 
     step: int
     payload: bytearray
+    round: int = 0
 
 
 def _check_job(job: bytes) -> bytes:
@@ -67,24 +71,27 @@ def _check_job(job: bytes) -> bytes:
     return job
 
 
-def encode_header(job: bytes, step: int, length: int) -> bytes:
-    """Return the :data:`HEADER_SIZE`-byte header of frame ``step`` with ``length`` payload bytes.
+def encode_header(job: bytes, step: int, length: int, round_tag: int = 0) -> bytes:
+    """Return the :data:`HEADER_SIZE`-byte header of frame ``step`` with ``length`` payload
+    bytes and the round tag ``round_tag``.
 
-    Raises ``ValueError`` if ``job`` is not 16 bytes or ``step``/``length`` are
-    not in ``0 .. 2**64-1``.
+    Raises ``ValueError`` if ``job`` is not 16 bytes or ``step``/``length``/``round_tag``
+    are not in ``0 .. 2**64-1``.
     """
     job = _check_job(job)
     if not 0 <= step <= UINT64_MAX:
         raise ValueError(f"step {step} out of range")
     if not 0 <= length <= UINT64_MAX:
         raise ValueError(f"length {length} out of range")
-    return _HEADER.pack(MAGIC, VERSION, job, step, length)
+    if not 0 <= round_tag <= UINT64_MAX:
+        raise ValueError(f"round {round_tag} out of range")
+    return _HEADER.pack(MAGIC, VERSION, job, step, round_tag, length)
 
 
-def encode_frame(job: bytes, step: int, payload: Payload) -> bytes:
+def encode_frame(job: bytes, step: int, payload: Payload, round_tag: int = 0) -> bytes:
     """Return header + payload as one ``bytes`` (a copy; for small messages and tests)."""
     data = memoryview(payload).cast("B")
-    return encode_header(job, step, data.nbytes) + bytes(data)
+    return encode_header(job, step, data.nbytes, round_tag) + bytes(data)
 
 
 class FrameDecoder:
@@ -118,6 +125,7 @@ class FrameDecoder:
         self._payload_fill = 0
         self._step = 0
         self._pending_step = 0
+        self._pending_round = 0
         self._error: FrameError | None = None
 
     @property
@@ -173,9 +181,10 @@ class FrameDecoder:
             raise
         if self._header_fill < HEADER_SIZE:
             return None
-        _, _, _, step, length = _HEADER.unpack(self._header)
+        _, _, _, step, round_tag, length = _HEADER.unpack(self._header)
         self._header_fill = 0
         self._pending_step = step
+        self._pending_round = round_tag
         self._payload = bytearray(length)
         if length == 0:
             return self._finish()
@@ -214,7 +223,7 @@ class FrameDecoder:
         self._payload_view = None
         self._payload_fill = 0
         self._step += 1
-        return Frame(step=self._pending_step, payload=payload)
+        return Frame(step=self._pending_step, payload=payload, round=self._pending_round)
 
     def _check_header(self, before: int, after: int) -> None:
         """Validate the header fields touched by bytes ``before .. after`` of the header."""
@@ -240,7 +249,7 @@ class FrameDecoder:
             if step != self._step:
                 raise FrameError(f"{where}: out-of-order step {step} (expected step {self._step})")
         if before < _LENGTH_END <= after:
-            (length,) = struct.unpack_from(">Q", h, _STEP_END)
+            (length,) = struct.unpack_from(">Q", h, _ROUND_END)
             if length > self._max_length:
                 raise FrameError(
                     f"{where}: payload length {length} exceeds the limit of "

@@ -2,7 +2,9 @@
 
 Used by the test suite to run all three parties of a protocol in a single
 Python process (each party in its own thread). Messages are copied, so a
-party can never alias another party's arrays.
+party can never alias another party's arrays. Each message travels with its
+round tag (:mod:`tyst.net.transport`, "Rounds"), so round counts are the same
+as over TLS.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class LocalTransport:
         data = bytes(payload)
         self._stats.bytes_sent += len(data)
         self._stats.messages_sent += 1
-        self._hub.boxes[(self._party, to)].put(data)
+        self._hub.boxes[(self._party, to)].put((self._stats.rounds + 1, data))
 
     def recv(self, frm: int) -> bytearray:
         self._check_peer(frm)
@@ -70,10 +72,12 @@ class LocalTransport:
             ) from None
         if item is _CLOSED:
             raise PeerDisconnected(f"party {self._party}: party {frm} closed its link")
-        assert isinstance(item, bytes)
-        self._stats.bytes_received += len(item)
+        assert isinstance(item, tuple)
+        tag, data = item
+        self._stats.bytes_received += len(data)
         self._stats.messages_received += 1
-        return bytearray(item)
+        self._stats.rounds = max(self._stats.rounds, tag)
+        return bytearray(data)
 
     def close(self) -> None:
         if not self._closed:

@@ -59,7 +59,9 @@ Failures
     :class:`~tyst.net.transport.TransportError`.
 
 ``stats`` counts frames (header + payload) sent and delivered by ``recv``;
-TLS record overhead and link setup are not counted.
+TLS record overhead and link setup are not counted. Every frame carries its
+sender's round tag, so ``stats.rounds`` counts sequential message delays as
+defined in :mod:`tyst.net.transport`.
 """
 
 from __future__ import annotations
@@ -233,13 +235,13 @@ class _Inbox:
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.frames: collections.deque[bytearray] = collections.deque()
+        self.frames: collections.deque[tuple[bytearray, int]] = collections.deque()
         self.error: TransportError | None = None
         self.closed = False
 
-    def put(self, payload: bytearray) -> None:
+    def put(self, payload: bytearray, round_tag: int) -> None:
         with self.cond:
-            self.frames.append(payload)
+            self.frames.append((payload, round_tag))
             self.cond.notify()
 
     def fail(self, error: TransportError) -> None:
@@ -366,7 +368,9 @@ class TlsTransport:
                 if link.error is not None:
                     raise _reraise(link.error)
                 step = link.step
-                header = encode_header(self._job, step, n)
+                with self._stats_lock:
+                    tag = self._stats.rounds + 1
+                header = encode_header(self._job, step, n, tag)
                 try:
                     if n <= _SMALL_MESSAGE:
                         link.sock.sendall(header + view.tobytes())
@@ -418,10 +422,11 @@ class TlsTransport:
             if not inbox.frames:
                 assert inbox.error is not None
                 raise _reraise(inbox.error)
-            payload = inbox.frames.popleft()
+            payload, tag = inbox.frames.popleft()
         with self._stats_lock:
             self._stats.bytes_received += HEADER_SIZE + len(payload)
             self._stats.messages_received += 1
+            self._stats.rounds = max(self._stats.rounds, tag)
         return payload
 
     def close(self) -> None:
@@ -495,7 +500,7 @@ class TlsTransport:
                     raise PeerDisconnected(f"party {me}: party {peer} closed its link")
                 frame = decoder.commit(n)
                 if frame is not None:
-                    inbox.put(frame.payload)
+                    inbox.put(frame.payload, frame.round)
         except FrameError as exc:
             inbox.fail(FrameError(f"party {me}: invalid data from party {peer}: {exc}"))
             # The stream cannot be resynchronised: abort the link (TCP reset), so the

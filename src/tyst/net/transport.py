@@ -12,6 +12,23 @@ little-endian ``uint64`` arrays.
 Every ``recv`` is bounded by the transport's timeout: a silent, disconnected or
 misbehaving peer raises a :class:`TransportError` subclass naming the peer, and
 never hangs.
+
+Rounds
+------
+Every transport keeps a round counter ``r`` (:attr:`LinkStats.rounds`, 0 at the
+start). Each message carries the tag ``r + 1`` of its sender at the moment it
+is sent; a ``recv`` sets ``r = max(r, tag)``. So ``r`` is the length of the
+longest chain of messages ending at this party in which each message was sent
+after the previous one had been received: the number of *sequential message
+delays* this party has waited through. One multiplication, one opening or one
+input sharing is 1 round; a circuit of depth d is d rounds; independent
+messages sent before waiting (chunks, batched openings) share a round. The
+count depends only on the order of a program's sends and receives, never on
+timing, so it is deterministic for a program whose communication pattern is
+(every tyst protocol except the sort, whose number of comparison batches
+depends on the secret shuffle's random permutation, not on the data). A job's
+rounds are the maximum over its parties; with a one-way delay ``d`` on every
+link no run can take less than ``rounds × d`` seconds.
 """
 
 from __future__ import annotations
@@ -40,12 +57,14 @@ class FrameError(TransportError):
 
 @dataclass
 class LinkStats:
-    """Bytes and messages a party has sent and received (payload and framing)."""
+    """Bytes and messages a party has sent and received (payload and framing), and its
+    round counter (see "Rounds" in the module docstring)."""
 
     bytes_sent: int = 0
     bytes_received: int = 0
     messages_sent: int = 0
     messages_received: int = 0
+    rounds: int = 0
 
 
 @runtime_checkable

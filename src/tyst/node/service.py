@@ -626,6 +626,8 @@ class NodeService:
                     "cpu_milliseconds": round(m.cpu_seconds * 1000),
                     "bytes_sent": m.bytes_sent,
                     "bytes_received": m.bytes_received,
+                    "rounds": m.rounds,
+                    "messages_sent": m.messages_sent,
                     "peak_rss_bytes": m.peak_rss_bytes,
                     "result_rows": len(result.arrays[-2].first),
                 },

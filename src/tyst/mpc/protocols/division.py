@@ -52,7 +52,9 @@ def divide_public(party: Party, x: AShare, divisor: int, bound: int) -> tuple[AS
     Source: restoring division (Knuth, TAOCP vol. 2, §4.3.1) over the comparison and bit
     injection of ABY3 (Mohassel–Rindal, CCS 2018) §5.3–5.4; oblivious arrangement: this
     project.
-    Rounds: 10·k (k ≤ 62). Bytes per element per party: ≈ 56·k (comparison and injection).
+    Rounds: 9·k + 1 (k ≤ 62; a step is 10 rounds, and each step's first message overlaps
+    the previous step's last). Bytes per element per party: ≈ 56·k (comparison and
+    injection).
     Leakage: none (nothing is opened; k depends only on the public bounds).
     """
     _check(bound, divisor, divisor)
@@ -163,8 +165,9 @@ def divide_digits(
     Source: schoolbook long division in base 10 (Knuth, TAOCP vol. 2, §4.3.1, Algorithm D
     with one-digit divisor steps) over ABY3 §5.3–5.4 comparison, bit injection and
     multiplication; arrangement: this project.
-    Rounds: (k + 4·t)·11 + 10 for a secret d (+ 11 when a first step clamps), (k + 4·t)·10
-    + 10 for a public d. Bytes per element per party: ≈ 64·(k + 4·t + 1).
+    Rounds: (k + 4·t)·11 + 10 for a secret d (+ 11 when a first step clamps); for a public d,
+    9·(k + t·k_d) + 10 with k_d = bit length of ⌊(10d − 10) / d⌋ ≤ 4 (the steps of
+    :func:`divide_public`). Bytes per element per party: ≈ 64·(k + 4·t + 1).
     Leakage: none (nothing is opened; k and t depend only on public bounds).
     """
     _check(bound, d_low, d_high)

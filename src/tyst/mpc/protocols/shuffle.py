@@ -147,9 +147,12 @@ def shuffle(party: Party, columns: Sequence[AShare | BShare]) -> list[AShare | B
     Tsuchida, "Secure Graph Analysis at Scale", CCS 2021, §4; cf.
     Mohassel–Rindal–Rosulek, "Fast Database Joins and PSI for Secret Shared
     Data", CCS 2020 (3-party permutation via pairwise-known permutations).
-    Rounds: 3 (one exchange per pass) while the table has at most BLOCK_WORDS
-    words; larger tables go in column blocks of about BLOCK_WORDS words, one
-    exchange per block and pass (this bounds the temporaries to a few blocks).
+    Rounds: one exchange per block and pass; a block is a group of columns of
+    one kind (arithmetic and boolean columns are never in one block) of about
+    BLOCK_WORDS words (this bounds the temporaries to a few blocks), and the
+    blocks of a pass go one after the other. One block (a table of one kind
+    with at most BLOCK_WORDS words): 3 rounds; two blocks (e.g. a mixed table):
+    5; b blocks: between 2·b + 1 and 3·b (measured, ``tests/mpc/test_rounds.py``).
     Bytes per element per column: 8 sent by each of the two active parties per
     pass, i.e. 48 in total, 16 sent by each party.
     Leakage: none beyond n and the number and kinds of columns. Every message
