@@ -770,6 +770,10 @@ class Gen:
             self.features.add("count_distinct")
             return f"COUNT(DISTINCT {r.choice(scope).ref})", INT
         func = r.choice(["SUM", "SUM", "MIN", "MAX", "AVG"])
+        texts = [c for c in self.cols(scope, {"text", "id"}) if not c.null]
+        if func in ("MIN", "MAX") and not self.global_agg and texts and self.chance(0.2):
+            self.features.add("min_max_text")  # grouped, never NULL: computed text
+            return f"{func}({r.choice(texts).ref})", CTEXT
         if func in ("MIN", "MAX") and self.chance(0.25) and self.cols(scope, {"date"}):
             self.features.add("min_max")
             return f"{func}({r.choice(self.cols(scope, {'date'})).ref})", DATE

@@ -413,3 +413,14 @@ def test_the_deepest_accepted_query_compiles() -> None:
     assert compile_sql(sql, TABLES, bounds=bounds).plan.schema
     nested = "SELECT " + "(" * 20 + "belopp" + ")" * 20 + " FROM bistand"
     assert compile_sql(nested, TABLES, bounds=bounds).plan.schema
+
+
+def test_a_grouped_aggregate_over_no_rows_plans() -> None:
+    """Found by the random-query generator: an AVG grouped over a relation bounded to 0 rows
+    (LIMIT 0) gave its COUNT the empty interval [1, 0] and the division bounds failed an
+    assertion; no group exists there, so any divisor bound holds."""
+    sql = (
+        "SELECT AVG(d.belopp) * 2 + 1 AS a FROM (SELECT belopp FROM bistand ORDER BY belopp "
+        "LIMIT 0) AS d GROUP BY d.belopp"
+    )
+    compile_sql(sql, TABLES, bounds=BOUNDS)

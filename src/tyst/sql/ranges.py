@@ -292,7 +292,8 @@ class _Ranges:
             self.texts.setdefault(call.name, f"{call.func}({distinct}{ir.display_name(shown)})")
             if call.func == "COUNT":  # COUNT(col) of a nullable col: 0 where all are NULL
                 counted = call.arg is None or not types[call.arg].nullable
-                cols[call.name] = Interval(1 if grouped and counted else 0, n)
+                low = 1 if grouped and counted else 0  # no input row: no group (vacuous)
+                cols[call.name] = Interval(low, max(n, low))
                 continue
             if call.arg is None or child.columns[call.arg] is None:
                 cols[call.name] = None
