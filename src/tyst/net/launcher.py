@@ -52,13 +52,22 @@ from typing import Any, Generic, TypeVar
 
 from tyst.net.certs import NodeCredentials, make_deployment
 from tyst.net.framing import JOB_ID_SIZE
-from tyst.net.tls import DEFAULT_MAX_MESSAGE, TlsTransport, bind_listener, connect_mesh
+from tyst.net.tls import (
+    DEFAULT_MAX_MESSAGE,
+    Address,
+    TlsTransport,
+    bind_listener,
+    connect_mesh,
+)
 from tyst.net.transport import LinkStats, PeerDisconnected, TransportError
 
 T = TypeVar("T")
 
 N_PARTIES = 3
 _HOST = "127.0.0.1"
+
+Route = Callable[[int, Sequence[Address]], list[Address]]
+"""``route(party, addresses)``: the addresses ``party`` dials (:func:`run_tls_parties_detailed`)."""
 _TERMINATE_WAIT = 2.0
 
 # Failure ranks: lower = more likely the root cause.
@@ -215,6 +224,7 @@ def run_tls_parties_detailed(
     deadline: float | None = None,
     grace: float = 5.0,
     max_message: int = DEFAULT_MAX_MESSAGE,
+    route: Route | None = None,
 ) -> list[PartyRun[T]]:
     """Like :func:`run_tls_parties`, but return each party's :class:`PartyRun` (result + stats).
 
@@ -224,8 +234,11 @@ def run_tls_parties_detailed(
     receive timeout (and bounds mesh setup);
     ``job`` is the 16-byte job id (random if ``None``); ``deadline`` bounds
     the whole call (default ``max(300, 10 * timeout)`` seconds); ``grace`` is
-    how long the other parties may take to finish after one failed. Raises
-    :class:`PartyFailed` if any party fails, dies or misses the deadline.
+    how long the other parties may take to finish after one failed.
+    ``route(i, addresses)`` (benchmarks: a delaying relay) gives the addresses
+    party ``i`` dials instead of the parties' own ``addresses``; they must be
+    on 127.0.0.1 too. Raises :class:`PartyFailed` if any party fails, dies or
+    misses the deadline.
     """
     if job is None:
         job = os.urandom(JOB_ID_SIZE)
@@ -263,7 +276,7 @@ def run_tls_parties_detailed(
             proc.start()
             child_conn.close()
             children.append(_Child(party=i, process=proc, conn=parent_conn))
-        return _supervise(children, end, total, grace)
+        return _supervise(children, end, total, grace, route)
     finally:
         _reap(children)
 
@@ -278,6 +291,7 @@ def run_tls_parties(
     deadline: float | None = None,
     grace: float = 5.0,
     max_message: int = DEFAULT_MAX_MESSAGE,
+    route: Route | None = None,
 ) -> list[T]:
     """Run ``program`` in three TLS-connected processes; return the results in party order.
 
@@ -297,12 +311,13 @@ def run_tls_parties(
         deadline=deadline,
         grace=grace,
         max_message=max_message,
+        route=route,
     )
     return [r.result for r in runs]
 
 
 def _supervise(
-    children: list[_Child], end: float, total: float, grace: float
+    children: list[_Child], end: float, total: float, grace: float, route: Route | None
 ) -> list[PartyRun[Any]]:
     order = 0
     grace_end: float | None = None
@@ -360,9 +375,10 @@ def _supervise(
                     _try_send(c, ("abort",))
             addresses_sent = True
         elif all(c.port is not None for c in children):
-            addresses = [(_HOST, c.port) for c in children]
+            addresses: list[Address] = [(_HOST, c.port or 0) for c in children]
             for c in children:
-                _try_send(c, ("addresses", addresses))
+                dialled = addresses if route is None else route(c.party, addresses)
+                _try_send(c, ("addresses", dialled))
             addresses_sent = True
     # Stragglers: past the deadline, or past the grace period after a failure.
     for c in children:
