@@ -9,6 +9,7 @@ request they send is signed (:func:`tyst.coordinator.protocol.sign_request`, as
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -188,12 +189,31 @@ def job_event(
     return client.put(f"/jobs/{job_id}/events", json=event, auth=_reader(keys.org_id))
 
 
-def post_result(client: TestClient, job_id: str, node: OrgKeys, recipient: str, blob: bytes) -> Any:
-    """A node posts a sealed blob for ``recipient``, signed; return the response."""
-    headers = sign_result(node, job_id, recipient, blob)
+def result_id_of(node: OrgKeys) -> str:
+    """The result id the helpers post ``node``'s chunks with (fixed per node)."""
+    return hashlib.sha256(node.org_id.encode()).hexdigest()[:32]
+
+
+def post_result(
+    client: TestClient,
+    job_id: str,
+    node: OrgKeys,
+    recipient: str,
+    blob: bytes,
+    *,
+    index: int = 0,
+    count: int = 1,
+    result_id: str | None = None,
+) -> Any:
+    """A node posts chunk ``index`` of ``count`` (default: a one-chunk result) for
+    ``recipient``, signed; return the response."""
+    result_id = result_id or result_id_of(node)
+    headers = sign_result(
+        node, job_id, recipient, blob, result_id=result_id, index=index, count=count
+    )
     headers["Content-Type"] = "application/octet-stream"
     return client.post(
-        f"/jobs/{job_id}/results/{recipient}",
+        f"/jobs/{job_id}/results/{recipient}/{index}",
         content=blob,
         headers=headers,
         auth=_reader(node.org_id),

@@ -113,7 +113,7 @@ def test_everything_survives_a_restart(make_app: Callable[..., FastAPI], tmp_pat
         assert client.get(f"/plans/{DIGEST}").json() == before_plan
         for job_id, before in before_jobs.items():
             assert client.get(f"/jobs/{job_id}").json() == before
-        assert client.get(f"/jobs/{done}/results/fk/node-a").content == b"sealed bytes"
+        assert client.get(f"/jobs/{done}/results/fk/node-a/0").content == b"sealed bytes"
         # The chain continues where it was.
         assert job_event(client, pending, NODES[1], "run_failed").json()["state"] == "failed"
         assert approve_plan(client, FK).status_code == 200  # still idempotent

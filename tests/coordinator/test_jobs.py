@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import time
@@ -23,10 +22,12 @@ from tests.coordinator.helpers import (
     STRANGER,
     approve_plan,
     approved_job,
+    auth,
     create_job,
     is_one_line,
     job_event,
     post_result,
+    result_id_of,
     run_to_finished,
     signed,
     signing,
@@ -35,7 +36,9 @@ from tests.coordinator.helpers import (
 from tyst.coordinator.app import create_app
 from tyst.coordinator.db import JobRow
 from tyst.coordinator.protocol import (
+    COUNT_HEADER,
     EVENT_ID,
+    RESULT_HEADER,
     SIGNATURE_HEADER,
     new_event_id,
     sign_result,
@@ -235,31 +238,75 @@ def test_sealed_results_are_relayed_and_only_the_recipient_opens_them(
         assert response.status_code == 201, response.text
         meta = response.json()
         assert meta["sha256"] == hashlib.sha256(blobs[node.org_id]).hexdigest()
+        assert (meta["chunk"], meta["chunks"]) == (0, 1)
     assert post_result(client, job_id, NODES[0], "fk", blobs["node-a"]).status_code == 200
     assert post_result(client, job_id, NODES[0], "fk", blobs["node-b"]).status_code == 409
 
-    fetched = client.get(f"/jobs/{job_id}/results/fk")
-    assert fetched.status_code == 200
     got = {}
-    for item in fetched.json():
-        data = base64.b64decode(item["blob"])
-        verify_result(REGISTRY, job_id, "fk", item["sender"], data, decode_b64(item["signature"]))
-        got[item["sender"]] = open_sealed(FK, data, job_id.encode())
+    for node in NODES:
+        raw = client.get(f"/jobs/{job_id}/results/fk/{node.org_id}/0")
+        assert raw.status_code == 200
+        assert raw.headers["content-type"] == "application/octet-stream"
+        assert raw.content == blobs[node.org_id]
+        assert raw.headers[RESULT_HEADER] == result_id_of(node)
+        assert raw.headers[COUNT_HEADER] == "1"
+        verify_result(
+            REGISTRY,
+            job_id,
+            "fk",
+            node.org_id,
+            raw.content,
+            decode_b64(raw.headers[SIGNATURE_HEADER]),
+            result_id=result_id_of(node),
+            index=0,
+            count=1,
+        )
+        got[node.org_id] = open_sealed(FK, raw.content, job_id.encode())
     assert got == {n.org_id: f"share of {n.org_id}".encode() for n in NODES}
-
-    raw = client.get(f"/jobs/{job_id}/results/fk/node-b")
-    assert raw.status_code == 200
-    assert raw.headers["content-type"] == "application/octet-stream"
-    assert raw.content == blobs["node-b"]
-    verify_result(
-        REGISTRY, job_id, "fk", "node-b", raw.content, decode_b64(raw.headers[SIGNATURE_HEADER])
-    )
-    assert len(client.get(f"/jobs/{job_id}").json()["results"]) == 3
+    results = client.get(f"/jobs/{job_id}").json()["results"]
+    assert [(r["sender"], r["chunks"], r["received"], r["complete"]) for r in results] == [
+        (n.org_id, 1, 1, True) for n in NODES
+    ]
 
     # The recipient confirms receipt: the coordinator drops its copies.
     assert job_event(client, job_id, FK, "result_received").status_code == 200
-    assert client.get(f"/jobs/{job_id}/results/fk").json() == []
-    assert client.get(f"/jobs/{job_id}/results/fk/node-b").status_code == 404
+    assert client.get(f"/jobs/{job_id}").json()["results"] == []
+    assert client.get(f"/jobs/{job_id}/results/fk/node-b/0").status_code == 404
+
+
+def test_a_result_of_several_chunks_is_relayed_in_any_order(client: TestClient) -> None:
+    job_id = approved_job(client)
+    run_to_finished(client, job_id)
+    node = NODES[0]
+    pieces = [b"chunk zero", b"chunk one!", b"two"]
+    for index in (2, 0):
+        response = post_result(client, job_id, node, "fk", pieces[index], index=index, count=3)
+        assert response.status_code == 201, response.text
+    (summary,) = client.get(f"/jobs/{job_id}").json()["results"]
+    assert (summary["chunks"], summary["received"], summary["complete"]) == (3, 2, False)
+    assert summary["size"] == len(pieces[0]) + len(pieces[2])
+    # A chunk of another result (other id or count) is refused: one result per node.
+    other = post_result(
+        client, job_id, node, "fk", pieces[1], index=1, count=3, result_id="ab" * 16
+    )
+    assert other.status_code == 409
+    assert "another result" in other.json()["detail"]
+    assert post_result(client, job_id, node, "fk", pieces[1], index=1, count=4).status_code == 409
+    rid = result_id_of(node)
+    outside = sign_result(node, job_id, "fk", pieces[1], result_id=rid, index=0, count=3)
+    beyond = client.post(f"/jobs/{job_id}/results/fk/3", content=pieces[1], headers=outside)
+    assert beyond.status_code == 400  # chunk 3 of 3 does not exist
+    assert post_result(client, job_id, node, "fk", pieces[1], index=1, count=3).status_code == 201
+    assert post_result(client, job_id, node, "fk", pieces[1], index=1, count=3).status_code == 200
+    (summary,) = client.get(f"/jobs/{job_id}").json()["results"]
+    assert (summary["received"], summary["complete"]) == (3, True)
+    for index, piece in enumerate(pieces):
+        raw = client.get(f"/jobs/{job_id}/results/fk/node-a/{index}")
+        assert raw.content == piece
+    assert client.get(f"/jobs/{job_id}/results/fk/node-a/3").status_code == 404
+    # Served to the recipient only.
+    denied = client.get(f"/jobs/{job_id}/results/fk/node-a/0", auth=auth(MALMO))
+    assert denied.status_code == 403
 
 
 def test_result_relay_refusals(client: TestClient) -> None:
@@ -268,27 +315,45 @@ def test_result_relay_refusals(client: TestClient) -> None:
     blob = b"\x00opaque ciphertext"
     assert post_result(client, job_id, NODES[0], "malmo", blob).status_code == 404
     assert post_result(client, job_id, OUTSIDER, "fk", blob).status_code == 403
-    headers = sign_result(NODES[0], job_id, "fk", blob)
-    response = client.post(f"/jobs/{job_id}/results/fk", content=blob + b"x", headers=headers)
+    rid = result_id_of(NODES[0])
+    headers = sign_result(NODES[0], job_id, "fk", blob, result_id=rid, index=0, count=1)
+    path = f"/jobs/{job_id}/results/fk/0"
+    response = client.post(path, content=blob + b"x", headers=headers)
     assert response.status_code == 403
     assert is_one_line(response)
+    # signed for another place: chunk 0 of 2 posted as chunk 1, or as the only chunk
+    moved = sign_result(NODES[0], job_id, "fk", blob, result_id=rid, index=0, count=2)
+    second = client.post(f"/jobs/{job_id}/results/fk/1", content=blob, headers=moved)
+    assert second.status_code == 403
+    only = client.post(path, content=blob, headers={**moved, COUNT_HEADER: "1"})
+    assert only.status_code == 403
     headers["X-Tyst-Signature"] = "%%%"
-    response = client.post(f"/jobs/{job_id}/results/fk", content=blob, headers=headers)
+    response = client.post(path, content=blob, headers=headers)
     assert response.status_code == 400
-    response = client.post(f"/jobs/{job_id}/results/fk", content=blob)
+    response = client.post(path, content=blob)
     assert response.status_code == 422
     assert is_one_line(response)
-    assert client.get(f"/jobs/{job_id}/results/malmo").status_code == 404
+    assert client.get(f"/jobs/{job_id}/results/malmo/node-a/0").status_code == 404
 
 
-def test_blob_size_limit(make_app: Callable[..., FastAPI]) -> None:
-    with signing(TestClient(make_app(max_blob_bytes=1000))) as client:
+def test_result_size_limit(make_app: Callable[..., FastAPI]) -> None:
+    with signing(TestClient(make_app(max_result_bytes=4000))) as client:
         job_id = approved_job(client)
         run_to_finished(client, job_id)
-        assert post_result(client, job_id, NODES[0], "fk", b"x" * 1000).status_code == 201
-        response = post_result(client, job_id, NODES[1], "fk", b"x" * 1001)
+        assert post_result(client, job_id, NODES[0], "fk", b"x" * 4000).status_code == 201
+        response = post_result(client, job_id, NODES[1], "fk", b"x" * 4001)
         assert response.status_code == 413
         assert is_one_line(response)
+        # The limit is on the sum of a result's chunks.
+        for index in range(2):
+            ok = post_result(client, job_id, NODES[1], "fk", b"y" * 1500, index=index, count=3)
+            assert ok.status_code == 201
+        past = post_result(client, job_id, NODES[1], "fk", b"y" * 1001, index=2, count=3)
+        assert past.status_code == 413
+        assert "max_result_bytes" in past.json()["detail"]
+        # A count no result within the limit can have is refused at once.
+        many = post_result(client, job_id, NODES[2], "fk", b"z", index=0, count=10**6)
+        assert many.status_code == 413
 
 
 def test_nodes_that_start_and_finish_at_different_times(client: TestClient) -> None:
@@ -344,10 +409,10 @@ def _stored_blobs(client: TestClient, job_id: str) -> int:
     ledger = client.app.state.ledger  # type: ignore[attr-defined]
     import sqlalchemy as sa
 
-    from tyst.coordinator.db import ResultBlobRow
+    from tyst.coordinator.db import ResultChunkRow
 
     with ledger.database.session() as session:
-        rows = session.scalars(sa.select(ResultBlobRow).where(ResultBlobRow.job_id == job_id))
+        rows = session.scalars(sa.select(ResultChunkRow).where(ResultChunkRow.job_id == job_id))
         return len(rows.all())
 
 
@@ -363,7 +428,7 @@ def test_a_failed_jobs_sealed_blobs_are_deleted(client: TestClient) -> None:
     assert response.json()["state"] == "failed"
     assert _stored_blobs(client, job_id) == 0
     assert client.get(f"/jobs/{job_id}").json()["results"] == []
-    assert client.get(f"/jobs/{job_id}/results/fk/node-a").status_code == 404
+    assert client.get(f"/jobs/{job_id}/results/fk/node-a/0").status_code == 404
     assert post_result(client, job_id, NODES[0], "fk", b"node-a").status_code == 409
     for node in NODES:
         job_event(client, job_id, node, "shares_deleted", {"files": 0})

@@ -78,8 +78,7 @@ def _reads(job: str) -> list[str]:
         "/audit",
         "/audit/head",
         "/audit/verify",
-        f"/jobs/{job}/results/fk",
-        f"/jobs/{job}/results/fk/node-a",
+        f"/jobs/{job}/results/fk/node-a/0",
         "/openapi.json",
         "/no/such/route",
     ]
@@ -192,9 +191,9 @@ def test_a_result_post_whose_body_differs_from_the_signed_hash_is_401(
     from tyst.coordinator.protocol import sign_result
 
     blob = b"the blob node-b sealed"
-    path = f"/jobs/{job}/results/fk"
+    path = f"/jobs/{job}/results/fk/0"
     headers = {
-        **sign_result(NODES[1], job, "fk", blob),
+        **sign_result(NODES[1], job, "fk", blob, result_id="cd" * 16, index=0, count=1),
         **sign_request(NODES[1], "POST", path, b"other bytes"),
         "content-type": "application/octet-stream",
     }
@@ -207,11 +206,10 @@ def test_an_organisation_that_is_no_party_sees_nothing_of_the_plan(
     raw: httpx.Client, job: str
 ) -> None:
     outsider = auth(OUTSIDER)
-    for path in (f"/plans/{DIGEST}", f"/jobs/{job}", f"/jobs/{job}/results/fk"):
+    for path in (f"/plans/{DIGEST}", f"/jobs/{job}", f"/jobs/{job}/results/fk/node-a/0"):
         _refused(raw.get(path, auth=outsider), 404, "no ")
     unknown = raw.get(f"/jobs/job-{'0' * 32}", auth=outsider)
     assert unknown.status_code == 404  # the same answer as for a job that does not exist
-    _refused(raw.get(f"/jobs/{job}/results/fk/node-a", auth=outsider), 404)
     assert raw.get("/plans", auth=outsider).json() == []
     _refused(raw.get("/audit", auth=outsider), 403, "no party of any plan")
     _refused(raw.get("/audit/verify", auth=outsider), 403)
@@ -249,9 +247,9 @@ def test_parties_and_nodes_see_the_plan_and_only_the_recipient_its_blobs(
         plans = [p["plan_id"] for p in raw.get("/plans", auth=auth(keys)).json()]
         assert DIGEST in plans
     for keys in (MALMO, NODES[0], NODES[1]):
-        for path in (f"/jobs/{job}/results/fk", f"/jobs/{job}/results/fk/node-a"):
+        for path in (f"/jobs/{job}/results/fk/node-a/0", f"/jobs/{job}/results/fk/node-b/0"):
             _refused(raw.get(path, auth=auth(keys)), 403, "only 'fk'")
-    blob = raw.get(f"/jobs/{job}/results/fk/node-a", auth=auth(FK))
+    blob = raw.get(f"/jobs/{job}/results/fk/node-a/0", auth=auth(FK))
     assert blob.status_code == 200
     assert blob.content == b"sealed"
 
@@ -261,7 +259,7 @@ def test_the_clients_sign_every_request(coordinator: tuple[str, int], job: str) 
     with CoordinatorClient(url, FK, verify=False) as client:
         assert client.plan(DIGEST)["plan_id"] == DIGEST
         assert client.job(job)["job_id"] == job
-        assert [s for s, _, _ in client.results(job, "fk")] == ["node-a"]
+        assert client.result_chunk(job, "fk", "node-a", 0).data == b"sealed"
         log = client.audit_jsonl()
         assert log.count(b"\n") == client.json("GET", "/audit/head")["n_events"] > 0
     with (

@@ -1,10 +1,12 @@
-"""Finding 6 of issue 11: a result post is bounded and checked before its body is read.
+"""Finding 6 of issue 11 and issue 13: a result chunk post is bounded and checked before
+its body is read.
 
 Black box: a real coordinator process (``tyst coordinator serve``) over real HTTP.
-An oversized ``Content-Length``, an unknown sender or a job not accepting results
-is answered before a single body byte is sent; a body longer than the limit is
-cut off while streaming; a forged signature over a large body is refused after
-hashing the spooled body, without the coordinator's memory growing by the body.
+A ``Content-Length`` above one sealed chunk (:data:`MAX_SEALED_CHUNK`) or past the
+configured ``max_result_bytes``, an unknown sender or a job not accepting results is
+answered before a single body byte is sent; a body longer than a chunk is cut off while
+streaming; a forged signature over a large body is refused after hashing the spooled
+body, without the coordinator's memory growing by the body.
 """
 
 from __future__ import annotations
@@ -34,15 +36,21 @@ from tests.coordinator.helpers import (
     run_to_finished,
     signing,
 )
-from tyst.coordinator.protocol import EMPTY_SHA256, sign_request, sign_result
+from tyst.coordinator.protocol import (
+    EMPTY_SHA256,
+    MAX_SEALED_CHUNK,
+    sign_request,
+    sign_result,
+)
 from tyst.jobs.deploy import free_ports
 
-LIMIT = 32 * 2**20
+LIMIT = 2 * MAX_SEALED_CHUNK + 4096
+"""The coordinator's max_result_bytes here: two whole chunks and a bit of a third."""
 
 
 @pytest.fixture(scope="module")
 def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A coordinator process on plain HTTP (loopback), relaying blobs up to LIMIT bytes."""
+    """A coordinator process on plain HTTP (loopback), relaying results up to LIMIT bytes."""
     root = tmp_path_factory.mktemp("coordinator")
     REGISTRY.save(root / "registry.json")
     (port,) = free_ports(1)
@@ -52,7 +60,7 @@ def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         'database_url = "sqlite:///coordinator.db"\n'
         f"nodes = {json.dumps(list(NODE_IDS))}\n"
         f"port = {port}\n"
-        f"max_blob_bytes = {LIMIT}\n",
+        f"max_result_bytes = {LIMIT}\n",
         encoding="utf-8",
     )
     log = (root / "coordinator.log").open("wb")
@@ -133,9 +141,12 @@ def _peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def _headers(node_index: int, job: str, blob: bytes, length: int) -> dict[str, str]:
+def _headers(
+    node_index: int, job: str, blob: bytes, length: int, index: int = 0, count: int = 1
+) -> dict[str, str]:
+    rid = f"{node_index:032x}"
     return {
-        **sign_result(NODES[node_index], job, "fk", blob),
+        **sign_result(NODES[node_index], job, "fk", blob, result_id=rid, index=index, count=count),
         "Content-Type": "application/octet-stream",
         "Content-Length": str(length),
     }
@@ -147,10 +158,14 @@ def test_oversized_length_is_refused_before_the_body(
     url, _ = coordinator
     job = approved_job(http)
     run_to_finished(http, job)
-    status, body = _headers_only(url, f"/jobs/{job}/results/fk", _headers(0, job, b"", 10**12))
+    path = f"/jobs/{job}/results/fk/0"
+    status, body = _headers_only(url, path, _headers(0, job, b"", 10**12))
     assert status == 413, body
-    assert str(LIMIT) in json.loads(body)["detail"]
-    status, _ = _headers_only(url, f"/jobs/{job}/results/fk", _headers(0, job, b"", LIMIT + 1))
+    assert str(MAX_SEALED_CHUNK) in json.loads(body)["detail"]
+    status, _ = _headers_only(url, path, _headers(0, job, b"", MAX_SEALED_CHUNK + 1))
+    assert status == 413
+    # A count no result within max_result_bytes can have is refused just as early.
+    status, _ = _headers_only(url, path, _headers(1, job, b"", 10, 0, LIMIT))
     assert status == 413
 
 
@@ -161,18 +176,22 @@ def test_wrong_sender_or_state_is_refused_before_the_body(
     job = approved_job(http)
     length = 8 * 2**20
     headers = _headers(0, job, b"", length)
-    assert _headers_only(url, f"/jobs/{job}/results/fk", headers)[0] == 409  # no run_finished
+    path = f"/jobs/{job}/results/fk/0"
+    assert _headers_only(url, path, headers)[0] == 409  # no run_finished
     run_to_finished(http, job)
-    outsider = {**headers, **sign_result(OUTSIDER, job, "fk", b"")}
-    assert _headers_only(url, f"/jobs/{job}/results/fk", outsider)[0] == 403
-    assert _headers_only(url, f"/jobs/{job}/results/malmo", headers)[0] == 404
-    assert _headers_only(url, f"/jobs/job-{'0' * 32}/results/fk", headers)[0] == 404
+    rid = f"{0:032x}"
+    outsider = {
+        **headers,
+        **sign_result(OUTSIDER, job, "fk", b"", result_id=rid, index=0, count=1),
+    }
+    assert _headers_only(url, path, outsider)[0] == 403
+    assert _headers_only(url, f"/jobs/{job}/results/malmo/0", headers)[0] == 404
+    assert _headers_only(url, f"/jobs/job-{'0' * 32}/results/fk/0", headers)[0] == 404
     bad = {**headers, "X-Tyst-Signature": "%%%"}
-    assert _headers_only(url, f"/jobs/{job}/results/fk", bad)[0] == 400
-    assert _headers_only(url, f"/jobs/{job}/results/fk", {**headers, "Content-Length": "x"})[0] in (
-        400,
-        422,
-    )
+    assert _headers_only(url, path, bad)[0] == 400
+    assert _headers_only(url, path, {**headers, "X-Tyst-Result": "no id"})[0] == 400
+    assert _headers_only(url, f"/jobs/{job}/results/fk/1", headers)[0] == 400  # 1 of 1
+    assert _headers_only(url, path, {**headers, "Content-Length": "x"})[0] in (400, 422)
 
 
 def test_a_chunked_body_is_cut_off_at_the_limit(
@@ -181,8 +200,10 @@ def test_a_chunked_body_is_cut_off_at_the_limit(
     url, _ = coordinator
     job = approved_job(http)
     run_to_finished(http, job)
-    headers = {**sign_result(NODES[0], job, "fk", b""), "Transfer-Encoding": "chunked"}
-    path = f"/jobs/{job}/results/fk"
+    rid = f"{0:032x}"
+    signed = sign_result(NODES[0], job, "fk", b"", result_id=rid, index=0, count=1)
+    headers = {**signed, "Transfer-Encoding": "chunked"}
+    path = f"/jobs/{job}/results/fk/0"
     headers |= sign_request(NODES[0], "POST", path, body_sha256=EMPTY_SHA256)
     lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{_port(url)}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
@@ -192,7 +213,7 @@ def test_a_chunked_body_is_cut_off_at_the_limit(
         s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         answer = b""
         try:
-            while sent < 4 * LIMIT:
+            while sent < 4 * MAX_SEALED_CHUNK:
                 s.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
                 sent += len(piece)
                 s.setblocking(False)
@@ -216,7 +237,7 @@ def test_a_chunked_body_is_cut_off_at_the_limit(
                 break
             answer += chunk
     assert answer.split()[1] == b"413", answer[:200]
-    assert sent <= LIMIT + 16 * 2**20  # the server stopped reading near the limit
+    assert sent <= MAX_SEALED_CHUNK + 16 * 2**20  # the server stopped reading near the limit
     assert http.get(f"/jobs/{job}").json()["results"] == []
 
 
@@ -227,19 +248,42 @@ def test_a_forged_signature_over_a_large_body_is_refused_without_buffering(
     job = approved_job(http)
     run_to_finished(http, job)
     assert post_result(http, job, NODES[1], "fk", b"warm-up").status_code == 201
-    blob = os.urandom(LIMIT - 1)
+    blob = os.urandom(MAX_SEALED_CHUNK - 1)
     forged = {**_headers(0, job, b"something else", len(blob))}
     before = _peak_rss(pid)
     response = cast(httpx.Client, http).post(
-        f"/jobs/{job}/results/fk", content=blob, headers=forged
+        f"/jobs/{job}/results/fk/0", content=blob, headers=forged
     )
     after = _peak_rss(pid)
     assert response.status_code == 403, response.text
     growth = after - before
-    assert growth < 8 * 2**20, f"the coordinator's peak RSS grew by {growth} bytes"
+    assert growth < 4 * 2**20, f"the coordinator's peak RSS grew by {growth} bytes"
     results: list[dict[str, Any]] = http.get(f"/jobs/{job}").json()["results"]
     assert [r["sender"] for r in results] == ["node-b"]
     # The genuine post of the same size is stored, and an identical repost is 200.
     assert post_result(http, job, NODES[0], "fk", blob).status_code == 201
     assert post_result(http, job, NODES[0], "fk", blob).status_code == 200
     assert post_result(http, job, NODES[0], "fk", b"other").status_code == 409
+
+
+def test_a_chunk_past_max_result_bytes_is_refused_before_the_body(
+    coordinator: tuple[str, int], http: TestClient
+) -> None:
+    """(Last: it stores two whole chunks, which raises the peak memory measured above.)"""
+    url, _ = coordinator
+    job = approved_job(http)
+    run_to_finished(http, job)
+    # Two whole chunks are held; a third whole one would pass max_result_bytes.
+    for index in range(2):
+        piece = bytes([index]) * MAX_SEALED_CHUNK
+        headers = _headers(2, job, piece, len(piece), index, 3)
+        response = cast(httpx.Client, http).post(
+            f"/jobs/{job}/results/fk/{index}", content=piece, headers=headers
+        )
+        assert response.status_code == 201, response.text
+    third = _headers(2, job, b"", MAX_SEALED_CHUNK, 2, 3)
+    status, body = _headers_only(url, f"/jobs/{job}/results/fk/2", third)
+    assert status == 413, body
+    assert "max_result_bytes" in json.loads(body)["detail"]
+    summary = http.get(f"/jobs/{job}").json()["results"]
+    assert [(r["received"], r["chunks"], r["complete"]) for r in summary] == [(2, 3, False)]

@@ -36,9 +36,8 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         ("post", "/plans/{plan_id}/jobs"),
         ("get", "/jobs/{job_id}"),
         ("put", "/jobs/{job_id}/events"),
-        ("post", "/jobs/{job_id}/results/{recipient}"),
-        ("get", "/jobs/{job_id}/results/{recipient}"),
-        ("get", "/jobs/{job_id}/results/{recipient}/{sender}"),
+        ("post", "/jobs/{job_id}/results/{recipient}/{chunk}"),
+        ("get", "/jobs/{job_id}/results/{recipient}/{sender}/{chunk}"),
         ("get", "/audit"),
         ("get", "/audit/head"),
         ("post", "/audit/drafts"),
@@ -51,7 +50,7 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         for method, op in ops.items():
             assert op.get("summary"), f"{method} {path} has no summary"
             assert op.get("description"), f"{method} {path} has no description"
-    blob = spec["paths"]["/jobs/{job_id}/results/{recipient}"]["post"]["requestBody"]
+    blob = spec["paths"]["/jobs/{job_id}/results/{recipient}/{chunk}"]["post"]["requestBody"]
     assert "application/octet-stream" in blob["content"]
 
 
@@ -77,7 +76,7 @@ def test_migrations_are_idempotent_and_match_the_models(sqlite_url: str) -> None
     assert migrations.current(sqlite_url) is None
     migrations.upgrade(sqlite_url)
     migrations.upgrade(sqlite_url)
-    assert migrations.current(sqlite_url) == migrations.head() == "0002_job_reason"
+    assert migrations.current(sqlite_url) == migrations.head() == "0003_result_chunks"
     engine = make_engine(sqlite_url)
     try:
         with engine.connect() as conn:
@@ -104,7 +103,7 @@ def test_migrations_command_line(sqlite_url: str, capsys: pytest.CaptureFixture[
     assert migrations_main(["current", sqlite_url]) == 0
     assert "empty" in capsys.readouterr().out
     assert migrations_main(["upgrade", sqlite_url]) == 0
-    assert "0002_job_reason" in capsys.readouterr().out
+    assert "0003_result_chunks" in capsys.readouterr().out
     assert migrations_main([]) == 2
     assert capsys.readouterr().err.startswith("usage:")
     assert migrations_main(["upgrade", "mysql://x/y"]) == 1
@@ -116,7 +115,7 @@ def test_migrations_command_line(sqlite_url: str, capsys: pytest.CaptureFixture[
 def test_app_without_migration_needs_a_migrated_database(sqlite_url: str) -> None:
     migrations.upgrade(sqlite_url)
     with TestClient(create_app(sqlite_url, REGISTRY, nodes=NODE_IDS, migrate=False)) as client:
-        assert client.get("/health").json()["schema_revision"] == "0002_job_reason"
+        assert client.get("/health").json()["schema_revision"] == "0003_result_chunks"
 
 
 def test_database_urls() -> None:

@@ -324,7 +324,7 @@ def test_a_silent_node_fails_the_job_within_the_timeout(tmp_path: Path) -> None:
 def test_a_result_the_coordinator_cannot_relay_fails_the_job_for_everyone(tmp_path: Path) -> None:
     files = write_demo(tmp_path / "owners", persons=300, seed=8)
     deployment = write_local_deployment(
-        tmp_path / "dep", list(files.plan.parties), max_blob_bytes=1000
+        tmp_path / "dep", list(files.plan.parties), max_result_bytes=1000
     )
     digest = files.plan.digest()
     with LocalServices(deployment):
@@ -338,5 +338,25 @@ def test_a_result_the_coordinator_cannot_relay_fails_the_job_for_everyone(tmp_pa
         while len(clients["fk"].coordinator.job(job)["deleted_by"]) < 3:  # every receipt
             assert time.monotonic() < deadline
             time.sleep(0.1)
+        for c in clients.values():
+            c.close()
+
+
+def test_a_result_of_many_chunks_arrives_whole(tmp_path: Path) -> None:
+    """Issue 13: the nodes relay their sealed results in chunks (here of 4 KiB, so that
+    even a small result spans several); the recipient gets DuckDB's answer."""
+    files = write_demo(tmp_path / "owners", persons=300, seed=9)
+    deployment = write_local_deployment(
+        tmp_path / "dep", list(files.plan.parties), result_chunk_bytes=4096
+    )
+    with LocalServices(deployment):
+        clients, job = _uploaded_job(deployment, files)
+        result = clients["fk"].fetch(files.plan.digest(), job, timeout=120)
+        assert result.rows == reference(files)
+        events = clients["fk"].coordinator.job(job)["events"]
+        delivered = [e["details"] for e in events if e["kind"] == "result_delivered"]
+        assert len(delivered) == 3
+        assert all(d["chunks"] == -(-(d["bytes"] - 1150 * d["chunks"]) // 4096) for d in delivered)
+        assert all(d["chunks"] >= 3 for d in delivered)
         for c in clients.values():
             c.close()

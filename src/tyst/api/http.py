@@ -36,12 +36,15 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
 from tyst.coordinator.protocol import (
+    COUNT_HEADER,
+    RESULT_HEADER,
     SENDER_HEADER,
     SIGNATURE_HEADER,
     plan_audit_job,
@@ -124,6 +127,17 @@ def _detail(response: httpx.Response) -> str:
     if isinstance(body, dict) and "detail" in body:
         return str(body["detail"])
     return str(body)[:200]
+
+
+@dataclass(frozen=True)
+class ResultChunk:
+    """One chunk of a sealed result as served: its bytes, the sender's base64 signature,
+    and the result id and chunk count the coordinator says it was posted with."""
+
+    data: bytes
+    signature: str
+    result_id: str
+    count: int
 
 
 class CoordinatorAuth(httpx.Auth):
@@ -353,30 +367,43 @@ class CoordinatorClient(_Http):
 
     # -- results
 
-    def post_result(self, job_id: str, recipient: str, blob: bytes) -> dict[str, Any]:
-        """A node relays one sealed blob for ``recipient``, signed by the node."""
-        headers = sign_result(self._keys(), job_id, recipient, blob)
+    def post_result(
+        self, job_id: str, recipient: str, chunk: bytes, *, result_id: str, index: int, count: int
+    ) -> dict[str, Any]:
+        """A node relays chunk ``index`` of ``count`` of its sealed result ``result_id`` for
+        ``recipient``, signed by the node (an identical repost is acknowledged again)."""
+        headers = sign_result(
+            self._keys(), job_id, recipient, chunk, result_id=result_id, index=index, count=count
+        )
         return dict(
             self.json(
                 "POST",
-                f"/jobs/{job_id}/results/{recipient}",
-                content=blob,
+                f"/jobs/{job_id}/results/{recipient}/{index}",
+                content=chunk,
                 headers={"content-type": "application/octet-stream", **headers},
             )
         )
 
-    def results(self, job_id: str, recipient: str) -> list[tuple[str, bytes, str]]:
-        """The blobs waiting for ``recipient``: (sender, bytes, base64 signature).
+    def result_chunk(self, job_id: str, recipient: str, sender: str, index: int) -> ResultChunk:
+        """Chunk ``index`` of ``sender``'s sealed result for ``recipient`` as the coordinator
+        serves it (raw bytes; nothing is verified here: see
+        :func:`tyst.coordinator.protocol.verify_result`).
 
-        Each blob is fetched as raw bytes (no base64 JSON: results can be large)."""
-        senders = [
-            str(r["sender"]) for r in self.job(job_id)["results"] if r["recipient"] == recipient
-        ]
-        out = []
-        for sender in senders:
-            response = self.request("GET", f"/jobs/{job_id}/results/{recipient}/{sender}")
-            out.append((sender, response.content, response.headers[SIGNATURE_HEADER]))
-        return out
+        Errors: :class:`ApiError`, also for a response without the chunk's headers."""
+        route = f"/jobs/{job_id}/results/{recipient}/{sender}/{index}"
+        response = self.request("GET", route)
+        headers = response.headers
+        try:
+            return ResultChunk(
+                data=response.content,
+                signature=headers[SIGNATURE_HEADER],
+                result_id=headers[RESULT_HEADER],
+                count=int(headers[COUNT_HEADER]),
+            )
+        except (KeyError, ValueError):
+            raise ApiError(
+                f"coordinator {self.url}: GET {route}: the answer lacks the chunk's headers"
+            ) from None
 
     # -- audit
 
@@ -461,6 +488,7 @@ __all__ = [
     "CoordinatorAuth",
     "CoordinatorClient",
     "NodeClient",
+    "ResultChunk",
     "node_identity",
     "retry_transient",
     "transient",

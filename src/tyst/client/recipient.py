@@ -1,18 +1,24 @@
 """The recipient's side: fetch the sealed result shares, open, combine and decode them.
 
 Contract: :func:`fetch_result` waits (bounded) until the job has finished at
-every node and the three sealed blobs are waiting at the coordinator, checks
-each blob's signature by the node that posted it (one per compute node of the
-deployment, in party order), opens it with the recipient's own keys under the
-context that binds job, recipient, node and party, combines the three share
-sets, drops the padding rows, divides AVG sums by counts and returns the rows.
+every node and each node's sealed result is wholly at the coordinator, then
+fetches every node's result chunk by chunk (:func:`fetch_shares`; each request
+waits out a coordinator restart and resumes at the chunk it was at). Every
+chunk must be signed by the node that posted it (one per compute node of the
+deployment, in party order) for exactly its place — this job, this recipient,
+the node's result id, its index and the chunk count — and must open with the
+recipient's own keys under the context that binds the same; so a chunk the
+coordinator drops, repeats, reorders, truncates, takes from another result or
+alters is refused with one line naming the node and the chunk. The chunks are
+joined in index order and decoded; the three share sets are combined, the
+padding rows dropped, AVG sums divided by counts and the rows returned.
 It then signs ``result_received`` with the *padded* length only — the number
 of valid rows never appears in an event (the coordinator drops the blobs).
 
 What the recipient learns: the result rows, the number of groups suppressed by
 ``min_group_size`` and the padded result length (a function of input sizes).
 Errors: :class:`ResultError` (one line): the job failed (with the nodes'
-messages), timed out, or a blob is missing, forged or for someone else.
+messages), timed out, or a chunk is missing, forged, out of place or for someone else.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tyst.api.http import CoordinatorClient, retry_transient
-from tyst.api.results import ResultFormatError, ShareArray, decode_result, seal_context
+from tyst.api.http import ApiError, CoordinatorClient, ResultChunk, retry_transient
+from tyst.api.results import ResultFormatError, ShareArray, decode_result, open_chunk
 from tyst.coordinator import states
 from tyst.coordinator.protocol import EVENT_ID, new_event_id, verify_result
 from tyst.data.encoding import decode_column, decode_ratio
@@ -32,7 +38,7 @@ from tyst.mpc.outsourced import NodeShares, combine
 from tyst.planner.jobspec import JobSpec
 from tyst.ring.words import U64, WordArray
 from tyst.service.keys import OrgKeys, Registry, decode_b64
-from tyst.service.sealing import SealError, open_sealed
+from tyst.service.sealing import SealError
 from tyst.service.signing import SignatureInvalid
 from tyst.sql import ir
 
@@ -64,8 +70,9 @@ def wait_finished(
     poll: float = 0.2,
     retry: float = RETRY_SECONDS,
 ) -> dict[str, object]:
-    """Poll the job until every node delivered to ``recipient``; raise if it failed.
-    Each poll waits out an unreachable coordinator for up to ``retry`` seconds."""
+    """Poll the job until every node's result for ``recipient`` is wholly relayed; raise
+    if the job failed. Each poll waits out an unreachable coordinator for up to ``retry``
+    seconds. (What the coordinator says here is only a cue: every chunk is verified.)"""
     deadline = time.monotonic() + timeout
     while True:
         info = retry_transient(lambda: coordinator.job(job), seconds=retry)
@@ -73,12 +80,13 @@ def wait_finished(
         if state == states.FAILED:
             raise ResultError(f"job {job} failed: {failure_message(info)}")
         waiting = [r for r in info["results"] if r["recipient"] == recipient]
-        if state in (states.FINISHED, states.DELIVERED) and len(waiting) >= 3:
+        complete = [r for r in waiting if r["complete"]]
+        if state in (states.FINISHED, states.DELIVERED) and len(complete) >= 3:
             return info
         if state == states.DELIVERED:
             raise ResultError(
-                f"job {job}: delivered, but only {len(waiting)} of 3 blobs wait for "
-                f"{recipient!r} (fetched already?)"
+                f"job {job}: delivered, but only {len(complete)} of 3 node results wait "
+                f"whole for {recipient!r} (fetched already?)"
             )
         if time.monotonic() > deadline:
             raise ResultError(f"job {job} did not deliver within {timeout:.0f} s (state {state})")
@@ -115,25 +123,17 @@ def fetch_result(
     me = keys.org_id
     if me not in spec.plan.recipients:
         raise ResultError(f"{me!r} is not a recipient of this plan")
-    wait_finished(coordinator, job, me, timeout=timeout, retry=retry)
+    info = wait_finished(coordinator, job, me, timeout=timeout, retry=retry)
+    results = info["results"]
+    assert isinstance(results, list)
+    counts = {str(r["sender"]): int(r["chunks"]) for r in results if r["recipient"] == me}
     parts: dict[str, list[NodeShares]] = {}
-    seen: set[int] = set()
-    blobs = retry_transient(lambda: coordinator.results(job, me), seconds=retry)
-    for sender, blob, signature in blobs:
-        if sender not in nodes:
-            raise ResultError(f"a result blob from {sender!r}, which is not a compute node")
-        party = list(nodes).index(sender)
-        try:
-            verify_result(registry, job, me, sender, blob, decode_b64(signature))
-            plain = open_sealed(keys, blob, seal_context(job, me, sender, party))
-            arrays = decode_result(plain, job, party)
-        except (SignatureInvalid, SealError, ResultFormatError, ValueError) as exc:
-            raise ResultError(f"the result blob from {sender!r}: {exc}") from None
-        seen.add(party)
+    for party, sender in enumerate(nodes):
+        arrays = fetch_shares(
+            coordinator, keys, registry, job, sender, party, counts.get(sender, 1), retry=retry
+        )
         for a in arrays:
             parts.setdefault(a.name, []).append(NodeShares(party, a.kind, a.first, a.second))
-    if len(seen) < 3:
-        raise ResultError(f"only {len(seen)} of the three nodes' result blobs arrived")
     try:
         combined = {name: combine(p) for name, p in parts.items()}
     except ValueError as exc:
@@ -145,6 +145,83 @@ def fetch_result(
     received: dict[str, str | int] = {"padded_rows": result.padded_rows, EVENT_ID: new_event_id()}
     retry_transient(lambda: coordinator.job_event(job, "result_received", received), seconds=retry)
     return result
+
+
+def fetch_shares(
+    coordinator: CoordinatorClient,
+    keys: OrgKeys,
+    registry: Registry,
+    job: str,
+    sender: str,
+    party: int,
+    announced: int,
+    *,
+    retry: float = RETRY_SECONDS,
+) -> list[ShareArray]:
+    """Node ``sender``'s (party ``party``) result shares for this recipient, fetched chunk
+    by chunk, each verified and opened for its place (see the module docstring).
+
+    ``announced`` is the chunk count the job's summary gave; the count that binds is
+    the one chunk 0 is signed with, and every chunk must carry the same count and
+    result id. Each request waits out an unreachable coordinator for up to ``retry`` s.
+    Errors: :class:`ResultError` (one line naming the node and the chunk).
+    """
+    me = keys.org_id
+    plain: list[bytes] = []
+    count, result_id, index = max(1, announced), "", 0
+    while index < count:
+        where = f"the result from {sender!r}: chunk {index} of {count}"
+
+        def get(i: int = index) -> ResultChunk:
+            return coordinator.result_chunk(job, me, sender, i)
+
+        try:
+            chunk = retry_transient(get, seconds=retry)
+        except ApiError as exc:
+            missing = "missing" if exc.status == 404 else "not served"
+            raise ResultError(f"{where} is {missing}: {exc}") from None
+        if index == 0:
+            count, result_id = chunk.count, chunk.result_id
+            where = f"the result from {sender!r}: chunk 0 of {count}"
+        elif (chunk.result_id, chunk.count) != (result_id, count):
+            raise ResultError(
+                f"{where} belongs to another result (result {chunk.result_id[:12]}…, "
+                f"{chunk.count} chunks): the coordinator mixed two results"
+            )
+        try:
+            verify_result(
+                registry,
+                job,
+                me,
+                sender,
+                chunk.data,
+                decode_b64(chunk.signature),
+                result_id=result_id,
+                index=index,
+                count=count,
+            )
+            plain.append(
+                open_chunk(
+                    keys,
+                    chunk.data,
+                    job=job,
+                    sender=sender,
+                    party=party,
+                    result_id=result_id,
+                    index=index,
+                    count=count,
+                )
+            )
+        except (SignatureInvalid, SealError, ValueError) as exc:
+            raise ResultError(
+                f"{where} is not the one {sender!r} signed for this place (dropped, repeated, "
+                f"reordered, cut short or altered by the coordinator?): {exc}"
+            ) from None
+        index += 1
+    try:
+        return decode_result(b"".join(plain), job, party)
+    except ResultFormatError as exc:
+        raise ResultError(f"the result from {sender!r}: {exc}") from None
 
 
 def decode(spec: JobSpec, arrays: dict[str, WordArray]) -> Result:
@@ -195,4 +272,4 @@ def grouped_with_threshold(root: ir.Node) -> list[ir.Aggregate]:
     return found
 
 
-__all__ = ["Result", "ResultError", "ShareArray", "decode", "fetch_result"]
+__all__ = ["Result", "ResultError", "ShareArray", "decode", "fetch_result", "fetch_shares"]

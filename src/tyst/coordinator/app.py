@@ -34,18 +34,22 @@ rules behind each are in :mod:`tyst.coordinator.ledger`):
 - ``POST /plans/{id}/jobs`` ``{event}`` (a party's signed ``job_created``) →
   ``{job_id, plan_id, state, created}`` (201 new; 200 the oldest open job when
   the plan has ``max_open_jobs`` open; 403 not a party; 409 unless approved);
-- ``GET /jobs/{id}`` — state, progress events, waiting result blobs;
+- ``GET /jobs/{id}`` — state, progress events, the results waiting (chunks relayed per node);
 - ``PUT /jobs/{id}/events`` — a signed event from a node or party;
-- ``POST /jobs/{id}/results/{recipient}`` — raw sealed bytes
-  (``application/octet-stream``) with the ``X-Tyst-Sender`` and
+- ``POST /jobs/{id}/results/{recipient}/{chunk}`` — one chunk of a node's
+  sealed result, raw bytes (``application/octet-stream``, at most
+  :data:`~tyst.coordinator.protocol.MAX_SEALED_CHUNK`) with the
+  ``X-Tyst-Sender``, ``X-Tyst-Result``, ``X-Tyst-Chunks`` and
   ``X-Tyst-Signature`` headers (201 new, 200 identical repeat). Refused before
-  any body byte is read when the ``Content-Length`` exceeds ``max_blob_bytes``
-  (413) or the job, recipient, sender or state do not allow a post; the body is
-  then streamed (cut off at the limit), held in memory only up to
+  any body byte is read when the ``Content-Length`` exceeds the chunk limit or
+  would take the node's result past ``max_result_bytes`` (413), or the job,
+  recipient, sender, state or result do not allow a post; the body is then
+  streamed (cut off at the chunk limit), held in memory only up to
   :data:`SPOOL_BYTES` (the rest in a temporary file) and the sender's signature
   over its hash is checked before it is loaded and stored;
-- ``GET /jobs/{id}/results/{recipient}`` — the recipient's blobs (base64 JSON);
-  ``GET /jobs/{id}/results/{recipient}/{sender}`` — one blob's raw bytes;
+- ``GET /jobs/{id}/results/{recipient}/{sender}/{chunk}`` — one chunk's raw
+  bytes, its signature, result id and count in the response headers (the job's
+  ``results`` say how many chunks each node posted);
 - ``GET /audit`` — the whole log as JSONL (``application/x-ndjson``), readable
   by :func:`tyst.service.audit.read_jsonl` and checkable with ``verify_chain``;
   ``GET /audit/head``; ``POST /audit/drafts`` (an unsigned draft to sign);
@@ -76,8 +80,8 @@ from tyst.coordinator.auth import RequestAuth, Unauthorized, caller_of
 from tyst.coordinator.config import CoordinatorConfig, redacted_url
 from tyst.coordinator.db import Database
 from tyst.coordinator.ledger import (
-    DEFAULT_MAX_BLOB_BYTES,
     DEFAULT_MAX_OPEN_JOBS,
+    DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_OPEN_JOB_TIMEOUT,
     DEFAULT_RUN_TIMEOUT,
     CoordinatorError,
@@ -85,11 +89,18 @@ from tyst.coordinator.ledger import (
     one_line,
 )
 from tyst.coordinator.migrations import upgrade
-from tyst.coordinator.protocol import SENDER_HEADER, SIGNATURE_HEADER
+from tyst.coordinator.protocol import (
+    COUNT_HEADER,
+    MAX_SEALED_CHUNK,
+    RESULT_HEADER,
+    SENDER_HEADER,
+    SIGNATURE_HEADER,
+)
 from tyst.coordinator.schemas import (
     ApprovalAccepted,
     ApprovalSubmit,
     AuditEventModel,
+    ChunkMeta,
     DraftRequest,
     ErrorOut,
     EventAccepted,
@@ -102,8 +113,6 @@ from tyst.coordinator.schemas import (
     PlanOut,
     PlanSubmit,
     PlanSummary,
-    ResultBlob,
-    ResultMeta,
     VerifyOut,
 )
 from tyst.service.audit import AuditEvent, AuditFormatError, role_problem, verify_chain
@@ -115,7 +124,7 @@ from tyst.service.startup import one_line as startup_line
 API_VERSION = "1"
 
 SPOOL_BYTES = 1 << 20
-"""A result post's body is held in memory up to this many bytes, then spooled to a
+"""A chunk post's body is held in memory up to this many bytes, then spooled to a
 temporary file until the sender's signature over its hash has been checked."""
 
 DESCRIPTION = """\
@@ -152,6 +161,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 PlanId = Annotated[str, Path(description="The plan's id (its 64-hex digest)")]
 JobId = Annotated[str, Path(description="The job's id (job-…)")]
 OrgId = Annotated[str, Path(description="An organisation id")]
+ChunkIndex = Annotated[
+    int, Path(ge=0, le=2**31 - 1, description="The chunk's index (0 … chunks - 1)")
+]
 
 
 def _caller(request: Request) -> str:
@@ -204,7 +216,7 @@ def create_app(
     registry: Registry,
     *,
     nodes: Collection[str],
-    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     max_open_jobs: int = DEFAULT_MAX_OPEN_JOBS,
     open_job_timeout: float = DEFAULT_OPEN_JOB_TIMEOUT,
     run_timeout: float = DEFAULT_RUN_TIMEOUT,
@@ -214,7 +226,8 @@ def create_app(
 
     Inputs: ``nodes`` — the three compute nodes' organisation ids (required;
     see :class:`~tyst.coordinator.ledger.Ledger`);
-    ``max_blob_bytes`` — largest relayed blob; ``max_open_jobs`` and
+    ``max_result_bytes`` — the most bytes of sealed chunks one node relays to one
+    recipient in a job; ``max_open_jobs`` and
     ``open_job_timeout`` — open jobs per plan and their lifetime in seconds; ``run_timeout``
     — seconds a running job may go without progress; ``migrate`` — run the
     migrations first (otherwise the schema must already be at ``head``).
@@ -232,7 +245,7 @@ def create_app(
         database,
         registry,
         nodes=nodes,
-        max_blob_bytes=max_blob_bytes,
+        max_result_bytes=max_result_bytes,
         max_open_jobs=max_open_jobs,
         open_job_timeout=open_job_timeout,
         run_timeout=run_timeout,
@@ -386,7 +399,8 @@ def create_app(
         "/jobs/{job_id}",
         summary="Get a job",
         description="The job's state (created, uploading, running, finished, failed, "
-        "deleted), its progress events in log order and the result blobs waiting. Only to "
+        "deleted), its progress events in log order and the results waiting (per recipient "
+        "and node: result id, chunks posted and held). Only to "
         "the plan's owners and recipients and the nodes (404 for anyone else).",
         responses=_ERRORS,
         tags=["jobs"],
@@ -408,16 +422,18 @@ def create_app(
         return ledger.add_job_event(job_id, _event(event))
 
     @app.post(
-        "/jobs/{job_id}/results/{recipient}",
-        summary="Relay a sealed result blob",
-        description="A node posts its result shares sealed to `recipient` (opaque bytes, "
-        "application/octet-stream) with headers X-Tyst-Sender and X-Tyst-Signature "
-        "(tyst.coordinator.protocol.sign_result). Route and headers are checked before the "
-        "body is read (413 for a Content-Length above the limit); the signature is checked "
-        "before the blob is stored. Stored as bytes only; 201 new, 200 identical repeat, "
-        "409 different bytes, 413 too large.",
+        "/jobs/{job_id}/results/{recipient}/{chunk}",
+        summary="Relay one chunk of a sealed result",
+        description="A node posts chunk `chunk` of its result shares sealed to `recipient` "
+        "(opaque bytes, application/octet-stream, at most MAX_SEALED_CHUNK) with headers "
+        "X-Tyst-Sender, X-Tyst-Result (the node's id of this sealed result), X-Tyst-Chunks "
+        "(how many chunks it has) and X-Tyst-Signature (tyst.coordinator.protocol."
+        "sign_result). Route and headers are checked before the body is read (413 for a "
+        "Content-Length above the chunk limit or past max_result_bytes); the signature is "
+        "checked before the chunk is stored. Stored as bytes only; 201 new, 200 identical "
+        "repeat, 409 different bytes or another result, 413 too large.",
         status_code=201,
-        responses={**_ERRORS, 413: {"model": ErrorOut, "description": "Blob too large"}},
+        responses={**_ERRORS, 413: {"model": ErrorOut, "description": "Chunk too large"}},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -431,33 +447,39 @@ def create_app(
     async def put_result(
         job_id: JobId,
         recipient: OrgId,
+        chunk: ChunkIndex,
         request: Request,
         response: Response,
         sender: Annotated[str, Header(alias=SENDER_HEADER, description="The posting node")],
+        result_id: Annotated[
+            str, Header(alias=RESULT_HEADER, description="The node's id of this sealed result")
+        ],
+        chunks: Annotated[
+            int, Header(alias=COUNT_HEADER, description="How many chunks the result has")
+        ],
         signature: Annotated[
             str, Header(alias=SIGNATURE_HEADER, description="base64 result-relay signature")
         ],
-    ) -> ResultMeta:
+    ) -> ChunkMeta:
         declared = _content_length(request)
+        place = (result_id, chunk, chunks)
         # Everything the route and headers decide comes before a single body byte is
-        # read: size (413), job, recipient, sender, state (404/403/409).
+        # read: size (413), job, recipient, sender, state, result (404/403/409).
         await run_in_threadpool(
-            ledger.check_result_post, job_id, recipient, sender, signature, declared
+            ledger.check_result_post, job_id, recipient, sender, place, signature, declared
         )
-        limit = ledger.max_blob_bytes if declared is None else declared
+        limit = MAX_SEALED_CHUNK if declared is None else declared
         digest = hashlib.sha256()
         size = 0
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > ledger.max_blob_bytes:
-                    raise CoordinatorError(
-                        413, f"the blob is larger than {ledger.max_blob_bytes} bytes"
-                    )
+            async for piece in request.stream():
+                size += len(piece)
+                if size > MAX_SEALED_CHUNK:
+                    raise CoordinatorError(413, f"a chunk is at most {MAX_SEALED_CHUNK} bytes")
                 if size > limit:
                     raise CoordinatorError(400, "the body is longer than its Content-Length")
-                digest.update(chunk)
-                spool.write(chunk)
+                digest.update(piece)
+                spool.write(piece)
             # The sender's signature is checked over the hash: an unauthenticated body
             # never occupies more than SPOOL_BYTES of memory and is never stored.
             await run_in_threadpool(
@@ -465,49 +487,48 @@ def create_app(
                 job_id,
                 recipient,
                 sender,
+                place,
                 digest.hexdigest(),
                 signature,
             )
             spool.seek(0)
             blob = spool.read()
         meta, created = await run_in_threadpool(
-            ledger.put_result, job_id, recipient, sender, signature, blob
+            ledger.put_result, job_id, recipient, sender, place, signature, blob
         )
         if not created:
             response.status_code = 200
         return meta
 
     @app.get(
-        "/jobs/{job_id}/results/{recipient}",
-        summary="Fetch sealed result blobs",
-        description="Every blob waiting for `recipient` in this job, one per node, in base64 "
-        "with the sender's signature. Only the recipient can open them "
-        "(tyst.service.sealing.open_sealed); verify the signature first. Served to the "
+        "/jobs/{job_id}/results/{recipient}/{sender}/{chunk}",
+        summary="Fetch one chunk of a sealed result",
+        description="The raw bytes of chunk `chunk` of the result `sender` sealed for "
+        "`recipient`; its signature, result id and chunk count are in the X-Tyst-Signature, "
+        "X-Tyst-Result and X-Tyst-Chunks response headers (the job's `results` lists how "
+        "many chunks each node posted). Verify each chunk's signature for its place "
+        "(tyst.coordinator.protocol.verify_result) before opening it. Served to the "
         "recipient only (403 for the plan's other parties and the nodes).",
-        responses=_ERRORS,
-        tags=["results"],
-    )
-    def get_results(job_id: JobId, recipient: OrgId, caller: Caller) -> list[ResultBlob]:
-        return ledger.get_results(job_id, recipient, viewer=caller)
-
-    @app.get(
-        "/jobs/{job_id}/results/{recipient}/{sender}",
-        summary="Fetch one sealed result blob",
-        description="The raw bytes of the blob `sender` posted for `recipient`; its signature "
-        "is in the X-Tyst-Signature response header. Served to the recipient only.",
         responses={
             **_ERRORS,
-            200: {"content": {"application/octet-stream": {}}, "description": "The blob"},
+            200: {"content": {"application/octet-stream": {}}, "description": "The chunk"},
         },
         response_class=Response,
         tags=["results"],
     )
-    def get_result(job_id: JobId, recipient: OrgId, sender: OrgId, caller: Caller) -> Response:
-        data, signature = ledger.get_result_bytes(job_id, recipient, sender, viewer=caller)
+    def get_result(
+        job_id: JobId, recipient: OrgId, sender: OrgId, chunk: ChunkIndex, caller: Caller
+    ) -> Response:
+        row = ledger.get_result_chunk(job_id, recipient, sender, chunk, viewer=caller)
         return Response(
-            content=data,
+            content=row.data,
             media_type="application/octet-stream",
-            headers={SIGNATURE_HEADER: signature, SENDER_HEADER: sender},
+            headers={
+                SIGNATURE_HEADER: row.signature,
+                SENDER_HEADER: sender,
+                RESULT_HEADER: row.result_id,
+                COUNT_HEADER: str(row.chunks),
+            },
         )
 
     # ------------------------------------------------------------------ audit
@@ -602,7 +623,7 @@ def app_from_config(config: CoordinatorConfig) -> FastAPI:
         config.database_url,
         registry,
         nodes=config.nodes,
-        max_blob_bytes=config.max_blob_bytes,
+        max_result_bytes=config.max_result_bytes,
         max_open_jobs=config.max_open_jobs,
         open_job_timeout=config.open_job_timeout,
         run_timeout=config.run_timeout,

@@ -22,7 +22,8 @@ and answers ``401 {"detail": "<one line>"}`` (with ``WWW-Authenticate``) for
 any failure. Then the body: a request body is read whole, at most
 ``max_body`` bytes (413 above), and its SHA-256 must be the declared one
 (401) before the route sees it. The one streamed route, a node's result post
-(``POST /jobs/{id}/results/{recipient}``), is passed on unread; its body is
+(``POST /jobs/{id}/results/{recipient}/{chunk}``, a chunk of at most
+:data:`~tyst.coordinator.protocol.MAX_SEALED_CHUNK` bytes), is passed on unread; its body is
 hashed as the route streams it and refused (401) at its end if the hash
 differs, before the route checks the node's result signature and stores
 anything.
@@ -80,7 +81,7 @@ REPLAY_CAPACITY = 1 << 18
 PUBLIC = frozenset({("GET", "/health"), ("HEAD", "/health")})
 """Routes answered without credentials."""
 
-_STREAMED = re.compile(r"/jobs/[^/]+/results/[^/]+")
+_STREAMED = re.compile(r"/jobs/[^/]+/results/[^/]+/[0-9]+")
 _HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 

@@ -9,7 +9,7 @@ Format (TOML; every key but ``registry`` and ``nodes`` is optional)::
     nodes = ["node-a", "node-b", "node-c"]   # required: the three compute nodes' org ids
     host = "127.0.0.1"
     port = 8400
-    max_blob_bytes = 67108864         # largest sealed result blob relayed
+    max_result_bytes = 8589934592     # most bytes of sealed chunks one node relays per recipient
     max_open_jobs = 3                 # open (not yet running) jobs per plan
     open_job_timeout = 86400          # seconds before an open job is withdrawn (failed)
     run_timeout = 86400               # seconds a running job may make no progress (then failed)
@@ -38,8 +38,8 @@ from sqlalchemy.engine import make_url
 
 from tyst.coordinator.db import DatabaseURLError, normalize_url
 from tyst.coordinator.ledger import (
-    DEFAULT_MAX_BLOB_BYTES,
     DEFAULT_MAX_OPEN_JOBS,
+    DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_OPEN_JOB_TIMEOUT,
     DEFAULT_RUN_TIMEOUT,
 )
@@ -59,7 +59,7 @@ _KEYS = (
     "nodes",
     "host",
     "port",
-    "max_blob_bytes",
+    "max_result_bytes",
     "max_open_jobs",
     "open_job_timeout",
     "run_timeout",
@@ -83,7 +83,7 @@ class CoordinatorConfig:
     registry_fingerprint: str | None = None
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
-    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
     max_open_jobs: int = DEFAULT_MAX_OPEN_JOBS
     open_job_timeout: int = DEFAULT_OPEN_JOB_TIMEOUT
     run_timeout: int = DEFAULT_RUN_TIMEOUT
@@ -187,7 +187,7 @@ def load_config(path: str | os.PathLike[str]) -> CoordinatorConfig:
         nodes=nodes,
         host=string("host") or "127.0.0.1",
         port=integer("port", DEFAULT_PORT, 1, 65535),
-        max_blob_bytes=integer("max_blob_bytes", DEFAULT_MAX_BLOB_BYTES, 1, 2**31 - 1),
+        max_result_bytes=integer("max_result_bytes", DEFAULT_MAX_RESULT_BYTES, 1, 2**50),
         max_open_jobs=integer("max_open_jobs", DEFAULT_MAX_OPEN_JOBS, 1, 1000),
         open_job_timeout=integer("open_job_timeout", DEFAULT_OPEN_JOB_TIMEOUT, 1, 366 * 86400),
         run_timeout=integer("run_timeout", DEFAULT_RUN_TIMEOUT, 1, 366 * 86400),

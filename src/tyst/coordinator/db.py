@@ -22,8 +22,10 @@ Tables (all times are :func:`tyst.service.signing.format_utc` strings):
   the chain); **append-only**: the migrations install triggers refusing
   ``UPDATE``, ``DELETE`` (and on PostgreSQL ``TRUNCATE``), and this package has
   no code path that updates or deletes an event;
-- ``result_blobs`` — sealed result blobs by (job, recipient, sender): bytes,
-  their SHA-256 and the sender's signature.
+- ``result_chunks`` — sealed result chunks by (job, recipient, sender, chunk
+  index): bytes (at most :data:`~tyst.coordinator.protocol.MAX_SEALED_CHUNK`
+  each), their SHA-256, the sender's result id, the chunk count and the
+  sender's signature.
 
 Security: nothing here is secret — no data, shares, keys or results are ever
 stored; blobs are ciphertext sealed to their recipient.
@@ -51,6 +53,7 @@ ORG_ID_LEN = 64
 JOB_ID_LEN = 128
 TIME_LEN = 32
 STATE_LEN = 32
+RESULT_ID_LEN = 32
 
 
 class DatabaseURLError(ValueError):
@@ -124,14 +127,17 @@ class AuditEventRow(Base):
     signature: Mapped[str] = mapped_column(Text)
 
 
-class ResultBlobRow(Base):
-    """A sealed result blob relayed from ``sender`` (a node) to ``recipient``."""
+class ResultChunkRow(Base):
+    """One chunk of a sealed result relayed from ``sender`` (a node) to ``recipient``."""
 
-    __tablename__ = "result_blobs"
+    __tablename__ = "result_chunks"
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
     recipient: Mapped[str] = mapped_column(String(ORG_ID_LEN), primary_key=True)
     sender: Mapped[str] = mapped_column(String(ORG_ID_LEN), primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chunks: Mapped[int] = mapped_column(Integer)
+    result_id: Mapped[str] = mapped_column(String(RESULT_ID_LEN))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(DIGEST_LEN))
     size: Mapped[int] = mapped_column(Integer)

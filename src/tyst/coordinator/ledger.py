@@ -71,20 +71,27 @@ recorded an event with the same ``details.event_id``
 ``nodes`` (mandatory: exactly :data:`~tyst.coordinator.protocol.NODE_COUNT`
 registered organisations; no organisation is ever inferred to be a node).
 
-**Result relay.** A node posts one sealed blob per recipient and job, signed
-(:func:`tyst.coordinator.protocol.sign_result`); accepted after the node's
-``run_finished``; reposting identical bytes is idempotent, different bytes 409.
-A recipient's blobs are dropped when it signs ``result_received``; every blob
-of a job is dropped when the job fails (and none is accepted afterwards). A
-finished job's blobs stay after the nodes' deletion receipts: they are the
-recipient's only copy.
+**Result relay, in chunks.** A node posts its sealed result for each recipient
+as numbered chunks (:mod:`tyst.coordinator.protocol`: result id, index, count),
+each signed (:func:`tyst.coordinator.protocol.sign_result`) and at most
+:data:`~tyst.coordinator.protocol.MAX_SEALED_CHUNK` bytes (413 above, before a
+body byte is read); the first chunk is accepted after the node's
+``run_finished``. All chunks of one node for one recipient must name the same
+result id and count (409 otherwise); they may arrive in any order; reposting a
+chunk with identical bytes is idempotent (200), with different bytes 409. The
+chunks one node posts for one recipient hold at most ``max_result_bytes`` in
+total (413 for the chunk that would pass it; at most that many bytes over
+:data:`~tyst.service.sealing.OVERHEAD` chunks). A recipient's chunks are
+dropped when it signs ``result_received``; every chunk of a job is dropped when
+the job fails (and none is accepted afterwards). A finished job's chunks stay
+after the nodes' deletion receipts: they are the recipient's only copy.
 
 **Who sees what.** Every request is signed by a registered organisation
 (:mod:`tyst.coordinator.auth`); reads take that organisation as ``viewer``.
-A plan, its jobs, their events and the list of their blobs are visible to the
+A plan, its jobs, their events and the summary of their results are visible to the
 plan's parties (owners and recipients) and the three nodes; to anyone else a
 plan or job is unknown (404, as if it did not exist) and ``GET /plans`` omits
-it. A sealed blob is served only to its recipient (403 for the plan's other
+it. A sealed chunk is served only to its recipient (403 for the plan's other
 parties and the nodes). The audit log is exported whole (its hash chain links
 every event to the one before, whatever plan it is about, so a per-plan
 selection could not be verified) and only to the nodes and the organisations
@@ -105,9 +112,9 @@ import json
 import re
 import threading
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -118,13 +125,16 @@ from tyst.coordinator.db import (
     Database,
     JobRow,
     PlanRow,
-    ResultBlobRow,
+    ResultChunkRow,
 )
 from tyst.coordinator.protocol import (
+    DEFAULT_MAX_RESULT_BYTES,
     EVENT_ID,
     JOB_EVENT_KINDS,
+    MAX_SEALED_CHUNK,
     NODE_COUNT,
     RESULT_CONTEXT,
+    check_chunk,
     is_event_id,
     is_job_id,
     plan_audit_job,
@@ -134,6 +144,7 @@ from tyst.coordinator.protocol import (
 from tyst.coordinator.schemas import (
     ApprovalAccepted,
     ApprovalModel,
+    ChunkMeta,
     EventAccepted,
     JobCreated,
     JobOut,
@@ -141,7 +152,6 @@ from tyst.coordinator.schemas import (
     PlanOut,
     PlanSummary,
     ProgressEvent,
-    ResultBlob,
     ResultMeta,
 )
 from tyst.plan import Plan, PlanError, parse_plan
@@ -156,6 +166,7 @@ from tyst.service.audit import (
 )
 from tyst.service.bounded_toml import TomlLimitError, check_limits
 from tyst.service.keys import Registry, check_org_id, decode_b64, encode_b64
+from tyst.service.sealing import OVERHEAD as SEAL_OVERHEAD
 from tyst.service.signing import (
     CONTEXT_AUDIT,
     Approval,
@@ -168,9 +179,6 @@ from tyst.service.signing import (
     verify_approval,
     verify_approvals,
 )
-
-DEFAULT_MAX_BLOB_BYTES = 64 * 2**20
-"""Largest result blob relayed by default (64 MiB)."""
 
 DEFAULT_MAX_OPEN_JOBS = 3
 """Open jobs (``created`` or ``uploading``) a plan may have at once by default."""
@@ -248,7 +256,8 @@ class Ledger:
 
     Inputs: ``database``; ``registry`` — the deployment's registry (the root of
     trust for every signature); ``nodes`` — the three compute nodes'
-    organisation ids (required); ``max_blob_bytes``.
+    organisation ids (required); ``max_result_bytes`` — the most bytes of
+    chunks one node may relay to one recipient in a job.
     ``max_open_jobs`` — open jobs a plan may have at once; ``open_job_timeout``
     — seconds after its creation an open job is withdrawn (state ``failed``);
     ``run_timeout`` — seconds a running job may go without progress.
@@ -261,14 +270,16 @@ class Ledger:
         registry: Registry,
         *,
         nodes: Collection[str],
-        max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         max_open_jobs: int = DEFAULT_MAX_OPEN_JOBS,
         open_job_timeout: float = DEFAULT_OPEN_JOB_TIMEOUT,
         run_timeout: float = DEFAULT_RUN_TIMEOUT,
     ) -> None:
         self.database = database
         self.registry = registry
-        self.max_blob_bytes = max_blob_bytes
+        if max_result_bytes < 1:
+            raise ValueError("max_result_bytes must be positive")
+        self.max_result_bytes = max_result_bytes
         if max_open_jobs < 1 or open_job_timeout <= 0:
             raise ValueError("max_open_jobs must be at least 1 and open_job_timeout positive")
         self.max_open_jobs = max_open_jobs
@@ -748,7 +759,7 @@ class Ledger:
                 )
                 row.updated_at = now
             ids = [row.id for row in stale]
-            session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id.in_(ids)))
+            session.execute(delete(ResultChunkRow).where(ResultChunkRow.job_id.in_(ids)))
             session.flush()
         return list(
             session.scalars(
@@ -788,7 +799,7 @@ class Ledger:
             job.state = states.FAILED
             job.reason = reason
             job.updated_at = format_utc(now)
-            session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id == job.id))
+            session.execute(delete(ResultChunkRow).where(ResultChunkRow.job_id == job.id))
             session.flush()
 
     def _job_row(self, session: Session, job_id: str) -> JobRow:
@@ -798,7 +809,7 @@ class Ledger:
         return row
 
     def get_job(self, job_id: str, *, viewer: str) -> JobOut:
-        """A job's state, its progress events and the result blobs waiting (no bytes).
+        """A job's state, its progress events and the results waiting (their chunks, no bytes).
 
         Errors: 404 unknown job, or one of a plan ``viewer`` may not see.
         """
@@ -812,11 +823,7 @@ class Ledger:
             events = session.scalars(
                 select(AuditEventRow).where(AuditEventRow.job == job_id).order_by(AuditEventRow.seq)
             ).all()
-            blobs = session.scalars(
-                select(ResultBlobRow)
-                .where(ResultBlobRow.job_id == job_id)
-                .order_by(ResultBlobRow.recipient, ResultBlobRow.sender)
-            ).all()
+            results = self._summaries(session, job_id)
             return JobOut(
                 job_id=job.id,
                 plan_id=job.plan_id,
@@ -835,7 +842,7 @@ class Ledger:
                     )
                     for e in events
                 ],
-                results=[self._meta(b) for b in blobs],
+                results=results,
             )
 
     def _is_node(self, actor: str, parties: Collection[str]) -> bool:
@@ -873,13 +880,13 @@ class Ledger:
             row = self._append(session, event)
             if event.kind == "result_received":
                 session.execute(
-                    delete(ResultBlobRow)
-                    .where(ResultBlobRow.job_id == job.id)
-                    .where(ResultBlobRow.recipient == event.actor)
+                    delete(ResultChunkRow)
+                    .where(ResultChunkRow.job_id == job.id)
+                    .where(ResultChunkRow.recipient == event.actor)
                 )
             if state == states.FAILED:
                 # A failed job's sealed blobs are never opened: drop every one of them.
-                session.execute(delete(ResultBlobRow).where(ResultBlobRow.job_id == job.id))
+                session.execute(delete(ResultChunkRow).where(ResultChunkRow.job_id == job.id))
             if state == states.FAILED and job.reason is None:
                 job.reason = _failure_reason(event)
             if state != job.state:
@@ -941,20 +948,26 @@ class Ledger:
 
     # ------------------------------------------------------------------ result relay
 
+    @property
+    def max_chunks(self) -> int:
+        """The most chunks one sealed result may have: each is at least a sealing's overhead."""
+        return max(1, self.max_result_bytes // SEAL_OVERHEAD)
+
     def _result_target(
         self, session: Session, job_id: str, recipient: str, sender: str
-    ) -> tuple[JobRow, ResultBlobRow | None]:
-        """The job a result post is for and the blob already posted, after every check
-        that needs no bytes: 404 unknown job or recipient, 403 sender not a node, 409
-        before the sender's ``run_finished`` or after the job ended."""
+    ) -> tuple[JobRow, _Held | None]:
+        """The job a chunk post is for and what ``sender`` relayed to ``recipient`` so
+        far, after every check that needs no bytes: 404 unknown job or recipient, 403
+        sender not a node, 409 for a first chunk before the sender's ``run_finished`` or
+        after the job ended."""
         job = self._job_row(session, job_id)
         plan = self._plan_row(session, job.plan_id)
         if recipient not in json.loads(plan.recipients):
             raise _not_found(f"{recipient!r} is not a recipient of this job's plan")
         if not self._is_node(sender, json.loads(plan.parties)):
             raise _forbidden(f"{sender!r} is not a compute node; only nodes post results")
-        existing = session.get(ResultBlobRow, (job.id, recipient, sender))
-        if existing is None:
+        held = _held(session, job.id, recipient, sender)
+        if held is None:
             finished = session.scalars(
                 select(AuditEventRow.actor)
                 .where(AuditEventRow.job == job.id)
@@ -965,71 +978,154 @@ class Ledger:
                     f"results are accepted after the sender's run_finished and before the "
                     f"job ends; {sender!r} cannot post in job state {job.state!r}"
                 )
-        return job, existing
+        return job, held
+
+    def _chunk_fits(
+        self,
+        session: Session,
+        job: JobRow,
+        recipient: str,
+        sender: str,
+        held: _Held | None,
+        chunk: tuple[str, int, int],
+        size: int | None,
+    ) -> ResultChunkRow | None:
+        """The chunk already stored at this place, after checking that this one belongs to
+        the result ``held`` (409) and fits ``max_result_bytes`` (413)."""
+        result_id, index, count = chunk
+        if held is not None and (held.result_id, held.chunks) != (result_id, count):
+            raise _conflict(
+                f"{sender!r} already posted chunks of another result for {recipient!r} "
+                f"(result {held.result_id}, {held.chunks} chunks)"
+            )
+        existing = session.get(ResultChunkRow, (job.id, recipient, sender, index))
+        if existing is not None:
+            if size is not None and size != existing.size:
+                raise _conflict(f"{sender!r} already posted a different chunk {index}")
+            return existing
+        stored = 0 if held is None else held.size
+        if size is not None and stored + size > self.max_result_bytes:
+            raise CoordinatorError(
+                413,
+                f"the result from {sender!r} for {recipient!r} would be larger than "
+                f"{self.max_result_bytes} bytes (max_result_bytes)",
+            )
+        return None
+
+    def _chunk(self, result_id: str, index: int, count: int) -> tuple[str, int, int]:
+        try:
+            chunk = check_chunk(result_id, index, count)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        if count > self.max_chunks:
+            raise CoordinatorError(
+                413,
+                f"a result of {count} chunks is larger than {self.max_result_bytes} bytes "
+                "(max_result_bytes)",
+            )
+        return chunk
 
     def check_result_post(
-        self, job_id: str, recipient: str, sender: str, signature_b64: str, size: int | None
+        self,
+        job_id: str,
+        recipient: str,
+        sender: str,
+        chunk: tuple[str, int, int],
+        signature_b64: str,
+        size: int | None,
     ) -> None:
-        """Refuse a result post before its body is read (``size``: its declared length).
+        """Refuse a chunk post before its body is read (``chunk``: result id, index and
+        count; ``size``: its declared length).
 
         Everything that can be decided from the route and headers alone: the
-        size limit (413), the job, recipient, sender and state (as
-        :meth:`put_result`), and a repost whose length differs from the stored
-        blob (409), a malformed signature (400). The signature itself is
-        checked once the body's hash is known (:meth:`check_result_signature`).
+        size limits (413: above :data:`MAX_SEALED_CHUNK`, or past
+        ``max_result_bytes``), the job, recipient, sender and state (as
+        :meth:`put_result`), a chunk of another result or a repost whose length
+        differs from the stored chunk (409), a malformed signature, id, index or
+        count (400). The signature itself is checked once the body's hash is
+        known (:meth:`check_result_signature`).
         """
         _result_signature(signature_b64)
-        if size is not None and size > self.max_blob_bytes:
-            raise CoordinatorError(413, f"the blob is larger than {self.max_blob_bytes} bytes")
+        chunk = self._chunk(*chunk)
+        if size is not None and size > MAX_SEALED_CHUNK:
+            raise CoordinatorError(413, f"a chunk is at most {MAX_SEALED_CHUNK} bytes")
         with self.database.session() as session:
-            _, existing = self._result_target(session, job_id, recipient, sender)
-            if existing is not None and size is not None and size != existing.size:
-                raise _conflict(f"{sender!r} already posted a different result for {recipient!r}")
+            job, held = self._result_target(session, job_id, recipient, sender)
+            self._chunk_fits(session, job, recipient, sender, held, chunk, size)
 
     def check_result_signature(
-        self, job_id: str, recipient: str, sender: str, sha256_hex: str, signature_b64: str
+        self,
+        job_id: str,
+        recipient: str,
+        sender: str,
+        chunk: tuple[str, int, int],
+        sha256_hex: str,
+        signature_b64: str,
     ) -> None:
-        """Check ``sender``'s relay signature over a blob with this SHA-256 (403 if it fails)
-        — before the blob is held in memory or stored."""
+        """Check ``sender``'s relay signature over a chunk with this SHA-256 (403 if it
+        fails) — before the chunk is held in memory or stored."""
         signature = _result_signature(signature_b64)
+        result_id, index, count = self._chunk(*chunk)
         try:
             public = self.registry.get(sender)
         except LookupError:
             raise _forbidden(f"{sender!r} is not a registered organisation") from None
-        statement = result_statement(job_id, recipient, sender, sha256_hex)
+        statement = result_statement(job_id, recipient, sender, result_id, index, count, sha256_hex)
         try:
             verify(public, signature, statement, RESULT_CONTEXT)
         except SignatureInvalid as exc:
             raise _forbidden(str(exc)) from None
 
     def put_result(
-        self, job_id: str, recipient: str, sender: str, signature_b64: str, blob: bytes
-    ) -> tuple[ResultMeta, bool]:
-        """Store a node's sealed blob for ``recipient``; return it and whether it is new.
+        self,
+        job_id: str,
+        recipient: str,
+        sender: str,
+        chunk: tuple[str, int, int],
+        signature_b64: str,
+        blob: bytes,
+    ) -> tuple[ChunkMeta, bool]:
+        """Store one chunk of a node's sealed result for ``recipient``; return it and
+        whether it is new.
 
         Errors: 404 unknown job or a recipient not of this plan; 400 malformed
-        signature; 413 too large; 403 sender not a node or bad signature; 409
-        before the sender's ``run_finished``, after the job ended, or different
-        bytes already posted.
+        signature, id, index or count; 413 too large; 403 sender not a node or bad
+        signature; 409 before the sender's ``run_finished``, after the job ended, a
+        chunk of another result, or different bytes already posted at this place.
         """
-        if len(blob) > self.max_blob_bytes:
-            raise CoordinatorError(413, f"the blob is larger than {self.max_blob_bytes} bytes")
+        if len(blob) > MAX_SEALED_CHUNK:
+            raise CoordinatorError(413, f"a chunk is at most {MAX_SEALED_CHUNK} bytes")
+        result_id, index, count = chunk = self._chunk(*chunk)
         signature = _result_signature(signature_b64)
         with self._lock, self.database.session() as session, session.begin():
-            job, existing = self._result_target(session, job_id, recipient, sender)
+            job, held = self._result_target(session, job_id, recipient, sender)
             try:
-                verify_result(self.registry, job.id, recipient, sender, blob, signature)
+                verify_result(
+                    self.registry,
+                    job.id,
+                    recipient,
+                    sender,
+                    blob,
+                    signature,
+                    result_id=result_id,
+                    index=index,
+                    count=count,
+                )
             except SignatureInvalid as exc:
                 raise _forbidden(str(exc)) from None
             sha = hashlib.sha256(blob).hexdigest()
+            existing = self._chunk_fits(session, job, recipient, sender, held, chunk, len(blob))
             if existing is not None:
                 if existing.sha256 == sha:
                     return self._meta(existing), False
-                raise _conflict(f"{sender!r} already posted a different result for {recipient!r}")
-            row = ResultBlobRow(
+                raise _conflict(f"{sender!r} already posted a different chunk {index}")
+            row = ResultChunkRow(
                 job_id=job.id,
                 recipient=recipient,
                 sender=sender,
+                chunk=index,
+                chunks=count,
+                result_id=result_id,
                 data=blob,
                 sha256=sha,
                 size=len(blob),
@@ -1040,58 +1136,106 @@ class Ledger:
             return self._meta(row), True
 
     @staticmethod
-    def _meta(row: ResultBlobRow) -> ResultMeta:
-        return ResultMeta(
+    def _meta(row: ResultChunkRow) -> ChunkMeta:
+        return ChunkMeta(
             recipient=row.recipient,
             sender=row.sender,
+            result_id=row.result_id,
+            chunk=row.chunk,
+            chunks=row.chunks,
             sha256=row.sha256,
             size=row.size,
-            signature=row.signature,
             received_at=row.received_at,
         )
 
-    def get_results(self, job_id: str, recipient: str, *, viewer: str) -> list[ResultBlob]:
-        """Every blob waiting for ``recipient`` in ``job_id`` (base64), by sender.
+    @staticmethod
+    def _summaries(session: Session, job_id: str) -> list[ResultMeta]:
+        """Per recipient and sender: the result relayed so far (no bytes are read)."""
+        rows = session.execute(
+            select(
+                ResultChunkRow.recipient,
+                ResultChunkRow.sender,
+                ResultChunkRow.result_id,
+                ResultChunkRow.chunks,
+                func.count(),
+                func.sum(ResultChunkRow.size),
+            )
+            .where(ResultChunkRow.job_id == job_id)
+            .group_by(
+                ResultChunkRow.recipient,
+                ResultChunkRow.sender,
+                ResultChunkRow.result_id,
+                ResultChunkRow.chunks,
+            )
+            .order_by(ResultChunkRow.recipient, ResultChunkRow.sender)
+        ).all()
+        return [
+            ResultMeta(
+                recipient=recipient,
+                sender=sender,
+                result_id=result_id,
+                chunks=chunks,
+                received=received,
+                size=int(size or 0),
+                complete=received == chunks,
+            )
+            for recipient, sender, result_id, chunks, received, size in rows
+        ]
 
-        Errors: 404 unknown job (or not ``viewer``'s to see) or a recipient not of
-        this plan; 403 unless ``viewer`` is ``recipient``.
+    def get_result_chunk(
+        self, job_id: str, recipient: str, sender: str, index: int, *, viewer: str
+    ) -> ResultChunkRow:
+        """Chunk ``index`` of ``sender``'s sealed result for ``recipient``, for its
+        recipient ``viewer`` only (bytes, signature, result id and count).
+
+        Errors: 404 unknown job (or not ``viewer``'s to see), a recipient not of this
+        plan or no such chunk; 403 unless ``viewer`` is ``recipient``.
         """
         with self.database.session() as session:
-            rows = self._result_rows(session, job_id, recipient, viewer)
-            return [ResultBlob(**self._meta(r).model_dump(), blob=encode_b64(r.data)) for r in rows]
+            job = self._job_row(session, job_id)
+            plan = self._plan_row(session, job.plan_id)
+            if not self._visible(plan, viewer):
+                raise _not_found(f"no job {job_id!r}")
+            if recipient not in json.loads(plan.recipients):
+                raise _not_found(f"{recipient!r} is not a recipient of this job's plan")
+            if viewer != recipient:
+                raise _forbidden(f"only {recipient!r} fetches the result chunks sealed to it")
+            row = session.get(ResultChunkRow, (job.id, recipient, sender, index))
+            if row is None:
+                raise _not_found(
+                    f"no chunk {index} from {sender!r} for {recipient!r} in job {job_id!r}"
+                )
+            return row
 
-    def get_result_bytes(
-        self, job_id: str, recipient: str, sender: str, *, viewer: str
-    ) -> tuple[bytes, str]:
-        """One blob's bytes and signature (base64), for its recipient ``viewer`` only.
 
-        Errors: as :meth:`get_results`; 404 if there is no such blob.
-        """
-        with self.database.session() as session:
-            for row in self._result_rows(session, job_id, recipient, viewer):
-                if row.sender == sender:
-                    return row.data, row.signature
-        raise _not_found(f"no result from {sender!r} for {recipient!r} in job {job_id!r}")
+@dataclass(frozen=True)
+class _Held:
+    """What one node relayed to one recipient so far: its result id and count, and how
+    many chunks of how many bytes are stored."""
 
-    def _result_rows(
-        self, session: Session, job_id: str, recipient: str, viewer: str
-    ) -> list[ResultBlobRow]:
-        job = self._job_row(session, job_id)
-        plan = self._plan_row(session, job.plan_id)
-        if not self._visible(plan, viewer):
-            raise _not_found(f"no job {job_id!r}")
-        if recipient not in json.loads(plan.recipients):
-            raise _not_found(f"{recipient!r} is not a recipient of this job's plan")
-        if viewer != recipient:
-            raise _forbidden(f"only {recipient!r} fetches the result blobs sealed to it")
-        return list(
-            session.scalars(
-                select(ResultBlobRow)
-                .where(ResultBlobRow.job_id == job.id)
-                .where(ResultBlobRow.recipient == recipient)
-                .order_by(ResultBlobRow.sender)
-            ).all()
+    result_id: str
+    chunks: int
+    received: int
+    size: int
+
+
+def _held(session: Session, job_id: str, recipient: str, sender: str) -> _Held | None:
+    rows = session.execute(
+        select(
+            ResultChunkRow.result_id,
+            ResultChunkRow.chunks,
+            func.count(),
+            func.sum(ResultChunkRow.size),
         )
+        .where(ResultChunkRow.job_id == job_id)
+        .where(ResultChunkRow.recipient == recipient)
+        .where(ResultChunkRow.sender == sender)
+        .group_by(ResultChunkRow.result_id, ResultChunkRow.chunks)
+    ).all()
+    if not rows:
+        return None
+    result_id, chunks, received, size = rows[0]  # one group: every chunk is checked
+    return _Held(result_id, chunks, received, int(size or 0))
 
 
 def _parties(owners_json: str, recipients_json: str) -> set[str]:
@@ -1159,8 +1303,8 @@ def plan_of(toml: str) -> Plan:
 
 
 __all__ = [
-    "DEFAULT_MAX_BLOB_BYTES",
     "DEFAULT_MAX_OPEN_JOBS",
+    "DEFAULT_MAX_RESULT_BYTES",
     "DEFAULT_OPEN_JOB_TIMEOUT",
     "DEFAULT_RUN_TIMEOUT",
     "LIVE_STATES",

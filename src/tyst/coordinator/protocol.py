@@ -23,13 +23,21 @@ Contract
   signature can name it). The coordinator records a job event with a given
   actor and event id once; a repeat is acknowledged with the event already in
   the log and appends nothing.
-- **Result relay.** A node posts each sealed result blob for one recipient with
-  two headers: :data:`SENDER_HEADER` (its organisation id) and
-  :data:`SIGNATURE_HEADER` (base64 Ed25519 signature under context
-  :data:`RESULT_CONTEXT` of :func:`result_statement`, which covers the job,
-  the recipient, the sender and the SHA-256 of the blob). The coordinator
-  verifies and keeps the signature; the recipient re-verifies it with
-  :func:`verify_result` before opening the blob (sealing alone is anonymous).
+- **Result relay, in chunks.** A node's sealed result for one recipient is a
+  sequence of ``count`` chunks (:func:`chunk_count`), each the sealing of at
+  most :data:`RESULT_CHUNK_BYTES` of the result's bytes, so every request and
+  every stored row is bounded whatever the result's size. Each chunk is posted
+  on its own with :data:`SENDER_HEADER` (the node), :data:`RESULT_HEADER` (the
+  node's fresh id for this sealed result, 32 lowercase hex), :data:`COUNT_HEADER`
+  (``count``) and :data:`SIGNATURE_HEADER` (base64 Ed25519 signature under
+  context :data:`RESULT_CONTEXT` of :func:`result_statement`, which covers the
+  job, the recipient, the sender, the result id, the chunk's index, ``count``
+  and the SHA-256 of the chunk). The coordinator verifies and keeps each
+  signature; the recipient re-verifies every chunk with :func:`verify_result`
+  before opening it (sealing alone is anonymous), so a chunk the coordinator
+  drops, repeats, reorders, truncates, takes from another result or alters is
+  refused: the recipient requires every index ``0 … count-1`` exactly once,
+  each signed for its own place, all of one result id.
 - **Signed requests.** Every request to the coordinator except ``GET /health``
   carries the headers of :func:`sign_request`: :data:`ORG_HEADER` (the
   organisation), :data:`TIME_HEADER` (:func:`~tyst.service.signing.format_utc`),
@@ -55,6 +63,7 @@ import re
 import secrets
 
 from tyst.service.keys import OrgKeys, Registry, UnknownOrganisation, canonical_json, encode_b64
+from tyst.service.sealing import OVERHEAD as SEAL_OVERHEAD
 from tyst.service.signing import SignatureInvalid, format_utc, sign, verify
 
 PLAN_JOB_PREFIX = "plan:"
@@ -86,16 +95,33 @@ NODE_COUNT = 3
 """Compute nodes per deployment (three-party replicated secret sharing)."""
 
 RESULT_CONTEXT = "result-relay"
-"""Signature context of a relayed result blob (see :func:`result_statement`)."""
+"""Signature context of a relayed result chunk (see :func:`result_statement`)."""
 
-RESULT_FORMAT = "tyst-result-relay/1"
-"""The ``format`` member of the signed result-relay statement."""
+RESULT_FORMAT = "tyst-result-relay/2"
+"""The ``format`` member of the signed result-relay statement (one chunk of a result)."""
+
+RESULT_CHUNK_BYTES = 8 << 20
+"""Bytes of a node's result (plaintext) sealed into one chunk at most (8 MiB)."""
+
+MAX_SEALED_CHUNK = RESULT_CHUNK_BYTES + SEAL_OVERHEAD
+"""The largest chunk the coordinator accepts in one request and stores in one row: one
+sealed :data:`RESULT_CHUNK_BYTES` (the per-request limit of a result post)."""
+
+DEFAULT_MAX_RESULT_BYTES = 8 << 30
+"""The most bytes of sealed chunks one node relays to one recipient in a job unless the
+coordinator's ``max_result_bytes`` says otherwise (8 GiB)."""
 
 SENDER_HEADER = "X-Tyst-Sender"
-"""HTTP header naming the organisation that posts a result blob."""
+"""HTTP header naming the organisation that posts a result chunk."""
 
 SIGNATURE_HEADER = "X-Tyst-Signature"
-"""HTTP header carrying the base64 signature of a result blob (see :func:`sign_result`)."""
+"""HTTP header carrying the base64 signature of a result chunk (see :func:`sign_result`)."""
+
+RESULT_HEADER = "X-Tyst-Result"
+"""HTTP header: the sending node's id of the sealed result a chunk belongs to (32 hex)."""
+
+COUNT_HEADER = "X-Tyst-Chunks"
+"""HTTP header: how many chunks the sealed result has (a decimal integer, at least 1)."""
 
 REQUEST_CONTEXT = "coordinator-request"
 """Signature context of a request to the coordinator (see :func:`request_statement`)."""
@@ -167,34 +193,90 @@ def plan_audit_job(digest: str) -> str:
     return PLAN_JOB_PREFIX + check_digest(digest)
 
 
-def result_statement(job_id: str, recipient: str, sender: str, blob_sha256: str) -> bytes:
-    """The message a node signs (context :data:`RESULT_CONTEXT`) when it posts a result blob.
+def new_result_id() -> str:
+    """A fresh id for one sealed result (32 random lowercase hex digits)."""
+    return secrets.token_hex(16)
 
-    Output: canonical JSON of ``{"format", "job", "recipient", "sender", "sha256"}``.
-    Errors: :class:`ValueError` if ``blob_sha256`` is not 64 lowercase hex.
+
+def chunk_count(size: int, chunk_bytes: int = RESULT_CHUNK_BYTES) -> int:
+    """Chunks a result of ``size`` plaintext bytes is sealed into (at least one)."""
+    if size < 0 or not 0 < chunk_bytes <= RESULT_CHUNK_BYTES:
+        raise ValueError(f"chunk size must be 1 … {RESULT_CHUNK_BYTES} bytes")
+    return max(1, -(-size // chunk_bytes))
+
+
+def check_chunk(result_id: object, index: object, count: object) -> tuple[str, int, int]:
+    """``(result_id, index, count)`` if well formed (an id as :func:`new_result_id` makes,
+    ``0 <= index < count``, ``count`` at least 1), else :class:`ValueError` (one line)."""
+    if not is_event_id(result_id):
+        raise ValueError("a result id is 32 lowercase hex digits")
+    if (
+        not isinstance(index, int)
+        or not isinstance(count, int)
+        or isinstance(index, bool)
+        or isinstance(count, bool)
+        or not 0 <= index < count
+    ):
+        raise ValueError(f"chunk {index!r} of {count!r}: need 0 <= index < count")
+    assert isinstance(result_id, str)
+    return result_id, index, count
+
+
+def result_statement(
+    job_id: str,
+    recipient: str,
+    sender: str,
+    result_id: str,
+    index: int,
+    count: int,
+    chunk_sha256: str,
+) -> bytes:
+    """The message a node signs (context :data:`RESULT_CONTEXT`) for one result chunk.
+
+    Output: canonical JSON of ``{"chunk", "chunks", "format", "job", "recipient",
+    "result", "sender", "sha256"}``: chunk ``index`` of ``count`` of the sealed result
+    ``result_id``.
+    Errors: :class:`ValueError` for a malformed hash, id, index or count.
     """
-    if not isinstance(blob_sha256, str) or not _DIGEST.fullmatch(blob_sha256):
-        raise ValueError("blob_sha256 must be 64 lowercase hex characters")
+    if not isinstance(chunk_sha256, str) or not _DIGEST.fullmatch(chunk_sha256):
+        raise ValueError("chunk_sha256 must be 64 lowercase hex characters")
+    check_chunk(result_id, index, count)
     return canonical_json(
         {
+            "chunk": index,
+            "chunks": count,
             "format": RESULT_FORMAT,
             "job": job_id,
             "recipient": recipient,
+            "result": result_id,
             "sender": sender,
-            "sha256": blob_sha256,
+            "sha256": chunk_sha256,
         }
     )
 
 
-def sign_result(keys: OrgKeys, job_id: str, recipient: str, blob: bytes) -> dict[str, str]:
-    """The two HTTP headers a node sends with ``POST /jobs/{job_id}/results/{recipient}``.
+def sign_result(
+    keys: OrgKeys,
+    job_id: str,
+    recipient: str,
+    chunk: bytes,
+    *,
+    result_id: str,
+    index: int,
+    count: int,
+) -> dict[str, str]:
+    """The HTTP headers a node sends with ``POST /jobs/{job_id}/results/{recipient}/{index}``.
 
-    Output: ``{SENDER_HEADER: keys.org_id, SIGNATURE_HEADER: base64 signature}``.
-    Security: sign only a blob you sealed yourself for ``recipient``.
+    Output: :data:`SENDER_HEADER`, :data:`RESULT_HEADER`, :data:`COUNT_HEADER` and
+    :data:`SIGNATURE_HEADER` (base64 signature of :func:`result_statement`).
+    Security: sign only a chunk you sealed yourself for ``recipient``.
     """
-    statement = result_statement(job_id, recipient, keys.org_id, hashlib.sha256(blob).hexdigest())
+    sha = hashlib.sha256(chunk).hexdigest()
+    statement = result_statement(job_id, recipient, keys.org_id, result_id, index, count, sha)
     return {
         SENDER_HEADER: keys.org_id,
+        RESULT_HEADER: result_id,
+        COUNT_HEADER: str(count),
         SIGNATURE_HEADER: encode_b64(sign(keys, statement, RESULT_CONTEXT)),
     }
 
@@ -267,13 +349,23 @@ def sign_request(
 
 
 def verify_result(
-    registry: Registry, job_id: str, recipient: str, sender: str, blob: bytes, signature: bytes
+    registry: Registry,
+    job_id: str,
+    recipient: str,
+    sender: str,
+    chunk: bytes,
+    signature: bytes,
+    *,
+    result_id: str,
+    index: int,
+    count: int,
 ) -> None:
-    """Check that ``sender`` signed ``blob`` as its result for ``recipient`` in ``job_id``.
+    """Check that ``sender`` signed ``chunk`` as chunk ``index`` of ``count`` of its sealed
+    result ``result_id`` for ``recipient`` in ``job_id``.
 
     Output: ``None`` when valid.
-    Errors: :class:`SignatureInvalid` (one line) if the sender is not registered
-    or the signature does not verify.
+    Errors: :class:`SignatureInvalid` (one line) if the sender is not registered,
+    the id, index or count are malformed, or the signature does not verify.
     """
     try:
         public = registry.get(sender)
@@ -281,5 +373,9 @@ def verify_result(
         raise SignatureInvalid(
             f"result sender {sender!r} is not a registered organisation"
         ) from None
-    statement = result_statement(job_id, recipient, sender, hashlib.sha256(blob).hexdigest())
+    sha = hashlib.sha256(chunk).hexdigest()
+    try:
+        statement = result_statement(job_id, recipient, sender, result_id, index, count, sha)
+    except ValueError as exc:
+        raise SignatureInvalid(f"result chunk: {exc}") from None
     verify(public, signature, statement, RESULT_CONTEXT)

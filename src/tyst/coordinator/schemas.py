@@ -214,20 +214,28 @@ class ProgressEvent(BaseModel):
 
 
 class ResultMeta(BaseModel):
-    """A relayed sealed result blob, without its bytes."""
+    """A node's sealed result for one recipient as relayed so far (no bytes): its chunks."""
 
     recipient: str
     sender: str
+    result_id: str = Field(description="the sending node's id of this sealed result")
+    chunks: int = Field(description="how many chunks the node says the result has")
+    received: int = Field(description="how many of them the coordinator holds")
+    size: int = Field(description="bytes of the chunks held")
+    complete: bool = Field(description="every chunk is held")
+
+
+class ChunkMeta(BaseModel):
+    """One relayed chunk of a sealed result, without its bytes (a chunk post's answer)."""
+
+    recipient: str
+    sender: str
+    result_id: str
+    chunk: int
+    chunks: int
     sha256: str
     size: int
-    signature: str = Field(description="base64; verify with tyst.coordinator.protocol")
     received_at: str
-
-
-class ResultBlob(ResultMeta):
-    """A relayed sealed result blob with its bytes (base64)."""
-
-    blob: str
 
 
 class JobOut(BaseModel):

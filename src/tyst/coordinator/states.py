@@ -132,7 +132,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "result_received",
         (FINISHED, DELIVERED),
         None,
-        note="the recipient's relayed blobs are dropped",
+        note="the recipient's relayed chunks are dropped",
     ),
     Transition(
         "shares_deleted",
@@ -140,7 +140,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         DELIVERED,
         once=True,
         when_all=True,
-        note="the deletion receipt; the blobs stay for the recipient",
+        note="the deletion receipt; the chunks stay for the recipient",
     ),
     Transition("shares_deleted", (FAILED,), None, once=True, note="the deletion receipt"),
     Transition("shares_deleted", (RUNNING,), None, Guard.AFTER_OWN_RUN_FINISHED, once=True),

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import httpx
 
+from tyst.coordinator.protocol import DEFAULT_MAX_RESULT_BYTES, RESULT_CHUNK_BYTES
 from tyst.net.certs import (
     issue_node_certificate,
     issue_server_certificate,
@@ -114,13 +115,15 @@ def write_local_deployment(
     *,
     timeout: float = 120.0,
     connect_timeout: float = 120.0,
-    max_blob_bytes: int = 2**31 - 1,
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     redeliver_max_seconds: float = 30.0,
+    result_chunk_bytes: int = RESULT_CHUNK_BYTES,
 ) -> LocalDeployment:
     """Write a fresh deployment for the parties ``orgs`` plus three nodes under ``root``.
 
-    ``max_blob_bytes`` is the largest sealed result the coordinator relays (a
-    padded GROUP BY over 10^6 ids is a few hundred MB per node)."""
+    ``max_result_bytes`` is the most the coordinator relays of one node's sealed result
+    for one recipient (a padded GROUP BY over 10^6 ids is a few hundred MB per node);
+    ``result_chunk_bytes`` the result bytes a node seals per chunk."""
     root = Path(root)
     private_dir(root)
     ca = make_deployment_ca(valid_days=7)
@@ -151,7 +154,7 @@ def write_local_deployment(
         f"port = {coordinator_port}\n"
         'tls_cert = "tls/coordinator.pem"\n'
         'tls_key = "tls/coordinator.key"\n'
-        f"max_blob_bytes = {max_blob_bytes}\n",
+        f"max_result_bytes = {max_result_bytes}\n",
         encoding="utf-8",
     )
     # nodes
@@ -180,7 +183,8 @@ def write_local_deployment(
             f"timeout = {timeout}\n"
             f"connect_timeout = {connect_timeout}\n"
             "sweep_seconds = 2\n"
-            f"redeliver_max_seconds = {redeliver_max_seconds}\n",
+            f"redeliver_max_seconds = {redeliver_max_seconds}\n"
+            f"result_chunk_bytes = {result_chunk_bytes}\n",
             encoding="utf-8",
         )
         node_configs.append(path)

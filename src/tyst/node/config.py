@@ -27,6 +27,7 @@ Format (TOML, one ``[node]`` table; relative paths are relative to the file)::
     outbox_max_items = 10000       # optional: messages queued for the coordinator at most
     outbox_max_bytes = 8589934592  # optional: bytes of sealed results queued at most (8 GiB)
     redeliver_max_seconds = 30     # optional: longest wait between two redelivery attempts
+    result_chunk_bytes = 8388608   # optional: result bytes sealed per chunk (at most 8 MiB)
 
 Errors: :class:`NodeConfigError`, one line naming the file and the key.
 """
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tyst.api.configfile import read_section
+from tyst.coordinator.protocol import RESULT_CHUNK_BYTES
 from tyst.node.outbox import DEFAULT_BACKOFF_MAX, DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS
 
 _KEYS = {
@@ -64,6 +66,7 @@ _KEYS = {
     "outbox_max_items",
     "outbox_max_bytes",
     "redeliver_max_seconds",
+    "result_chunk_bytes",
 }
 
 DEFAULT_MAX_TABLE_BYTES = 32 << 30
@@ -101,6 +104,7 @@ class NodeConfig:
     outbox_max_items: int = DEFAULT_MAX_ITEMS
     outbox_max_bytes: int = DEFAULT_MAX_BYTES
     redeliver_max_seconds: float = DEFAULT_BACKOFF_MAX
+    result_chunk_bytes: int = RESULT_CHUNK_BYTES
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -175,11 +179,14 @@ def load_node_config(path: str | Path) -> NodeConfig:
             ("max_table_bytes", DEFAULT_MAX_TABLE_BYTES),
             ("outbox_max_items", DEFAULT_MAX_ITEMS),
             ("outbox_max_bytes", DEFAULT_MAX_BYTES),
+            ("result_chunk_bytes", RESULT_CHUNK_BYTES),
         )
     }
     for k, n in sizes.items():
         if n <= 0:
             raise fail(k, "must be positive")
+    if sizes["result_chunk_bytes"] > RESULT_CHUNK_BYTES:
+        raise fail("result_chunk_bytes", f"must be at most {RESULT_CHUNK_BYTES}")
     port = get("port", int)
     if not 0 < port < 65536:
         raise fail("port", "must be a TCP port")

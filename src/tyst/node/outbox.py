@@ -5,15 +5,15 @@ Contract
 Everything a node sends the coordinator about a job — its signed job events
 (``upload_received``, ``run_started``, ``run_finished``, ``run_failed``,
 ``result_delivered``, ``shares_deleted``, ``plan_rejected``) and its sealed
-result blobs — goes through an :class:`Outbox` first:
+results (each a sequence of sealed chunks) — goes through an :class:`Outbox` first:
 
 - **Durable.** :meth:`Outbox.put_event` and :meth:`Outbox.put_result` write the
-  item to ``root/<seq>.json`` (and the sealed blob to ``root/<seq>.blob``)
-  before they return: each file is written to a temporary name (mode 0600, in
-  a 0700 directory), flushed to disk, renamed into place and the directory
-  synced, so an item is either wholly there or absent after a crash. The
-  ``.json`` file commits the item (a blob without one is a leftover and is
-  removed). An item stays until its delivery is settled.
+  item to ``root/<seq>.json`` (and a result's sealed chunks, one after the
+  other, to ``root/<seq>.blob``) before they return: each file is written to a
+  temporary name (mode 0600, in a 0700 directory), flushed to disk, renamed
+  into place and the directory synced, so an item is either wholly there or
+  absent after a crash. The ``.json`` file commits the item (a blob without one
+  is a leftover and is removed). An item stays until its delivery is settled.
 - **Bounded.** At most ``max_items`` items and ``max_bytes`` bytes of blobs;
   beyond that :class:`OutboxFull` (nothing written). Item files are read back
   only up to :data:`MAX_ITEM_BYTES`.
@@ -21,9 +21,13 @@ result blobs — goes through an :class:`Outbox` first:
   :data:`~tyst.coordinator.protocol.EVENT_ID` in its details, chosen once when
   it is queued: the event is drafted and signed again at every attempt, and
   the coordinator records the actor's event with that id once
-  (:mod:`tyst.coordinator.ledger`). A result post is idempotent by its bytes.
-  A result item also carries its ``result_delivered`` event, sent after the
-  post is acknowledged (never for a post the coordinator refused).
+  (:mod:`tyst.coordinator.ledger`). A result item holds its chunks (every one
+  but the last of the same sealed size, so chunk ``i`` is read back alone, at
+  ``i`` times that size); each chunk post is idempotent by its bytes. A result
+  item also carries its ``result_delivered`` event (with the result id, the
+  number of chunks, their total size and the SHA-256 of all of them in order),
+  sent after every chunk's post is acknowledged (never for a result the
+  coordinator refused).
 - **In order, with backoff.** :class:`Courier` delivers the items oldest
   first, one at a time, with the ``deliver`` function it is given. An
   unreachable or failing coordinator (:class:`Retry`) is tried again after
@@ -41,6 +45,7 @@ Errors: :class:`OutboxFull`; :class:`OSError` from the file system.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -49,7 +54,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -100,8 +105,13 @@ class Item:
     """The event kind (for a result: ``result_delivered``, sent after the post)."""
     details: Mapping[str, str | int]
     recipient: str = ""
-    """For a result: the recipient the blob is sealed to (``""`` for an event)."""
+    """For a result: the recipient the chunks are sealed to (``""`` for an event)."""
     blob_bytes: int = 0
+    """For a result: the bytes of all its sealed chunks."""
+    result_id: str = ""
+    chunks: int = 0
+    chunk_bytes: int = 0
+    """For a result: the sealed size of every chunk but the last."""
 
     @property
     def is_result(self) -> bool:
@@ -114,6 +124,9 @@ class Item:
             "details": dict(self.details),
             "recipient": self.recipient,
             "blob_bytes": self.blob_bytes,
+            "result_id": self.result_id,
+            "chunks": self.chunks,
+            "chunk_bytes": self.chunk_bytes,
         }
 
     @classmethod
@@ -124,14 +137,35 @@ class Item:
             for k, v in details.items()
         ):
             raise ValueError("details must map names to str or int")
-        return cls(
+        item = cls(
             name,
             str(data["job"]),
             str(data["kind"]),
             details,
             str(data.get("recipient", "")),
             int(data.get("blob_bytes", 0)),
+            str(data.get("result_id", "")),
+            int(data.get("chunks", 0)),
+            int(data.get("chunk_bytes", 0)),
         )
+        if item.is_result and not _chunks_fit(item.blob_bytes, item.chunks, item.chunk_bytes):
+            raise ValueError("its chunk layout does not match its size")
+        return item
+
+    def chunk_span(self, index: int) -> tuple[int, int]:
+        """Offset and length of chunk ``index`` in the item's blob file."""
+        if not 0 <= index < self.chunks:
+            raise IndexError(f"chunk {index} of {self.chunks}")
+        start = index * self.chunk_bytes
+        return start, min(self.chunk_bytes, self.blob_bytes - start)
+
+
+def _chunks_fit(total: int, chunks: int, chunk_bytes: int) -> bool:
+    """Whether ``chunks`` chunks of ``chunk_bytes`` (the last one 1 … ``chunk_bytes``) make
+    ``total`` bytes."""
+    if chunks < 1 or chunk_bytes < 1:
+        return False
+    return (chunks - 1) * chunk_bytes < total <= chunks * chunk_bytes
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -186,8 +220,11 @@ class Outbox:
                 if not _NAME.fullmatch(name) or path.stat().st_size > MAX_ITEM_BYTES:
                     raise ValueError("not an outbox item")
                 item = Item.from_dict(name, json.loads(path.read_bytes()))
-                if item.is_result and not self._blob_path(name).is_file():
-                    raise ValueError("its sealed blob is missing")
+                if item.is_result and (
+                    not self._blob_path(name).is_file()
+                    or self._blob_path(name).stat().st_size != item.blob_bytes
+                ):
+                    raise ValueError("its sealed chunks are missing or cut short")
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.warning("outbox: dropped damaged item %s: %s", path.name, exc)
                 path.unlink(missing_ok=True)
@@ -223,50 +260,104 @@ class Outbox:
 
     def put_event(self, job: str, kind: str, details: Mapping[str, str | int]) -> Item:
         """Queue one job event (a fresh event id is added to its details)."""
-        return self._put(job, kind, {**details, EVENT_ID: new_event_id()}, "", b"")
+        return self._put(job, kind, {**details, EVENT_ID: new_event_id()})
 
     def put_result(
         self,
         job: str,
         recipient: str,
-        blob: bytes,
+        chunks: Iterable[bytes],
         details: Mapping[str, str | int],
+        *,
+        result_id: str,
+        count: int,
     ) -> Item:
-        """Queue a sealed result for ``recipient`` and the ``result_delivered`` event with
-        ``details`` that follows its acknowledged post."""
-        if not recipient:
-            raise ValueError("a result needs its recipient")
-        event = {**details, EVENT_ID: new_event_id()}
-        return self._put(job, "result_delivered", event, recipient, blob)
+        """Queue a sealed result for ``recipient`` — its ``count`` sealed chunks, written
+        one at a time — and the ``result_delivered`` event that follows the acknowledged
+        post of every chunk: ``details`` plus ``result`` (the id), ``chunks``, ``bytes``
+        and ``sha256`` (of all chunks in order).
 
-    def _put(
-        self, job: str, kind: str, details: dict[str, str | int], recipient: str, blob: bytes
-    ) -> Item:
+        Errors: :class:`OutboxFull`; :class:`ValueError` if the chunks are not ``count``
+        or a chunk but the last differs in size from the first."""
+        if not recipient or count < 1:
+            raise ValueError("a result needs its recipient and at least one chunk")
         with self._lock:
             held = sum(i.blob_bytes for i in self._items.values())
             if len(self._items) >= self.max_items:
                 raise OutboxFull(f"the outbox holds {len(self._items)} items, its limit")
-            if held + len(blob) > self.max_bytes:
-                raise OutboxFull(
-                    f"the outbox would hold {held + len(blob)} bytes of results; "
-                    f"its limit is {self.max_bytes}"
-                )
             name = f"{self._next:016d}"
             self._next += 1
-            item = Item(name, job, kind, details, recipient, len(blob))
-            if recipient:
-                _write_atomic(self._blob_path(name), blob)
-            data = json.dumps(item.to_dict(), sort_keys=True).encode()
+        path = self._blob_path(name)
+        tmp = path.with_name(path.name + ".tmp")
+        digest = hashlib.sha256()
+        sizes: list[int] = []
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                for chunk in chunks:
+                    if sizes and sizes[-1] != sizes[0]:
+                        raise ValueError("only a result's last chunk may be shorter")
+                    sizes.append(len(chunk))
+                    if held + sum(sizes) > self.max_bytes:
+                        raise OutboxFull(
+                            f"the outbox would hold more than {self.max_bytes} bytes of "
+                            "results, its limit"
+                        )
+                    digest.update(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if len(sizes) != count or sizes[-1] > sizes[0]:
+                raise ValueError(f"a result of {count} chunks came as {len(sizes)}")
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        total = sum(sizes)
+        event = {
+            **details,
+            "result": result_id,
+            "chunks": count,
+            "bytes": total,
+            "sha256": digest.hexdigest(),
+            EVENT_ID: new_event_id(),
+        }
+        item = Item(
+            name, job, "result_delivered", event, recipient, total, result_id, count, sizes[0]
+        )
+        return self._commit(item)
+
+    def _commit(self, item: Item) -> Item:
+        data = json.dumps(item.to_dict(), sort_keys=True).encode()
+        with self._lock:
             if len(data) > MAX_ITEM_BYTES:
-                self._blob_path(name).unlink(missing_ok=True)
+                self._blob_path(item.name).unlink(missing_ok=True)
                 raise ValueError("an outbox item's details are too long")
-            _write_atomic(self.root / f"{name}.json", data)
-            self._items[name] = item
+            _write_atomic(self.root / f"{item.name}.json", data)
+            self._items[item.name] = item
             return item
 
-    def blob(self, item: Item) -> bytes:
-        """The sealed blob of a result item."""
-        return self._blob_path(item.name).read_bytes()
+    def _put(self, job: str, kind: str, details: dict[str, str | int]) -> Item:
+        with self._lock:
+            if len(self._items) >= self.max_items:
+                raise OutboxFull(f"the outbox holds {len(self._items)} items, its limit")
+            name = f"{self._next:016d}"
+            self._next += 1
+        return self._commit(Item(name, job, kind, details))
+
+    def chunk(self, item: Item, index: int) -> bytes:
+        """Sealed chunk ``index`` of a result item (read alone from its file)."""
+        start, length = item.chunk_span(index)
+        with self._blob_path(item.name).open("rb") as f:
+            f.seek(start)
+            data = f.read(length)
+        if len(data) != length:
+            raise OSError(f"outbox item {item.name}: chunk {index} is cut short")
+        return data
 
     def remove(self, item: Item) -> None:
         """Settle ``item``: remove its files (the ``.json`` first)."""

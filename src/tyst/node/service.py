@@ -49,9 +49,11 @@ Contract
   ``run_started``, then ``run_finished`` (with its time, CPU, traffic and peak
   memory) or ``run_failed`` (one line).
 - **Results.** The node seals its result shares to each recipient's public
-  keys (X25519 + ML-KEM-768 → AES-GCM, context bound to job, recipient,
-  node and party), relays the ciphertext through the coordinator, and signs
-  ``result_delivered``.
+  keys (X25519 + ML-KEM-768 → AES-GCM) in chunks of at most
+  ``result_chunk_bytes`` (:mod:`tyst.api.results`: each chunk's context bound
+  to job, recipient, node, party, result id, index and count), queues them in
+  the outbox one chunk at a time, relays each chunk (signed for its place)
+  through the coordinator, and signs ``result_delivered``.
 - **Deletion.** After delivery, on any failure, when the coordinator reports the
   job failed (e.g. another node failed or refused), when uploads stay
   incomplete for ``upload_timeout``, and at the plan's ``retention_days``
@@ -79,7 +81,6 @@ Security: log lines name jobs, tables and counts only — never values or keys.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import queue
@@ -92,7 +93,7 @@ from pathlib import Path
 from typing import Any
 
 from tyst.api.http import ApiError, CoordinatorClient, transient
-from tyst.api.results import encode_result, seal_context
+from tyst.api.results import encode_result, seal_chunks
 from tyst.api.uploads import (
     UploadFormatError,
     UploadHeader,
@@ -102,7 +103,7 @@ from tyst.api.uploads import (
     verify_trailer,
 )
 from tyst.coordinator import states
-from tyst.coordinator.protocol import is_job_id
+from tyst.coordinator.protocol import chunk_count, is_job_id, new_result_id
 from tyst.net.certs import NodeCredentials
 from tyst.net.launcher import PartyFailed
 from tyst.net.one_party import run_party
@@ -125,7 +126,6 @@ from tyst.service.audit import (
     write_signed_head,
 )
 from tyst.service.keys import OrgKeys, Registry, UnknownOrganisation
-from tyst.service.sealing import seal
 from tyst.service.signing import Approval, ApprovalFormatError, SignatureInvalid, verify_approvals
 
 log = logging.getLogger("tyst.node")
@@ -226,6 +226,8 @@ class NodeService:
             self.outbox, self._deliver, self._settled, backoff_max=config.redeliver_max_seconds
         )
         self._jobs: dict[str, JobEntry] = {}
+        self._posted: dict[str, int] = {}
+        """Per outbox result item: how many of its chunks the coordinator acknowledged."""
         self._rejected: set[str] = set()
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._lock = threading.RLock()
@@ -293,8 +295,20 @@ class NodeService:
         """Send one outbox item (for a result: its post, then its ``result_delivered``)."""
         try:
             if item.is_result:
-                self.coordinator.post_result(item.job, item.recipient, self.outbox.blob(item))
+                # Chunks acknowledged in an earlier attempt are not sent again (a repost
+                # would be acknowledged too: after a restart every chunk is reposted).
+                for index in range(self._posted.get(item.name, 0), item.chunks):
+                    self.coordinator.post_result(
+                        item.job,
+                        item.recipient,
+                        self.outbox.chunk(item, index),
+                        result_id=item.result_id,
+                        index=index,
+                        count=item.chunks,
+                    )
+                    self._posted[item.name] = index + 1
             self.coordinator.job_event(item.job, item.kind, item.details)
+            self._posted.pop(item.name, None)
         except ApiError as exc:
             if transient(exc):
                 raise Retry(str(exc)) from None
@@ -640,23 +654,25 @@ class NodeService:
             return
         offline = finished == "pending"
         payload = encode_result(job, self.config.party, result.arrays)
+        count = chunk_count(len(payload), self.config.result_chunk_bytes)
         for recipient in spec.plan.recipients:
-            blob = seal(
+            result_id = new_result_id()
+            chunks = seal_chunks(
                 self.registry.get(recipient),
                 payload,
-                seal_context(job, recipient, self.config.org, self.config.party),
+                job=job,
+                sender=self.config.org,
+                party=self.config.party,
+                result_id=result_id,
+                chunk_bytes=self.config.result_chunk_bytes,
             )
-            details = {
-                "recipient": recipient,
-                "bytes": len(blob),
-                "sha256": hashlib.sha256(blob).hexdigest(),
-            }
             posted, why = self._send(
                 job,
                 "result",
-                lambda r=recipient, b=blob, d=details: self.outbox.put_result(job, r, b, d),
+                lambda r=recipient, c=chunks, i=result_id: self.outbox.put_result(
+                    job, r, c, {"recipient": r}, result_id=i, count=count
+                ),
             )
-            del blob
             if posted == "refused":
                 self._fail_and_delete(job, f"could not relay the result: {why}"[:900], "failed")
                 return
