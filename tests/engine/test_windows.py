@@ -27,6 +27,7 @@ SCHEMAS = {
         "d": T("decimal(2)?"),
         "day": T("date"),
         "ok": T("bool"),
+        "s": T("text"),
     },
     "u": {"h": T("int"), "w": T("int")},
 }
@@ -47,6 +48,7 @@ def _data(n: int, seed: int) -> tuple[dict[str, dict[str, list[object]]], dict[s
             "d": maybe([Decimal(int(x)).scaleb(-2) for x in rng.integers(-999, 999, n)], 0.2),
             "day": [date(2026, 1, 1) + timedelta(days=int(x)) for x in rng.integers(0, 5, n)],
             "ok": [bool(x) for x in rng.integers(0, 2, n)],
+            "s": [["Åsa", "bo", "Cid", "ö", "bo"][int(x)] for x in rng.integers(0, 5, n)],
         },
         "u": {"h": [-2, -1, 0, 1, 2, 3], "w": [int(x) for x in rng.integers(0, 9, 6)]},
     }
@@ -67,6 +69,9 @@ WINDOWS = {
     "LAG(day, 1, DATE '2000-01-01') OVER (ORDER BY k DESC) AS pd FROM t",
     "lag_text_and_bool": "SELECT k, LAG(g, 1, 'none') OVER (PARTITION BY h ORDER BY k) AS pg, "
     "LEAD(ok) OVER (PARTITION BY g ORDER BY k) AS nok FROM t",
+    "lag_computed_text": "SELECT k, LAG(LOWER(s), 1, 'zz') OVER (PARTITION BY g ORDER BY k) AS p, "
+    "LEAD(s) OVER (ORDER BY s, k) AS q, ROW_NUMBER() OVER (PARTITION BY LEFT(s, 1) "
+    "ORDER BY LOWER(s) DESC, k) AS r, LAG(LEFT(s, 3) || '.', 1, '-') OVER (ORDER BY k) AS t FROM t",
     "running_sums": "SELECT k, SUM(v) OVER (PARTITION BY g ORDER BY h) AS s_range, "
     "SUM(v) OVER (PARTITION BY g ORDER BY h, k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT "
     "ROW) AS s_rows, SUM(d) OVER (PARTITION BY g) AS s_all, COUNT(v) OVER (PARTITION BY g "
@@ -168,6 +173,10 @@ REFUSED = {
     "AS q": "PARTITION BY an AVG",
     "SELECT RANK() OVER (ORDER BY a) AS r FROM (SELECT g, AVG(v) AS a FROM t GROUP BY g) "
     "AS q": "can be ordered",
+    "SELECT COUNT(a) OVER () AS r FROM (SELECT g, AVG(v) AS a FROM t GROUP BY g) "
+    "AS q": "COUNT(AVG …) OVER",
+    "SELECT LAG(a) OVER (ORDER BY g) AS r FROM (SELECT g, AVG(v) AS a FROM t GROUP BY g) "
+    "AS q": "LAG of AVG",
 }
 
 

@@ -22,7 +22,8 @@ Steps:
    a partition key, v itself is the partition key. A valid row's partition then holds only
    valid rows, so no scan below needs validity masking.
 2. One stable oblivious sort on (partition lanes with k', order lanes), carrying every lane
-   of the table. The output validity is bit 0 of the sorted k' (local).
+   of the table that is not itself a sort key. The output validity is bit 0 of the sorted
+   k' (local).
 3. Partition starts s_i (:func:`tyst.relational.join_scan.segment_starts` on the partition
    lanes) and, when a call needs peers (RANK, DENSE_RANK, a RANGE frame), peer starts q_i
    on (partition, order) lanes; one bit injection for both.
@@ -70,7 +71,7 @@ from tyst.mpc.protocols.arithmetic import mul_many
 from tyst.mpc.protocols.compare import eq
 from tyst.mpc.protocols.conversion import bit_to_arith
 from tyst.mpc.protocols.sort import sort
-from tyst.mpc.shares import AShare, BShare, add_public, concat_a, concat_b, public_a
+from tyst.mpc.shares import AShare, add_public, concat_a, concat_b, public_a
 from tyst.relational.aggregate import (
     SENTINEL,
     _nullable_value,
@@ -185,16 +186,20 @@ def window(
     v = bit_to_arith(p, table.valid)
     part = [*partition[:-1], _pack_validity(partition[-1], v)] if partition else [v]
     names = list(table.columns)
-    payload: list[AShare | BShare] = [lane for c in names for lane in table.columns[c].lanes]
     keys = [*part, *(lane for lane, _ in order)]
+    # a lane that is itself a sort key (unchanged) travels once, as the key
+    as_key = {id(lane): j for j, lane in enumerate(keys) if not (partition and j == len(part) - 1)}
+    carried = [x for c in names for x in table.columns[c].lanes if id(x) not in as_key]
     descending = [False] * len(part) + [d for _, d in order]
-    sorted_keys, moved = sort(p, keys, payload, descending=descending)
-    lanes_of: dict[str, tuple[AShare, ...]] = {}
-    at = 0
-    for name in names:
-        width = table.columns[name].ctype.lanes
-        lanes_of[name] = tuple(x for x in moved[at : at + width] if isinstance(x, AShare))
-        at += width
+    sorted_keys, moved = sort(p, keys, list(carried), descending=descending)
+    rest = iter(x for x in moved if isinstance(x, AShare))
+    lanes_of = {
+        c: tuple(
+            sorted_keys[as_key[id(x)]] if id(x) in as_key else next(rest)
+            for x in table.columns[c].lanes
+        )
+        for c in names
+    }
     s_part = sorted_keys[: len(part)]
     valid = low_bit(s_part[-1])
 

@@ -2105,6 +2105,8 @@ def _window_call(
             raise _fail("subset", f"{name}(*) is not valid", w)
         return call(spec, ir.WindowCall("COUNT", None, fresh("count"), ir.INT, frame))
     arg = column(f.this)
+    if arg.ctype.kind == "ratio":
+        raise _type_error(f, f"{name}(AVG …) OVER (…) is not supported", arg)
     if isinstance(f, exp.Sum | exp.Avg) and not arg.ctype.is_numeric:
         raise _type_error(f, f"{name} needs an int or decimal argument", arg)
     if isinstance(f, exp.Min | exp.Max) and not arg.ctype.is_ordered:
