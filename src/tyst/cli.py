@@ -269,11 +269,29 @@ def _count_lines(path: Path) -> int | None:
         return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1)
 
 
+def _rows_args(rows: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in rows:
+        table, sep, count = item.partition("=")
+        if not sep or not table or not count.isdigit():
+            _fail(f"--rows {item!r}: expected TABLE=N with N a non-negative integer")
+        out[table] = int(count)
+    return out
+
+
 @app.command()
 def check(
     plan_path: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan file (TOML).")],
     data: Annotated[
         list[str] | None, typer.Option("--data", help="TABLE=FILE to check too; repeat.")
+    ] = None,
+    rows: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rows",
+            help="TABLE=N: measure each step's rounds and bytes at these sizes "
+            "(runs the plan in-process over zero shares); repeat for every table.",
+        ),
     ] = None,
 ) -> None:
     """Validate a plan (and data files) and show who receives what and what the nodes learn."""
@@ -282,8 +300,9 @@ def check(
 
     plan = _load(plan_path)
     files = _data_args(data or [])
+    sizes = _rows_args(rows) if rows else None
     try:
-        report = check_plan(plan, files)
+        report = check_plan(plan, files, sizes)
     except SqlError as exc:
         _fail(str(exc))
         return

@@ -17,6 +17,9 @@ Nothing is opened here except by the operators' documented protocols and by
 :meth:`Executor.reveal_checks`, which opens the run's integrity checks (one
 bit each, e.g. "the pk side of this join had duplicate keys") to all nodes.
 
+Every step's cost at this node (seconds, rounds, bytes) is recorded in
+:attr:`Executor.traffic`.
+
 Besides the result, a run produces (secret until the caller reveals them):
 ``suppressed`` — per GROUP BY with ``min_group_size``, the number of groups
 suppressed.
@@ -24,8 +27,10 @@ suppressed.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import boolean
@@ -36,7 +41,20 @@ from tyst.planner.physical import PhysicalPlan
 from tyst.relational.table import SharedTable
 from tyst.sql import ir
 
-__all__ = ["Check", "ExecutionError", "Executor"]
+__all__ = ["Check", "ExecutionError", "Executor", "StepTraffic"]
+
+
+@dataclass(frozen=True)
+class StepTraffic:
+    """What one step cost this node: wall seconds, bytes and messages sent, and how much its
+    round counter grew (sequential message delays, :mod:`tyst.net.transport`)."""
+
+    number: int
+    operator: str
+    seconds: float
+    rounds: int
+    bytes_sent: int
+    messages_sent: int
 
 
 class ExecutionError(Exception):
@@ -51,6 +69,8 @@ class Executor:
         self.inputs = dict(inputs)  # a scanned table is dropped after its last scan
         self.checks: list[Check] = []
         self.suppressed: list[AShare] = []
+        self.traffic: list[StepTraffic] = []
+        """Per step run so far, in step order: what it cost this node."""
 
     def run(self, plan: PhysicalPlan) -> SharedTable:
         """The plan's output table (see module contract)."""
@@ -70,11 +90,23 @@ class Executor:
         outputs: dict[int, SharedTable] = {}
         for step in steps:
             spec = spec_of(step.node)
+            stats = self.party.transport.stats
+            before = (time.perf_counter(), stats.rounds, stats.bytes_sent, stats.messages_sent)
             try:
                 result = spec.execute(ctx, step.node, [outputs[i] for i in step.inputs])
             except Exception as exc:
                 exc.add_note(f"in plan {step.describe()}")
                 raise
+            self.traffic.append(
+                StepTraffic(
+                    step.number,
+                    step.operator,
+                    time.perf_counter() - before[0],
+                    stats.rounds - before[1],
+                    stats.bytes_sent - before[2],
+                    stats.messages_sent - before[3],
+                )
+            )
             names = [n for n, _ in step.node.schema if n in result.columns]
             if list(result.columns) != names:
                 raise AssertionError(f"{step.describe()} produced {list(result.columns)}")

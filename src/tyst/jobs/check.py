@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tyst.data.report import DataReport, prepare_report
+from tyst.data.types import ColumnType
+from tyst.jobs.rounds import measure_steps
 from tyst.ops.registry import disclosures, render_plan
 from tyst.plan import Plan
 from tyst.planner.jobspec import compile_plan, job_spec
 from tyst.planner.passes import physical_plan
+from tyst.planner.physical import PhysicalPlan
 from tyst.planner.planning import PlanningError, TableFacts, join_key_columns
 from tyst.sql import ir
 
@@ -33,9 +36,13 @@ def _type_name(ctype: object) -> str:
     return "average (decimal, divided by the recipient)" if text == "ratio" else text
 
 
-def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckReport:
+def check_plan(
+    plan: Plan, data: Mapping[str, Path] | None = None, rows: Mapping[str, int] | None = None
+) -> CheckReport:
     """Compile the plan, choose join strategies, read the data files given; render all of it.
 
+    With ``rows`` (a row count per table), also run the plan in-process over zero shares of
+    those sizes and show each step's measured rounds and bytes (:mod:`tyst.jobs.rounds`).
     Raises ``SqlError`` for SQL that cannot run (one line); data problems and
     joins that cannot be planned are reported in the text with ``ok=False``.
     """
@@ -130,6 +137,8 @@ def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckRepor
     try:
         physical = physical_plan(root, facts)
         out += [f"  {line}" for line in physical.render_joins()]
+        if rows is not None:
+            out += _rounds_section(physical, job_spec(plan).schemas, rows)
     except PlanningError as exc:
         ok = False
         out.append(f"  cannot run yet: {exc}")
@@ -143,3 +152,28 @@ def check_plan(plan: Plan, data: Mapping[str, Path] | None = None) -> CheckRepor
             if report.problems:
                 ok = False
     return CheckReport("\n".join(out), ok)
+
+
+def _rounds_section(
+    physical: PhysicalPlan,
+    schemas: Mapping[str, Mapping[str, ColumnType]],
+    rows: Mapping[str, int],
+) -> list[str]:
+    """Per step: the rounds and bytes per node measured in-process at ``rows``."""
+    sizes = ", ".join(f"{t} = {rows.get(t, '?')}" for t in schemas)
+    out = ["", f"Rounds and traffic per step (measured in-process at {sizes} rows):"]
+    try:
+        steps = measure_steps(physical, schemas, rows)
+    except ValueError as exc:
+        return [*out, f"  not measured: {exc} (pass --rows TABLE=N for every table)"]
+    for s in steps:
+        out.append(
+            f"  step {s.number} ({s.operator}): {s.rounds} rounds, "
+            f"{s.bytes_sent / 1e6:.3f} MB sent per node"
+        )
+    total = sum(s.rounds for s in steps)
+    out.append(
+        f"  in all: ≈ {total} rounds, so at least {total} one-way delays between the nodes "
+        "(sorts vary by a few per cent from run to run)"
+    )
+    return out
