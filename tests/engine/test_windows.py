@@ -72,6 +72,8 @@ WINDOWS = {
     "lag_computed_text": "SELECT k, LAG(LOWER(s), 1, 'zz') OVER (PARTITION BY g ORDER BY k) AS p, "
     "LEAD(s) OVER (ORDER BY s, k) AS q, ROW_NUMBER() OVER (PARTITION BY LEFT(s, 1) "
     "ORDER BY LOWER(s) DESC, k) AS r, LAG(LEFT(s, 3) || '.', 1, '-') OVER (ORDER BY k) AS t FROM t",
+    "lag_key_only": "SELECT COUNT(*) AS n, COUNT(d.q) AS m FROM (SELECT LAG(s) OVER (ORDER BY k) "
+    "AS p, LEAD(g, 1, 'bo') OVER (ORDER BY k) AS q FROM t) AS d WHERE d.p = 'bo' OR d.q = 'bo'",
     "running_sums": "SELECT k, SUM(v) OVER (PARTITION BY g ORDER BY h) AS s_range, "
     "SUM(v) OVER (PARTITION BY g ORDER BY h, k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT "
     "ROW) AS s_rows, SUM(d) OVER (PARTITION BY g) AS s_all, COUNT(v) OVER (PARTITION BY g "
@@ -94,6 +96,11 @@ WINDOWS = {
     "ORDER BY v DESC, k) AS rn FROM t) AS q WHERE rn <= 2",
     "previous_payment": "SELECT k, day, h - LAG(h) OVER (PARTITION BY g ORDER BY day, k) AS "
     "diff FROM t WHERE ok",
+    "third_month_in_a_row": "SELECT h, day FROM (SELECT h, day, DATE_DIFF('month', "
+    "LAG(day, 2) OVER (PARTITION BY h ORDER BY day, k), day) AS span FROM t) AS d "
+    "WHERE span = 0",
+    "first_period": "SELECT h, day, k FROM (SELECT h, day, k, MIN(day) OVER (PARTITION BY h) "
+    "AS first FROM t) AS d WHERE day = first",
     "over_a_join": "SELECT t.k, u.w, SUM(u.w) OVER (PARTITION BY t.g ORDER BY t.k) AS s "
     "FROM t JOIN u ON t.h = u.h",
     "over_an_aggregate": "SELECT g, n, RANK() OVER (ORDER BY n DESC) AS r FROM "

@@ -56,3 +56,24 @@ def test_text_functions_read_the_bytes_of_what_they_compute_on() -> None:
 def test_stored_text_compared_with_computed_text_keeps_its_bytes() -> None:
     needs = _needs("SELECT COUNT(*) AS n FROM skv WHERE kommun = LEFT(kommun, 3) OR pnr IN ('1')")
     assert needs == {"skv.kommun": "content", "skv.pnr": "key"}
+
+
+def test_a_window_keeps_what_it_sorts_on_and_what_is_used_above() -> None:
+    # partition key: key lanes; text order key: its bytes; a LAG compared only: key lanes;
+    # columns the query never mentions are not shared at all
+    needs = _needs(
+        "SELECT d.belopp FROM (SELECT belopp, LAG(namn) OVER (PARTITION BY pnr ORDER BY "
+        "namn, belopp) AS prev, ROW_NUMBER() OVER (ORDER BY belopp) AS rn FROM fk) AS d "
+        "WHERE d.prev = 'x' AND d.rn <= 2"
+    )
+    assert set(needs) == {"fk.pnr", "fk.namn", "fk.belopp"}  # levels matter for id/text only
+    assert (needs["fk.pnr"], needs["fk.namn"]) == ("key", "content")
+    returned = _needs("SELECT pnr, LAG(namn) OVER (ORDER BY belopp) AS prev FROM fk")
+    assert set(returned) == {"fk.pnr", "fk.namn", "fk.belopp"}
+    assert (returned["fk.pnr"], returned["fk.namn"]) == ("content", "content")
+    key_only = _needs(
+        "SELECT COUNT(*) AS n FROM (SELECT LAG(namn) OVER (ORDER BY belopp) AS prev FROM fk) "
+        "AS d WHERE d.prev = 'x'"
+    )
+    assert set(key_only) == {"fk.namn", "fk.belopp"}
+    assert key_only["fk.namn"] == "key"
