@@ -12,6 +12,7 @@ from typing import Any
 
 from tyst.ops import (
     aggregate,
+    broadcast,
     distinct,
     filter,
     join,
@@ -34,6 +35,7 @@ OPERATORS: Mapping[type[ir.Node], AnySpec] = {
         project.SPEC,
         join.SPEC,
         semi_join.SPEC,
+        broadcast.SPEC,
         aggregate.SPEC,
         distinct.SPEC,
         order_limit.SPEC,

@@ -21,8 +21,9 @@ Facts (:class:`TableFacts`, per input table):
 Uniqueness also follows from the plan itself: the output of ``GROUP BY keys``
 is unique on its keys, a global aggregate has one row, ``DISTINCT`` is unique
 on all its columns, and filters, projections of plain columns, semi-joins,
-``ORDER BY … LIMIT`` and the fk side of a pk-fk join preserve uniqueness (a join unique
-on both sides keeps both sides' unique sets, so a fact added never removes one).
+``ORDER BY … LIMIT``, broadcasts (a scalar subquery's row added to each row) and the
+fk side of a pk-fk join preserve uniqueness (a join unique on both sides keeps both
+sides' unique sets, so a fact added never removes one).
 
 Rule (deterministic, so that the three nodes and ``tyst check`` agree): the
 right side is the pk side if it is unique on its join keys, else the left
@@ -60,7 +61,7 @@ def unique_sets(node: ir.Node, facts: Facts) -> list[frozenset[str]]:
     if isinstance(node, ir.Scan):
         declared = facts.get(node.table, TableFacts()).unique
         return [frozenset(f"{node.alias}.{c}" for c in s) for s in declared]
-    if isinstance(node, ir.Filter | ir.OrderLimit | ir.SemiJoin | ir.Window):
+    if isinstance(node, ir.Filter | ir.OrderLimit | ir.SemiJoin | ir.Window | ir.Broadcast):
         child = node.input
         return unique_sets(child, facts)
     if isinstance(node, ir.Project):
@@ -100,7 +101,7 @@ def _bound(node: ir.Node, facts: Facts) -> int | None:
     """A declared per-key row bound that survives up to ``node`` (scans through filters)."""
     if isinstance(node, ir.Scan):
         return facts.get(node.table, TableFacts()).max_rows_per_key
-    if isinstance(node, ir.Filter | ir.Project | ir.SemiJoin):
+    if isinstance(node, ir.Filter | ir.Project | ir.SemiJoin | ir.Broadcast):
         return _bound(node.input, facts)
     return None
 
@@ -108,7 +109,7 @@ def _bound(node: ir.Node, facts: Facts) -> int | None:
 def _describe(node: ir.Node) -> str:
     if isinstance(node, ir.Scan):
         return node.table if node.table == node.alias else f"{node.table} {node.alias}"
-    if isinstance(node, ir.Filter | ir.Project | ir.SemiJoin):
+    if isinstance(node, ir.Filter | ir.Project | ir.SemiJoin | ir.Broadcast):
         return _describe(node.input)
     return f"({type(node).__name__.lower()})"
 
@@ -153,7 +154,7 @@ def join_key_columns(root: ir.Node) -> dict[str, set[tuple[str, ...]]]:
     found: dict[str, set[tuple[str, ...]]] = {}
 
     def source(node: ir.Node, names: tuple[str, ...]) -> None:
-        while isinstance(node, ir.Filter | ir.SemiJoin | ir.OrderLimit | ir.Window):
+        while isinstance(node, ir.Filter | ir.SemiJoin | ir.OrderLimit | ir.Window | ir.Broadcast):
             node = node.input
         if isinstance(node, ir.Join):  # keys of a joined table, joined again further up
             for side in (node.left, node.right):

@@ -36,6 +36,14 @@ from tyst.sql.errors import SqlError, position
 from tyst.sql.explain import render_expr
 from tyst.sql.quotients import check_quotients
 from tyst.sql.ranges import Bounds, Found, Interval, TableBounds, check_ranges
+from tyst.sql.subqueries import (
+    Attachment,
+    attached,
+    broadcast,
+    correlated,
+    one_row,
+    rejects_missing,
+)
 
 TableSchemas = Mapping[str, Mapping[str, ColumnType]]
 
@@ -376,14 +384,17 @@ def _nullif(a: ir.Expr, b: ir.Expr, node: Any) -> ir.Expr:
 
 ColumnResolver = Callable[[exp.Column], ir.Expr]
 AggregateResolver = Callable[[exp.Expression], ir.Expr]
+SubqueryResolver = Callable[[exp.Subquery], ir.Expr]
 
 
 def _bind_expr(
     node: exp.Expression,
     resolve: ColumnResolver,
     aggregate: AggregateResolver | None = None,
+    subquery: SubqueryResolver | None = None,
 ) -> ir.Expr:
-    """Pass ``bind``/``types`` for one scalar expression."""
+    """Pass ``bind``/``types`` for one scalar expression; ``subquery`` binds a scalar
+    subquery (None: not allowed here)."""
 
     def rec(e: exp.Expression) -> ir.Expr:
         if isinstance(e, exp.Window):
@@ -521,8 +532,17 @@ def _bind_expr(
             return _concat([rec(e.this), rec(e.expression)], e)
         if isinstance(e, exp.Concat):
             return _concat([rec(x) for x in e.expressions], e)
-        if isinstance(e, exp.Exists | exp.Subquery):
-            raise _fail("bind", "subqueries are supported only in WHERE … IN / EXISTS", e)
+        if isinstance(e, exp.Subquery) and subquery is not None:
+            return subquery(e)
+        if isinstance(e, exp.Exists):
+            raise _fail("bind", "EXISTS is supported only as a top-level AND condition of WHERE", e)
+        if isinstance(e, exp.Subquery):
+            raise _fail(
+                "bind",
+                "a scalar subquery is supported in WHERE, HAVING and the SELECT list, not here "
+                "(inside an aggregate, GROUP BY, ON or a nested condition)",
+                e,
+            )
         raise _fail("subset", f"{type(e).__name__.upper()} is not supported here", e)
 
     return rec(node)
@@ -1191,7 +1211,7 @@ class _Compiler:
         items = visible + hidden
         windowed = _windowed(node, items)
         has_aggs = not windowed and (
-            any(e.find(*_AGGREGATES) for e in items) or node.args.get("group")
+            any(_outside_subqueries(e, _AGGREGATES) for e in items) or node.args.get("group")
         )
         having = node.args.get("having")
         if having is not None and not has_aggs:
@@ -1199,14 +1219,18 @@ class _Compiler:
         if windowed:
             out_node, out_exprs = self.windows(rel, items)
         elif has_aggs:
-            out_node, out_exprs = self.aggregate(node, rel, items)
+            out_node, out_exprs = self.aggregate(node, rel, items, ctes)
         else:
             resolve = self.resolver(rel)
+            scalars: list[Attachment] = []
             out_exprs = [
-                (self.output_name(e, i), _bind_expr(_unalias(e), resolve))
+                (
+                    self.output_name(e, i),
+                    self.bind_scalars(_unalias(e), resolve, None, rel, ctes, scalars),
+                )
                 for i, e in enumerate(items)
             ]
-            out_node = rel.node
+            out_node = attached(rel.node, scalars)
         outputs = tuple(_unique_names(out_exprs))
         schema = tuple((name, e.ctype) for name, e in outputs)
         result: ir.Node = ir.Project(schema, out_node, outputs)
@@ -1519,6 +1543,7 @@ class _Compiler:
         """WHERE: IN/EXISTS conjuncts become semi- or anti-joins, the rest one filter; the
         conjuncts in ``skip`` (used as join keys by the FROM clause) are done already."""
         plain: list[ir.Expr] = []
+        scalars: list[Attachment] = []
         node = rel.node
         resolve = self.resolver(rel)
         for conj in _conjuncts(cond):
@@ -1547,15 +1572,18 @@ class _Compiler:
             elif isinstance(inner, exp.Exists):
                 node = self.exists(inner, node, rel, ctes, negated)
             else:
-                if conj.find(exp.Exists) or (
-                    conj.find(exp.In) and any(i.args.get("query") for i in conj.find_all(exp.In))
+                if _outside_subqueries(conj, (exp.Exists,)) or any(
+                    i.args.get("query") for i in _found_outside_subqueries(conj, exp.In)
                 ):
                     raise _fail(
                         "subset",
                         "IN/EXISTS subqueries must be top-level AND conditions of WHERE",
                         conj,
                     )
-                plain.append(_bind_expr(conj, resolve))
+                plain.append(
+                    self.bind_scalars(conj, resolve, None, rel, ctes, scalars, correlate=True)
+                )
+        node = attached(node, scalars)
         if plain:
             pred = plain[0] if len(plain) == 1 else _logic("AND", plain, cond)
             node = ir.Filter(node.schema, node, pred)
@@ -1578,10 +1606,7 @@ class _Compiler:
         inner_names = {n for n, _ in inner.node.schema}
         outer_names = {n for n, _ in outer.node.schema}
         resolve_inner = self.resolver(inner)
-        resolve_both = self.resolver(
-            _Relation(inner.node, {**outer.columns, **inner.columns}),
-            extra_types=dict(outer.node.schema),
-        )
+        resolve_both = self.scoped_resolver(inner, outer)
         keys_o: list[str] = []
         keys_i: list[str] = []
         local: list[ir.Expr] = []
@@ -1627,6 +1652,160 @@ class _Compiler:
         return ir.SemiJoin(
             outer_node.schema, outer_node, inner_node, tuple(keys_o), tuple(keys_i), anti
         )
+
+    # -- scalar subqueries (tyst.sql.subqueries)
+
+    def bind_scalars(
+        self,
+        e: exp.Expression,
+        resolve: ColumnResolver,
+        aggregate: AggregateResolver | None,
+        outer: _Relation,
+        ctes: dict[str, ir.Node],
+        scalars: list[Attachment],
+        *,
+        correlate: bool = False,
+    ) -> ir.Expr:
+        """``e`` bound with its scalar subqueries, each appended to ``scalars`` (what the
+        operator evaluating ``e`` needs below it); ``correlate``: correlated ones are allowed
+        (a WHERE condition over ``outer``), and ``e`` must reject the rows they drop."""
+        start = len(scalars)
+
+        def subquery(sub: exp.Subquery) -> ir.Expr:
+            return self.scalar_subquery(sub, outer, ctes, scalars, correlate)
+
+        bound = _bind_expr(e, resolve, aggregate, subquery)
+        for added in scalars[start:]:
+            if added.missing is not None and not rejects_missing(bound, added.missing):
+                raise _fail(
+                    "subset",
+                    "a correlated scalar subquery is supported where an outer row without "
+                    "matching rows is dropped: in a condition that is not TRUE when the "
+                    "subquery's SUM, AVG, MIN or MAX is NULL (not COUNT alone, OR, COALESCE or "
+                    "IS NULL)",
+                    e,
+                )
+        return bound
+
+    def scalar_subquery(
+        self,
+        node: exp.Subquery,
+        outer: _Relation,
+        ctes: dict[str, ir.Node],
+        scalars: list[Attachment],
+        correlate: bool,
+    ) -> ir.Expr:
+        """One scalar subquery: its value expression, with its aggregate appended to
+        ``scalars`` (see :mod:`tyst.sql.subqueries`)."""
+        sub = node.this
+        pairs: list[tuple[exp.Expression, exp.Expression, str, str]] = []
+        if isinstance(sub, exp.Select) and (sub.args.get("from_") or sub.args.get("from")):
+            pairs = self.correlation(sub, outer, ctes)
+        if not pairs:
+            found = one_row(self.query(sub, ctes))
+            if found is None or found[0].keys:
+                raise _fail(
+                    "subset",
+                    "a scalar subquery must be one aggregate value without GROUP BY, HAVING, "
+                    "DISTINCT or LIMIT (provably one row), e.g. (SELECT MAX(x) FROM t)",
+                    node,
+                )
+            scalars.append(broadcast(found[0]))
+            return found[1]
+        if not correlate:
+            raise _fail("subset", "a correlated scalar subquery is supported only in WHERE", node)
+        if any(sub.args.get(k) for k in ("group", "having", "order", "limit", "distinct")):
+            raise _fail(
+                "subset",
+                "a correlated scalar subquery must be one aggregate value without GROUP BY, "
+                "HAVING, DISTINCT or LIMIT",
+                node,
+            )
+        grouped = sub.copy()  # the same aggregate, grouped by the inner correlation columns
+        used = {id(conj) for conj, _, _, _ in pairs}
+        kept = [c.copy() for c in _conjuncts(sub.args["where"].this) if id(c) not in used]
+        grouped.set("where", exp.Where(this=_fold(exp.And, kept)) if kept else None)
+        inner_columns: dict[str, exp.Expression] = {}
+        for _, column, inner, _ in pairs:
+            inner_columns.setdefault(inner, column.copy())
+        grouped.set("group", exp.Group(expressions=list(inner_columns.values())))
+        found = one_row(self.query(grouped, ctes))
+        if found is None:
+            raise _fail(
+                "subset",
+                "a correlated scalar subquery must select one aggregate value (e.g. SUM(x))",
+                node,
+            )
+        agg = replace(found[0], min_group_size=0)  # the subquery's value per row, not output
+        order = {k: i for i, k in enumerate(agg.keys)}
+        partner = {inner: o for _, _, inner, o in pairs}  # an inner column met twice: one key
+        keys = tuple(partner[k] for k in sorted(partner, key=order.__getitem__))
+        for _, _, inner, o in pairs:
+            if partner[inner] != o:  # inner.k = outer.a AND inner.k = outer.b
+                raise _fail(
+                    "subset",
+                    "a correlated subquery compares one inner column with two outer columns",
+                    node,
+                )
+        scalars.append(correlated(agg, keys, self.fresh))
+        return found[1]
+
+    def scoped_resolver(self, inner: _Relation, outer: _Relation) -> ColumnResolver:
+        """Columns of a subquery's scope: the inner relation's, and where it has no such
+        alias or column, the outer query's (SQL's rule: the innermost scope wins)."""
+        resolve_inner, resolve_outer = self.resolver(inner), self.resolver(outer)
+
+        def resolve(col: exp.Column) -> ir.Expr:
+            if col.table:
+                here = col.table in inner.columns
+            else:
+                here = col.name in inner.merged or any(
+                    col.name in cols for cols in inner.columns.values()
+                )
+            return resolve_inner(col) if here else resolve_outer(col)
+
+        return resolve
+
+    def correlation(
+        self, sub: exp.Select, outer: _Relation, ctes: dict[str, ir.Node]
+    ) -> list[tuple[exp.Expression, exp.Expression, str, str]]:
+        """The conditions of ``sub``'s WHERE that refer to ``outer``, each an equality of an
+        inner and an outer column: (condition, its inner column's syntax, inner column's and
+        outer column's schema names). Any other condition on the outer query is refused."""
+        where = sub.args.get("where")
+        if where is None:
+            return []
+        inner, consumed = self.from_clause(sub, ctes)
+        inner_names = {n for n, _ in inner.node.schema}
+        outer_names = {n for n, _ in outer.node.schema}
+        resolve = self.scoped_resolver(inner, outer)
+        pairs: list[tuple[exp.Expression, exp.Expression, str, str]] = []
+        for conj in _conjuncts(where.this):
+            if id(conj) in consumed or _outside_subqueries(conj, (exp.Subquery, exp.Exists)):
+                continue  # joins of the inner FROM; nested subqueries are compiled with it
+            bound = _bind_expr(conj, resolve)
+            if _refs(bound) <= inner_names:
+                continue
+            if (
+                isinstance(bound, ir.Compare)
+                and bound.op == "="
+                and isinstance(bound.left, ir.ColumnRef)
+                and isinstance(bound.right, ir.ColumnRef)
+            ):
+                a, b, column = bound.left, bound.right, conj.this
+                if a.name in outer_names and b.name in inner_names:
+                    a, b, column = b, a, conj.expression
+                inner_outer = a.name in inner_names and b.name in outer_names
+                if inner_outer and a.ctype.same_values(b.ctype):
+                    pairs.append((conj, column, a.name, b.name))
+                    continue
+            raise _fail(
+                "subset",
+                "a correlated subquery's condition on the outer query must be an equality "
+                "inner.col = outer.col of the same type",
+                conj,
+            )
+        return pairs
 
     # -- SELECT list, aggregation, ORDER BY / LIMIT
 
@@ -1688,7 +1867,11 @@ class _Compiler:
         return resolve
 
     def aggregate(
-        self, node: exp.Select, rel: _Relation, items: list[exp.Expression]
+        self,
+        node: exp.Select,
+        rel: _Relation,
+        items: list[exp.Expression],
+        ctes: dict[str, ir.Node] | None = None,
     ) -> tuple[ir.Node, list[tuple[str, ir.Expr]]]:
         resolve = self.resolver(rel)
         aliases = {e.alias: e.unalias() for e in items if isinstance(e, exp.Alias)}
@@ -1788,14 +1971,20 @@ class _Compiler:
                 )
             return ref
 
+        scalars: list[Attachment] = []  # scalar subqueries: added to the aggregate's rows
+
         def bind_item(e: exp.Expression) -> ir.Expr:
             grouped = group_sql.get(e.sql())
-            return grouped if grouped is not None else _bind_expr(e, resolve_grouped, bind_call)
+            if grouped is not None:
+                return grouped
+            return self.bind_scalars(e, resolve_grouped, bind_call, rel, ctes or {}, scalars)
 
         outputs = [(self.output_name(e, i), bind_item(_unalias(e))) for i, e in enumerate(items)]
         having = node.args.get("having")
         having_expr = (
-            _bind_expr(having.this, resolve_grouped, bind_call) if having is not None else None
+            self.bind_scalars(having.this, resolve_grouped, bind_call, rel, ctes or {}, scalars)
+            if having is not None
+            else None
         )
         if having_expr is not None and not _is_bool(having_expr):
             raise _type_error(having, "HAVING needs a bool condition", having_expr)
@@ -1811,8 +2000,9 @@ class _Compiler:
         agg: ir.Node = ir.Aggregate(
             agg_schema, source, tuple(k.name for k in keys), tuple(calls.values()), min_size
         )
+        agg = attached(agg, scalars)
         if having_expr is not None:
-            agg = ir.Filter(agg_schema, agg, having_expr)
+            agg = ir.Filter(agg.schema, agg, having_expr)
         return agg, outputs
 
     def windows(
@@ -2164,6 +2354,26 @@ def _no_null_keys(what: str, columns: Iterable[tuple[str, ColumnType]], node: An
                 "(a NULL makes it differ from NOT EXISTS; write NOT EXISTS)",
                 node,
             )
+
+
+def _found_outside_subqueries(e: exp.Expression, kind: type[exp.Expression]) -> list[Any]:
+    """The nodes of type ``kind`` in ``e`` that are not inside a subquery."""
+    found = []
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, kind):
+            found.append(n)
+        stack.extend(
+            c for c in n.iter_expressions() if not isinstance(c, exp.Subquery | exp.Select)
+        )
+    return found
+
+
+def _outside_subqueries(e: exp.Expression, kinds: tuple[type[exp.Expression], ...]) -> bool:
+    """Whether ``e`` has a node of one of ``kinds`` outside its subqueries (an aggregate of the
+    query itself, not of a scalar subquery in it)."""
+    return any(_found_outside_subqueries(e, k) for k in kinds)
 
 
 def _disjuncts(e: exp.Expression) -> list[exp.Expression]:

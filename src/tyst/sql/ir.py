@@ -517,6 +517,20 @@ class SemiJoin(Node):
 
 
 @dataclass(frozen=True)
+class Broadcast(Node):
+    """Every row of ``input`` extended with the columns of ``scalar``, a relation of exactly
+    one row that is always valid (a global aggregate: the compiler builds this node only over
+    an :class:`Aggregate` without keys); output = input columns then scalar columns, validity
+    the input's. An uncorrelated scalar subquery is its value read on every row."""
+
+    input: Node
+    scalar: Node
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.input, self.scalar)
+
+
+@dataclass(frozen=True)
 class AggregateCall:
     """One aggregate: ``func`` in COUNT, SUM, AVG, MIN, MAX; ``arg`` None for COUNT(*)."""
 

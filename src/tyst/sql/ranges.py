@@ -63,7 +63,8 @@ In a grouped aggregate every group has at least one row, so there ``COUNT(*)`` (
 ``COUNT(col)`` of a column that is never NULL) is at least 1 and ``SUM`` of an argument
 with a positive (negative) lower (upper) bound keeps that sign.
 
-Row bounds through the plan: filters, projections, semi-joins, windows, ``DISTINCT`` and
+Row bounds through the plan: filters, projections, semi-joins, windows, broadcasts (a
+scalar subquery's one row, whose columns keep their intervals), ``DISTINCT`` and
 grouped aggregates keep their input's bound; a global aggregate has 1 row;
 ``UNION ALL`` adds up; ``ORDER BY … LIMIT m`` has min(m, n); a join has at most
 k · max(n_left, n_right) rows, k being the largest ``max_rows_per_key`` declared
@@ -245,6 +246,9 @@ class _Ranges:
             per_key = max(left.per_key, right.per_key)
             rows = per_key * max(left.rows, right.rows)
             return _Facts(rows, {**left.columns, **right.columns}, per_key)
+        if isinstance(node, ir.Broadcast):  # the input's rows, each with the one row's values
+            outer, scalar = children
+            return _Facts(outer.rows, {**outer.columns, **scalar.columns}, outer.per_key)
         if isinstance(node, ir.SemiJoin | ir.Distinct):
             return _Facts(children[0].rows, children[0].columns, children[0].per_key)
         if isinstance(node, ir.OrderLimit):
