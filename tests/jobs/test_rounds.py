@@ -38,6 +38,8 @@ def test_exact_operator_rounds(n: int) -> None:
     # union all and a multiplication by a public constant: local
     assert set(_rounds("SELECT k FROM b UNION ALL SELECT k FROM a", n).values()) == {0}
     assert set(_rounds("SELECT y * 3 AS z FROM b", n).values()) == {0}
+    # a scalar subquery's one row copied to every row: local
+    assert _rounds("SELECT k, y - (SELECT MIN(x) FROM a) AS d FROM b", n)["broadcast"] == 0
 
 
 def test_sorting_operators_grow_with_n_and_bytes_are_counted() -> None:
