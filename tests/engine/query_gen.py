@@ -641,6 +641,10 @@ class Gen:
             semi = self.semi(rel, depth - 1)
             if semi:
                 parts.append(semi)
+        if self.chance(0.2):
+            scalar = self.scalar_subquery(rel.cols, correlate=True)
+            if scalar:
+                parts.append(scalar)
         self.rng.shuffle(parts)
         return f" WHERE {' AND '.join(parts)}" if parts else ""
 
@@ -681,6 +685,42 @@ class Gen:
         neg = "NOT " if self.chance(0.4) else ""
         self.features.add("not_exists" if neg else "exists")
         return f"{neg}EXISTS (SELECT 1 FROM {inner.sql} WHERE {' AND '.join(conds)})"
+
+    def scalar_subquery(self, scope: Sequence[Col], correlate: bool) -> str | None:
+        """``x op (SELECT agg FROM t …)``: uncorrelated (any aggregate, COUNT too) or, when
+        ``correlate``, sometimes correlated by equalities with ``scope`` (SUM, MIN, MAX, AVG:
+        tyst refuses a correlated COUNT, whose value over no rows is 0)."""
+        r = self.rng
+        inner = self.base(r.choice(list(SCHEMAS)))
+        nums = self.cols(inner.cols, {"int", "dec"})
+        outer = self.cols(scope, {"int", "dec"})
+        if not nums or not outer:
+            return None
+        conds = []
+        keys = [
+            (o, i)
+            for i in inner.cols
+            for o in scope
+            if o.name == i.name and o.kind == i.kind and i.kind[0] in ("id", "date", "text")
+        ]
+        correlated = correlate and bool(keys) and self.chance(0.5)
+        if correlated:
+            for o, i in r.sample(keys, r.randint(1, min(2, len(keys)))):
+                conds.append(f"{i.ref} = {o.ref}" if self.chance(0.5) else f"{o.ref} = {i.ref}")
+        if self.chance(0.5):
+            conds.append(self.cond(inner.cols, 1))
+        r.shuffle(conds)
+        func = r.choice(["SUM", "MIN", "MAX", "AVG", *([] if correlated else ["COUNT"])])
+        value = "COUNT(*)" if func == "COUNT" else f"{func}({r.choice(nums).ref})"
+        if self.chance(0.3):
+            value = r.choice([f"0.5 * {value}", f"{value} + 1", f"2 * {value} - 3"])
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
+        x = r.choice(outer).ref
+        if self.chance(0.3):
+            x = f"{x} + {r.randint(-5, 5)}"
+        op = r.choice(["<", "<=", ">", ">=", "<>", *([] if func == "AVG" else ["="])])
+        self.features.add("correlated_subquery" if correlated else "scalar_subquery")
+        return f"({x} {op} (SELECT {value} FROM {inner.sql}{where}))"
 
     # -- queries
 
@@ -883,6 +923,12 @@ class Gen:
                 self.features.add("avg_having")
                 ka = ("dec", 2)
             op = r.choice(["=", "<>", "<", "<=", ">", ">="])
+            if ka[0] in ("int", "dec") and self.chance(0.15):  # an uncorrelated subquery
+                sub = self.scalar_subquery([Col(None, f"({a})", ka)], correlate=False)
+                if sub:
+                    self.features.add("scalar_having")
+                    parts.append(sub.removeprefix("(").removesuffix(")"))
+                    continue
             if ka == DATE:
                 b = self.literal(DATE)
             elif a.startswith("COUNT"):

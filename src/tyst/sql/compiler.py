@@ -1737,17 +1737,8 @@ class _Compiler:
                 node,
             )
         agg = replace(found[0], min_group_size=0)  # the subquery's value per row, not output
-        order = {k: i for i, k in enumerate(agg.keys)}
-        partner = {inner: o for _, _, inner, o in pairs}  # an inner column met twice: one key
-        keys = tuple(partner[k] for k in sorted(partner, key=order.__getitem__))
-        for _, _, inner, o in pairs:
-            if partner[inner] != o:  # inner.k = outer.a AND inner.k = outer.b
-                raise _fail(
-                    "subset",
-                    "a correlated subquery compares one inner column with two outer columns",
-                    node,
-                )
-        scalars.append(correlated(agg, keys, self.fresh))
+        unique = dict.fromkeys((inner, o) for _, _, inner, o in pairs)  # k = o twice: once
+        scalars.append(correlated(agg, list(unique), self.fresh))
         return found[1]
 
     def scoped_resolver(self, inner: _Relation, outer: _Relation) -> ColumnResolver:

@@ -73,15 +73,16 @@ def broadcast(scalar: ir.Aggregate) -> Attachment:
 
 def correlated(
     grouped: ir.Aggregate,
-    outer_keys: tuple[str, ...],
+    pairs: list[tuple[str, str]],
     fresh: Callable[[str], str],
 ) -> Attachment:
-    """The subquery's aggregate ``grouped`` by its inner correlation columns (in the order of
-    ``outer_keys``, their outer partners), inner-joined to the outer relation (see the module
-    contract). The group keys are renamed to fresh names (an inner and an outer table may
-    share an alias); the aggregate's results keep theirs."""
-    assert len(grouped.keys) == len(outer_keys)
-    renamed = [(fresh("correlated"), k) for k in grouped.keys]
+    """The subquery's aggregate ``grouped`` by its inner correlation columns, inner-joined to
+    the outer relation on ``pairs`` (inner column, outer column); see the module contract. An
+    inner column equal to two outer ones (k = o1 AND k = o2) is joined on both (the group
+    matches only where o1 = o2, as the subquery's rows do). The group keys are copied to
+    fresh names (an inner and an outer table may share an alias); the results keep theirs."""
+    assert {i for i, _ in pairs} == set(grouped.keys)
+    renamed = [(fresh("correlated"), inner) for inner, _ in pairs]
     types = dict(grouped.schema)
     outputs = tuple((new, ir.ColumnRef(types[old], old)) for new, old in renamed) + tuple(
         (c.name, ir.ColumnRef(c.ctype, c.name)) for c in grouped.calls
@@ -95,7 +96,7 @@ def correlated(
             node,
             side,
             "inner",
-            outer_keys,
+            tuple(o for _, o in pairs),
             tuple(new for new, _ in renamed),
         )
 
