@@ -143,9 +143,11 @@ def run_mpc(
     valid: Mapping[str, Sequence[bool]] | None = None,
     min_group_size: int = 0,
     facts: Mapping[str, TableFacts] | None = None,
+    bounds: Mapping[str, TableBounds] | None = None,
 ) -> tuple[list[str], Rows]:
-    """The recipient's view: output names and the valid rows, in delivered order."""
-    names, rows, _ = run_mpc_full(sql, schemas, data, valid, min_group_size, facts)
+    """The recipient's view: output names and the valid rows, in delivered order
+    (``bounds``: a plan's declared bounds; default: the data's own, :func:`data_bounds`)."""
+    names, rows, _ = run_mpc_full(sql, schemas, data, valid, min_group_size, facts, bounds)
     return names, rows
 
 
@@ -156,9 +158,10 @@ def run_mpc_full(
     valid: Mapping[str, Sequence[bool]] | None = None,
     min_group_size: int = 0,
     facts: Mapping[str, TableFacts] | None = None,
+    bounds: Mapping[str, TableBounds] | None = None,
 ) -> tuple[list[str], Rows, list[int]]:
     """As :func:`run_mpc`, plus the suppressed-group counts (one per thresholded GROUP BY)."""
-    bounds = data_bounds(schemas, data)
+    bounds = data_bounds(schemas, data) if bounds is None else bounds
     compiled = compile_sql(sql, schemas, min_group_size=min_group_size, bounds=bounds)
     found = facts is None
     if facts is None:

@@ -76,3 +76,40 @@ def test_join_key_columns_are_traced_to_the_scanned_tables() -> None:
     )
     root = compile_sql(sql, TABLES, bounds=declared_bounds(TABLES)).plan
     assert join_key_columns(root) == {"fk": {("pnr",)}, "kommun": {("pnr",)}, "skv": {("pnr",)}}
+
+
+UNION = "SELECT pnr, belopp FROM fk UNION ALL SELECT pnr, inkomst FROM skv"
+
+
+def test_declared_bounds_add_up_through_union_all() -> None:
+    """Two owners' tables, each at most k rows per key, have at most k1 + k2 in their union
+    (one person may be in both); the bound survives the CTE, a filter and a window."""
+    facts = {"fk": TableFacts(max_rows_per_key=3), "skv": TableFacts(max_rows_per_key=2)}
+    sql = f"WITH u AS ({UNION}) SELECT k.pnr FROM kommun k JOIN u ON k.pnr = u.pnr"
+    assert _strategies(sql, facts) == [("right", 5)]
+    windowed = (
+        f"WITH u AS ({UNION}), w AS (SELECT pnr, LAG(belopp) OVER (PARTITION BY pnr "
+        "ORDER BY belopp) AS prev FROM u WHERE belopp > 0) "
+        "SELECT k.pnr FROM kommun k JOIN w ON k.pnr = w.pnr"
+    )
+    assert _strategies(windowed, facts) == [("right", 5)]
+
+
+def test_a_union_with_an_unbounded_branch_has_no_bound() -> None:
+    sql = f"WITH u AS ({UNION}) SELECT k.pnr FROM kommun k JOIN u ON k.pnr = u.pnr"
+    with pytest.raises(PlanningError, match="neither side is unique"):
+        _strategies(sql, {"fk": TableFacts(max_rows_per_key=3)})
+
+
+def test_a_self_join_of_a_bounded_table_is_expanded() -> None:
+    sql = (
+        "WITH w AS (SELECT pnr, manad, ROW_NUMBER() OVER (ORDER BY pnr, manad) AS r "
+        "FROM kommun) SELECT a.pnr FROM w a JOIN w b ON a.pnr = b.pnr WHERE b.r = a.r + 1"
+    )
+    assert _strategies(sql, {"kommun": TableFacts(max_rows_per_key=4)}) == [("right", 4)]
+
+
+def test_join_key_columns_are_traced_into_union_branches() -> None:
+    sql = f"WITH u AS ({UNION}) SELECT k.pnr FROM kommun k JOIN u ON k.pnr = u.pnr"
+    root = compile_sql(sql, TABLES, bounds=declared_bounds(TABLES)).plan
+    assert join_key_columns(root) == {"kommun": {("pnr",)}, "fk": {("pnr",)}, "skv": {("pnr",)}}

@@ -424,3 +424,49 @@ def test_a_grouped_aggregate_over_no_rows_plans() -> None:
         "LIMIT 0) AS d GROUP BY d.belopp"
     )
     compile_sql(sql, TABLES, bounds=BOUNDS)
+
+
+def test_bounds_per_key_add_up_in_a_union_joined_later() -> None:
+    """A join with the union of two bounded tables is expanded by the sum of their bounds
+    (planner), so its rows are bounded by that sum times the larger side."""
+    each = TableBounds(
+        rows=10**9, values={"belopp": (Decimal(0), Decimal(10**9))}, max_rows_per_key=4
+    )
+    sql = (
+        "WITH u AS (SELECT pnr, belopp FROM bistand UNION ALL SELECT pnr, belopp "
+        "FROM bistand_lund) SELECT SUM(u.belopp) FROM optout o JOIN u ON o.pnr = u.pnr"
+    )
+    bounds = {"bistand": each, "bistand_lund": each, "optout": TableBounds(rows=10**9)}
+    with pytest.raises(SqlError, match=r"16 000 000 000 rows"):
+        compile_sql(sql, TABLES, bounds=bounds)
+
+
+def test_a_group_by_has_at_most_the_key_tuples_of_its_intervals() -> None:
+    sql = "SELECT SUM(g.m) FROM (SELECT ar, MAX(inkomst) AS m FROM inkomst GROUP BY ar) AS g"
+    values = {"inkomst": (Decimal(0), Decimal(10**7))}
+    wide = {"inkomst": TableBounds(rows=10**10, values=values)}
+    with pytest.raises(SqlError, match="SUM"):
+        compile_sql(sql, TABLES, bounds=wide)
+    ten_years = {"inkomst": TableBounds(10**10, {**values, "ar": (Decimal(2020), Decimal(2029))})}
+    assert compile_sql(sql, TABLES, bounds=ten_years).plan.schema
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT SUM(g.s * g.s) AS q FROM g",
+        "SELECT MAX(w.t) * MAX(w.t) AS q FROM (SELECT s, SUM(s) OVER () AS t FROM g) AS w",
+        "SELECT SUM(g.s) * SUM(g.s) AS q FROM g",
+    ],
+)
+def test_grouped_sums_of_values_at_least_zero_add_up_to_the_input_total(sql: str) -> None:
+    """Σ over groups of SUM(x) is Σ x ≤ rows · max(x) (not groups · rows · max(x)), and
+    Σ s² ≤ max(s) · Σ s, for values ≥ 0; with a negative value the old bound stays."""
+    with_g = f"WITH g AS (SELECT pnr, SUM(belopp) AS s FROM {{t}} GROUP BY pnr) {sql}"
+    bounds = {
+        "bistand": TableBounds(10**4, {"belopp": (Decimal(-1), Decimal(10**4))}),
+        "bistand_lund": TableBounds(10**4, {"belopp": (Decimal(0), Decimal(10**4))}),
+    }
+    assert compile_sql(with_g.format(t="bistand_lund"), TABLES, bounds=bounds).plan.schema
+    with pytest.raises(SqlError, match="can reach"):
+        compile_sql(with_g.format(t="bistand"), TABLES, bounds=bounds)

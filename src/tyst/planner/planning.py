@@ -28,7 +28,8 @@ sides' unique sets, so a fact added never removes one).
 Rule (deterministic, so that the three nodes and ``tyst check`` agree): the
 right side is the pk side if it is unique on its join keys, else the left
 side if it is; otherwise the side with a declared ``max_rows_per_key``
-(right first) is expanded; otherwise the join is refused.
+(right first) is expanded — also a ``UNION ALL`` of tables that each declare one, with
+the sum of their bounds, and a self-join of such a table; otherwise the join is refused.
 """
 
 from __future__ import annotations
@@ -98,18 +99,33 @@ def _is_unique(node: ir.Node, keys: tuple[str, ...], facts: Facts) -> bool:
 
 
 def _bound(node: ir.Node, facts: Facts) -> int | None:
-    """A declared per-key row bound that survives up to ``node`` (scans through filters)."""
+    """A declared per-key row bound that survives up to ``node``: through filters,
+    projections, semi-joins, windows, ``DISTINCT`` and ``ORDER BY … LIMIT`` (none adds a row
+    or changes a key), and through ``UNION ALL`` as the sum of its branches' bounds (one key
+    may occur in every branch), when every branch has one."""
     if isinstance(node, ir.Scan):
         return facts.get(node.table, TableFacts()).max_rows_per_key
-    if isinstance(node, ir.Filter | ir.Project | ir.SemiJoin | ir.Broadcast):
+    if isinstance(
+        node,
+        ir.Filter
+        | ir.Project
+        | ir.SemiJoin
+        | ir.Broadcast
+        | ir.Window
+        | ir.OrderLimit
+        | ir.Distinct,
+    ):
         return _bound(node.input, facts)
+    if isinstance(node, ir.UnionAll):
+        bounds = [_bound(branch, facts) for branch in node.inputs]
+        return None if None in bounds else sum(b for b in bounds if b is not None)
     return None
 
 
 def _describe(node: ir.Node) -> str:
     if isinstance(node, ir.Scan):
         return node.table if node.table == node.alias else f"{node.table} {node.alias}"
-    if isinstance(node, ir.Filter | ir.Project | ir.SemiJoin | ir.Broadcast):
+    if isinstance(node, ir.Filter | ir.Project | ir.SemiJoin | ir.Broadcast | ir.Window):
         return _describe(node.input)
     return f"({type(node).__name__.lower()})"
 
@@ -149,13 +165,21 @@ def join_strategies(root: ir.Node, facts: Facts) -> dict[ir.Join, JoinStrategy]:
 
 def join_key_columns(root: ir.Node) -> dict[str, set[tuple[str, ...]]]:
     """Per input table, the column tuples it is joined on (for the owners' data checks): directly,
-    or through filters, projections and joins below the join (``customer ⋈ orders`` joined to
-    ``lineitem`` on ``o_orderkey`` asks the owner of ``orders`` whether it is unique there)."""
+    or through filters, projections, windows, ``UNION ALL`` branches and joins below the join
+    (``customer ⋈ orders`` joined to ``lineitem`` on ``o_orderkey`` asks the owner of
+    ``orders`` whether it is unique there)."""
     found: dict[str, set[tuple[str, ...]]] = {}
 
     def source(node: ir.Node, names: tuple[str, ...]) -> None:
-        while isinstance(node, ir.Filter | ir.SemiJoin | ir.OrderLimit | ir.Window | ir.Broadcast):
+        while isinstance(
+            node, ir.Filter | ir.SemiJoin | ir.OrderLimit | ir.Window | ir.Broadcast | ir.Distinct
+        ):
             node = node.input
+        if isinstance(node, ir.UnionAll):  # each branch's columns at the same positions
+            at = [n for n, _ in node.schema]
+            for branch in node.inputs:
+                source(branch, tuple(branch.schema[at.index(n)][0] for n in names))
+            return
         if isinstance(node, ir.Join):  # keys of a joined table, joined again further up
             for side in (node.left, node.right):
                 if set(names) <= {n for n, _ in side.schema}:

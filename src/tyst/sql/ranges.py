@@ -65,11 +65,12 @@ with a positive (negative) lower (upper) bound keeps that sign.
 
 Row bounds through the plan: filters, projections, semi-joins, windows, broadcasts (a
 scalar subquery's one row, whose columns keep their intervals), ``DISTINCT`` and
-grouped aggregates keep their input's bound; a global aggregate has 1 row;
+grouped aggregates keep their input's bound (a ``GROUP BY`` of numbers, dates or bools
+has at most as many groups as their intervals hold key tuples); a global aggregate has 1 row;
 ``UNION ALL`` adds up; ``ORDER BY … LIMIT m`` has min(m, n); a join has at most
-k · max(n_left, n_right) rows, k being the largest ``max_rows_per_key`` declared
-below it (1 without), since every join is a PK–FK join, expanded k times when
-bounded (:mod:`tyst.planner.planning`).
+k · max(n_left, n_right) rows, k being the larger ``max_rows_per_key`` of its two
+sides (1 without; a ``UNION ALL`` of bounded branches adds their k), since every join
+is a PK–FK join, expanded k times by a bounded side (:mod:`tyst.planner.planning`).
 
 Errors: :class:`~tyst.sql.errors.SqlError` with pass name ``ranges``.
 """
@@ -78,7 +79,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -139,6 +140,51 @@ class Interval:
 BOOL_RANGE = Interval(0, 1)
 
 
+def _capped(total: Interval, arg: Interval, known: int | None) -> Interval:
+    """A sum of values ≥ 0 over some of a column's rows is at most the column's total."""
+    if known is None or arg.lo < 0:
+        return total
+    return Interval(total.lo, max(total.lo, min(total.hi, known)))
+
+
+def _project_totals(node: ir.Project, cols: Columns, child: _Facts) -> dict[str, int]:
+    """Totals through a projection: a column passed on keeps its total; a product x · y of
+    values ≥ 0 sums to at most max(x) · total(y) (or max(y) · total(x))."""
+    found: dict[str, int] = {}
+    for name, e in node.outputs:
+        if isinstance(e, ir.ColumnRef) and e.name in child.totals:
+            found[name] = child.totals[e.name]
+        elif isinstance(e, ir.Arith) and e.op == "*" and (cols.get(name) or _NEG).lo >= 0:
+            options = []
+            for x, y in ((e.left, e.right), (e.right, e.left)):
+                top = child.columns.get(x.name) if isinstance(x, ir.ColumnRef) else None
+                known = child.totals.get(y.name) if isinstance(y, ir.ColumnRef) else None
+                if top is not None and known is not None and top.lo >= 0:  # scaled units add
+                    options.append(top.hi * known)
+            if options:
+                found[name] = min(options)
+    return found
+
+
+_NEG = Interval(-1, -1)
+
+
+def _groups(node: ir.Aggregate, child: _Facts) -> int:
+    """The most groups of a ``GROUP BY``: its input's rows, and (when every key is a number,
+    date or bool with an interval) no more than the key tuples those intervals hold (one
+    more value per nullable key: its NULL group)."""
+    tuples = 1
+    types = dict(node.input.schema)
+    for key in dict.fromkeys(node.keys):
+        interval = child.columns.get(key)
+        if interval is None or types[key].is_text:
+            return child.rows
+        tuples *= interval.hi - interval.lo + 1 + (1 if types[key].nullable else 0)
+        if tuples >= child.rows:
+            return child.rows
+    return min(child.rows, tuples)
+
+
 def type_range(ctype: ColumnType) -> Interval | None:
     """The interval every undeclared value of ``ctype`` lies in (None: not numeric)."""
     if ctype.is_numeric:
@@ -157,7 +203,12 @@ Columns = dict[str, Interval | None]
 class _Facts:
     rows: int
     columns: Columns
-    per_key: int
+    per_key: int | None
+    """The declared per-key bound a join could expand this side by, as
+    :func:`tyst.planner.planning` finds it (None: no bound; the side is not expanded)."""
+    totals: dict[str, int] = field(default_factory=dict)
+    """Per column whose values are all ≥ 0: a bound on its sum over all valid rows (the
+    grouped sums of a column add up to at most that column's total; see :func:`_capped`)."""
 
 
 MAX_CALENDAR_STEPS = 600
@@ -240,22 +291,25 @@ class _Ranges:
                     self.texts.setdefault(name, render_expr(e))
                 if isinstance(e, ir.Ratio):
                     self.average(name, e, child.columns)
-            return _Facts(child.rows, cols, child.per_key)
+            totals = _project_totals(node, cols, child)
+            return _Facts(child.rows, cols, child.per_key, totals)
         if isinstance(node, ir.Join):
             left, right = children
-            per_key = max(left.per_key, right.per_key)
-            rows = per_key * max(left.rows, right.rows)
-            return _Facts(rows, {**left.columns, **right.columns}, per_key)
+            expand = max(left.per_key or 1, right.per_key or 1)  # the planner's k, at most
+            rows = expand * max(left.rows, right.rows)
+            return _Facts(rows, {**left.columns, **right.columns}, None)
         if isinstance(node, ir.Broadcast):  # the input's rows, each with the one row's values
             outer, scalar = children
-            return _Facts(outer.rows, {**outer.columns, **scalar.columns}, outer.per_key)
-        if isinstance(node, ir.SemiJoin | ir.Distinct):
-            return _Facts(children[0].rows, children[0].columns, children[0].per_key)
+            columns = {**outer.columns, **scalar.columns}
+            return _Facts(outer.rows, columns, outer.per_key, outer.totals)
+        if isinstance(node, ir.SemiJoin | ir.Distinct):  # subsets: totals hold
+            first = children[0]
+            return _Facts(first.rows, first.columns, first.per_key, first.totals)
         if isinstance(node, ir.OrderLimit):
             (child,) = children
             self.order_by_averages(node, child)
             rows = child.rows if node.limit is None else min(node.limit, child.rows)
-            return _Facts(rows, child.columns, child.per_key)
+            return _Facts(rows, child.columns, child.per_key, child.totals)
         if isinstance(node, ir.UnionAll):
             merged: Columns = {}
             for i, (name, _) in enumerate(node.schema):
@@ -266,7 +320,16 @@ class _Ranges:
                     ]
                 )
             rows = sum(c.rows for c in children)
-            return _Facts(rows, merged, max(c.per_key for c in children))
+            bounds = [c.per_key for c in children]  # a key may be in every branch
+            per_key = None if None in bounds else sum(b for b in bounds if b is not None)
+            totals = {}
+            for i, (name, _) in enumerate(node.schema):
+                parts = [
+                    f.totals.get(b.schema[i][0]) for f, b in zip(children, node.inputs, strict=True)
+                ]
+                if None not in parts:
+                    totals[name] = sum(t for t in parts if t is not None)
+            return _Facts(rows, merged, per_key, totals)
         if isinstance(node, ir.Aggregate):
             return self.aggregate(node, children[0])
         if isinstance(node, ir.Window):
@@ -283,11 +346,12 @@ class _Ranges:
             else:
                 cols[name] = type_range(ctype)
 
-        return _Facts(decl.rows, cols, decl.max_rows_per_key or 1)
+        return _Facts(decl.rows, cols, decl.max_rows_per_key)
 
     def aggregate(self, node: ir.Aggregate, child: _Facts) -> _Facts:
         n = child.rows
         cols: Columns = {k: child.columns[k] for k in node.keys}
+        totals: dict[str, int] = {}
         grouped = bool(node.keys)  # every group has at least one row
         types = dict(node.input.schema)
         for call in node.calls:
@@ -298,6 +362,7 @@ class _Ranges:
                 counted = call.arg is None or not types[call.arg].nullable
                 low = 1 if grouped and counted else 0  # no input row: no group (vacuous)
                 cols[call.name] = Interval(low, max(n, low))
+                totals[call.name] = n
                 continue
             if call.arg is None or child.columns[call.arg] is None:
                 cols[call.name] = None
@@ -310,12 +375,15 @@ class _Ranges:
                 total = Interval(min(0, n * arg.lo), max(0, n * arg.hi))
                 if grouped or call.ctype.nullable:  # 1 … n rows (none: NULL)
                     total = Interval(min(arg.lo, n * arg.lo), max(arg.hi, n * arg.hi))
+                total = _capped(total, arg, child.totals.get(call.arg))
                 what = f"SUM({self.texts.get(call.arg, ir.display_name(call.arg))})"
                 self.fits(total, what, call.ctype, n_rows=n, arg=arg)
                 cols[call.name] = total
+                if grouped and arg.lo >= 0:  # the groups' sums add up to the input's
+                    totals[call.name] = child.totals.get(call.arg, n * arg.hi)
             else:  # MIN, MAX
                 cols[call.name] = arg
-        return _Facts(n if node.keys else 1, cols, child.per_key)
+        return _Facts(_groups(node, child) if node.keys else 1, cols, child.per_key, totals)
 
     def average(self, name: str, e: ir.Ratio, cols: Columns) -> None:
         """Record an AVG column's bounds: |AVG| is at most the largest |value| it averages
@@ -379,6 +447,7 @@ class _Ranges:
                 cols[call.name] = None
             elif call.func == "SUM":
                 total = Interval(min(arg.lo, n * arg.lo), max(arg.hi, n * arg.hi))
+                total = _capped(total, arg, child.totals.get(call.arg or ""))
                 what = f"SUM({self.texts.get(call.arg or '', ir.display_name(call.arg or ''))})"
                 self.fits(total, what + " OVER (…)", call.ctype, n_rows=n, arg=arg)
                 cols[call.name] = total
@@ -386,7 +455,7 @@ class _Ranges:
                 cols[call.name] = _hull(arg, child.columns.get(call.default))
             else:  # MIN, MAX, LAG, LEAD
                 cols[call.name] = arg
-        return _Facts(n, cols, child.per_key)
+        return _Facts(n, cols, child.per_key, child.totals)
 
     # -- expressions
 
