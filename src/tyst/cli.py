@@ -514,7 +514,13 @@ def registry_verify(
 
 @audit_app.command("verify")
 def audit_verify(
-    file: Annotated[Path, typer.Argument(help="The exported audit log (JSON lines).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The exported audit log (JSON lines), or a directory of tyst audit export "
+            "(its log, every head in heads/ and its plan extracts are checked)."
+        ),
+    ],
     registry: Annotated[
         Path, typer.Option(help="The deployment's registry of organisations (public keys).")
     ],
@@ -545,6 +551,7 @@ def audit_verify(
         AuditFormatError,
         incomplete_jobs,
         log_nodes,
+        read_export,
         read_jsonl,
         read_signed_head,
         role_problem,
@@ -554,10 +561,17 @@ def audit_verify(
     from tyst.service.keys import Registry, RegistryError
     from tyst.service.signing import SignatureInvalid
 
+    extract_problems: list[str] = []
     try:
         reg = Registry.load(registry)
         heads = [(path, read_signed_head(path)) for path in head or []]
-        events = read_jsonl(file)
+        if file.is_dir():  # tyst audit export DIR: the log, its heads, plan extracts
+            exported = read_export(file)
+            events = exported.events
+            heads += exported.heads
+            extract_problems = exported.extract_problems()
+        else:
+            events = read_jsonl(file)
     except AuditFormatError as exc:
         errors.print(f"audit log INVALID: {exc}", highlight=False, markup=False)
         raise typer.Exit(code=1) from None
@@ -582,6 +596,7 @@ def audit_verify(
         checked = verify_chain(events, reg, expected_head=trusted)
         if not checked.ok and checked.first_problem != report.first_problem:
             problems.append(f"{checked.first_problem} (head signed by {signed.org}, {path})")
+    problems.extend(extract_problems)
     incomplete = incomplete_jobs(events, node or log_nodes(events))
     if not allow_incomplete and sound:
         problems.extend(incomplete)
@@ -629,6 +644,49 @@ def audit_head(
     )
 
 
+@audit_app.command("export")
+def audit_export(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where the export goes.")],
+    config: ClientConfigOption,
+    plan: Annotated[
+        str | None,
+        typer.Option("--plan", help="Also write this plan's events (plan-<id>.jsonl)."),
+    ] = None,
+    head: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--head",
+            help="A countersigned head to keep with it (a node's, yours); the log must "
+            "contain it. Repeatable.",
+        ),
+    ] = None,
+) -> None:
+    """Fetch the whole audit log, verify it, countersign its head and write the log with
+    its heads to DIR, for `tyst audit verify DIR --registry …` anywhere, offline."""
+    from tyst.client.audit_export import export_audit
+    from tyst.service.audit import AuditFormatError, read_signed_head
+
+    try:
+        given = [(path, read_signed_head(path)) for path in head or []]
+    except (AuditFormatError, OSError) as exc:
+        _fail(str(exc))
+        return
+    caught: tuple[type[Exception], ...] = (*_client_errors(), OSError)
+    with _client(config) as client:
+        try:
+            report = export_audit(client, directory, heads=given, plan=plan)
+        except caught as exc:
+            _fail(str(exc))
+            return
+    extract = f"; {report.plan_events} events of plan {plan[:16]}…" if plan is not None else ""
+    console.print(
+        f"exported {report.head.n_events} events (head {report.head.hash[:16]}…, "
+        f"countersigned by {report.head.org}), {len(report.heads)} heads{extract} to "
+        f"{directory}",
+        highlight=False,
+    )
+
+
 @coordinator_app.command("serve")
 def coordinator_serve(
     config: Annotated[Path, typer.Option("--config", help="The coordinator's TOML config file.")],
@@ -665,13 +723,15 @@ def node_serve(
         _fail(str(exc))
 
 
-plan_app = typer.Typer(help="Submit, approve and follow plans (as an organisation).")
+plan_app = typer.Typer(
+    help="Submit, approve, reject, withdraw and follow plans (as an organisation)."
+)
 data_app = typer.Typer(help="Upload an owner's table, secret-shared on this machine.")
 result_app = typer.Typer(help="Fetch and open a recipient's sealed result.")
 app.add_typer(plan_app, name="plan", no_args_is_help=True)
 app.add_typer(data_app, name="data", no_args_is_help=True)
 app.add_typer(result_app, name="result", no_args_is_help=True)
-job_app = typer.Typer(help="Follow and cancel jobs (as a party of their plan).")
+job_app = typer.Typer(help="List and cancel jobs (as a party of their plan).")
 app.add_typer(job_app, name="job", no_args_is_help=True)
 
 ClientConfigOption = Annotated[
@@ -739,16 +799,83 @@ def plan_approve(
     )
 
 
+@plan_app.command("list")
+def plan_list(config: ClientConfigOption) -> None:
+    """The plans your organisation is a party of (owner or recipient), oldest first, with
+    their state (awaiting_approvals, approved, rejected, withdrawn)."""
+    with _client(config) as client:
+        try:
+            plans = client.coordinator.plans()
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    if not plans:
+        console.print("no plans", highlight=False)
+    for p in plans:
+        console.print(
+            f"{p['plan_id']}  {p['state']:<18}  {p['title']}  "
+            f"(submitted by {p['submitted_by']} {p['submitted_at']})",
+            highlight=False,
+            markup=False,
+        )
+
+
+@plan_app.command("reject")
+def plan_reject(
+    plan_id: Annotated[str, typer.Argument(metavar="PLAN", help="The plan id (its digest).")],
+    config: ClientConfigOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (one line, in the log).")],
+) -> None:
+    """Reject a plan as an owner of one of its tables (a signed plan_rejected): it can
+    never run; its jobs not yet finished fail and the nodes delete their shares."""
+    with _client(config) as client:
+        try:
+            answer = client.coordinator.reject_plan(plan_id, reason)
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    console.print(
+        f"rejected plan {plan_id} (state {answer['state']}; audit seq {answer['seq']})",
+        highlight=False,
+    )
+
+
+@plan_app.command("withdraw")
+def plan_withdraw(
+    plan_id: Annotated[str, typer.Argument(metavar="PLAN", help="The plan id (its digest).")],
+    config: ClientConfigOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (one line, in the log).")] = "",
+) -> None:
+    """Withdraw a plan you submitted, before any job of it ran (a signed plan_withdrawn):
+    it can never run; its open jobs fail."""
+    with _client(config) as client:
+        try:
+            answer = client.coordinator.withdraw_plan(plan_id, reason)
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    console.print(
+        f"withdrew plan {plan_id} (state {answer['state']}; audit seq {answer['seq']})",
+        highlight=False,
+    )
+
+
 @plan_app.command("status")
 def plan_status(
     plan_id: Annotated[str, typer.Argument(help="The plan id (its digest).")],
     config: ClientConfigOption,
+    job: Annotated[
+        str | None, typer.Option("--job", help="Show this job of the plan only.")
+    ] = None,
 ) -> None:
     """A plan's state, approvals and jobs, with each job's events."""
     with _client(config) as client:
         try:
             info = client.status(plan_id)
-            jobs = [client.coordinator.job(j) for j in info["jobs"]]
+            if job is not None and job not in info["jobs"]:
+                _fail(f"plan {plan_id[:16]}… has no job {job!r}")
+            wanted = [job] if job is not None else info["jobs"]
+            jobs = [client.coordinator.job(j) for j in wanted]
         except _client_errors() as exc:
             _fail(str(exc))
             return
@@ -756,12 +883,41 @@ def plan_status(
     approved = ", ".join(a["org_id"] for a in info["approvals"]) or "none"
     missing = ", ".join(info["missing_approvals"]) or "none"
     console.print(f"  approved by: {approved}; missing: {missing}", highlight=False)
-    for job in jobs:
-        why = f" ({job['reason']})" if job.get("reason") else ""
-        console.print(f"  job {job['job_id']}: {job['state']}{why}", highlight=False)
-        for e in job["events"]:
+    for shown in jobs:
+        why = f" ({shown['reason']})" if shown.get("reason") else ""
+        console.print(f"  job {shown['job_id']}: {shown['state']}{why}", highlight=False)
+        for e in shown["events"]:
             details = ", ".join(f"{k}={v}" for k, v in sorted(e["details"].items()))
             console.print(f"    {e['time']} {e['actor']} {e['kind']} {details}", highlight=False)
+
+
+@job_app.command("list")
+def job_list(
+    config: ClientConfigOption,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="Only this plan's jobs (its id).")
+    ] = None,
+) -> None:
+    """The jobs of your organisation's plans, oldest first, with their state (created,
+    uploading, running, finished, delivered, failed), why a failed one failed and which
+    nodes' deletion receipts are in the log."""
+    with _client(config) as client:
+        try:
+            jobs = client.coordinator.jobs(plan)
+        except _client_errors() as exc:
+            _fail(str(exc))
+            return
+    if not jobs:
+        console.print("no jobs", highlight=False)
+    for j in jobs:
+        why = f" ({j['reason']})" if j.get("reason") else ""
+        deleted = ", ".join(j.get("deleted_by") or []) or "none"
+        console.print(
+            f"{j['job_id']}  plan {j['plan_id'][:16]}…  {j['state']}{why}  "
+            f"created {j['created_at']}; deletion receipts: {deleted}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @job_app.command("cancel")

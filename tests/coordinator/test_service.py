@@ -34,6 +34,7 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         ("post", "/plans/{plan_id}/approvals"),
         ("put", "/plans/{plan_id}/events"),
         ("post", "/plans/{plan_id}/jobs"),
+        ("get", "/jobs"),
         ("get", "/jobs/{job_id}"),
         ("put", "/jobs/{job_id}/events"),
         ("post", "/jobs/{job_id}/results/{recipient}/{chunk}"),

@@ -321,12 +321,27 @@ class CoordinatorClient(_Http):
         )
 
     def reject_plan(self, digest: str, reason: str) -> dict[str, Any]:
-        """Record this owner's refusal of a plan (final)."""
+        """Record this owner's refusal of a plan (final; its live jobs fail)."""
         return dict(
             self.signed(
                 "plan_rejected",
                 plan_audit_job(digest),
-                {"plan_digest": digest, "reason": reason[:200]},
+                {"plan_digest": digest, "reason": " ".join(reason.split())[:200]},
+                lambda e: self.json("PUT", f"/plans/{digest}/events", json=e),
+            )
+        )
+
+    def withdraw_plan(self, digest: str, reason: str = "") -> dict[str, Any]:
+        """Withdraw a plan this organisation submitted, before any job of it ran (final; its
+        open jobs fail): a signed ``plan_withdrawn``."""
+        details: dict[str, str | int] = {"plan_digest": digest}
+        if reason.strip():
+            details["reason"] = " ".join(reason.split())[:200]
+        return dict(
+            self.signed(
+                "plan_withdrawn",
+                plan_audit_job(digest),
+                details,
                 lambda e: self.json("PUT", f"/plans/{digest}/events", json=e),
             )
         )
@@ -347,6 +362,12 @@ class CoordinatorClient(_Http):
     def create_job(self, plan_id: str) -> str:
         """A new job of an approved plan; returns its id."""
         return str(self.json("POST", f"/plans/{plan_id}/jobs")["job_id"])
+
+    def jobs(self, plan_id: str | None = None) -> list[dict[str, Any]]:
+        """``GET /jobs``: the jobs of this organisation's plans (of ``plan_id`` only, if
+        given), oldest first, with their states."""
+        params = {} if plan_id is None else {"plan": plan_id}
+        return list(self.json("GET", "/jobs", params=params))
 
     def job(self, job_id: str) -> dict[str, Any]:
         """``GET /jobs/{id}``: state, progress events, waiting result blobs."""

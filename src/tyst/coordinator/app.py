@@ -30,10 +30,12 @@ rules behind each are in :mod:`tyst.coordinator.ledger`):
   /plans/{id}`` — text, digest, required approvers, approvals as signed, state,
   jobs;
 - ``POST /plans/{id}/approvals`` ``{approval, event}`` (201 new, 200 repeated);
-- ``PUT /plans/{id}/events`` — an owner's signed ``plan_rejected``;
+- ``PUT /plans/{id}/events`` — an owner's signed ``plan_rejected`` or the submitter's
+  ``plan_withdrawn`` (the plan's live jobs fail);
 - ``POST /plans/{id}/jobs`` ``{event}`` (a party's signed ``job_created``) →
   ``{job_id, plan_id, state, created}`` (201 new; 200 the oldest open job when
   the plan has ``max_open_jobs`` open; 403 not a party; 409 unless approved);
+- ``GET /jobs`` (``?plan=``) — the caller's jobs with their states;
 - ``GET /jobs/{id}`` — state, progress events, the results waiting (chunks relayed per node);
 - ``PUT /jobs/{id}/events`` — a signed event from a node or party;
 - ``POST /jobs/{id}/results/{recipient}/{chunk}`` — one chunk of a node's
@@ -109,6 +111,7 @@ from tyst.coordinator.schemas import (
     JobCreated,
     JobOut,
     JobRequest,
+    JobSummary,
     PlanCreated,
     PlanOut,
     PlanSubmit,
@@ -365,9 +368,11 @@ def create_app(
 
     @app.put(
         "/plans/{plan_id}/events",
-        summary="Reject a plan",
-        description="An owner's signed plan_rejected event (job `plan:<digest>`, "
-        "details.plan_digest). Final: no new job can be created for the plan.",
+        summary="Reject or withdraw a plan",
+        description="An owner's signed plan_rejected event, or the submitter's "
+        "plan_withdrawn event before any job of the plan ran (job `plan:<digest>`, "
+        "details.plan_digest, optional details.reason). Final: no new job can be created "
+        "for the plan and its live jobs fail (the nodes stop and delete).",
         responses=_ERRORS,
         tags=["plans"],
     )
@@ -394,6 +399,19 @@ def create_app(
         return result
 
     # ------------------------------------------------------------------ jobs
+
+    @app.get(
+        "/jobs",
+        summary="List jobs",
+        description="Every job of the plans the caller is a party of (of every plan for a "
+        "node), oldest first, with its state (tyst.coordinator.states.JOB_STATES), the reason "
+        "of a failure and the nodes whose deletion receipt is in the log; `?plan=` for one "
+        "plan's jobs (404 for a plan the caller may not see).",
+        responses=_ERRORS,
+        tags=["jobs"],
+    )
+    def list_jobs(caller: Caller, plan: str | None = None) -> list[JobSummary]:
+        return ledger.list_jobs(viewer=caller, plan_id=plan)
 
     @app.get(
         "/jobs/{job_id}",

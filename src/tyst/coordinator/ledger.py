@@ -29,9 +29,13 @@ and its signature verifies. The coordinator never signs on anyone's behalf.
   a non-owner, unknown signer or bad signature: 403) and their
   ``plan_approved`` event; a repeated approval by the same owner is idempotent;
 - reject: an owner's ``plan_rejected`` event (plan events endpoint); final —
-  no new jobs; approvals after it are refused;
-- states: ``awaiting_approvals`` → ``approved`` (every owner approved) or
-  ``rejected``.
+  no new jobs; approvals after it are refused; every live job of the plan fails
+  (:data:`tyst.coordinator.states.PLAN_CLOSED`: the nodes stop and delete);
+- withdraw: the submitter's ``plan_withdrawn`` event (plan events endpoint),
+  only while no job of the plan has started a run (409 after); final, and its
+  open jobs fail, as for a rejection;
+- states (:data:`tyst.coordinator.states.PLAN_STATES`): ``awaiting_approvals``
+  → ``approved`` (every owner approved), ``rejected`` or ``withdrawn``.
 
 **Jobs** are created for an ``approved`` plan only (all stored approvals are
 re-verified first), by an owner or recipient of the plan with its signed
@@ -148,6 +152,7 @@ from tyst.coordinator.schemas import (
     EventAccepted,
     JobCreated,
     JobOut,
+    JobSummary,
     PlanCreated,
     PlanOut,
     PlanSummary,
@@ -201,9 +206,10 @@ RESULT_RECEIVED_DETAILS = frozenset({"padded_rows", EVENT_ID})
 which every node already reports, and its event id. The true number of rows is never
 published."""
 
-PLAN_AWAITING = "awaiting_approvals"
-PLAN_APPROVED = "approved"
-PLAN_REJECTED = "rejected"
+PLAN_AWAITING = states.PLAN_AWAITING
+PLAN_APPROVED = states.PLAN_APPROVED
+PLAN_REJECTED = states.PLAN_REJECTED
+PLAN_WITHDRAWN = states.PLAN_WITHDRAWN
 
 _HASH = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
@@ -623,8 +629,8 @@ class Ledger:
                     missing_approvals=[o for o in owners if o not in approved],
                     seq=existing.event_seq,
                 )
-            if plan.state == PLAN_REJECTED:
-                raise _conflict("the plan was rejected; submit a revised plan instead")
+            if plan.state in states.PLAN_CLOSED_STATES:
+                raise _conflict(f"the plan was {plan.state}; submit a revised plan instead")
             self._expect(event, "plan_approved", plan_audit_job(digest))
             if event.actor != approval.org_id:
                 raise _bad(
@@ -660,24 +666,76 @@ class Ledger:
             )
 
     def add_plan_event(self, plan_id: str, event: AuditEvent) -> EventAccepted:
-        """Record an owner's ``plan_rejected`` event: the plan becomes ``rejected`` (final).
+        """Record a plan-level ``plan_rejected`` (an owner's) or ``plan_withdrawn`` (the
+        submitter's, before any job of the plan ran): the plan becomes ``rejected`` or
+        ``withdrawn`` (final) and every live job of it fails
+        (:data:`tyst.coordinator.states.PLAN_CLOSED`).
 
-        Errors: 404 unknown plan; 400 wrong kind/job/digest; 403 not an owner or
-        bad signature; 409 chain moved on.
+        Errors: 404 unknown plan; 400 wrong kind/job/digest; 403 not an owner (reject),
+        not the submitter (withdraw) or bad signature; 409 a plan already withdrawn, a
+        withdrawal after a job of the plan ran, or the chain moved on.
         """
         with self._lock, self.database.session() as session, session.begin():
             plan = self._plan_row(session, plan_id)
-            self._expect(event, "plan_rejected", plan_audit_job(plan.id))
+            self._expect(event, roles.PLAN_CLOSING_KINDS, plan_audit_job(plan.id))
             if event.details.get("plan_digest") != plan.id:
-                raise _bad(f"the plan_rejected event must have details.plan_digest = {plan.id}")
+                raise _bad(f"the {event.kind} event must have details.plan_digest = {plan.id}")
             self._check_event(event)
             owners: list[str] = json.loads(plan.owners)
-            if not roles.allowed("plan_rejected", event.actor, nodes=(), owners=owners):
+            if not roles.allowed(
+                event.kind, event.actor, nodes=(), owners=owners, submitter=plan.submitted_by
+            ):
                 # At plan level only an owner rejects; a node's refusal fails one job.
-                raise _forbidden(f"{event.actor!r} owns no table of this plan; only owners reject")
+                rule = (
+                    "only an owner of the plan rejects it"
+                    if event.kind == "plan_rejected"
+                    else roles.rule(event.kind)
+                )
+                raise _forbidden(
+                    f"{event.actor!r} may not sign this {event.kind}: {rule} "
+                    f"(owners {', '.join(owners)}; submitter {plan.submitted_by})"
+                )
+            if plan.state == PLAN_WITHDRAWN:
+                raise _conflict(f"the plan was withdrawn by {plan.submitted_by}; it is closed")
+            if event.kind == "plan_withdrawn":
+                ran = session.scalars(
+                    select(AuditEventRow.job)
+                    .join(JobRow, JobRow.id == AuditEventRow.job)
+                    .where(JobRow.plan_id == plan.id)
+                    .where(AuditEventRow.kind == "run_started")
+                    .limit(1)
+                ).first()
+                if ran is not None:
+                    raise _conflict(
+                        f"job {ran} of the plan already ran: a plan is withdrawn only before "
+                        "it runs (an owner can still reject it, any party cancel a job)"
+                    )
             row = self._append(session, event)
-            plan.state = PLAN_REJECTED
+            plan.state = PLAN_REJECTED if event.kind == "plan_rejected" else PLAN_WITHDRAWN
+            self._close_jobs(session, plan.id, event)
             return EventAccepted(seq=row.seq, hash=row.hash, state=plan.state)
+
+    @staticmethod
+    def _close_jobs(session: Session, plan_id: str, event: AuditEvent) -> None:
+        """Fail every live job of a plan that ``event`` closed, dropping their blobs (caller
+        holds the lock and an open transaction); the nodes then stop and delete."""
+        live = session.scalars(
+            select(JobRow).where(JobRow.plan_id == plan_id).where(JobRow.state.in_(LIVE_STATES))
+        ).all()
+        said = str(event.details.get("reason", ""))
+        what = "rejected" if event.kind == "plan_rejected" else "withdrawn"
+        reason = one_line(
+            f"cancelled by {event.actor}: the plan was {what}" + (f": {said}" if said else "")
+        )[:1000]
+        now = utc_now()
+        for job in live:
+            job.state = states.FAILED
+            job.reason = reason
+            job.updated_at = now
+        if live:
+            ids = [job.id for job in live]
+            session.execute(delete(ResultChunkRow).where(ResultChunkRow.job_id.in_(ids)))
+            session.flush()
 
     # ------------------------------------------------------------------ jobs
 
@@ -713,8 +771,8 @@ class Ledger:
                     f"{event.actor!r} may not create a job of this plan: "
                     f"{roles.rule('job_created')}"
                 )
-            if plan.state == PLAN_REJECTED:
-                raise _conflict("the plan was rejected; no job can be created")
+            if plan.state in states.PLAN_CLOSED_STATES:
+                raise _conflict(f"the plan was {plan.state}; no job can be created")
             try:
                 verify_approvals(self.registry, self._approvals(session, plan.id), plan.id, owners)
             except ApprovalInvalid as exc:
@@ -844,6 +902,50 @@ class Ledger:
                 ],
                 results=results,
             )
+
+    def list_jobs(self, *, viewer: str, plan_id: str | None = None) -> list[JobSummary]:
+        """Every job of the plans ``viewer`` may see (of ``plan_id`` only, if given),
+        oldest first, after applying the timeouts (as :meth:`get_job`).
+
+        Errors: 404 for a ``plan_id`` that is unknown or not ``viewer``'s to see.
+        """
+        with self._lock, self.database.session() as session, session.begin():
+            if plan_id is not None:
+                plan = self._plan_row(session, plan_id)
+                if not self._visible(plan, viewer):
+                    raise _not_found(f"no plan {plan_id!r}")
+                plans = {plan.id: plan}
+            else:
+                rows = session.scalars(select(PlanRow)).all()
+                plans = {p.id: p for p in rows if self._visible(p, viewer)}
+            jobs = session.scalars(
+                select(JobRow)
+                .where(JobRow.plan_id.in_(list(plans)))
+                .order_by(JobRow.created_at, JobRow.id)
+            ).all()
+            for plan in plans.values():
+                self._open_jobs(session, plan.id)  # withdraws those past open_job_timeout
+            for job in jobs:
+                self._expire(session, job, plans[job.plan_id])
+            receipts = session.execute(
+                select(AuditEventRow.job, AuditEventRow.actor)
+                .where(AuditEventRow.kind == "shares_deleted")
+                .where(AuditEventRow.job.in_([j.id for j in jobs]))
+            ).all()
+            return [
+                JobSummary(
+                    job_id=job.id,
+                    plan_id=job.plan_id,
+                    state=job.state,
+                    created_at=job.created_at,
+                    updated_at=job.updated_at,
+                    reason=job.reason,
+                    deleted_by=states.deleted_by(
+                        [(a, "shares_deleted") for j, a in receipts if j == job.id], self.nodes
+                    ),
+                )
+                for job in jobs
+            ]
 
     def _is_node(self, actor: str, parties: Collection[str]) -> bool:
         del parties  # a node is one of the configured nodes, never inferred
@@ -1312,6 +1414,7 @@ __all__ = [
     "PLAN_APPROVED",
     "PLAN_AWAITING",
     "PLAN_REJECTED",
+    "PLAN_WITHDRAWN",
     "CoordinatorError",
     "Ledger",
     "one_line",

@@ -255,6 +255,20 @@ class JobOut(BaseModel):
     results: list[ResultMeta]
 
 
+class JobSummary(BaseModel):
+    """One line of ``GET /jobs``: a job's plan, state and outcome, without its events."""
+
+    job_id: str
+    plan_id: str
+    state: str = Field(description="One of tyst.coordinator.states.JOB_STATES")
+    created_at: str
+    updated_at: str
+    reason: str | None = None
+    deleted_by: list[str] = Field(
+        default=[], description="The nodes whose deletion receipt is in the log"
+    )
+
+
 class DraftRequest(BaseModel):
     """``POST /audit/drafts``: what the actor wants to log; the coordinator fills in the chain."""
 

@@ -15,7 +15,11 @@ job's state applies; an event no row allows is an illegal transition, 409).
 A row may require a named :class:`Guard` about the signer's own earlier
 events, may be accepted at most once per node (``once``), and may move the job
 only when every node has reported that kind (``when_all``). Timeouts are
-the coordinator's own transition (:data:`TIMEOUT`), with no event.
+the coordinator's own transition (:data:`TIMEOUT`), with no event; so is
+:data:`PLAN_CLOSED`, which fails every live job of a plan an owner rejected or
+its submitter withdrew (the plan's signed ``plan_rejected``/``plan_withdrawn``).
+:data:`PLAN_STATES` are a plan's own states; a plan in :data:`PLAN_CLOSED_STATES`
+never runs again.
 
 :func:`render` is the Markdown table in ``docs/operations.md`` (a test keeps it
 current). Pure data and standard library only.
@@ -52,6 +56,25 @@ STATE_MEANINGS: dict[str, str] = {
     FINISHED: "every node finished; sealed results relayed or being relayed",
     DELIVERED: "every node finished, relayed its results and deleted its shares",
     FAILED: "cancelled, refused, failed or timed out (the job's reason says which)",
+}
+
+
+PLAN_AWAITING = "awaiting_approvals"
+PLAN_APPROVED = "approved"
+PLAN_REJECTED = "rejected"
+PLAN_WITHDRAWN = "withdrawn"
+
+PLAN_STATES: tuple[str, ...] = (PLAN_AWAITING, PLAN_APPROVED, PLAN_REJECTED, PLAN_WITHDRAWN)
+"""Every state a plan can be in (apart from its jobs')."""
+
+PLAN_CLOSED_STATES: tuple[str, ...] = (PLAN_REJECTED, PLAN_WITHDRAWN)
+"""A plan that can never run again: no approval, job or run is accepted for it."""
+
+PLAN_STATE_MEANINGS: dict[str, str] = {
+    PLAN_AWAITING: "submitted; some owner has not approved it yet",
+    PLAN_APPROVED: "every owner approved it; jobs can be created",
+    PLAN_REJECTED: "an owner rejected it (plan_rejected): it never runs again",
+    PLAN_WITHDRAWN: "its submitter withdrew it before any job of it ran (plan_withdrawn)",
 }
 
 
@@ -156,6 +179,15 @@ TIMEOUT = Transition(
 )
 """The coordinator's own transition (no event): a job past its limits fails."""
 
+PLAN_CLOSED = Transition(
+    "(plan closed)",
+    LIVE_STATES,
+    FAILED,
+    note="the coordinator, on its plan's plan_rejected or plan_withdrawn event (signed by "
+    "the owner or submitter): the nodes stop any run of it and delete",
+)
+"""The coordinator's transition of every live job of a plan that was rejected or withdrawn."""
+
 
 def transition_for(kind: str, state: str) -> list[Transition]:
     """The rows for ``kind`` that accept a job in ``state``, in order."""
@@ -172,13 +204,15 @@ def render() -> str:
     lines = ["| state | meaning |", "|---|---|"]
     lines += [f"| `{s}` | {STATE_MEANINGS[s]} |" for s in JOB_STATES]
     lines += ["", "| event | in state | next state | condition |", "|---|---|---|---|"]
-    for t in (*TRANSITIONS, TIMEOUT):
+    for t in (*TRANSITIONS, TIMEOUT, PLAN_CLOSED):
         to = f"`{t.to}`" if t.to else "unchanged"
         if t.when_all:
             to += " when every node did, else unchanged"
         condition = [c for c in (t.guard.value, "once per node" if t.once else "", t.note) if c]
         states = ", ".join(f"`{s}`" for s in t.states)
         lines.append(f"| `{t.kind}` | {states} | {to} | {'; '.join(condition)} |")
+    lines += ["", "| plan state | meaning |", "|---|---|"]
+    lines += [f"| `{s}` | {PLAN_STATE_MEANINGS[s]} |" for s in PLAN_STATES]
     return "\n".join(lines) + "\n"
 
 
@@ -191,6 +225,14 @@ __all__ = [
     "JOB_STATES",
     "LIVE_STATES",
     "OPEN_STATES",
+    "PLAN_APPROVED",
+    "PLAN_AWAITING",
+    "PLAN_CLOSED",
+    "PLAN_CLOSED_STATES",
+    "PLAN_REJECTED",
+    "PLAN_STATES",
+    "PLAN_STATE_MEANINGS",
+    "PLAN_WITHDRAWN",
     "RUNNING",
     "STATE_MEANINGS",
     "TIMEOUT",

@@ -39,7 +39,8 @@ Contract
   job — at another upload or at the run — the node refuses the job (it signs
   ``plan_rejected`` and deletes what it holds): a coordinator cannot run one
   approved plan over shares uploaded for another. A job this node refused
-  stays refused; a job whose plan an owner rejected, or that a party withdrew
+  stays refused; a job whose plan an owner rejected or its submitter withdrew
+  (plan state ``rejected``/``withdrawn``), or that a party cancelled
   (``plan_rejected``/``job_cancelled`` in its events), is refused too.
 - **Runs.** When every table of the plan is held, the job is queued; one job
   runs at a time, in its own process (:func:`tyst.net.one_party.run_party`),
@@ -343,8 +344,9 @@ class NodeService:
             for e in info.get("events", [])
             if isinstance(e, Mapping) and e.get("kind") in WITHDRAWN
         ]
-        if plan_info.get("state") == "rejected" or plan_info.get("rejected_by"):
-            withdrawn.append(f"the plan was rejected by {plan_info.get('rejected_by')}")
+        if plan_info.get("state") in states.PLAN_CLOSED_STATES or plan_info.get("rejected_by"):
+            by = plan_info.get("rejected_by") or plan_info.get("submitted_by")
+            withdrawn.append(f"the plan was {plan_info.get('state')} by {by}")
         if withdrawn:
             reason = f"the job was withdrawn: {'; '.join(map(str, withdrawn))[:300]}"
             self._reject(job, reason)

@@ -45,6 +45,7 @@ Event kinds (:data:`EVENT_KINDS`; actor in brackets)
   recipients [owner or recipient]
 - ``plan_approved`` — an owner signed the plan digest [owner]
 - ``plan_rejected`` — an owner declined, or a node refused the approvals [owner/node]
+- ``plan_withdrawn`` — the submitter withdrew its plan before any job of it ran [submitter]
 - ``upload_received`` — a node accepted and stored an owner's shares [node]
 - ``run_started`` / ``run_finished`` / ``run_failed`` — a node's run [node]
 - ``result_delivered`` — a node sealed its result shares to a recipient [node]
@@ -121,6 +122,7 @@ EVENT_KINDS: frozenset[str] = frozenset(
         "plan_submitted",
         "plan_approved",
         "plan_rejected",
+        "plan_withdrawn",
         "upload_received",
         "run_started",
         "run_finished",
@@ -790,9 +792,13 @@ def role_problem(events: Sequence[AuditEvent], nodes: Iterable[str] | None = Non
     event names; each job belongs to the plan of its ``job_created`` event. A
     plan or job event before its plan's submission or its job's creation, or an
     ``upload_received`` naming an owner who owns no table of the plan, is a
-    problem too.
+    problem too. A ``plan_withdrawn`` must be signed by the plan's submitter (the
+    actor of its ``plan_submitted``) before any job of the plan ran; after a
+    plan's :data:`~tyst.service.roles.PLAN_CLOSING_KINDS` event no job of it may
+    be created and no run of it start.
     """
     plans: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    submitters: dict[str, str] = {}
     for e in events:
         if e.kind == "plan_submitted" and e.job.startswith("plan:") and e.job not in plans:
             parties = roles.plan_parties(e.details)
@@ -802,6 +808,7 @@ def role_problem(events: Sequence[AuditEvent], nodes: Iterable[str] | None = Non
                     "recipients (details owners, recipients)"
                 )
             plans[e.job] = parties
+            submitters[e.job] = e.actor
     node_set = frozenset(nodes) if nodes is not None else log_nodes(events)
     if nodes is None and len(node_set) > roles.NODE_COUNT:
         return (
@@ -809,6 +816,8 @@ def role_problem(events: Sequence[AuditEvent], nodes: Iterable[str] | None = Non
             f"a deployment has {roles.NODE_COUNT} nodes: pass them with --node"
         )
     jobs: dict[str, str] = {}
+    closed: dict[str, str] = {}  # plan → the event that closed it
+    ran: dict[str, str] = {}  # plan → its first job that started a run
     for e in events:
         where = f"seq {e.seq}: {e.kind} by {e.actor!r}"
         if e.job.startswith("plan:"):
@@ -824,18 +833,97 @@ def role_problem(events: Sequence[AuditEvent], nodes: Iterable[str] | None = Non
                 return f"{where}: for plan {str(digest)[:16]}…, which no plan_submitted opened"
             if e.job in jobs:
                 return f"{where}: job {e.job} was already created"
+            if plan in closed:
+                return f"{where}: a job of a plan closed by {closed[plan]}"
             jobs[e.job] = plan
         else:
             if e.job not in jobs:
                 return f"{where}: for job {e.job}, which no job_created event opened"
             plan = jobs[e.job]
+            if e.kind == "run_started":
+                if plan in closed:
+                    return f"{where}: a run of a plan closed by {closed[plan]}"
+                ran.setdefault(plan, e.job)
         owners, recipients = plans[plan]
         broken = roles.event_problem(
-            e.kind, e.actor, e.details, nodes=node_set, owners=owners, recipients=recipients
+            e.kind,
+            e.actor,
+            e.details,
+            nodes=node_set,
+            owners=owners,
+            recipients=recipients,
+            submitter=submitters[plan],
         )
         if broken is not None:
             return f"{where} breaks the rule: {broken}"
+        if e.job.startswith("plan:") and e.kind in roles.PLAN_CLOSING_KINDS:
+            if e.kind == "plan_withdrawn" and plan in ran:
+                return f"{where}: job {ran[plan]} of the plan already ran"
+            closed.setdefault(plan, f"{e.kind} (seq {e.seq})")
     return None
+
+
+# ---------------------------------------------------------------------------
+# An exported directory (tyst audit export DIR)
+
+EXPORT_LOG = "audit.jsonl"
+"""The whole log in an export directory, exactly as the coordinator served it."""
+
+EXPORT_HEADS = "heads"
+"""The export directory's countersigned heads (one :func:`write_signed_head` file each)."""
+
+EXPORT_PLAN_PREFIX = "plan-"
+"""A plan's events in an export directory: ``plan-<digest>.jsonl`` (:func:`plan_events`)."""
+
+
+def plan_events(events: Sequence[AuditEvent], digest: str) -> list[AuditEvent]:
+    """The events of one plan, in log order: its plan-level events (``plan:<digest>``)
+    and every event of the jobs its ``job_created`` events opened. An extract only: its
+    events verify one by one (hash, signature) but their chain is the whole log's."""
+    plan_job = "plan:" + digest
+    jobs = {
+        e.job for e in events if e.kind == "job_created" and e.details.get("plan_digest") == digest
+    }
+    return [e for e in events if e.job == plan_job or e.job in jobs]
+
+
+@dataclass(frozen=True)
+class AuditExport:
+    """An export directory read back: the whole log, its countersigned heads and any plan
+    extracts (each ``(file, digest, events)``)."""
+
+    events: list[AuditEvent]
+    heads: list[tuple[Path, SignedHead]]
+    extracts: list[tuple[Path, str, list[AuditEvent]]]
+
+    def extract_problems(self) -> list[str]:
+        """One line per plan extract that is not exactly :func:`plan_events` of the log."""
+        problems = []
+        for path, digest, extract in self.extracts:
+            if extract != plan_events(self.events, digest):
+                problems.append(
+                    f"{path}: not the plan's events in the log (an event added, left out, "
+                    "reordered or altered)"
+                )
+        return problems
+
+
+def read_export(directory: str | os.PathLike[str]) -> AuditExport:
+    """Read a directory written by ``tyst audit export`` (nothing verified yet).
+
+    Errors: :class:`AuditFormatError` naming the file; :class:`OSError` (no
+    :data:`EXPORT_LOG`, an unreadable file).
+    """
+    root = Path(directory)
+    events = read_jsonl(root / EXPORT_LOG)
+    heads = [(p, read_signed_head(p)) for p in sorted((root / EXPORT_HEADS).glob("*.json"))]
+    extracts = []
+    for path in sorted(root.glob(f"{EXPORT_PLAN_PREFIX}*.jsonl")):
+        digest = path.stem.removeprefix(EXPORT_PLAN_PREFIX)
+        if not _HASH.fullmatch(digest):
+            raise AuditFormatError(f"{path}: the file name must be plan-<64 hex digest>.jsonl")
+        extracts.append((path, digest, read_jsonl(path)))
+    return AuditExport(events, heads, extracts)
 
 
 def verify_jsonl(

@@ -10,6 +10,7 @@ deployment and to the plan the event is about:
 - :data:`OWNER` — the owner of a table of the plan;
 - :data:`RECIPIENT` — a recipient of the plan's result;
 - :data:`PARTY` — an owner or a recipient of the plan;
+- :data:`SUBMITTER` — the organisation whose ``plan_submitted`` event opened the plan;
 - :data:`COORDINATOR` — the coordinator itself (no kind allows it today: it
   never signs on anyone's behalf).
 
@@ -34,13 +35,15 @@ OWNER = "owner"
 RECIPIENT = "recipient"
 PARTY = "party"
 COORDINATOR = "coordinator"
+SUBMITTER = "submitter"
 
-ROLES: frozenset[str] = frozenset({NODE, OWNER, RECIPIENT, PARTY, COORDINATOR})
+ROLES: frozenset[str] = frozenset({NODE, OWNER, RECIPIENT, PARTY, COORDINATOR, SUBMITTER})
 
 EVENT_ROLES: Mapping[str, frozenset[str]] = {
     "plan_submitted": frozenset({PARTY}),
     "plan_approved": frozenset({OWNER}),
     "plan_rejected": frozenset({OWNER, NODE}),
+    "plan_withdrawn": frozenset({SUBMITTER}),
     "job_created": frozenset({PARTY}),
     "upload_received": frozenset({NODE}),
     "run_started": frozenset({NODE}),
@@ -53,6 +56,11 @@ EVENT_ROLES: Mapping[str, frozenset[str]] = {
 }
 """Event kind → the roles that may sign it (the only copy of these rules)."""
 
+PLAN_CLOSING_KINDS: frozenset[str] = frozenset({"plan_rejected", "plan_withdrawn"})
+"""Plan-level events (audit job ``plan:<digest>``) after which the plan never runs: no job
+of it is created and no run of it starts (the coordinator fails its live jobs; ``tyst
+audit verify`` checks the log for it)."""
+
 NODE_ONLY_KINDS: frozenset[str] = frozenset(k for k, r in EVENT_ROLES.items() if r == {NODE})
 """Kinds only a compute node signs."""
 
@@ -62,6 +70,7 @@ _NAMES = {
     RECIPIENT: "a recipient of the plan",
     PARTY: "a party of the plan (an owner or a recipient)",
     COORDINATOR: "the coordinator",
+    SUBMITTER: "the plan's submitter",
 }
 
 
@@ -104,9 +113,13 @@ def roles_of(
     owners: Collection[str] = (),
     recipients: Collection[str] = (),
     coordinator: str | None = None,
+    submitter: str | None = None,
 ) -> frozenset[str]:
-    """Every role ``actor`` holds for a plan with these ``owners`` and ``recipients``."""
+    """Every role ``actor`` holds for a plan with these ``owners`` and ``recipients``
+    (and ``submitter``, the actor of its ``plan_submitted`` event, where known)."""
     held: set[str] = set()
+    if submitter is not None and actor == submitter:
+        held.add(SUBMITTER)
     if actor in nodes:
         held.add(NODE)
     if actor in owners:
@@ -126,10 +139,16 @@ def allowed(
     owners: Collection[str] = (),
     recipients: Collection[str] = (),
     coordinator: str | None = None,
+    submitter: str | None = None,
 ) -> bool:
     """Whether ``actor`` may sign an event of ``kind`` (an unknown kind: never)."""
     held = roles_of(
-        actor, nodes=nodes, owners=owners, recipients=recipients, coordinator=coordinator
+        actor,
+        nodes=nodes,
+        owners=owners,
+        recipients=recipients,
+        coordinator=coordinator,
+        submitter=submitter,
     )
     return bool(EVENT_ROLES.get(kind, frozenset()) & held)
 
@@ -142,11 +161,14 @@ def event_problem(
     nodes: Collection[str],
     owners: Collection[str] = (),
     recipients: Collection[str] = (),
+    submitter: str | None = None,
 ) -> str | None:
     """Why ``actor`` may not sign this event of a plan with these parties (``None`` if it
     may): the signer's role (:data:`EVENT_ROLES`), and for ``upload_received`` that the
     upload it reports (``details.owner``) is an owner's of the plan."""
-    if not allowed(kind, actor, nodes=nodes, owners=owners, recipients=recipients):
+    if not allowed(
+        kind, actor, nodes=nodes, owners=owners, recipients=recipients, submitter=submitter
+    ):
         return rule(kind)
     if kind == "upload_received" and details.get("owner") not in owners:
         return (
@@ -173,10 +195,12 @@ __all__ = [
     "NODE_ONLY_KINDS",
     "OWNER",
     "PARTY",
+    "PLAN_CLOSING_KINDS",
     "PLAN_OWNERS",
     "PLAN_RECIPIENTS",
     "RECIPIENT",
     "ROLES",
+    "SUBMITTER",
     "allowed",
     "event_problem",
     "plan_parties",
