@@ -1,5 +1,6 @@
-"""``aggregate``: GROUP BY keys (or one global row) computing COUNT, SUM, MIN, MAX and
-COUNT(DISTINCT); ``min_group_size`` suppresses small groups."""
+"""``aggregate``: GROUP BY keys (or one global row) computing COUNT, SUM, MIN, MAX,
+COUNT(DISTINCT) and the order statistics PERCENTILE_DISC / PERCENTILE_CONT (MEDIAN,
+QUANTILE_*); ``min_group_size`` suppresses small groups."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from tyst.relational.aggregate import AggSpec, group_by
 from tyst.relational.table import SharedTable
 from tyst.sql import ir
 
-_FUNCS = {"COUNT": "count", "SUM": "sum", "MIN": "min", "MAX": "max"}
+_FUNCS = {
+    "COUNT": "count",
+    "SUM": "sum",
+    "MIN": "min",
+    "MAX": "max",
+    "PERCENTILE_DISC": "quantile_disc",
+    "PERCENTILE_CONT": "quantile_cont",
+}
 
 
 def execute(ctx: RunContext, node: ir.Aggregate, inputs: Sequence[SharedTable]) -> SharedTable:
@@ -22,6 +30,8 @@ def execute(ctx: RunContext, node: ir.Aggregate, inputs: Sequence[SharedTable]) 
             "count_distinct" if c.func == "COUNT" and c.distinct else _FUNCS[c.func],  # type: ignore[arg-type]
             c.arg,
             c.name,
+            c.q or (0, 1),
+            c.shift,
         )
         for c in node.calls
     ]
@@ -42,11 +52,17 @@ def needs(node: ir.Aggregate, need: Needs) -> tuple[Needs, ...]:
     return (child,)
 
 
+def _call(c: ir.AggregateCall) -> str:
+    if c.q is not None:
+        num, den = c.q
+        q = f"{num}/{den}"
+        cut = f", truncated at 1/2^{c.shift}" if c.shift else ""
+        return f"{c.func}({q}{cut}) WITHIN GROUP (ORDER BY {c.arg})"
+    return f"{c.func}({'DISTINCT ' if c.distinct else ''}{c.arg or '*'})"
+
+
 def explain(node: ir.Aggregate) -> str:
-    calls = ", ".join(
-        f"{c.func}({'DISTINCT ' if c.distinct else ''}{c.arg or '*'}) AS {c.name}"
-        for c in node.calls
-    )
+    calls = ", ".join(f"{_call(c)} AS {c.name}" for c in node.calls)
     by = f" GROUP BY {', '.join(node.keys)}" if node.keys else " (one row)"
     suppress = (
         f"; groups with < {node.min_group_size} rows suppressed" if node.min_group_size else ""
@@ -64,10 +80,20 @@ SPEC = OperatorSpec(
     "prefix sums and a copy scan (COUNT, SUM), a segmented scan (MIN, MAX), run starts "
     "(COUNT DISTINCT, one key-only sort per further column), one sort per MIN/MAX of text on "
     "(the keys, its byte-order lanes) whose groups align with the first; global: sums, one inner "
-    "product, a pairwise tree for MIN/MAX (tyst.relational.aggregate)",
+    "product, a pairwise tree for MIN/MAX (tyst.relational.aggregate). Order statistics "
+    "(PERCENTILE_DISC/CONT, MEDIAN) at a public q = a/b: the value is appended to the sort "
+    "key (one key-only sort per further column; a global one sorts with validity as its "
+    "key), a backward copy scan gives every row its group's count m, each row tests its rank "
+    "i against public-rational bounds (DISC: b·i < a·m ≤ b·(i+1); CONT: b·i ≤ a·(m−1) < "
+    "b·(i+1), weight a·(m−1) − b·i with the next row's value), a segmented sum moves the "
+    "one result to the group's row; CONT of a decimal truncates b·E / 2^j toward zero (a2b, "
+    "shift, b2a). Like every sort it opens only comparison outcomes of shuffled, distinct "
+    "keys (simulatable from n)",
     output_rows="n (one valid row per group) grouped; 1 global",
     rounds="sort(n) + ≈ 2·log2 n (+ ≈ 24·log2 n with MIN/MAX, + 17 + sort(n) per MIN/MAX of "
-    "text); global: 2 for COUNT only, 12 with SUM (its NULL-when-no-rows test), + ≈ 11·log2 n "
-    "with MIN/MAX (measured, tests/jobs/test_rounds.py)",
+    "text; + ≈ 4·log2 n + 12 with order statistics, + 17 when truncated, + sort(n) per further "
+    "order-statistic column); global: 2 for COUNT only, 12 with SUM (its NULL-when-no-rows "
+    "test), + ≈ 11·log2 n with MIN/MAX (measured, tests/jobs/test_rounds.py); global order "
+    "statistics: their grouped cost",
     side_outputs=("suppressed groups (to the recipient)",),
 )

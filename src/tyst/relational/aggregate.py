@@ -1,4 +1,4 @@
-"""Oblivious GROUP BY (COUNT, SUM, MIN, MAX, COUNT DISTINCT) and DISTINCT.
+"""Oblivious GROUP BY (COUNT, SUM, MIN, MAX, COUNT DISTINCT, PERCENTILE_DISC/CONT) and DISTINCT.
 
 Contract common to both operators:
 
@@ -54,6 +54,27 @@ Algorithm (``group_by`` with keys):
 6. Output valid = e_i ∧ v_i (the segment is valid) ∧ ¬[count_i < min_group_size];
    the suppressed groups are e_i ∧ v_i ∧ [count_i < min_group_size], summed.
 
+7. Order statistics (PERCENTILE_DISC, PERCENTILE_CONT; MEDIAN is CONT at 1/2) of a column
+   x at a public rational q = a/b: the sort key of the first such column is extended by
+   (x's null indicator, x) — further columns (and any column when COUNT DISTINCT rides on
+   the main sort) get their own sort on (group key', null indicator, x) without payload, the
+   segments aligning as in step 4. In a valid segment x's non-NULL values then come first,
+   ascending, at 0-based ranks i = count_i − 1. The segment's non-NULL count m (at its end,
+   from step 4) is copied back to every row of the segment (one backward copy scan). A row
+   holds the result iff L < D ≤ H for a public L < H: DISC (1-based position max(1, ⌈q·m⌉),
+   DuckDB's rule) D = a·m − b·i in (0, b] (a = 0: (−b, 0], the first row); CONT (positions
+   ⌊q(m−1)⌋ and ⌈q(m−1)⌉) D = a·(m−1) − b·i in (−1, b − 1], where D is the interpolation
+   weight: the row contributes W = b·x_i + D·(x_{i+1} − x_i) = b times the exact result
+   (x_{i+1} is the next row's value, a public shift; D = 0 where that row is not used).
+   Two batched comparisons per call, injected (flag = 1 − [D ≤ L] − [H < D], the two being
+   exclusive), two multiplications, and one more copy scan of the contributions (a segmented
+   sum: one row per segment contributes) leave each group's result at its end. The caller
+   chooses the output: W itself (q = a/10^t: the exact result with t more decimals), or W
+   divided by b = 2^j and truncated toward zero (DuckDB's decimal rule): a2b, an arithmetic
+   shift of the boolean words (local), b2a, plus 1 where W < 0 and its low j bits are not 0.
+   A global order statistic runs the grouped steps with validity as the only key (valid rows
+   sort last): the result is at the public last row.
+
 Global aggregate (no keys): COUNT = Σ v, SUM = ⟨v, x⟩ (one inner product),
 MIN/MAX by a pairwise tree over the values with invalid rows replaced by a
 sentinel, COUNT DISTINCT by one sort on the value key lanes (validity packed
@@ -89,17 +110,28 @@ from tyst.data.types import DERIVED_TEXT, ColumnType, join_null, split_null
 from tyst.mpc.party import Party
 from tyst.mpc.protocols.arithmetic import dot, mul, mul_many
 from tyst.mpc.protocols.boolean import and_
-from tyst.mpc.protocols.compare import eq, lt
-from tyst.mpc.protocols.conversion import bit_to_arith
+from tyst.mpc.protocols.circuits import all_zero
+from tyst.mpc.protocols.compare import eq, lt, msb, not_bit
+from tyst.mpc.protocols.conversion import a2b, b2a, bit_to_arith
 from tyst.mpc.protocols.sort import sort
-from tyst.mpc.shares import AShare, BShare, add_public, concat_b, public_a, public_b
-from tyst.relational.join_scan import brent_kung, copy_forward, low_bit, segment_starts
+from tyst.mpc.shares import AShare, BShare, add_public, concat_a, concat_b, public_a, public_b
+from tyst.relational.join_scan import (
+    brent_kung,
+    copy_backward,
+    copy_forward,
+    low_bit,
+    segment_starts,
+)
 from tyst.relational.ordering import text_sort_lanes
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 
-AggFunc = Literal["count", "sum", "min", "max", "count_distinct"]
-AGG_FUNCS: tuple[AggFunc, ...] = ("count", "sum", "min", "max", "count_distinct")
+AggFunc = Literal["count", "sum", "min", "max", "count_distinct", "quantile_disc", "quantile_cont"]
+AGG_FUNCS: tuple[AggFunc, ...] = (
+    "count", "sum", "min", "max", "count_distinct", "quantile_disc", "quantile_cont"
+)  # fmt: skip
+ORDER_FUNCS = ("quantile_disc", "quantile_cont")
+"""The order statistics: one more sort key (or sort) per column, then segmented scans."""
 INT = ColumnType("int")
 SENTINEL = (1 << 62) - 1
 """Stands in for invalid rows in a global MIN (−SENTINEL in a MAX): |v| < 2^62 for every value."""
@@ -110,11 +142,19 @@ class AggSpec:
     """One aggregate: ``func`` over ``column`` (None only for COUNT(*)), output ``name``.
 
     ``count`` of a column counts its values that are not NULL (COUNT(*) without a column).
+    ``quantile_disc`` / ``quantile_cont`` of a column at the public fraction ``q`` = (a, b),
+    0 ≤ a ≤ b, b ≥ 1 (step 7 of the module contract): DISC the value at 1-based position
+    max(1, ⌈q·m⌉) of the m non-NULL values in order; CONT the exact interpolation E between
+    positions ⌊q(m−1)⌋ and ⌈q(m−1)⌉ (0-based), delivered as b·E when ``shift`` = 0 (b must
+    be 10^t: E with t more decimals) or as b·E / 2^shift truncated toward zero when b =
+    2^shift (E truncated to the column's scale).
     """
 
     func: AggFunc
     column: str | None
     name: str
+    q: tuple[int, int] = (0, 1)
+    shift: int = 0
 
 
 @dataclass(frozen=True)
@@ -297,20 +337,39 @@ def _check(table: SharedTable, keys: Sequence[str], aggs: Sequence[AggSpec]) -> 
             raise ValueError("COUNT(DISTINCT …) of an AVG")
         if a.func == "count_distinct" and a.column not in distinct_cols:
             distinct_cols.append(a.column)
+        if a.func in ORDER_FUNCS:
+            _check_order(ctype, a)
     names = [*keys, *(a.name for a in aggs)]
     if len(set(names)) != len(names):
         raise ValueError(f"output names clash: {names}")
     return distinct_cols
 
 
+def _check_order(ctype: ColumnType, a: AggSpec) -> None:
+    """An order statistic's column and fraction (see :class:`AggSpec`)."""
+    num, den = a.q
+    if not (ctype.is_numeric or ctype.kind == "date") or not 0 <= num <= den:
+        raise ValueError(f"{a.func} of a {ctype} column at {num}/{den}")
+    if a.func == "quantile_cont":
+        if ctype.kind == "date":
+            raise ValueError("quantile_cont of a date")
+        power = den == 10 ** (len(str(den)) - 1) if a.shift == 0 else den == 1 << a.shift
+        if not power:
+            raise ValueError(f"quantile_cont: {den} is not 10^t (shift 0) or 2^shift")
+
+
 def _out_type(table: SharedTable, a: AggSpec, *, global_: bool) -> ColumnType:
-    """COUNTs: int; SUM/MIN/MAX: the argument's type, nullable when the argument is or the
-    aggregate is global (no rows: NULL)."""
+    """COUNTs: int; SUM/MIN/MAX/PERCENTILE_DISC: the argument's type, nullable when the
+    argument is or the aggregate is global (no rows: NULL); PERCENTILE_CONT without a
+    shift: a decimal with t = log10 b more decimals."""
     if a.func in ("count", "count_distinct") or a.column is None:
         return INT
     ctype = table.column(a.column).ctype
     if a.func in ("min", "max") and ctype.is_text:
         return DERIVED_TEXT
+    if a.func == "quantile_cont" and a.shift == 0:
+        more = len(str(a.q[1])) - 1
+        ctype = ColumnType("decimal", ctype.scale + more, nullable=ctype.nullable)
     return ctype.with_nulls() if global_ else ctype
 
 
@@ -410,15 +469,19 @@ def _grouped(
     valid_in = bit_to_arith(p, table.valid)
     sort_group = [*group_lanes[:-1], _pack_validity(group_lanes[-1], valid_in)]
     first_distinct = list(table.column(distinct_cols[0]).key) if distinct_cols else []
+    order_cols = list(dict.fromkeys(a.column for a in aggs if a.func in ORDER_FUNCS and a.column))
+    first_order = _order_key(table, order_cols[0]) if order_cols and not distinct_cols else []
     payload: list[AShare | BShare] = [
         group_lanes[-1],
         *content,
         *args,
         *(present_in[c] for c in null_names),
     ]
-    sorted_keys, sorted_payload = sort(p, [*sort_group, *first_distinct], payload)
+    sorted_keys, sorted_payload = sort(p, [*sort_group, *first_distinct, *first_order], payload)
     g = len(sort_group)
-    s_group, s_distinct = sorted_keys[:g], sorted_keys[g:]
+    s_group = sorted_keys[:g]
+    s_distinct = sorted_keys[g : g + len(first_distinct)]
+    by_value = {order_cols[0]: sorted_keys[g + len(first_distinct) :]} if first_order else {}
     moved = [_arith(x) for x in sorted_payload]
     last_key, s_content = moved[0], moved[1 : 1 + len(content)]
     after = 1 + len(content)
@@ -481,6 +544,19 @@ def _grouped(
         ordered, _ = sort(p, [*sort_group, *text], [], descending=[False] * g + [f == "min"] * 10)
         extreme_of[(f, c)] = tuple(ordered[g:])
 
+    # 7. order statistics: each further column sorted on (group key', null, value)
+    for c in order_cols:
+        if c not in by_value:
+            by_value[c] = sort(p, [*sort_group, *_order_key(table, c)])[0][g:]
+    order_of = _order_statistics(
+        p,
+        starts,
+        counts,
+        {c: nonnull_of.get(c, counts) for c in order_cols},
+        {c: lanes[-1] for c, lanes in by_value.items()},
+        [a for a in aggs if a.func in ORDER_FUNCS],
+    )
+
     # 6. output validity and suppression
     ends_valid = and_(p, ends_b, valid_b)
     if min_group_size > 1:
@@ -507,10 +583,128 @@ def _grouped(
         content_at += extra_lanes
     columns.update(
         _aggregate_columns(
-            p, table, aggs, counts, distinct_of, sum_of, extreme_of, nonnull_of, global_=False
+            p,
+            table,
+            aggs,
+            counts,
+            distinct_of,
+            sum_of,
+            extreme_of,
+            nonnull_of,
+            order_of,
+            global_=False,
         )
     )
     return Grouped(SharedTable(columns, out_valid, table.name), counts, suppressed)
+
+
+def _order_key(table: SharedTable, name: str) -> list[AShare]:
+    """The sort lanes that put a column's non-NULL values first, ascending: (indicator,
+    value), or the value alone when it cannot be NULL."""
+    values, null = split_null(table.column(name).ctype, table.column(name).lanes)
+    return [values[0]] if null is None else [null, values[0]]
+
+
+def _order_statistics(
+    party: Party,
+    starts: AShare,
+    row_number: AShare,
+    nonnull: Mapping[str, AShare],
+    values: Mapping[str, AShare],
+    specs: Sequence[AggSpec],
+) -> dict[str, AShare]:
+    """Per order statistic (by output name), its result at every segment's last row
+    (step 7 of the module contract; other rows hold arbitrary words).
+
+    Input: the segment starts (arithmetic 0/1), the running row number within the segment,
+    per column its running non-NULL count and its value lane sorted with NULLs last within
+    each segment (all of the same segment layout). Rounds: ≈ 4·log2 n (two copy scans) + 8
+    (comparisons) + 2 (injection) + 2 (products), + 18 with a truncating shift. Bytes per row
+    and party: ≈ 8·(2c + 1) + 8·(2k + 1) for the scans (c columns, k calls), ≈ 2·lt + 16 +
+    24 per call, ≈ 230 per truncated call (a2b, b2a, AND tree). Leakage: none.
+    """
+    p = party
+    n = len(starts)
+    if not specs or n == 0:
+        return {a.name: _zeros(n) for a in specs}
+    cols = list(dict.fromkeys(a.column for a in specs if a.column))
+    ends = concat_a([starts[1:], public_a(p.index, np.ones(1, dtype=U64))])
+    # the running count at the segment's end is its total: copied back over the segment
+    totals = dict(zip(cols, copy_backward(p, ends, [nonnull[c] for c in cols]), strict=True))
+    rank = add_public(p.index, row_number, -1)
+    lows: list[AShare] = []
+    highs: list[AShare] = []
+    weights: list[AShare] = []
+    for a in specs:
+        assert a.column is not None
+        num, den = a.q
+        m = totals[a.column]
+        if a.func == "quantile_disc":  # D = a·m − b·i in (0, b]; a = 0: (−b, 0]
+            low, high = (0, den) if num else (-den, 0)
+            d = m.mul_public(num) - rank.mul_public(den)
+        else:  # D = a·(m − 1) − b·i in (−1, b − 1]
+            low, high = -1, den - 1
+            d = add_public(p.index, m, -1).mul_public(num) - rank.mul_public(den)
+        weights.append(d)
+        lows.append(add_public(p.index, d, -(low + 1)))  # D ≤ low ⟺ D − low − 1 < 0
+        highs.append(add_public(p.index, -d, high))  # high < D ⟺ high − D < 0
+    k = len(specs)
+    signs = bit_to_arith(p, msb(p, concat_a([*lows, *highs])))
+    flags = [
+        add_public(p.index, -(signs[j * n : (j + 1) * n] + signs[(k + j) * n : (k + j + 1) * n]), 1)
+        for j in range(k)
+    ]
+    xs = [values[a.column] for a in specs if a.column]
+    nexts = [concat_a([x[1:], _zeros(1)]) for x in xs]
+    conts = [j for j, a in enumerate(specs) if a.func == "quantile_cont"]
+    firsts = mul_many(
+        p,
+        [(f, x) for f, x in zip(flags, xs, strict=True)] + [(flags[j], weights[j]) for j in conts],
+    )
+    seconds = iter(mul_many(p, [(firsts[k + i], nexts[j] - xs[j]) for i, j in enumerate(conts)]))
+    contributions = []
+    for j, a in enumerate(specs):
+        picked = firsts[j]
+        if a.func == "quantile_cont":
+            picked = picked.mul_public(a.q[1]) + next(seconds)
+        contributions.append(picked)
+    sums = _segment_totals(p, starts, contributions)
+    out = dict(zip((a.name for a in specs), sums, strict=True))
+    shifted = [a for a in specs if a.func == "quantile_cont" and a.shift]
+    if shifted:
+        truncated = _truncate(p, [out[a.name] for a in shifted], [a.shift for a in shifted])
+        out.update(zip((a.name for a in shifted), truncated, strict=True))
+    return out
+
+
+def _truncate(party: Party, words: Sequence[AShare], shifts: Sequence[int]) -> list[AShare]:
+    """Each signed word divided by 2^shift, truncated toward zero (the shift ≥ 1 public).
+
+    Steps: a2b of all words (one batch); per word the arithmetic shift of its boolean shares
+    (local: every result bit is one input bit); b2a; the low ``shift`` bits tested for zero
+    (:func:`tyst.mpc.protocols.circuits.all_zero`), AND-ed with the sign bit, injected and
+    added (floor + 1 for a negative word with a remainder). Rounds: 8 + max(9, 6 + 1 + 2).
+    Leakage: none."""
+    p = party
+    n = len(words[0])
+    bits = a2b(p, concat_a(list(words)))
+    floors: list[BShare] = []
+    rests: list[BShare] = []
+    for j, s_ in enumerate(shifts):
+        w = bits[j * n : (j + 1) * n]
+        floors.append(BShare(_sar(w.a, s_), _sar(w.b, s_)))
+        rests.append(w.and_public((1 << s_) - 1))
+    signs = concat_b([bits[j * n : (j + 1) * n].shift_right(63) for j in range(len(words))])
+    carry = and_(p, signs, not_bit(p, all_zero(p, concat_b(rests))))
+    up = bit_to_arith(p, carry)
+    down = b2a(p, concat_b(floors))
+    total = down + up
+    return [total[j * n : (j + 1) * n] for j in range(len(words))]
+
+
+def _sar(x: np.ndarray, bits: int) -> np.ndarray:
+    """Arithmetic shift right of 64-bit words (the sign bit copied in)."""
+    return (x.view(np.int64) >> np.int64(bits)).view(U64)
 
 
 def _sorted_null(ctype: ColumnType, sorted_key: Sequence[AShare]) -> AShare | None:
@@ -527,11 +721,13 @@ def _aggregate_columns(
     sum_of: Mapping[str, AShare],
     extreme_of: Mapping[tuple[Literal["min", "max"], str | None], AShare | tuple[AShare, ...]],
     nonnull_of: Mapping[str, AShare],
+    order_of: Mapping[str, AShare],
     *,
     global_: bool,
 ) -> dict[str, SharedColumn]:
     """One output column per aggregate, from the computed per-group lanes; ``nonnull_of``:
-    per nullable argument, the number of its values that are not NULL."""
+    per nullable argument, the number of its values that are not NULL; ``order_of``: per
+    order statistic (by name) its value."""
     columns: dict[str, SharedColumn] = {}
     for a in aggs:
         ctype = _out_type(table, a, global_=global_)
@@ -544,6 +740,8 @@ def _aggregate_columns(
         elif a.func == "sum":
             assert a.column is not None
             value = sum_of[a.column]
+        elif a.func in ORDER_FUNCS:
+            value = order_of[a.name]
         else:
             assert a.func in ("min", "max")
             extreme = extreme_of[(a.func, a.column)]
@@ -552,7 +750,8 @@ def _aggregate_columns(
                 continue
             value = extreme
         if ctype.nullable:
-            columns[a.name] = _nullable_value(party, ctype, value, seen, zero=a.func != "sum")
+            zero = a.func != "sum"  # a NULL MIN/MAX/order statistic holds a stand-in
+            columns[a.name] = _nullable_value(party, ctype, value, seen, zero=zero)
         else:
             columns[a.name] = SharedColumn(ctype, (value,))
     return columns
@@ -630,14 +829,45 @@ def _global(
         first = and_(p, segment_starts(p, sorted_lanes), low_bit(sorted_lanes[-1]))
         distinct_of[name] = bit_to_arith(p, first).sum()
 
+    order_of = _global_order_statistics(p, table, [a for a in aggs if a.func in ORDER_FUNCS])
     columns: dict[str, SharedColumn] = {}
     columns.update(
         _aggregate_columns(
-            p, table, aggs, count, distinct_of, sum_of, extreme_of, nonnull_of, global_=True
+            p,
+            table,
+            aggs,
+            count,
+            distinct_of,
+            sum_of,
+            extreme_of,
+            nonnull_of,
+            order_of,
+            global_=True,
         )
     )
     out_valid = public_b(p.index, np.ones(1, dtype=U64))
     return Grouped(SharedTable(columns, out_valid, table.name), count, _zeros(1))
+
+
+def _global_order_statistics(
+    party: Party, table: SharedTable, specs: Sequence[AggSpec]
+) -> dict[str, AShare]:
+    """The order statistics over all valid rows, one element each: the grouped steps with
+    no key but validity (valid rows sort last, so their segment ends at the public last
+    row). Where no valid row has a value the word is arbitrary (the caller makes it NULL)."""
+    n = len(table)
+    if not specs or n == 0:
+        return {a.name: _zeros(1) for a in specs}
+    everything = "#all"
+    key = SharedColumn(INT, (_zeros(n),))
+    keyed = SharedTable({**table.columns, everything: key}, table.valid, table.name)
+    grouped = _grouped(party, keyed, [everything], specs, [], 0).table
+    out = {}
+    for a in specs:
+        column = grouped.column(a.name)
+        values, _ = split_null(column.ctype, column.lanes)
+        out[a.name] = values[0][n - 1 :]
+    return out
 
 
 def distinct(party: Party, table: SharedTable) -> SharedTable:

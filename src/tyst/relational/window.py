@@ -80,7 +80,7 @@ from tyst.relational.aggregate import (
     _segment_totals,
     segmented_extreme,
 )
-from tyst.relational.join_scan import copy_forward, low_bit, segment_starts
+from tyst.relational.join_scan import copy_backward, copy_forward, low_bit, segment_starts
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 
@@ -110,19 +110,6 @@ def _ones(party: Party, n: int) -> AShare:
 
 def _zeros(n: int) -> AShare:
     return AShare(np.zeros(n, dtype=U64), np.zeros(n, dtype=U64))
-
-
-def _reversed(x: AShare) -> AShare:
-    return AShare(x.a[::-1].copy(), x.b[::-1].copy())
-
-
-def _copy_backward(party: Party, ends: AShare, lanes: list[AShare]) -> list[AShare]:
-    """Row i gets the lanes of row min{j ≥ i : end_j = 1} (row n − 1 is always an end):
-    :func:`copy_forward` on the reversed rows. Rounds ≈ 2·log2 n; leakage: none."""
-    if not lanes:
-        return []
-    back = copy_forward(party, _reversed(ends), [_reversed(x) for x in lanes])
-    return [_reversed(x) for x in back]
 
 
 def _shifted(x: AShare, by: int) -> AShare:
@@ -281,7 +268,7 @@ def window(
         if frame == "range" and not order:
             flags = starts  # without ORDER BY every row of a partition is a peer
         ends = concat_a([flags[1:], _ones(p, 1)])
-        for k, x in zip(wanted, _copy_backward(p, ends, [running[k] for k in wanted]), strict=True):
+        for k, x in zip(wanted, copy_backward(p, ends, [running[k] for k in wanted]), strict=True):
             framed[(frame, k)] = x
     for c in aggregates:
         if c.frame == "rows":

@@ -60,6 +60,7 @@ _SUPPORTED = (
     exp.Substring, exp.Left, exp.Lower, exp.Upper, exp.Length, exp.DPipe, exp.Concat, exp.IntDiv,
     exp.Mod, exp.DayOfWeek, exp.DayOfWeekIso,
     exp.Window, exp.WindowSpec, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Lag, exp.Lead,
+    exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile, exp.WithinGroup,
 )  # fmt: skip
 _CALENDAR_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.Year: "year",
@@ -73,6 +74,10 @@ _CAST_TARGETS = (exp.DataType.Type.DATE, exp.DataType.Type.DECIMAL, exp.DataType
 _INTERVAL_DAYS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
 _INTERVAL_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
 _AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
+_ORDER_STATISTICS = (
+    exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile, exp.WithinGroup
+)  # fmt: skip
+_ALL_AGGREGATES = _AGGREGATES + _ORDER_STATISTICS
 _COMPARE_OPS: dict[type[exp.Expression], str] = {
     exp.EQ: "=",
     exp.NEQ: "<>",
@@ -399,7 +404,7 @@ def _bind_expr(
     def rec(e: exp.Expression) -> ir.Expr:
         if isinstance(e, exp.Window):
             raise _fail("bind", WINDOW_PLACE, e)
-        if isinstance(e, _AGGREGATES):
+        if isinstance(e, _ALL_AGGREGATES):
             if aggregate is None:
                 raise _fail("bind", "aggregates are not allowed here", e)
             return aggregate(e)
@@ -1211,7 +1216,7 @@ class _Compiler:
         items = visible + hidden
         windowed = _windowed(node, items)
         has_aggs = not windowed and (
-            any(_outside_subqueries(e, _AGGREGATES) for e in items) or node.args.get("group")
+            any(_outside_subqueries(e, _ALL_AGGREGATES) for e in items) or node.args.get("group")
         )
         having = node.args.get("having")
         if having is not None and not has_aggs:
@@ -1878,7 +1883,7 @@ class _Compiler:
                 except SqlError:
                     target = aliases[g.name]  # GROUP BY a SELECT alias
             bound = _bind_expr(target, resolve)
-            if target.find(*_AGGREGATES):
+            if target.find(*_ALL_AGGREGATES):
                 raise _fail("subset", "GROUP BY cannot contain aggregates", g)
             if isinstance(bound, ir.ColumnRef):
                 key = bound
@@ -1899,6 +1904,18 @@ class _Compiler:
             if sql in calls:
                 c = calls[sql]
                 return ir.ColumnRef(c.ctype, c.name)
+            if isinstance(e, _ORDER_STATISTICS):
+                func, q, arg_node = _order_statistic(e)
+                arg = _bind_expr(arg_node, resolve)
+                if arg_node.find(*_ALL_AGGREGATES):
+                    raise _fail("subset", "nested aggregates are not supported", e)
+                ordered = arg.name if isinstance(arg, ir.ColumnRef) else self.fresh("arg")
+                pre[ordered] = arg
+                call = _order_call(func, q, arg, ordered, self.fresh(func.lower()), e)
+                if not keys:
+                    call = replace(call, ctype=call.ctype.with_nulls())  # no rows: NULL
+                calls[sql] = call
+                return ir.ColumnRef(call.ctype, call.name)
             func = type(e).__name__.upper()
             arg_node = e.this
             distinct = isinstance(arg_node, exp.Distinct)
@@ -1912,7 +1929,7 @@ class _Compiler:
                     raise _fail("subset", f"{func}(*) is not valid", e)
             else:
                 arg = _bind_expr(arg_node, resolve)
-                if arg_node.find(*_AGGREGATES):
+                if arg_node.find(*_ALL_AGGREGATES):
                     raise _fail("subset", "nested aggregates are not supported", e)
                 arg_name = arg.name if isinstance(arg, ir.ColumnRef) else self.fresh("arg")
                 pre[arg_name] = arg
@@ -2138,6 +2155,97 @@ _RANKING: dict[type[exp.Expression], str] = {
     exp.Rank: "RANK",
     exp.DenseRank: "DENSE_RANK",
 }
+
+
+MAX_QUANTILE_DECIMALS = 6
+"""The most decimals of a literal fraction q of PERCENTILE_DISC/CONT (q = a / 10^t)."""
+MAX_DYADIC_SHIFT = 6
+"""PERCENTILE_CONT of a decimal needs q = a / 2^j with j at most this (see _order_call)."""
+
+
+def _order_statistic(e: exp.Expression) -> tuple[str, Decimal, exp.Expression]:
+    """(PERCENTILE_DISC or PERCENTILE_CONT, q, the ordered expression) of ``MEDIAN(x)``,
+    ``PERCENTILE_DISC|CONT(q) WITHIN GROUP (ORDER BY x)``, ``QUANTILE_DISC|CONT(x, q)`` and
+    ``QUANTILE(x, q)`` (DuckDB: discrete); q a literal in [0, 1] with at most
+    :data:`MAX_QUANTILE_DECIMALS` decimals."""
+    if isinstance(e, exp.Median):
+        return "PERCENTILE_CONT", Decimal("0.5"), e.this
+    if isinstance(e, exp.WithinGroup):
+        inner, order = e.this, e.expression
+        if not isinstance(inner, exp.PercentileCont | exp.PercentileDisc):
+            raise _fail(
+                "subset", f"{type(inner).__name__.upper()} … WITHIN GROUP is not supported", e
+            )
+        keys = order.expressions if isinstance(order, exp.Order) else []
+        if len(keys) != 1 or inner.expression is not None:
+            raise _fail("subset", "WITHIN GROUP takes one ORDER BY expression and q", e)
+        if keys[0].args.get("desc"):
+            raise _fail(
+                "subset", "WITHIN GROUP (ORDER BY x DESC) is not supported; order ascending", e
+            )
+        target, q_node = keys[0].this, inner.this
+    elif isinstance(e, exp.Quantile):
+        inner, target, q_node = e, e.this, e.args.get("quantile")
+    else:
+        inner, target, q_node = e, e.this, e.expression
+    func = "PERCENTILE_CONT" if isinstance(inner, exp.PercentileCont) else "PERCENTILE_DISC"
+    if isinstance(target, exp.Distinct | exp.Star) or target is None:
+        raise _fail("subset", "an order statistic takes one value (no DISTINCT, no *)", e)
+    if not isinstance(q_node, exp.Literal) or q_node.is_string:
+        raise _fail(
+            "subset", "the fraction of a percentile must be one number literal in [0, 1]", e
+        )
+    q = Decimal(q_node.this)
+    exponent = q.normalize().as_tuple().exponent
+    decimals = max(0, -exponent) if isinstance(exponent, int) else 0
+    if not 0 <= q <= 1 or decimals > MAX_QUANTILE_DECIMALS:
+        raise _fail(
+            "subset",
+            f"the fraction of a percentile must be in [0, 1] with at most "
+            f"{MAX_QUANTILE_DECIMALS} decimals, not {q_node.this}",
+            e,
+        )
+    return func, q, target
+
+
+def _order_call(
+    func: str, q: Decimal, arg: ir.Expr, arg_name: str, name: str, node: Any
+) -> ir.AggregateCall:
+    """The aggregate call of an order statistic, typed as DuckDB types it (see
+    :class:`ir.AggregateCall`): DISC of int/decimal/date: the argument's type, q = a / 10^t;
+    CONT of int: DuckDB's DOUBLE as the exact decimal (q = a / 10^t, t ≥ 1 decimals); CONT
+    of decimal(s): decimal(s), the exact value truncated toward zero, which is DuckDB's
+    double arithmetic only when q = a / 2^j (exact in binary); else refused, as CONT of a
+    date (DuckDB: a TIMESTAMP)."""
+    ctype = arg.ctype
+    shown = "MEDIAN" if func == "PERCENTILE_CONT" and q == Decimal("0.5") else func
+    if ctype.kind not in ("int", "decimal", "date"):
+        raise _type_error(node, f"{shown} needs an int, decimal or date value", arg)
+    t = max(0, -int(q.normalize().as_tuple().exponent))
+    if func == "PERCENTILE_DISC":
+        return ir.AggregateCall(func, arg_name, False, name, ctype, (int(q * 10**t), 10**t))
+    if ctype.kind == "date":
+        raise _type_error(
+            node,
+            f"{shown} of a date is a TIMESTAMP in DuckDB, which tyst does not have; use "
+            "PERCENTILE_DISC",
+            arg,
+        )
+    if ctype.kind == "int":
+        t = max(t, 1)
+        result = ColumnType("decimal", t, nullable=ctype.nullable)
+        return ir.AggregateCall(func, arg_name, False, name, result, (int(q * 10**t), 10**t))
+    fraction = q.as_integer_ratio()
+    j = fraction[1].bit_length() - 1
+    if fraction[1] != 1 << j or j > MAX_DYADIC_SHIFT:
+        raise _type_error(
+            node,
+            f"{shown}({q}) of a decimal: DuckDB interpolates in double precision and truncates "
+            f"to the decimal's scale, which is exact only for q a multiple of 1/"
+            f"{1 << MAX_DYADIC_SHIFT} (0.5, 0.25, 0.125, …); use PERCENTILE_DISC or such a q",
+            arg,
+        )
+    return ir.AggregateCall(func, arg_name, False, name, ctype, fraction, j)
 
 
 def _windowed(node: exp.Select, items: list[exp.Expression]) -> bool:

@@ -532,13 +532,21 @@ class Broadcast(Node):
 
 @dataclass(frozen=True)
 class AggregateCall:
-    """One aggregate: ``func`` in COUNT, SUM, AVG, MIN, MAX; ``arg`` None for COUNT(*)."""
+    """One aggregate: ``func`` in COUNT, SUM, AVG, MIN, MAX, PERCENTILE_DISC, PERCENTILE_CONT;
+    ``arg`` None for COUNT(*).
+
+    An order statistic (PERCENTILE_*) has its fraction ``q`` = (a, b), q = a/b public; a
+    PERCENTILE_CONT result is b times the exact interpolation (``shift`` 0, b = 10^t: a
+    decimal with t more decimals than ``arg``), or that divided by b = 2^``shift`` and
+    truncated toward zero (the argument's scale, as DuckDB's decimal result)."""
 
     func: str
     arg: str | None
     distinct: bool
     name: str
     ctype: ColumnType
+    q: tuple[int, int] | None = None
+    shift: int = 0
 
 
 @dataclass(frozen=True)

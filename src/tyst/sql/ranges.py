@@ -31,6 +31,7 @@ Rules (intervals in the expression's scaled units, i.e. v · 10^scale):
 | ``COUNT`` | [0, rows of its input] |
 | ``SUM`` (and AVG's sum) | [min(0, rows·lo), max(0, rows·hi)] |
 | ``MIN``, ``MAX`` | the argument's interval |
+| ``PERCENTILE_DISC``, ``MEDIAN``, ``PERCENTILE_CONT`` | the argument's (CONT of an int: × 10^t) |
 | ``ROW_NUMBER``, ``RANK``, ``DENSE_RANK``, ``COUNT(*) OVER`` | [1, rows of its input] |
 | ``COUNT(x) OVER`` / ``SUM(x) OVER`` | [0, rows] / as a grouped ``SUM`` (a frame holds 1 … rows) |
 | ``MIN``/``MAX``/``LAG``/``LEAD`` ``OVER`` | the argument's interval (hulled with the default's) |
@@ -39,6 +40,10 @@ Rules (intervals in the expression's scaled units, i.e. v · 10^scale):
 | ``d ± INTERVAL 'n' MONTH`` | [add_months(lo, n), add_months(hi, n)] within years 1–9999 |
 | ``LENGTH`` | [0, 64] (characters of at most 64 bytes) |
 | ``SUBSTRING``, ``LOWER``, ``UPPER``, ``||`` | none: text (``||`` is bounded by the compiler) |
+
+Order statistics at q = a/b also need their rank tests b·(rows + 1) and their interpolation
+b·(|x| + the argument's width) to fit, and a CONT of a decimal (b = 2^j) |x|·2^(j+1) < 2^53
+and rows·2^j < 2^53 (where DuckDB's double arithmetic is exact).
 
 NULLs: intervals are those of the values that are not NULL; where a nullable operand
 enters a computation (arithmetic, comparison, ``IN``, ``CASE``, aggregates) its interval
@@ -381,9 +386,40 @@ class _Ranges:
                 cols[call.name] = total
                 if grouped and arg.lo >= 0:  # the groups' sums add up to the input's
                     totals[call.name] = child.totals.get(call.arg, n * arg.hi)
+            elif call.q is not None:
+                cols[call.name] = self.order_statistic(call, arg, n)
             else:  # MIN, MAX
                 cols[call.name] = arg
         return _Facts(_groups(node, child) if node.keys else 1, cols, child.per_key, totals)
+
+    def order_statistic(self, call: ir.AggregateCall, arg: Interval, n: int) -> Interval:
+        """PERCENTILE_DISC/CONT at q = a/b: the result lies within the argument's interval
+        (CONT without a shift: times b, its scaled units); the rank tests a·m − b·i and the
+        interpolation b·x + w·(x' − x) (0 ≤ w < b) must fit, and a CONT of a decimal must be
+        exact in DuckDB's double arithmetic: 2^(j+1)·|x| < 2^53 and 2^j·rows < 2^53."""
+        assert call.q is not None
+        num, den = call.q
+        what = self.texts.get(call.name, call.func)
+        value = arg.hull(Interval(0, 0))
+        reach = Interval(-(den * (n + 1)), max(num, 1) * (n + 1))
+        self.fits(reach, f"the rank test of {what}", ir.INT)
+        if call.func == "PERCENTILE_DISC":
+            return arg
+        self.fits(value.times(den) + (value - value).times(den), what, call.ctype)
+        if call.shift:
+            exact = 1 << 53
+            if value.magnitude << (call.shift + 1) >= exact or n << call.shift >= exact:
+                raise SqlError(
+                    "ranges",
+                    f"{what}: DuckDB interpolates decimals in double precision, exact only for "
+                    f"|values| < 2^{52 - call.shift} in the smallest unit and fewer than "
+                    f"2^{53 - call.shift} rows; declare tighter bounds in the plan: "
+                    "[tables.T] ranges = { column = [low, high] } and/or max_rows",
+                    None,
+                    None,
+                )
+            return arg
+        return arg.times(den)
 
     def average(self, name: str, e: ir.Ratio, cols: Columns) -> None:
         """Record an AVG column's bounds: |AVG| is at most the largest |value| it averages
