@@ -267,8 +267,20 @@ def run_duckdb(
             rows = [r for r, v in zip(rows, valid[t], strict=True) if v]
         if rows:
             con.executemany(f"INSERT INTO {t} VALUES ({', '.join('?' * len(cols))})", rows)
-    result = con.execute(sql)
-    return [d[0] for d in result.description], [tuple(r) for r in result.fetchall()]
+    return query_result(con, sql)
+
+
+def query_result(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], Rows]:
+    """The result of the query in ``sql``, which may create views before it and drop them
+    after (TPC-H Q15's three statements): each statement runs, the SELECT's rows are kept."""
+    names: list[str] = []
+    rows: Rows = []
+    for statement in con.extract_statements(sql):
+        result = con.execute(statement)
+        if statement.type == duckdb.StatementType.SELECT:
+            names = [d[0] for d in result.description]
+            rows = [tuple(r) for r in result.fetchall()]
+    return names, rows
 
 
 AVG_DIGITS = Decimal("1e-6")

@@ -51,6 +51,8 @@ SHAPES = {
     "select_list_grouped": "SELECT g, COUNT(*) AS n, (SELECT MAX(x) FROM u) AS m FROM t GROUP BY g",
     "cte_twice": "WITH s AS (SELECT g, SUM(x) AS total FROM u GROUP BY g) "
     "SELECT g, total FROM s WHERE total = (SELECT MAX(total) FROM s)",
+    "view_twice": "CREATE VIEW s (h, total) AS SELECT g, SUM(x) FROM u GROUP BY g; "
+    "SELECT h, total FROM s WHERE total = (SELECT MAX(total) FROM s); DROP VIEW s",
     "two_scalars": "SELECT k FROM t WHERE d BETWEEN (SELECT MIN(x) FROM u) AND "
     "(SELECT MAX(x) FROM u WHERE g = 'a')",
     # correlated by equalities: grouped by the inner columns, joined on them
@@ -119,6 +121,12 @@ REFUSED = {
     "SELECT k FROM t WHERE v > (SELECT SUM(w) FROM u HAVING SUM(w) > 3)": "provably one row",
     "SELECT g, SUM(v + (SELECT MAX(w) FROM u)) AS s FROM t GROUP BY g": "not here",
     "SELECT k FROM t WHERE v > (SELECT MAX(w) FROM u WHERE u.k = t.k GROUP BY u.g)": "GROUP BY",
+    # a view is a CTE of the one query; nothing else besides it
+    "CREATE VIEW s AS SELECT g FROM u; SELECT g FROM s; DROP VIEW z": "exactly the views",
+    "CREATE TABLE s AS SELECT g FROM u; SELECT g FROM s": "may only CREATE VIEW",
+    "CREATE OR REPLACE VIEW s AS SELECT g FROM u; SELECT g FROM s": "may only CREATE VIEW",
+    "SELECT g FROM u; SELECT g FROM t": "exactly one SQL statement",
+    "CREATE VIEW s AS SELECT g FROM u; SELECT g FROM s; DELETE FROM u": "only DROP VIEW",
 }
 
 

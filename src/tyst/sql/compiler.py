@@ -136,10 +136,56 @@ def parse(sql: str) -> exp.Expression:
     except RecursionError:
         raise SqlError("parse", "the query nests too deeply to parse", None, None) from None
     statements = [s for s in statements if s is not None]
+    if len(statements) > 1:
+        statements = [_views_as_ctes(statements)]  # type: ignore[arg-type]
     if len(statements) != 1:
         raise SqlError("parse", "the plan must contain exactly one SQL statement", None, None)
     tree: exp.Expression = statements[0]  # type: ignore[assignment]
     return tree
+
+
+def _views_as_ctes(statements: list[exp.Expression]) -> exp.Expression:
+    """``CREATE VIEW v [(c, …)] AS q; …; query; [DROP VIEW v; …]`` (TPC-H Q15's form) as the
+    one query ``WITH v [(c, …)] AS (q), … query``: a view used by one query is a CTE. Every
+    view must be dropped after the query, or none; anything else is refused."""
+    views: list[exp.CTE] = []
+    rest = list(statements)
+    while rest and isinstance(rest[0], exp.Create):
+        create = rest.pop(0)
+        target = create.this
+        kind = str(create.args.get("kind") or "").upper()
+        simple = not any(create.args.get(k) for k in ("replace", "unique", "exists"))
+        query = create.expression
+        if kind != "VIEW" or not simple or not isinstance(query, exp.Query):
+            raise SqlError(
+                "parse",
+                "besides one query, a plan may only CREATE VIEW v AS SELECT … (and DROP VIEW "
+                "v afterwards)",
+                *position(create),
+            )
+        table = target.this if isinstance(target, exp.Schema) else target
+        columns = list(target.expressions) if isinstance(target, exp.Schema) else []
+        if not isinstance(table, exp.Table) or table.args.get("db"):
+            raise SqlError("parse", "CREATE VIEW needs a plain view name", *position(create))
+        alias = exp.TableAlias(this=exp.to_identifier(table.name), columns=columns or None)
+        views.append(exp.CTE(this=query, alias=alias))
+    if not rest or not isinstance(rest[0], exp.Query) or not views:
+        raise SqlError("parse", "the plan must contain exactly one SQL statement", None, None)
+    main = rest.pop(0)
+    dropped = []
+    for drop in rest:
+        tables = drop.args.get("tables") if isinstance(drop, exp.Drop) else None
+        if str(drop.args.get("kind") or "").upper() != "VIEW" or not tables:
+            raise SqlError(
+                "parse", "after the query, a plan may only DROP VIEW its views", *position(drop)
+            )
+        dropped += [t.name for t in tables]
+    names = [v.alias for v in views]
+    if dropped and sorted(dropped) != sorted(names):
+        raise SqlError("parse", "DROP VIEW must name exactly the views created", None, None)
+    existing = main.args.get("with_")
+    main.set("with_", exp.With(expressions=views + (existing.expressions if existing else [])))
+    return main
 
 
 def _paren_depth(sql: str) -> int:
