@@ -293,8 +293,17 @@ def check(
             "(runs the plan in-process over zero shares); repeat for every table.",
         ),
     ] = None,
+    max_result_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-result-bytes",
+            min=1,
+            help="The coordinator's max_result_bytes (default: its default, 8 GiB).",
+        ),
+    ] = None,
 ) -> None:
     """Validate a plan (and data files) and show who receives what and what the nodes learn."""
+    from tyst.coordinator.protocol import DEFAULT_MAX_RESULT_BYTES
     from tyst.jobs.check import check_plan
     from tyst.sql.errors import SqlError
 
@@ -302,7 +311,9 @@ def check(
     files = _data_args(data or [])
     sizes = _rows_args(rows) if rows else None
     try:
-        report = check_plan(plan, files, sizes)
+        report = check_plan(
+            plan, files, sizes, max_result_bytes=max_result_bytes or DEFAULT_MAX_RESULT_BYTES
+        )
     except SqlError as exc:
         _fail(str(exc))
         return

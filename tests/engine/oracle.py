@@ -20,6 +20,7 @@ from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare, BShare
 from tyst.planner.passes import logical_plan, physical_plan
 from tyst.planner.planning import TableFacts, join_key_columns
+from tyst.planner.sizes import extras_bound, padded_rows, result_lanes
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 from tyst.sql import ir
@@ -224,6 +225,10 @@ def run_mpc_full(
         for j in range(len(results[0][0]))
     ]
     validity = combine([NodeShares(i, "bool", *results[i][1]) for i in range(3)]) & U64(1)
+    # The padded length and width are what tyst.planner.sizes predicts from the sizes alone.
+    assert len(validity) == padded_rows(plan, lengths), "tyst.planner.sizes is wrong here"
+    assert len(flat) == result_lanes(plan)
+    assert len(results[0][2]) <= extras_bound(plan)
     extras = [
         int(combine([NodeShares(i, "arith", *results[i][2][j]) for i in range(3)])[0])
         for j in range(len(results[0][2]))

@@ -322,6 +322,8 @@ def test_a_silent_node_fails_the_job_within_the_timeout(tmp_path: Path) -> None:
 
 
 def test_a_result_the_coordinator_cannot_relay_fails_the_job_for_everyone(tmp_path: Path) -> None:
+    """Issue 13: the nodes see from the uploaded sizes that the padded result would pass
+    the coordinator's max_result_bytes, and refuse before computing anything."""
     files = write_demo(tmp_path / "owners", persons=300, seed=8)
     deployment = write_local_deployment(
         tmp_path / "dep", list(files.plan.parties), max_result_bytes=1000
@@ -330,7 +332,7 @@ def test_a_result_the_coordinator_cannot_relay_fails_the_job_for_everyone(tmp_pa
     with LocalServices(deployment):
         clients, job = _uploaded_job(deployment, files)
         started = time.monotonic()
-        with pytest.raises(ResultError, match="could not relay the result"):
+        with pytest.raises(ResultError, match=r"cannot be delivered: .* max_result_bytes"):
             clients["fk"].fetch(digest, job, timeout=120)
         assert time.monotonic() - started < 60
         _wait_state(clients["fk"], job, "failed", timeout=30)
@@ -338,6 +340,8 @@ def test_a_result_the_coordinator_cannot_relay_fails_the_job_for_everyone(tmp_pa
         while len(clients["fk"].coordinator.job(job)["deleted_by"]) < 3:  # every receipt
             assert time.monotonic() < deadline
             time.sleep(0.1)
+        kinds = [e["kind"] for e in clients["fk"].coordinator.job(job)["events"]]
+        assert "run_started" not in kinds  # refused before any computing
         for c in clients.values():
             c.close()
 

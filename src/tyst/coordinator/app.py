@@ -294,7 +294,8 @@ def create_app(
         "/health",
         summary="Liveness and configuration",
         description="Schema revision, the fingerprint of the registry this coordinator "
-        "trusts (compare it with yours) and the configured compute nodes.",
+        "trusts (compare it with yours), the configured compute nodes and the most it "
+        "relays of one node's sealed result for one recipient (max_result_bytes).",
         tags=["service"],
     )
     def health() -> HealthOut:
@@ -303,6 +304,7 @@ def create_app(
             schema_revision=database.schema_revision(),
             registry_fingerprint=registry.fingerprint(),
             nodes=sorted(ledger.nodes),
+            max_result_bytes=ledger.max_result_bytes,
         )
 
     # ------------------------------------------------------------------ plans

@@ -303,3 +303,5 @@ class HealthOut(BaseModel):
     schema_revision: str | None
     registry_fingerprint: str
     nodes: list[str]
+    max_result_bytes: int | None = None
+    """The most bytes of sealed chunks one node may relay to one recipient in a job."""

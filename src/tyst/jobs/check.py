@@ -11,6 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tyst.coordinator.protocol import (
+    DEFAULT_MAX_RESULT_BYTES,
+    RESULT_CHUNK_BYTES,
+    chunk_count,
+)
 from tyst.data.report import DataReport, prepare_report
 from tyst.data.types import ColumnType
 from tyst.jobs.rounds import measure_steps
@@ -20,6 +25,8 @@ from tyst.planner.jobspec import compile_plan, job_spec
 from tyst.planner.passes import physical_plan
 from tyst.planner.physical import PhysicalPlan
 from tyst.planner.planning import PlanningError, TableFacts, join_key_columns
+from tyst.planner.sizes import padded_rows, result_bytes, result_lanes
+from tyst.service.sealing import OVERHEAD
 from tyst.sql import ir
 
 
@@ -37,14 +44,21 @@ def _type_name(ctype: object) -> str:
 
 
 def check_plan(
-    plan: Plan, data: Mapping[str, Path] | None = None, rows: Mapping[str, int] | None = None
+    plan: Plan,
+    data: Mapping[str, Path] | None = None,
+    rows: Mapping[str, int] | None = None,
+    *,
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
 ) -> CheckReport:
     """Compile the plan, choose join strategies, read the data files given; render all of it.
 
     With ``rows`` (a row count per table), also run the plan in-process over zero shares of
     those sizes and show each step's measured rounds and bytes (:mod:`tyst.jobs.rounds`).
-    Raises ``SqlError`` for SQL that cannot run (one line); data problems and
-    joins that cannot be planned are reported in the text with ``ok=False``.
+    Raises ``SqlError`` for SQL that cannot run (one line); data problems, joins
+    that cannot be planned and a result that could not be delivered (its padded
+    size, from the declared ``max_rows`` and the files given, above
+    ``max_result_bytes``: the coordinator's limit) are reported in the text with
+    ``ok=False``.
     """
     data = data or {}
     compiled = compile_plan(plan)
@@ -134,6 +148,7 @@ def check_plan(
     out += ["", "Operator plan (each step oblivious):", render_plan(root)]
     if joins:
         out.append("How the joins run:")
+    physical = None
     try:
         physical = physical_plan(root, facts)
         out += [f"  {line}" for line in physical.render_joins()]
@@ -144,6 +159,10 @@ def check_plan(
         out.append(f"  cannot run yet: {exc}")
         if not data:
             out.append("  (pass --data TABLE=FILE to let the owners' files show unique keys)")
+    if physical is not None:
+        lines, deliverable = result_size(plan, physical, reports, max_result_bytes)
+        out += ["", "Result size (public: a function of the tables' sizes):", *lines]
+        ok = ok and deliverable
 
     if reports:
         out += ["", "Data preparation (shown to the data owner only):"]
@@ -177,3 +196,60 @@ def _rounds_section(
         "(sorts vary by a few per cent from run to run)"
     )
     return out
+
+
+def sealed_bytes(payload: int) -> int:
+    """Bytes of one node's sealed result for one recipient, from its unsealed size."""
+    return payload + OVERHEAD * chunk_count(payload, RESULT_CHUNK_BYTES)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
+    return f"{n:,} bytes"
+
+
+def result_size(
+    plan: Plan,
+    physical: PhysicalPlan,
+    reports: Mapping[str, DataReport],
+    max_result_bytes: int,
+) -> tuple[list[str], bool]:
+    """The ``tyst check`` lines on the padded result's size and whether it can be delivered.
+
+    Sizes: a table's data file's rows when given, else its declared ``max_rows`` (or
+    the default). The result cannot be delivered when, with every table at its declared
+    or counted size, one node's sealed result for one recipient exceeds
+    ``max_result_bytes``; a bound resting on undeclared defaults only warns (the nodes
+    check the uploaded sizes before they run)."""
+    rows = {t: reports[t].rows if t in reports else d.row_limit for t, d in plan.tables.items()}
+    assumed = sorted(t for t, d in plan.tables.items() if t not in reports and d.max_rows is None)
+    try:
+        n = padded_rows(physical, rows)
+    except ValueError as exc:
+        return [f"  not computed: {exc}"], True
+    sealed = sealed_bytes(result_bytes(physical, rows))
+    chunks = chunk_count(sealed - OVERHEAD, RESULT_CHUNK_BYTES)
+    lines = [
+        f"  at most {n:,} padded rows of {result_lanes(physical)} share lanes: up to "
+        f"{_size(sealed)} per compute node and recipient, relayed in {chunks:,} sealed "
+        f"chunk(s) of at most {RESULT_CHUNK_BYTES // 2**20} MiB;",
+        f"  the coordinator relays at most {_size(max_result_bytes)} (max_result_bytes).",
+    ]
+    if sealed <= max_result_bytes:
+        return lines, True
+    largest = max(rows, key=lambda t: rows[t])
+    fix = (
+        f"declare a smaller [tables.{largest}] max_rows ({rows[largest]:,} now) or raise "
+        "the coordinator's max_result_bytes (tyst check --max-result-bytes to check against it)"
+    )
+    if assumed:
+        lines.append(
+            f"  warning: with the default max_rows assumed for {', '.join(assumed)} the result "
+            f"could not be delivered; {fix}. The nodes refuse a run whose uploaded sizes give "
+            "too large a result before computing it."
+        )
+        return lines, True
+    lines.append(f"  cannot be delivered: the result exceeds max_result_bytes; {fix}.")
+    return lines, False

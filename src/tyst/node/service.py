@@ -116,6 +116,7 @@ from tyst.plan import PlanError, parse_plan
 from tyst.planner.jobspec import JobSpec, job_spec
 from tyst.planner.passes import physical_plan
 from tyst.planner.planning import PlanningError
+from tyst.planner.sizes import padded_rows, result_bytes
 from tyst.service.audit import (
     GENESIS_HASH,
     AuditEvent,
@@ -127,6 +128,7 @@ from tyst.service.audit import (
     write_signed_head,
 )
 from tyst.service.keys import OrgKeys, Registry, UnknownOrganisation
+from tyst.service.sealing import OVERHEAD as SEAL_OVERHEAD
 from tyst.service.signing import Approval, ApprovalFormatError, SignatureInvalid, verify_approvals
 
 log = logging.getLogger("tyst.node")
@@ -597,6 +599,10 @@ class NodeService:
         if mismatch:
             self._reject(job, mismatch)
             return
+        too_large = self._undeliverable(entry, spec)
+        if too_large:
+            self._fail_and_delete(job, too_large, "failed")
+            return
         if self._event(job, "run_started", {"tables": len(entry.tables)}) == "refused":
             self._fail_and_delete(job, "the coordinator did not accept run_started", "failed")
             return
@@ -684,6 +690,31 @@ class NodeService:
         # The sealed results are acknowledged, or safe in the outbox (the coordinator is
         # unreachable): the shares are no longer needed either way, and the receipt says which.
         self._delete(job, "delivery_pending" if offline else "delivered")
+
+    def _undeliverable(self, entry: JobEntry, spec: JobSpec) -> str:
+        """Why the result of this run could not be relayed ("" if it can): its sealed size,
+        from the uploaded row counts (public), above the coordinator's max_result_bytes —
+        decided before any computing. A coordinator that does not say its limit (or
+        cannot be asked now) is not held against the run: a chunk it refuses fails the
+        job after the run instead."""
+        try:
+            limit = self.coordinator.health().get("max_result_bytes")
+            facts = spec.facts({t: m.unique for t, m in entry.tables.items()})
+            plan = physical_plan(spec.compiled.plan, facts)
+        except (ApiError, PlanningError):
+            return ""
+        if not isinstance(limit, int):
+            return ""
+        rows = {t: m.rows for t, m in entry.tables.items()}
+        payload = result_bytes(plan, rows)
+        sealed = payload + SEAL_OVERHEAD * chunk_count(payload, self.config.result_chunk_bytes)
+        if sealed <= limit:
+            return ""
+        return (
+            f"the result cannot be delivered: {padded_rows(plan, rows):,} padded rows make "
+            f"{sealed:,} sealed bytes per node and recipient, above the coordinator's "
+            f"max_result_bytes ({limit:,}); raise it, or run the plan over smaller tables"
+        )
 
     def name_parties(self, message: str) -> str:
         """``message`` with each "party N" of the mesh named by organisation and mesh
