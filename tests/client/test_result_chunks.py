@@ -34,7 +34,7 @@ from tests.coordinator.helpers import (
     run_to_finished,
     signing,
 )
-from tyst.api.http import CoordinatorClient
+from tyst.api.http import ApiError, CoordinatorClient, ResultChunk
 from tyst.api.results import ShareArray, encode_result, seal_chunks
 from tyst.client.recipient import ResultError, fetch_shares
 from tyst.coordinator.protocol import chunk_count, new_result_id
@@ -284,3 +284,29 @@ def test_chunks_of_two_results_are_not_mixed(coordinator: tuple[str, Path]) -> N
         db.close()
     with pytest.raises(ResultError, match=r"chunk 1 of .* belongs to another result"):
         _fetch(url, first, 0, count)
+
+
+class _Flaky(CoordinatorClient):
+    """A coordinator client whose first request for chunk 2 fails as an unreachable
+    coordinator does (a restart): the fetch waits it out and resumes at that chunk."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, FK, verify=False)
+        self.asked: list[int] = []
+
+    def result_chunk(self, job_id: str, recipient: str, sender: str, index: int) -> ResultChunk:
+        self.asked.append(index)
+        if self.asked.count(2) == 1 and index == 2:
+            raise ApiError("coordinator: connection refused")
+        return super().result_chunk(job_id, recipient, sender, index)
+
+
+def test_a_fetch_resumes_at_the_chunk_a_restart_interrupted(
+    coordinator: tuple[str, Path],
+) -> None:
+    url, _ = coordinator
+    job, sent, count = _relayed_job(url, rows=100)
+    with _Flaky(url) as client:
+        got = fetch_shares(client, FK, REGISTRY, job, NODE_IDS[0], 0, count, retry=10.0)
+    _same(got, sent[0])
+    assert client.asked == [0, 1, 2, *range(2, count)]  # chunk 2 asked again, no other
