@@ -38,7 +38,7 @@ from tyst.engine.metrics import NodeMetrics
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare
-from tyst.net.launcher import run_tls_parties
+from tyst.net.launcher import Route, run_tls_parties
 from tyst.net.transport import Transport
 from tyst.node.program import NodeResult, execute
 from tyst.plan import parse_plan
@@ -188,9 +188,20 @@ def _normal(rows: list[list[str]]) -> list[tuple[str, ...]]:
     return sorted(out)
 
 
-def measure(op: str, n: int, *, seed: int = 1, timeout: float = 600.0) -> Measurement:
-    """Run one operator's plan at size ``n``; see the module docstring."""
-    plan = parse_plan(PLAN.format(sql=QUERIES[op]), f"relational-{op}.toml")
+def measure(
+    op: str,
+    n: int,
+    *,
+    seed: int = 1,
+    timeout: float = 600.0,
+    sql: str | None = None,
+    route: Route | None = None,
+) -> Measurement:
+    """Run one operator's plan at size ``n``; see the module docstring. ``sql`` replaces the
+    operator's query (over the same tables); ``route`` dials the nodes through a relay
+    (:mod:`benchmarks.relay`)."""
+    sql = QUERIES[op] if sql is None else sql
+    plan = parse_plan(PLAN.format(sql=sql), f"relational-{op}.toml")
     spec = job_spec(plan)
     data = make_tables(n, seed)
     facts = spec.facts({"a": [("k",)]})
@@ -201,6 +212,7 @@ def measure(op: str, n: int, *, seed: int = 1, timeout: float = 600.0) -> Measur
         per_party_args=[(per[i],) for i in range(3)],
         timeout=timeout,
         deadline=max(600.0, 20 * timeout),
+        route=route,
     )
     del per
     combined = {
@@ -211,7 +223,7 @@ def measure(op: str, n: int, *, seed: int = 1, timeout: float = 600.0) -> Measur
         for j, a in enumerate(results[0].arrays)
     }  # fmt: skip
     result = decode(spec, combined)
-    correct = _normal(result.rows) == _reference(QUERIES[op], data)
+    correct = _normal(result.rows) == _reference(sql, data)
     nodes = [r.metrics for r in results]
     return Measurement(op, n, max(m.seconds for m in nodes), nodes, correct)
 

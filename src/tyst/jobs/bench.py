@@ -21,7 +21,7 @@ from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.protocols import arithmetic, compare, shuffle, sort
 from tyst.mpc.shares import AShare, BShare
-from tyst.net.launcher import run_tls_parties
+from tyst.net.launcher import Route, run_tls_parties
 from tyst.net.transport import Transport
 from tyst.ring.words import U64, WordArray, from_signed, to_signed
 
@@ -120,8 +120,12 @@ def run_bench(
     seed: int = 1,
     repeat: int = 3,
     timeout: float = 600.0,
+    route: Route | None = None,
 ) -> BenchOutcome:
-    """Share, run ``op`` on three TLS node processes, combine and check. See module docstring."""
+    """Share, run ``op`` on three TLS node processes, combine and check. See module docstring.
+
+    ``route`` (benchmarks) makes the nodes dial each other through a relay
+    (:func:`tyst.net.launcher.run_tls_parties_detailed`)."""
     if op not in OPERATIONS:
         raise ValueError(f"unknown operation {op!r}; choose one of {', '.join(OPERATIONS)}")
     if n < 0:
@@ -131,7 +135,9 @@ def run_bench(
     x, y = _inputs(op, n, seed)
     x_parts, y_parts = split(x), split(y)
     per_party = [(x_parts[i], y_parts[i]) for i in range(3)]
-    results = run_tls_parties(node_program, (op, repeat), per_party_args=per_party, timeout=timeout)
+    results = run_tls_parties(
+        node_program, (op, repeat), per_party_args=per_party, timeout=timeout, route=route
+    )
     got = combine([shares for shares, _ in results])
     slowest = [max(runs[r].seconds for _, runs in results) for r in range(repeat)]
     median_run = sorted(range(repeat), key=lambda r: slowest[r])[repeat // 2]
