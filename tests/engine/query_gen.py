@@ -19,7 +19,9 @@ are small (no divisor beyond 10^4 in its smallest unit) so that this is exact, a
 of a quotient divides ints by 3, 7 or 11, which makes no exact ties; window functions
 (``ROW_NUMBER``, ``RANK``, ``DENSE_RANK``, ``LAG``/``LEAD`` with offsets and defaults,
 ``COUNT``/``SUM``/``AVG``/``MIN``/``MAX`` with every supported frame, top-k per group in an
-outer query; :meth:`Gen.window_select`). A :class:`Query` knows
+outer query; :meth:`Gen.window_select`); order statistics (``MEDIAN``, ``PERCENTILE_DISC``/
+``PERCENTILE_CONT`` … ``WITHIN GROUP``, ``QUANTILE_DISC``/``QUANTILE_CONT``/``QUANTILE``;
+:meth:`Gen.order_statistic`). A :class:`Query` knows
 its output types and its ORDER BY keys, so that :func:`compare` can check the MPC rows
 against DuckDB's exactly: as a multiset, or in order where ``ORDER BY`` fixes it (rows tied
 on all order keys may come in any order, and the tie group cut by ``LIMIT`` may keep any of
@@ -809,6 +811,10 @@ class Gen:
         if roll < 0.42:
             self.features.add("count_distinct")
             return f"COUNT(DISTINCT {r.choice(scope).ref})", INT
+        if roll < 0.5:
+            stat = self.order_statistic(scope)
+            if stat is not None:
+                return stat
         func = r.choice(["SUM", "SUM", "MIN", "MAX", "AVG"])
         texts = [c for c in self.cols(scope, {"text", "id"}) if not c.null]
         if func in ("MIN", "MAX") and not self.global_agg and texts and self.chance(0.2):
@@ -824,6 +830,45 @@ class Gen:
             arg, kind = self.num(scope, 1)
         self.features.add({"SUM": "sum", "AVG": "avg"}.get(func, "min_max"))
         return f"{func}({arg})", RATIO if func == "AVG" else kind
+
+    def order_statistic(self, scope: list[Col]) -> tuple[str, Kind] | None:
+        """PERCENTILE_DISC/QUANTILE_DISC/QUANTILE of an int, decimal or date; MEDIAN and
+        PERCENTILE_CONT/QUANTILE_CONT of a decimal at a q that is a multiple of 1/8 (exact
+        in DuckDB too), and of an int at any q only as a top-level item (DuckDB's DOUBLE,
+        compared at q's decimals as a quotient)."""
+        r = self.rng
+        values = self.cols(scope, {"int", "dec", "date"})
+        if not values:
+            return None
+        c = r.choice(values)
+        arg, kind = (c.ref, c.kind) if c.kind == DATE or self.chance(0.6) else self.num(scope, 1)
+        top = not self.nested and not self.in_union
+        if kind == DATE or (kind == INT and not top) or self.chance(0.5):
+            q = r.choice(["0", "0.25", "0.5", "0.9", "1", "0.333"])
+            form = r.choice(
+                [
+                    f"PERCENTILE_DISC({q}) WITHIN GROUP (ORDER BY {arg})",
+                    f"QUANTILE_DISC({arg}, {q})",
+                    f"QUANTILE({arg}, {q})",
+                ]
+            )
+            self.features.add("percentile_disc")
+            return form, kind
+        q = r.choice(["0", "0.25", "0.5", "0.75", "1", "0.125"])
+        if kind == INT:
+            q = r.choice([q, "0.9", "0.3", "0.05"])
+        form = r.choice(
+            [
+                f"PERCENTILE_CONT({q}) WITHIN GROUP (ORDER BY {arg})",
+                f"QUANTILE_CONT({arg}, {q})",
+                f"MEDIAN({arg})" if q == "0.5" else f"QUANTILE_CONT({arg}, {q})",
+            ]
+        )
+        if kind == INT:  # DuckDB: a DOUBLE; tyst: exact with q's decimals (at least 1)
+            self.features.add("median_int")
+            return form, (QUOT, max(1, len(q.partition(".")[2])))
+        self.features.add("median_decimal")
+        return form, kind
 
     def division(self, scope: Sequence[Col]) -> tuple[str, Kind] | None:
         """A quotient, integer division, remainder, ROUND or weekday, for a top-level SELECT
