@@ -3,11 +3,18 @@ with the operator registry's documented rounds where those are exact."""
 
 from __future__ import annotations
 
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from benchmarks.relational import PLAN
 
 from tyst.jobs.check import check_plan
 from tyst.jobs.rounds import StepRounds, measure_steps
+from tyst.mpc.party import Party
+from tyst.mpc.protocols import sort as sort_protocol
 from tyst.plan import parse_plan
 from tyst.planner.jobspec import job_spec
 from tyst.planner.passes import physical_plan
@@ -59,3 +66,56 @@ def test_check_shows_rounds_per_step_at_the_given_sizes() -> None:
     join = parse_plan(PLAN.format(sql="SELECT a.k FROM a JOIN b ON a.k = b.k"), "rounds.toml")
     missing = check_plan(join, rows={"b": 7}).text
     assert "not measured: no row count for table(s) a" in missing
+
+
+def _rounds_beside_sorts(sql: str, n: int, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
+    """(all rounds of the plan, the rounds spent inside oblivious sorts), at party 0."""
+    in_sorts = [0]
+    original = sort_protocol.sort
+
+    def counting(party: Party, *args: Any, **kwargs: Any) -> Any:
+        before = party.transport.stats.rounds
+        out = original(party, *args, **kwargs)
+        if party.index == 0:
+            in_sorts[0] += party.transport.stats.rounds - before
+        return out
+
+    for module in list(sys.modules.values()):
+        if module.__name__.startswith("tyst.") and getattr(module, "sort", None) is original:
+            monkeypatch.setattr(module, "sort", counting)
+    total = sum(s.rounds for s in _steps(sql, n))
+    return total, in_sorts[0]
+
+
+def _log2(m: int) -> float:
+    return math.log2(m)
+
+
+@pytest.mark.parametrize("n", [16, 1000])
+@pytest.mark.parametrize(
+    ("sql", "beside"),
+    [
+        # join (2n rows): ≈ 2·log2(2n) + 25; the global COUNT, SUM after it: 12
+        (
+            "SELECT COUNT(*) AS c, SUM(b.y) AS s FROM a JOIN b ON a.k = b.k",
+            lambda n: 2 * _log2(2 * n) + 25 + 12,
+        ),
+        # semi-join (2n rows): ≈ 2·log2(2n) + 16; the global COUNT after it: 3 (measured)
+        (
+            "SELECT COUNT(*) AS c FROM b WHERE k IN (SELECT k FROM a)",
+            lambda n: 2 * _log2(2 * n) + 16 + 3,
+        ),
+        # GROUP BY with COUNT, SUM, and DISTINCT: ≈ 2·log2 n + 11
+        ("SELECT g, COUNT(*) AS c, SUM(y) AS s FROM b GROUP BY g", lambda n: 2 * _log2(n) + 11),
+        ("SELECT DISTINCT g FROM b", lambda n: 2 * _log2(n) + 11),
+        # ORDER BY … LIMIT: ≈ 3 (+ ≈ 17 per id/text key)
+        ("SELECT g, y FROM b ORDER BY y DESC LIMIT 10", lambda n: 3),
+        ("SELECT k, y FROM b ORDER BY k LIMIT 10", lambda n: 3 + 17),
+    ],
+)
+def test_rounds_beside_the_sorts_match_the_registry(
+    sql: str, beside: Callable[[int], float], n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry's rounds are sort(…) + a formula; the formula is the measured rest ± 5."""
+    total, in_sorts = _rounds_beside_sorts(sql, n, monkeypatch)
+    assert abs((total - in_sorts) - beside(n)) <= 5, (total, in_sorts, beside(n))

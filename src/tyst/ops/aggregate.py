@@ -90,7 +90,7 @@ SPEC = OperatorSpec(
     "shift, b2a). Like every sort it opens only comparison outcomes of shuffled, distinct "
     "keys (simulatable from n)",
     output_rows="n (one valid row per group) grouped; 1 global",
-    rounds="sort(n) + ≈ 2·log2 n (+ ≈ 24·log2 n with MIN/MAX, + 17 + sort(n) per MIN/MAX of "
+    rounds="sort(n) + ≈ 2·log2 n + 11 (+ ≈ 24·log2 n with MIN/MAX, + 17 + sort(n) per MIN/MAX of "
     "text; + ≈ 4·log2 n + 12 with order statistics, + 17 when truncated, + sort(n) per further "
     "order-statistic column); global: 2 for COUNT only, 12 with SUM (its NULL-when-no-rows "
     "test), + ≈ 11·log2 n with MIN/MAX (measured, tests/jobs/test_rounds.py); global order "

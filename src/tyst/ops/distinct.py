@@ -30,5 +30,5 @@ SPEC = OperatorSpec(
     explain,
     algorithm="GROUP BY all columns (tyst.relational.aggregate.distinct)",
     output_rows="n (one valid row per distinct row)",
-    rounds="sort(n) + ≈ 2·log2 n",
+    rounds="sort(n) + ≈ 2·log2 n + 11",
 )

@@ -83,6 +83,6 @@ SPEC = OperatorSpec(
     "integer lanes (a2b, local byte moves, b2a); an AVG key sorts by its exact fraction as two "
     "lanes (restoring division: whole part, then ⌈log2 c²⌉ fraction bits, c its largest count)",
     output_rows="min(m, n)",
-    rounds="sort(n) + 1 (+ 17 per id/text key, + 11·(bits of the largest AVG + ⌈log2 c²⌉) + 15 "
+    rounds="sort(n) + ≈ 3 (+ ≈ 17 per id/text key, + 11·(bits of the largest AVG + ⌈log2 c²⌉) + 15 "
     "per AVG key)",
 )

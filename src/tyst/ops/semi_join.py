@@ -49,5 +49,5 @@ SPEC = OperatorSpec(
     algorithm="as the PK–FK join, copying only 'a valid row of the subquery exists' "
     "(tyst.relational.join.semi_join)",
     output_rows="n_left",
-    rounds="sort(n_left + n_right) + ≈ 2·log2 n + 20",
+    rounds="sort(n_left + n_right) + ≈ 2·log2 n + 16",
 )
