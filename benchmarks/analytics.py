@@ -138,8 +138,23 @@ LIMIT 10""",
     # Secrecy/ORQ, "recurrent C. difficile", as the papers write it: the cdiff diagnoses
     # numbered in (pid, time) order, each joined with the next one of the same patient
     # (`r2.row_no = r1.row_no + 1`), 15 to 56 days later. Secrecy's table holds row_no;
-    # ORQ's reference computes it with ROW_NUMBER() OVER (ORDER BY pid, time), as here.
+    # ORQ's reference computes it with ROW_NUMBER() OVER (ORDER BY pid, time), as here,
+    # and writes the join as ORQ does: all conditions in WHERE (`FROM rcd r1 JOIN rcd r2
+    # WHERE …`, a comma join in standard SQL). The row numbers are a join key (unique), so
+    # it runs as one pk–fk join; `rcdiff_paper_on` is Secrecy's `JOIN … ON r1.pid = r2.pid`
+    # with the rest in WHERE: a self-join on the patient alone, bounded (k = 4 + 4).
     "rcdiff_paper": f"""{_DIAGNOSES},
+rcd AS (
+  SELECT pid, visit, ROW_NUMBER() OVER (ORDER BY pid, visit) AS row_no
+  FROM diagnosis
+  WHERE diag = {CDIFF})
+SELECT DISTINCT r1.pid
+FROM rcd r1, rcd r2
+WHERE r1.pid = r2.pid
+  AND r2.visit - r1.visit >= 15
+  AND r2.visit - r1.visit <= 56
+  AND r2.row_no = r1.row_no + 1""",
+    "rcdiff_paper_on": f"""{_DIAGNOSES},
 rcd AS (
   SELECT pid, visit, ROW_NUMBER() OVER (ORDER BY pid, visit) AS row_no
   FROM diagnosis
@@ -204,6 +219,7 @@ FROM (SELECT rev, SUM(rev) OVER () AS total_rev FROM revenue) AS w""",
 TABLES_OF: dict[str, tuple[str, ...]] = {
     "comorbidity": ("diagnosis_a", "diagnosis_b", "cohort"),
     "rcdiff_paper": ("diagnosis_a", "diagnosis_b"),
+    "rcdiff_paper_on": ("diagnosis_a", "diagnosis_b"),
     "rcdiff": ("diagnosis_a", "diagnosis_b"),
     "aspirin": ("diagnosis_a", "diagnosis_b", "medication_a", "medication_b"),
     "credit_score": ("credit_a", "credit_b"),

@@ -98,7 +98,7 @@ def test_every_plan_compiles_at_the_benchmark_sizes_or_is_refused_in_one_line(
     assert expanded == ([2 * analytics.PER_PATIENT] if name in BOUNDED else [1] * len(expanded))
 
 
-BOUNDED = {"aspirin", "rcdiff_paper"}
+BOUNDED = {"aspirin", "rcdiff_paper_on"}
 
 
 WINDOWED_JOIN = f"""{analytics.QUERIES["aspirin"].split("SELECT COUNT")[0]}

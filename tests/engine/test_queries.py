@@ -72,6 +72,11 @@ SHAPES = {
     "ON i.pnr = b.pnr",
     "join_two_columns": "SELECT b.pnr, b.manad, s.dagar, b.kommun FROM bistand b JOIN sjuk s "
     "ON b.pnr = s.pnr AND b.manad = s.manad",
+    # an expression of each side as a key (computed first): ON, and a comma join's WHERE
+    "join_expression_key": "SELECT b.pnr, b.manad, s.dagar FROM bistand b JOIN sjuk s "
+    "ON b.pnr = s.pnr AND s.manad = b.manad + 31 WHERE s.dagar > 2",
+    "join_expression_key_where": "SELECT b.pnr, s.dagar FROM bistand b, sjuk s "
+    "WHERE s.pnr = b.pnr AND s.manad = 62 + b.manad AND b.belopp > 0",
     "join_chain": "SELECT b.pnr, i.inkomst, s.dagar FROM bistand b JOIN inkomst i ON b.pnr = i.pnr "
     "JOIN sjuk s ON s.pnr = b.pnr AND s.manad = b.manad WHERE s.dagar > 3 OR i.aktiv",
     "semi_in": "SELECT pnr, belopp FROM bistand WHERE pnr IN (SELECT pnr FROM inkomst WHERE aktiv)",

@@ -113,3 +113,18 @@ def test_join_key_columns_are_traced_into_union_branches() -> None:
     sql = f"WITH u AS ({UNION}) SELECT k.pnr FROM kommun k JOIN u ON k.pnr = u.pnr"
     root = compile_sql(sql, TABLES, bounds=declared_bounds(TABLES)).plan
     assert join_key_columns(root) == {"kommun": {("pnr",)}, "fk": {("pnr",)}, "skv": {("pnr",)}}
+
+
+def test_row_numbers_are_unique_within_their_partition() -> None:
+    """``r2.r = r1.r + 1`` is a key (the expression computed on r1's side) and a ROW_NUMBER
+    is distinct per partition, so the self-join needs no bound."""
+    sql = (
+        "WITH w AS (SELECT pnr, manad, ROW_NUMBER() OVER (PARTITION BY pnr ORDER BY manad) AS r "
+        "FROM kommun) SELECT a.pnr FROM w a, w b WHERE a.pnr = b.pnr AND b.r = a.r + 1"
+    )
+    assert _strategies(sql, {}) == [("right", 1)]
+    unpartitioned = sql.replace("PARTITION BY pnr ", "").replace("a.pnr = b.pnr AND ", "")
+    assert _strategies(unpartitioned, {}) == [("right", 1)]
+    other = sql.replace("ROW_NUMBER()", "RANK()")  # ranks tie
+    with pytest.raises(PlanningError, match="neither side is unique"):
+        _strategies(other, {})

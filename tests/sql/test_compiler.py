@@ -470,3 +470,18 @@ def test_grouped_sums_of_values_at_least_zero_add_up_to_the_input_total(sql: str
     assert compile_sql(with_g.format(t="bistand_lund"), TABLES, bounds=bounds).plan.schema
     with pytest.raises(SqlError, match="can reach"):
         compile_sql(with_g.format(t="bistand"), TABLES, bounds=bounds)
+
+
+def test_an_equality_of_expressions_of_each_side_is_a_join_key() -> None:
+    sql = (
+        "SELECT b.pnr FROM bistand b JOIN bistand_lund l ON b.pnr = l.pnr "
+        "AND l.belopp = b.belopp * 2 + 1 AND l.manad - 31 = b.manad"
+    )
+    join = compile_sql(sql, TABLES, bounds=BOUNDS).plan
+    while not isinstance(join, ir.Join):
+        join = join.children()[0]
+    assert len(join.left_keys) == 3
+    assert len(join.right_keys) == 3
+    mixed = "SELECT b.pnr FROM bistand b JOIN bistand_lund l ON b.belopp + l.belopp = 3"
+    with pytest.raises(SqlError, match="at least one equality"):
+        compile_sql(mixed, TABLES, bounds=BOUNDS)

@@ -20,10 +20,11 @@ Facts (:class:`TableFacts`, per input table):
 
 Uniqueness also follows from the plan itself: the output of ``GROUP BY keys``
 is unique on its keys, a global aggregate has one row, ``DISTINCT`` is unique
-on all its columns, and filters, projections of plain columns, semi-joins,
-``ORDER BY … LIMIT``, broadcasts (a scalar subquery's row added to each row) and the
-fk side of a pk-fk join preserve uniqueness (a join unique on both sides keeps both
-sides' unique sets, so a fact added never removes one).
+on all its columns, a ``ROW_NUMBER() OVER (PARTITION BY p …)`` on (p, the number),
+and filters, projections of plain columns, semi-joins, ``ORDER BY … LIMIT``,
+broadcasts (a scalar subquery's row added to each row) and the fk side of a
+pk-fk join preserve uniqueness (a join unique on both sides keeps both sides'
+unique sets, so a fact added never removes one).
 
 Rule (deterministic, so that the three nodes and ``tyst check`` agree): the
 right side is the pk side if it is unique on its join keys, else the left
@@ -62,7 +63,12 @@ def unique_sets(node: ir.Node, facts: Facts) -> list[frozenset[str]]:
     if isinstance(node, ir.Scan):
         declared = facts.get(node.table, TableFacts()).unique
         return [frozenset(f"{node.alias}.{c}" for c in s) for s in declared]
-    if isinstance(node, ir.Filter | ir.OrderLimit | ir.SemiJoin | ir.Window | ir.Broadcast):
+    if isinstance(node, ir.Window):  # a ROW_NUMBER is distinct within its partition
+        numbered = [
+            frozenset(node.partition) | {c.name} for c in node.calls if c.func == "ROW_NUMBER"
+        ]
+        return unique_sets(node.input, facts) + numbered
+    if isinstance(node, ir.Filter | ir.OrderLimit | ir.SemiJoin | ir.Broadcast):
         child = node.input
         return unique_sets(child, facts)
     if isinstance(node, ir.Project):

@@ -1416,6 +1416,10 @@ class _Compiler:
                 a, b = _group_of(conj.this, groups), _group_of(conj.expression, groups)
                 if a is not None and b is not None and a != b:
                     edges.append((conj, a, b))
+            elif isinstance(conj, exp.EQ):  # an expression of one item = one of another
+                a, b = _item_of(conj.this, groups), _item_of(conj.expression, groups)
+                if a is not None and b is not None and a != b:
+                    edges.append((conj, a, b))
         current, members, consumed = groups[0], {0}, set()
         while len(members) < len(groups):
             for index in range(len(groups)):
@@ -1494,7 +1498,17 @@ class _Compiler:
         residual: list[ir.Expr] = []
         mixed: list[str] = []
         resolve = self.resolver(both, extra_types=dict(right.node.schema))
+        computed: tuple[list[tuple[str, ir.Expr]], list[tuple[str, ir.Expr]]] = ([], [])
         for conj in conditions:
+            key = None if side else self.expression_key(conj, resolve, left_names, right_names)
+            if key is not None:  # an expression of each side (not two columns): computed first
+                for at, (expr, keys) in enumerate(((key[0], keys_l), (key[1], keys_r))):
+                    if isinstance(expr, ir.ColumnRef):
+                        keys.append(expr.name)
+                    else:
+                        keys.append(self.fresh("join_key"))
+                        computed[at].append((keys[-1], expr))
+                continue
             if (
                 isinstance(conj, exp.EQ)
                 and isinstance(conj.this, exp.Column)
@@ -1523,15 +1537,46 @@ class _Compiler:
         if side:
             padded = self.outer_join(left.node, right.node, keys_l, keys_r, residual, side, node)
             return _Relation(padded, both.columns, both.merged, both.hidden)
-        schema = left.node.schema + right.node.schema
+        left_node, right_node = (
+            _with_columns(n, extra)
+            for n, extra in zip((left.node, right.node), computed, strict=True)
+        )
+        schema = left_node.schema + right_node.schema
         result: ir.Node = ir.Join(
-            schema, left.node, right.node, "inner", tuple(keys_l), tuple(keys_r)
+            schema, left_node, right_node, "inner", tuple(keys_l), tuple(keys_r)
         )
         if residual:
             result = ir.Filter(
                 schema, result, _logic("AND", residual, node) if len(residual) > 1 else residual[0]
             )
         return _Relation(result, both.columns, both.merged, both.hidden)
+
+    def expression_key(
+        self,
+        conj: exp.Expression,
+        resolve: Any,
+        left_names: set[str],
+        right_names: set[str],
+    ) -> tuple[ir.Expr, ir.Expr] | None:
+        """``e_left = e_right`` of an inner join where a side is an expression (not both plain
+        columns), each reading columns of one side only, of types whose equality compares
+        the same lanes: the key pair (left's, right's), else None (a condition)."""
+        if not isinstance(conj, exp.EQ) or (
+            isinstance(conj.this, exp.Column) and isinstance(conj.expression, exp.Column)
+        ):
+            return None
+        a, b = _bind_expr(conj.this, resolve), _bind_expr(conj.expression, resolve)
+        ra, rb = _refs(a), _refs(b)
+        if ra and rb and ra <= right_names and rb <= left_names:
+            a, b, ra, rb = b, a, rb, ra
+        if not (ra and rb and ra <= left_names and rb <= right_names):
+            return None
+        if any(t.is_text or t.kind == "ratio" for t in (a.ctype, b.ctype)):
+            return None  # numbers, dates and bools (text keys compare their hash lanes)
+        if not a.ctype.same_values(b.ctype):
+            return None
+        _compare("=", a, b, conj)
+        return a, b
 
     def outer_join(
         self,
@@ -2561,6 +2606,21 @@ def _fold(kind: type[exp.And | exp.Or], items: list[exp.Expression]) -> exp.Expr
     for item in items[1:]:
         result = kind(this=result, expression=item)
     return result
+
+
+def _with_columns(node: ir.Node, extra: list[tuple[str, ir.Expr]]) -> ir.Node:
+    """``node`` with computed columns appended (a join's expression keys)."""
+    if not extra:
+        return node
+    kept = [(n, ir.ColumnRef(t, n)) for n, t in node.schema]
+    schema = node.schema + tuple((n, e.ctype) for n, e in extra)
+    return ir.Project(schema, node, tuple(kept) + tuple(extra))
+
+
+def _item_of(e: exp.Expression, groups: list[_Relation]) -> int | None:
+    """The one FROM item all columns of ``e`` belong to (None: none, several or unknown)."""
+    found = {_group_of(c, groups) for c in e.find_all(exp.Column)}
+    return found.pop() if len(found) == 1 and None not in found else None
 
 
 def _group_of(col: exp.Column, groups: list[_Relation]) -> int | None:
