@@ -689,9 +689,9 @@ class Gen:
         return f"{neg}EXISTS (SELECT 1 FROM {inner.sql} WHERE {' AND '.join(conds)})"
 
     def scalar_subquery(self, scope: Sequence[Col], correlate: bool) -> str | None:
-        """``x op (SELECT agg FROM t …)``: uncorrelated (any aggregate, COUNT too) or, when
-        ``correlate``, sometimes correlated by equalities with ``scope`` (SUM, MIN, MAX, AVG:
-        tyst refuses a correlated COUNT, whose value over no rows is 0)."""
+        """``x op (SELECT agg FROM t …)``: uncorrelated or, when ``correlate``, sometimes
+        correlated by equalities with ``scope`` (a COUNT then needs the left join: 0 over no
+        rows)."""
         r = self.rng
         inner = self.base(r.choice(list(SCHEMAS)))
         nums = self.cols(inner.cols, {"int", "dec"})
@@ -712,7 +712,7 @@ class Gen:
         if self.chance(0.5):
             conds.append(self.cond(inner.cols, 1))
         r.shuffle(conds)
-        func = r.choice(["SUM", "MIN", "MAX", "AVG", *([] if correlated else ["COUNT"])])
+        func = r.choice(["SUM", "MIN", "MAX", "AVG", "COUNT"])
         value = "COUNT(*)" if func == "COUNT" else f"{func}({r.choice(nums).ref})"
         if self.chance(0.3):
             value = r.choice([f"0.5 * {value}", f"{value} + 1", f"2 * {value} - 3"])
@@ -722,6 +722,8 @@ class Gen:
             x = f"{x} + {r.randint(-5, 5)}"
         op = r.choice(["<", "<=", ">", ">=", "<>", *([] if func == "AVG" else ["="])])
         self.features.add("correlated_subquery" if correlated else "scalar_subquery")
+        if correlated and func == "COUNT":
+            self.features.add("correlated_count")
         return f"({x} {op} (SELECT {value} FROM {inner.sql}{where}))"
 
     # -- queries

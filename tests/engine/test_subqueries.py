@@ -63,6 +63,12 @@ SHAPES = {
     "v = (SELECT MIN(w) FROM u WHERE t.k = u.k)",
     "correlated_not_nested": "SELECT k, v FROM t WHERE NOT (v <= "
     "(SELECT MAX(w) FROM u WHERE u.k = t.k) + 1) AND g IN (SELECT g FROM u)",
+    # COUNT over no rows is 0, not NULL: a left join (a row without a group gets 0)
+    "correlated_count": "SELECT k, v FROM t WHERE v > (SELECT COUNT(*) FROM u WHERE u.k = t.k)",
+    "correlated_count_zero": "SELECT k, g FROM t WHERE "
+    "(SELECT COUNT(w) FROM u WHERE u.k = t.k AND u.g = t.g) = 0",
+    "correlated_count_or": "SELECT k, v, d FROM t WHERE "
+    "(SELECT COUNT(DISTINCT g) FROM u WHERE u.k = t.k AND u.x > 20) < 2 OR v IS NULL",
     # EXISTS: semi- and anti-joins; a NULL key never matches, so NOT EXISTS keeps its row
     "not_exists": "SELECT k, v FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.k "
     "AND u.w > 3)",
@@ -108,7 +114,6 @@ def test_a_cte_used_by_the_query_and_its_subquery_is_computed_once() -> None:
 
 
 REFUSED = {
-    "SELECT k FROM t WHERE v > (SELECT COUNT(*) FROM u WHERE u.k = t.k)": "not COUNT alone",
     "SELECT k FROM t WHERE v > (SELECT SUM(w) FROM u WHERE u.k = t.k) OR v IS NULL": "OR",
     # the row without a MAX group may still be kept by the other subquery's branch
     "SELECT k FROM t WHERE v > (SELECT MAX(w) FROM u WHERE u.k = t.k) "

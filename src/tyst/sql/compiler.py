@@ -1771,16 +1771,20 @@ class _Compiler:
             return self.scalar_subquery(sub, outer, ctes, scalars, correlate)
 
         bound = _bind_expr(e, resolve, aggregate, subquery)
-        for added in scalars[start:]:
-            if added.missing is not None and not rejects_missing(bound, added.missing):
-                raise _fail(
-                    "subset",
-                    "a correlated scalar subquery is supported where an outer row without "
-                    "matching rows is dropped: in a condition that is not TRUE when the "
-                    "subquery's SUM, AVG, MIN or MAX is NULL (not COUNT alone, OR, COALESCE or "
-                    "IS NULL)",
-                    e,
-                )
+        for at in range(start, len(scalars)):
+            added = scalars[at]
+            if added.missing is None or rejects_missing(bound, added.missing):
+                continue  # uncorrelated, or the inner join drops only rows SQL drops
+            if added.left is not None:  # COUNTs only: 0 for a row without a group
+                scalars[at] = Attachment(added.left)
+                continue
+            raise _fail(
+                "subset",
+                "a correlated scalar subquery with SUM, AVG, MIN or MAX is supported where an "
+                "outer row without matching rows is dropped: in a condition that is not TRUE "
+                "when that value is NULL (not under OR, COALESCE or IS NULL)",
+                e,
+            )
         return bound
 
     def scalar_subquery(

@@ -18,9 +18,11 @@ Contract (used by :mod:`tyst.sql.compiler`, which compiles the subquery itself):
   inner join drops it, which is exact only where that row would be dropped anyway: the
   condition using the subquery must not be TRUE when the aggregates that are NULL over no
   rows (SUM, AVG's sum, MIN, MAX) are NULL (:func:`rejects_missing`). COUNT is 0 over no
-  rows, not NULL (the "COUNT bug" of naive decorrelation), so a condition whose value can
-  come from COUNT alone, or any condition that can be TRUE with the value NULL (``OR``,
-  ``COALESCE``, ``IS NULL``), is refused with one line.
+  rows, not NULL (the "COUNT bug" of naive decorrelation): a value made of COUNTs alone is
+  computed with a left join instead (:attr:`Attachment.left`): the inner join UNION ALL the
+  outer rows without a group (an anti-join), whose COUNTs are 0. Any other condition that
+  can be TRUE when the value is NULL (``OR``, ``COALESCE``, ``IS NULL`` over a SUM) is
+  refused with one line.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class Attachment:
 
     attach: Callable[[ir.Node], ir.Node]
     missing: frozenset[str] | None = None
+    left: Callable[[ir.Node], ir.Node] | None = None
+    """Correlated, with COUNTs only: the left join to use where the inner join is not exact."""
 
 
 def one_row(plan: ir.Node) -> tuple[ir.Aggregate, ir.Expr] | None:
@@ -90,17 +94,25 @@ def correlated(
     side = ir.Project(tuple((n, e.ctype) for n, e in outputs), grouped, outputs)
     missing = frozenset(c.name for c in grouped.calls if c.func in NULL_OVER_NO_ROWS)
 
-    def attach(node: ir.Node) -> ir.Node:
-        return ir.Join(
-            node.schema + side.schema,
-            node,
-            side,
-            "inner",
-            tuple(o for _, o in pairs),
-            tuple(new for new, _ in renamed),
-        )
+    outer_keys = tuple(o for _, o in pairs)
+    side_keys = tuple(new for new, _ in renamed)
 
-    return Attachment(attach, missing)
+    def attach(node: ir.Node) -> ir.Node:
+        return ir.Join(node.schema + side.schema, node, side, "inner", outer_keys, side_keys)
+
+    def left(node: ir.Node) -> ir.Node:
+        """The outer rows with their group's COUNTs, and those without a group with 0s."""
+        counts = tuple((c.name, c.ctype) for c in grouped.calls)
+        schema = node.schema + counts
+        passed = tuple((n, ir.ColumnRef(t, n)) for n, t in schema)
+        matched = ir.Project(schema, attach(node), passed)
+        alone = ir.SemiJoin(node.schema, node, side, outer_keys, side_keys, True)
+        zeros = tuple((n, ir.Literal(t, 0)) for n, t in counts)
+        unmatched = ir.Project(schema, alone, passed[: len(node.schema)] + zeros)
+        return ir.UnionAll(schema, (matched, unmatched))
+
+    counts_only = all(c.func == "COUNT" for c in grouped.calls)
+    return Attachment(attach, missing, left if counts_only else None)
 
 
 def rejects_missing(cond: ir.Expr, names: frozenset[str]) -> bool:
