@@ -294,7 +294,9 @@ def test_a_result_of_several_chunks_is_relayed_in_any_order(client: TestClient) 
     assert post_result(client, job_id, node, "fk", pieces[1], index=1, count=4).status_code == 409
     rid = result_id_of(node)
     outside = sign_result(node, job_id, "fk", pieces[1], result_id=rid, index=0, count=3)
-    beyond = client.post(f"/jobs/{job_id}/results/fk/3", content=pieces[1], headers=outside)
+    beyond = client.post(
+        f"/jobs/{job_id}/results/fk/3", content=pieces[1], headers=outside, auth=auth(node)
+    )
     assert beyond.status_code == 400  # chunk 3 of 3 does not exist
     assert post_result(client, job_id, node, "fk", pieces[1], index=1, count=3).status_code == 201
     assert post_result(client, job_id, node, "fk", pieces[1], index=1, count=3).status_code == 200
@@ -318,22 +320,28 @@ def test_result_relay_refusals(client: TestClient) -> None:
     rid = result_id_of(NODES[0])
     headers = sign_result(NODES[0], job_id, "fk", blob, result_id=rid, index=0, count=1)
     path = f"/jobs/{job_id}/results/fk/0"
-    response = client.post(path, content=blob + b"x", headers=headers)
+    as_node = auth(NODES[0])
+    response = client.post(path, content=blob + b"x", headers=headers, auth=as_node)
     assert response.status_code == 403
     assert is_one_line(response)
     # signed for another place: chunk 0 of 2 posted as chunk 1, or as the only chunk
     moved = sign_result(NODES[0], job_id, "fk", blob, result_id=rid, index=0, count=2)
-    second = client.post(f"/jobs/{job_id}/results/fk/1", content=blob, headers=moved)
+    second = client.post(f"/jobs/{job_id}/results/fk/1", content=blob, headers=moved, auth=as_node)
     assert second.status_code == 403
-    only = client.post(path, content=blob, headers={**moved, COUNT_HEADER: "1"})
+    only = client.post(path, content=blob, headers={**moved, COUNT_HEADER: "1"}, auth=as_node)
     assert only.status_code == 403
     headers["X-Tyst-Signature"] = "%%%"
-    response = client.post(path, content=blob, headers=headers)
+    response = client.post(path, content=blob, headers=headers, auth=as_node)
     assert response.status_code == 400
-    response = client.post(path, content=blob)
+    response = client.post(path, content=blob, auth=as_node)
     assert response.status_code == 422
     assert is_one_line(response)
     assert client.get(f"/jobs/{job_id}/results/malmo/node-a/0").status_code == 404
+    # A registered organisation cannot post in a node's name (refused before the body).
+    genuine = sign_result(NODES[0], job_id, "fk", blob, result_id=rid, index=0, count=1)
+    impostor = client.post(path, content=blob, headers=genuine)  # signed by FK
+    assert impostor.status_code == 403
+    assert "posted by its sender" in impostor.json()["detail"]
 
 
 def test_result_size_limit(make_app: Callable[..., FastAPI]) -> None:

@@ -113,7 +113,13 @@ def test_unsigned_requests_are_401(raw: httpx.Client, job: str) -> None:
     _refused(raw.get(f"/jobs/{job}", headers=partial), 401, NONCE_HEADER)
     health = raw.get("/health")
     assert health.status_code == 200
-    assert set(health.json()) == {"status", "schema_revision", "registry_fingerprint", "nodes"}
+    assert set(health.json()) == {
+        "status",
+        "schema_revision",
+        "registry_fingerprint",
+        "nodes",
+        "max_result_bytes",  # public: the nodes refuse a run whose result would pass it
+    }
 
 
 def _head_only(url: str, path: str, headers: dict[str, str]) -> tuple[int, str]:

@@ -32,6 +32,7 @@ from tests.coordinator.helpers import (
     OUTSIDER,
     REGISTRY,
     approved_job,
+    auth,
     post_result,
     run_to_finished,
     signing,
@@ -105,13 +106,16 @@ def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-def _headers_only(url: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
+def _headers_only(
+    url: str, path: str, headers: dict[str, str], *, sign: bool = True
+) -> tuple[int, str]:
     """Send a POST's headers but no body; return the status and body of the answer.
 
     The request is signed by the organisation in ``X-Tyst-Sender`` (a body hash is
-    declared, the body never follows)."""
-    signer = KEYS[headers["X-Tyst-Sender"]]
-    headers = {**sign_request(signer, "POST", path, body_sha256=EMPTY_SHA256), **headers}
+    declared, the body never follows) unless ``sign`` is false (``headers`` carry it)."""
+    if sign:
+        signer = KEYS[headers["X-Tyst-Sender"]]
+        headers = {**sign_request(signer, "POST", path, body_sha256=EMPTY_SHA256), **headers}
     lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{_port(url)}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     with socket.create_connection(("127.0.0.1", _port(url)), timeout=10) as s:
@@ -191,6 +195,12 @@ def test_wrong_sender_or_state_is_refused_before_the_body(
     assert _headers_only(url, path, bad)[0] == 400
     assert _headers_only(url, path, {**headers, "X-Tyst-Result": "no id"})[0] == 400
     assert _headers_only(url, f"/jobs/{job}/results/fk/1", headers)[0] == 400  # 1 of 1
+    # A registered organisation may not post in a node's name (nor make it spool a body).
+    signer = KEYS["fk"]
+    as_fk = sign_request(signer, "POST", path, body_sha256=EMPTY_SHA256)
+    status, body = _headers_only(url, path, {**headers, **as_fk}, sign=False)
+    assert status == 403, body
+    assert "posted by its sender" in json.loads(body)["detail"]
     assert _headers_only(url, path, {**headers, "Content-Length": "x"})[0] in (400, 422)
 
 
@@ -252,7 +262,7 @@ def test_a_forged_signature_over_a_large_body_is_refused_without_buffering(
     forged = {**_headers(0, job, b"something else", len(blob))}
     before = _peak_rss(pid)
     response = cast(httpx.Client, http).post(
-        f"/jobs/{job}/results/fk/0", content=blob, headers=forged
+        f"/jobs/{job}/results/fk/0", content=blob, headers=forged, auth=auth(NODES[0])
     )
     after = _peak_rss(pid)
     assert response.status_code == 403, response.text
@@ -278,7 +288,7 @@ def test_a_chunk_past_max_result_bytes_is_refused_before_the_body(
         piece = bytes([index]) * MAX_SEALED_CHUNK
         headers = _headers(2, job, piece, len(piece), index, 3)
         response = cast(httpx.Client, http).post(
-            f"/jobs/{job}/results/fk/{index}", content=piece, headers=headers
+            f"/jobs/{job}/results/fk/{index}", content=piece, headers=headers, auth=auth(NODES[2])
         )
         assert response.status_code == 201, response.text
     third = _headers(2, job, b"", MAX_SEALED_CHUNK, 2, 3)

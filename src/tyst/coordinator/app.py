@@ -42,8 +42,9 @@ rules behind each are in :mod:`tyst.coordinator.ledger`):
   sealed result, raw bytes (``application/octet-stream``, at most
   :data:`~tyst.coordinator.protocol.MAX_SEALED_CHUNK`) with the
   ``X-Tyst-Sender``, ``X-Tyst-Result``, ``X-Tyst-Chunks`` and
-  ``X-Tyst-Signature`` headers (201 new, 200 identical repeat). Refused before
-  any body byte is read when the ``Content-Length`` exceeds the chunk limit or
+  ``X-Tyst-Signature`` headers, posted by that node itself (the request's
+  signer; else 403) (201 new, 200 identical repeat). Refused before any body
+  byte is read when the ``Content-Length`` exceeds the chunk limit or
   would take the node's result past ``max_result_bytes`` (413), or the job,
   recipient, sender, state or result do not allow a post; the body is then
   streamed (cut off at the chunk limit), held in memory only up to
@@ -483,6 +484,10 @@ def create_app(
     ) -> ChunkMeta:
         declared = _content_length(request)
         place = (result_id, chunk, chunks)
+        if _caller(request) != sender:
+            # Only the node itself posts its chunks: no other organisation makes the
+            # coordinator spool a body it cannot authenticate.
+            raise CoordinatorError(403, f"a result chunk is posted by its sender {sender!r} itself")
         # Everything the route and headers decide comes before a single body byte is
         # read: size (413), job, recipient, sender, state, result (404/403/409).
         await run_in_threadpool(
