@@ -1031,6 +1031,12 @@ class Gen:
             sqls.append(f"{sql} AS {alias}")
             names.append(alias)
             kinds.append(kind)
+        if self.chance(0.12):  # a window over the groups
+            sql, kind = self.grouped_window(scope, key_cols if not bucket else [])
+            alias = self.fresh("a")
+            sqls.append(f"{sql} AS {alias}")
+            names.append(alias)
+            kinds.append(kind)
         r.shuffle(order := list(range(len(sqls))))
         sqls = [sqls[i] for i in order]
         names = [names[i] for i in order]
@@ -1046,6 +1052,24 @@ class Gen:
         return Query(
             f"SELECT {', '.join(sqls)} FROM {rel.sql}{where}{gsql}{having}", names, kinds, unique
         )
+
+    def grouped_window(self, scope: list[Col], keys: list[Col]) -> tuple[str, Kind]:
+        """A window over the groups of a GROUP BY (or a global aggregate's row), ordered by an
+        aggregate (ties give RANK the same value) or, for LAG and running sums, by every group
+        key (a total order: the groups are unique on them)."""
+        r = self.rng
+        a, ka = self.agg_call(scope)
+        while ka == RATIO:  # an AVG is not a window's argument or key
+            a, ka = self.agg_call(scope)
+        self.features.add("grouped_window")
+        total = ", ".join(c.ref + (" DESC" if self.chance(0.3) else "") for c in keys)
+        roll = r.random()
+        if roll < 0.4 or not total:
+            func = r.choice(["RANK()", "DENSE_RANK()"])
+            return f"{func} OVER (ORDER BY {a}{' DESC' if self.chance(0.5) else ''})", INT
+        if roll < 0.7 and ka[0] in ("int", "dec"):
+            return f"SUM({a}) OVER (ORDER BY {total})", ka
+        return f"LAG({a}) OVER (ORDER BY {total})", ka
 
     def union(self, depth: int) -> Query:
         saved, self.in_union = self.in_union, True
@@ -1191,8 +1215,9 @@ class Gen:
                 elif func in ("MIN", "MAX"):
                     c = r.choice(ords)
                     arg, kind = c.ref, c.kind
-                else:
-                    arg, kind = self.num(scope, 1)
+                else:  # a column, or an expression (as the aggregates' arguments)
+                    c = r.choice(nums)
+                    arg, kind = (c.ref, c.kind) if self.chance(0.6) else self.num(scope, 1)
                     if func == "AVG":
                         kind = RATIO
                 sql = f"{func}({arg}) {over(ordered, frame)}"

@@ -111,7 +111,24 @@ WINDOWS = {
     "ROW_NUMBER() OVER (ORDER BY k) AS b, COUNT(*) OVER (PARTITION BY g) AS c, "
     "LAG(k) OVER (ORDER BY k) AS d FROM t",
 }
+GROUPED = {  # windows over the groups of a GROUP BY (or a global aggregate's one row)
+    "rank_of_a_sum": "SELECT g, SUM(v) AS s, RANK() OVER (ORDER BY SUM(v) DESC) AS r FROM t "
+    "GROUP BY g",
+    "running_count_having": "SELECT h, COUNT(*) AS n, SUM(COUNT(*)) OVER (ORDER BY h) AS "
+    "running, LAG(COUNT(*)) OVER (ORDER BY h) AS prev FROM t GROUP BY h HAVING COUNT(*) > 1",
+    "top_group_per_key": "SELECT g, h, MAX(v) AS m, ROW_NUMBER() OVER (PARTITION BY g ORDER BY "
+    "MAX(v) DESC NULLS LAST, h) AS rn FROM t WHERE ok GROUP BY g, h",
+    "global": "SELECT COUNT(*) AS n, RANK() OVER (ORDER BY COUNT(*)) AS r FROM t",
+    "constant_window": "SELECT h, RANK() OVER () AS r FROM t GROUP BY h",
+    "change_and_case": "SELECT day, SUM(v) - LAG(SUM(v), 1, 0) OVER (ORDER BY day) AS change, "
+    "CASE WHEN COUNT(*) > 2 THEN DENSE_RANK() OVER (ORDER BY COUNT(*) DESC) END AS big "
+    "FROM t GROUP BY day",
+    "expression_key": "SELECT h + 1 AS hh, AVG(SUM(v)) OVER (ORDER BY h + 1 ROWS UNBOUNDED "
+    "PRECEDING) AS a FROM t GROUP BY h + 1",
+}
 ORDERED = {
+    "grouped_ordered_by_a_window": "SELECT h, COUNT(*) AS n FROM t GROUP BY h "
+    "ORDER BY ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC, h) LIMIT 2",
     "ordered_output": "SELECT k, ROW_NUMBER() OVER (ORDER BY day, k) AS rn FROM t "
     "ORDER BY rn LIMIT 4",
 }
@@ -134,9 +151,16 @@ def test_window_matches_duckdb(shape: str, n: int) -> None:
     _check(WINDOWS[shape], n)
 
 
+@pytest.mark.parametrize("n", [0, 1, 23])
+@pytest.mark.parametrize("shape", sorted(GROUPED))
+def test_window_over_groups_matches_duckdb(shape: str, n: int) -> None:
+    _check(GROUPED[shape], n)
+
+
 @pytest.mark.parametrize("n", [0, 7])
-def test_window_ordered_output_matches_duckdb(n: int) -> None:
-    _check(ORDERED["ordered_output"], n, ordered=True)
+@pytest.mark.parametrize("shape", sorted(ORDERED))
+def test_window_ordered_output_matches_duckdb(shape: str, n: int) -> None:
+    _check(ORDERED[shape], n, ordered=True)
 
 
 def test_padding_rows_never_reach_a_valid_row() -> None:
@@ -154,9 +178,9 @@ def test_padding_rows_never_reach_a_valid_row() -> None:
 
 
 REFUSED = {
-    "SELECT g, COUNT(*) AS n, ROW_NUMBER() OVER (ORDER BY g) AS r FROM t GROUP BY g": (
-        "together with GROUP BY"
-    ),
+    "SELECT g, k, RANK() OVER (ORDER BY k) AS r FROM t GROUP BY g": "must appear in GROUP BY",
+    "SELECT g, RANK() OVER (ORDER BY g) AS r FROM t GROUP BY g HAVING RANK() OVER (ORDER BY g) "
+    "> 1": "only in the SELECT list",
     "SELECT k, SUM(v) OVER w AS s FROM t WINDOW w AS (ORDER BY k)": "named windows",
     "SELECT k, SUM(v) OVER (ORDER BY k ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM t": (
         "only the frames"
@@ -175,7 +199,7 @@ REFUSED = {
     "SELECT k, SUM(g) OVER () AS c FROM t": "SUM needs an int or decimal",
     "SELECT k, MAX(g) OVER () AS c FROM t": "id/text",
     "SELECT k, SUM(SUM(v) OVER ()) OVER () AS c FROM t": "cannot be nested",
-    "SELECT k, SUM(v) OVER () + SUM(v) AS c FROM t": "together with GROUP BY",
+    "SELECT SUM(v) OVER () + SUM(v) AS c FROM t": "must appear in GROUP BY",
     "SELECT RANK() OVER (PARTITION BY a) AS r FROM (SELECT g, AVG(v) AS a FROM t GROUP BY g) "
     "AS q": "PARTITION BY an AVG",
     "SELECT RANK() OVER (ORDER BY a) AS r FROM (SELECT g, AVG(v) AS a FROM t GROUP BY g) "

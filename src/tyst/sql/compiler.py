@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, cast
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -1261,13 +1261,17 @@ class _Compiler:
         hidden = self.hidden_order_items(node, visible)
         items = visible + hidden
         windowed = _windowed(node, items)
-        has_aggs = not windowed and (
-            any(_outside_subqueries(e, _ALL_AGGREGATES) for e in items) or node.args.get("group")
-        )
+        has_aggs = bool(
+            any(map(_aggregated, items))
+            if windowed
+            else any(_outside_subqueries(e, _ALL_AGGREGATES) for e in items)
+        ) or bool(node.args.get("group"))
         having = node.args.get("having")
         if having is not None and not has_aggs:
             raise _fail("bind", "HAVING needs GROUP BY or aggregates", having)
-        if windowed:
+        if windowed and has_aggs:
+            out_node, out_exprs = self.grouped_windows(node, rel, items)
+        elif windowed:
             out_node, out_exprs = self.windows(rel, items)
         elif has_aggs:
             out_node, out_exprs = self.aggregate(node, rel, items, ctes)
@@ -2188,6 +2192,61 @@ class _Compiler:
                 )
         return source, outputs
 
+    def grouped_windows(
+        self, node: exp.Select, rel: _Relation, items: list[exp.Expression]
+    ) -> tuple[ir.Node, list[tuple[str, ir.Expr]]]:
+        """Windows over a GROUP BY (or aggregates): SQL computes them after grouping and
+        HAVING, over the groups. Every part of the SELECT list outside a window, and every
+        argument and key of a window, is computed by the aggregate first (its columns named
+        ``grouped#k``); the windows then run over its rows (:meth:`windows`)."""
+        inner: list[exp.Expression] = []
+
+        def lift(e: exp.Expression) -> exp.Expression:
+            if _data_free(e):
+                return e
+            name = exp.to_identifier(self.fresh("grouped"), quoted=True)
+            inner.append(exp.Alias(this=e.copy(), alias=name))
+            return exp.column(name.copy())
+
+        def window(w: exp.Window) -> exp.Window:
+            w = w.copy()
+            f = w.this
+            arg = f.args.get("this")
+            if isinstance(arg, exp.Expression) and not isinstance(arg, exp.Star | exp.Distinct):
+                f.set("this", lift(arg))
+            w.set("partition_by", [lift(x) for x in w.args.get("partition_by") or []])
+            order = w.args.get("order")
+            for o in order.expressions if order is not None else []:
+                o.set("this", lift(o.this))
+            return w
+
+        def split(e: exp.Expression) -> exp.Expression:
+            if isinstance(e, exp.Window):
+                return window(e)
+            if not e.find(exp.Window):
+                return lift(e)
+            return e  # its children are split in turn
+
+        outer: list[exp.Expression] = []
+        for i, e in enumerate(items):
+            name = exp.to_identifier(self.output_name(e, i), quoted=True)
+            outer.append(exp.Alias(this=_unalias(e).transform(split), alias=name))
+        if not inner:  # only windows of constants: one column for the groups' rows
+            lone = exp.to_identifier(self.fresh("grouped"), quoted=True)
+            inner.append(exp.Alias(this=exp.Literal.number(1), alias=lone))
+        # the SELECT aliases GROUP BY names (the windows' inputs drop them again)
+        group = node.args.get("group")
+        named = {g.name for g in group.expressions if isinstance(g, exp.Column)} if group else set()
+        aliases = {
+            e.alias: e
+            for e in items
+            if isinstance(e, exp.Alias) and e.alias in named and not e.find(exp.Window)
+        }
+        agg, exprs = self.aggregate(node, rel, [*inner, *aliases.values()])
+        schema = tuple((n, e.ctype) for n, e in exprs)
+        grouped = _Relation(ir.Project(schema, agg, tuple(exprs)), {"": {n: n for n, _ in schema}})
+        return self.windows(grouped, outer)
+
     def order_limit(
         self,
         node: exp.Expression,
@@ -2344,33 +2403,30 @@ def _order_call(
 
 
 def _windowed(node: exp.Select, items: list[exp.Expression]) -> bool:
-    """Whether the SELECT computes window functions; refuses them next to GROUP BY, HAVING or
-    aggregates (compute those in a derived table first) and named windows."""
+    """Whether the SELECT computes window functions; refuses named windows."""
     if node.args.get("windows"):
         raise _fail(
             "subset",
             "named windows (WINDOW w AS (…)) are not supported; write OVER (…) in full",
             node.args["windows"][0],
         )
-    if not any(e.find(exp.Window) for e in items):
-        return False
+    return any(e.find(exp.Window) for e in items)
 
-    def outside(e: exp.Expression) -> exp.Expression | None:
-        for agg in e.find_all(*_AGGREGATES):
-            if not isinstance(agg.parent, exp.Window):
-                return cast(exp.Expression, agg)
-        return None
 
-    clash = next((x for x in map(outside, items) if x is not None), None)
-    grouping = node.args.get("group") or node.args.get("having")
-    if clash is not None or grouping is not None:
-        raise _fail(
-            "subset",
-            "window functions together with GROUP BY, HAVING or aggregates in one SELECT are "
-            "not supported; aggregate in a derived table, then apply the window over it",
-            clash or grouping,
-        )
-    return True
+def _aggregated(e: exp.Expression) -> bool:
+    """Whether ``e`` holds an aggregate that is not itself a window function (``SUM(x)`` or
+    the ``SUM(x)`` inside ``RANK() OVER (ORDER BY SUM(x))``, not ``SUM(x) OVER (…)``)."""
+    return any(
+        not isinstance(a.parent, exp.Window)
+        for kind in _ALL_AGGREGATES
+        for a in _found_outside_subqueries(e, kind)
+    )
+
+
+def _data_free(e: exp.Expression) -> bool:
+    """``e`` reads no column and no aggregate (a literal, an interval, a type): kept as written
+    where a grouped query's window is split from its GROUP BY."""
+    return e.find(exp.Column, *_ALL_AGGREGATES) is None
 
 
 def _window_frame(w: exp.Window, ordered: bool) -> str:

@@ -64,8 +64,8 @@ def _visit(e: ir.Expr, allowed: bool) -> None:
 
 def _delivered(root: ir.Node) -> dict[int, set[str]]:
     """Per operator, the columns the recipient receives as they are: the root's outputs,
-    followed down through bare column references of projections, filters and sorts (not
-    the sort keys), and not into a subplan with two parents."""
+    followed down through bare column references of projections, filters, sorts and windows
+    (not their keys or arguments), and not into a subplan with two parents."""
     parents: Counter[int] = Counter(id(c) for n in root.walk() for c in n.children())
     out: dict[int, set[str]] = {}
     node: ir.Node = root
@@ -76,6 +76,10 @@ def _delivered(root: ir.Node) -> dict[int, set[str]]:
             names = {e.name for n, e in node.outputs if n in names and isinstance(e, ir.ColumnRef)}
         elif isinstance(node, ir.OrderLimit):
             names = names - {key for key, _ in node.keys}
+        elif isinstance(node, ir.Window):  # its input's columns pass through unchanged
+            used = {x for c in node.calls for x in (c.arg, c.default)}
+            used |= {*node.partition, *(k for k, _ in node.order)}
+            names = names - {c.name for c in node.calls} - used
         elif not isinstance(node, ir.Filter):
             break
         (node,) = node.children()
