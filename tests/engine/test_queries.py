@@ -397,3 +397,14 @@ def test_calendar_functions_match_duckdb(shape: str, n: int) -> None:
     # without a declared date range the default one (years 1–9999) is refused
     with pytest.raises(Exception, match="calendar boundaries"):
         compile_sql(sql, CALENDAR_SCHEMAS, bounds={"t": TableBounds()})
+
+
+@pytest.mark.parametrize("n", [0, 1, 37])
+def test_order_by_more_key_lanes_than_one_sort_takes(n: int) -> None:
+    """Four text keys are 40 sort lanes, beyond one sort's 31: a stable sort per block, the
+    last block first (was a run-time error, found by the random generator)."""
+    sql = (
+        "SELECT pnr, kommun, pnr AS p2, kommun AS k2, belopp FROM bistand "
+        "ORDER BY kommun DESC, pnr, k2, p2 DESC, belopp LIMIT 30"
+    )
+    assert_matches_duckdb(sql, SCHEMAS, _data(n, seed=n + 5), ordered=True)

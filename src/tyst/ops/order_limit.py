@@ -78,8 +78,9 @@ SPEC = OperatorSpec(
     execute,
     needs,
     explain,
-    algorithm="invalid rows' first key replaced by the extreme value, one stable sort, a "
-    "public prefix (tyst.relational.ordering); an id/text key sorts by its UTF-8 bytes as 10 "
+    algorithm="invalid rows' first key replaced by the extreme value, one stable sort (one "
+    "per 31 key lanes beyond 31, the last block first), a public prefix "
+    "(tyst.relational.ordering); an id/text key sorts by its UTF-8 bytes as 10 "
     "integer lanes (a2b, local byte moves, b2a); an AVG key sorts by its exact fraction as two "
     "lanes (restoring division: whole part, then ⌈log2 c²⌉ fraction bits, c its largest count)",
     output_rows="min(m, n)",

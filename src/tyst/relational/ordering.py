@@ -18,7 +18,9 @@ Steps:
    "invalid" sort key is needed. Without keys the sort key is 1 − v.
 2. One stable oblivious sort (:func:`tyst.mpc.protocols.sort.sort`) on the
    keys, carrying every lane of the non-key columns and the validity bit
-   (key columns travel as the sort keys themselves).
+   (key columns travel as the sort keys themselves); with more than 31 key lanes
+   (several text keys), one stable sort per block of 31, the last block first
+   (:func:`sort_wide`).
 3. A public prefix of the rows (local). LIMIT 0 and n ≤ 1 need no sort.
 
 Rounds: 3 + the sort's (c key columns). Bytes per row and party: 24 + the
@@ -42,7 +44,7 @@ from tyst.mpc.protocols import compare, division
 from tyst.mpc.protocols.arithmetic import mul
 from tyst.mpc.protocols.conversion import bit_to_arith
 from tyst.mpc.protocols.division import LIMIT
-from tyst.mpc.protocols.sort import sort
+from tyst.mpc.protocols.sort import MAX_WORDS, sort
 from tyst.mpc.shares import AShare, BShare, add_public, concat_a, public_a
 from tyst.relational.strings import as_derived
 from tyst.relational.table import SharedColumn, SharedTable
@@ -96,7 +98,7 @@ def order_limit(
     others = [c for c in table.columns if c not in direction]
     payload: list[AShare | BShare] = [lane for c in others for lane in table.column(c).lanes]
     payload.append(table.valid)
-    sorted_keys, moved = sort(p, sort_keys, payload, descending=descending)
+    sorted_keys, moved = sort_wide(p, sort_keys, payload, descending)
     out_valid = moved.pop()
     assert isinstance(out_valid, BShare)
     lanes = [x for x in moved if isinstance(x, AShare)]
@@ -152,6 +154,40 @@ def fraction_sort_lanes(
     both = mul(p, concat_a([sign, sign]), concat_a([q, f]))
     lanes = (both[slice(0, n)], both[slice(n, 2 * n)])
     return lanes if null is None else (null, *lanes)
+
+
+SORT_KEYS = MAX_WORDS - 1
+"""The most key columns one oblivious sort takes (its composite key has a tiebreak word)."""
+
+
+def sort_wide(
+    party: Party,
+    keys: Sequence[AShare],
+    payload: Sequence[AShare | BShare],
+    descending: Sequence[bool],
+) -> tuple[list[AShare], list[AShare | BShare]]:
+    """:func:`tyst.mpc.protocols.sort.sort` for any number of key columns (several text keys
+    are 10 lanes each): with more than :data:`SORT_KEYS`, stable sorts by blocks of at most
+    that many keys, the least significant block first (LSD), each carrying the other keys and
+    the payload; a stable sort by the leading block then keeps the order of the rest among
+    its ties, which is the lexicographic order of all keys.
+    Rounds and bytes: one sort per block. Leakage: that of each sort (nothing beyond n)."""
+    if len(keys) <= SORT_KEYS:
+        return sort(party, keys, payload, descending=descending)
+    keys, rest = list(keys), list(payload)
+    start = (len(keys) - 1) // SORT_KEYS * SORT_KEYS
+    while True:
+        stop = start + SORT_KEYS
+        others = keys[:start] + keys[stop:]
+        block, moved = sort(
+            party, keys[start:stop], [*others, *rest], descending=descending[start:stop]
+        )
+        carried = [x for x in moved[: len(others)] if isinstance(x, AShare)]
+        rest = moved[len(others) :]
+        keys = [*carried[:start], *block, *carried[start:]]
+        if start == 0:
+            return keys, rest
+        start -= SORT_KEYS
 
 
 def text_sort_lanes(party: Party, column: SharedColumn) -> list[AShare]:
