@@ -144,7 +144,7 @@ RATIO: Kind = ("ratio", 0)
 QUOT = "quot"  # ("quot", s): tyst's quotient at s decimals; DuckDB's double, rounded there
 ORDERED_KINDS = {"int", "dec", "date", "bool", "ratio", "text", "id"}
 WINDOW_WORDS = 31
-"""The most words of a window's sort key (:data:`tyst.sql.ir.WINDOW_SORT_WORDS`)."""
+"""The most words of a generated window's sort key (one sort; more are sorted in blocks)."""
 
 
 def kind_of(t: ColumnType) -> Kind:

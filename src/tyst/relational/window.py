@@ -22,7 +22,8 @@ Steps:
    a partition key, v itself is the partition key. A valid row's partition then holds only
    valid rows, so no scan below needs validity masking.
 2. One stable oblivious sort on (partition lanes with k', order lanes), carrying every lane
-   of the table that is not itself a sort key. The output validity is bit 0 of the sorted
+   of the table that is not itself a sort key (beyond 31 key lanes, one sort per block of 31,
+   :func:`tyst.relational.ordering.sort_wide`). The output validity is bit 0 of the sorted
    k' (local).
 3. Partition starts s_i (:func:`tyst.relational.join_scan.segment_starts` on the partition
    lanes) and, when a call needs peers (RANK, DENSE_RANK, a RANGE frame), peer starts q_i
@@ -70,7 +71,6 @@ from tyst.mpc.party import Party
 from tyst.mpc.protocols.arithmetic import mul_many
 from tyst.mpc.protocols.compare import eq
 from tyst.mpc.protocols.conversion import bit_to_arith
-from tyst.mpc.protocols.sort import sort
 from tyst.mpc.shares import AShare, add_public, concat_a, concat_b, public_a
 from tyst.relational.aggregate import (
     SENTINEL,
@@ -81,6 +81,7 @@ from tyst.relational.aggregate import (
     segmented_extreme,
 )
 from tyst.relational.join_scan import copy_backward, copy_forward, low_bit, segment_starts
+from tyst.relational.ordering import sort_wide
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 
@@ -178,7 +179,7 @@ def window(
     as_key = {id(lane): j for j, lane in enumerate(keys) if not (partition and j == len(part) - 1)}
     carried = [x for c in names for x in table.columns[c].lanes if id(x) not in as_key]
     descending = [False] * len(part) + [d for _, d in order]
-    sorted_keys, moved = sort(p, keys, list(carried), descending=descending)
+    sorted_keys, moved = sort_wide(p, keys, list(carried), descending)
     rest = iter(x for x in moved if isinstance(x, AShare))
     lanes_of = {
         c: tuple(

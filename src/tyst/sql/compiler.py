@@ -2183,13 +2183,6 @@ class _Compiler:
         for (partition, order, nulls_first), calls in groups.items():
             schema = source.schema + tuple((c.name, c.ctype) for c in calls)
             source = ir.Window(schema, source, partition, order, tuple(calls), nulls_first)
-            words = ir.window_sort_words(source)
-            if words > ir.WINDOW_SORT_WORDS:
-                raise _fail(
-                    "subset",
-                    f"a window sorts on {words} words of PARTITION BY and ORDER BY keys (an "
-                    f"id/text order key takes 10); at most {ir.WINDOW_SORT_WORDS}",
-                )
         return source, outputs
 
     def grouped_windows(

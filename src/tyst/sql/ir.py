@@ -597,23 +597,6 @@ WINDOW_FRAMES = ("partition", "range", "rows")
 to the current row)."""
 
 
-WINDOW_SORT_WORDS = 31
-"""The most words a window's sort key may have (the oblivious sort's limit,
-:data:`tyst.mpc.protocols.sort.MAX_WORDS` less its tiebreak): a partition key takes its key
-lanes (id/text 2, computed text 10, others 1; + 1 when nullable), an order key 1 (id/text
-10: its bytes; + 1 when nullable); no partition key: 1 (the validity bit)."""
-
-
-def window_sort_words(node: Window) -> int:
-    """The words of ``node``'s sort key (see :data:`WINDOW_SORT_WORDS`)."""
-    types = dict(node.input.schema)
-    words = sum(types[k].key_lanes for k in node.partition) or 1
-    for k, _ in node.order:
-        t = types[k]
-        words += (10 if t.is_text else 1) + t.nullable
-    return words
-
-
 @dataclass(frozen=True)
 class WindowCall:
     """One window function over its operator's partitions and order.
