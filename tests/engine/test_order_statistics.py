@@ -132,7 +132,8 @@ def test_decimal_median_truncates_as_duckdb_near_the_bound() -> None:
         ("SELECT QUANTILE_DISC(x, 0.1234567) FROM t", "at most 6 decimals"),
         ("SELECT QUANTILE_DISC(x, z) FROM t", "number literal"),
         ("SELECT QUANTILE_DISC(x, [0.5, 0.9]) FROM t", "ARRAY"),
-        ("SELECT MODE(x) FROM t", "MODE"),
+        ("SELECT MODE(g > 1) FROM t", "MODE needs"),
+        ("SELECT MODE() WITHIN GROUP (ORDER BY x) FROM t", "WITHIN GROUP is not supported"),
         ("SELECT MEDIAN(x) OVER (PARTITION BY g) FROM t", "MEDIAN"),
         ("SELECT g FROM t GROUP BY MEDIAN(x)", "aggregates"),
     ],
@@ -150,3 +151,50 @@ def test_decimal_cont_beyond_duckdb_exact_range_is_refused() -> None:
         compile_sql("SELECT MEDIAN(y) FROM t", SCHEMAS, bounds=bounds)
     fine = {"t": TableBounds(100, {"y": (Decimal(-(10**12)), Decimal(10**12))})}
     compile_sql("SELECT MEDIAN(y) FROM t", SCHEMAS, bounds=fine)
+
+
+def _mode_data(
+    n: int, seed: int
+) -> tuple[dict[str, dict[str, list[object]]], dict[str, list[bool]]]:
+    """Rows sorted by every value column's value within each group is not needed: ties are
+    broken by the smallest value, which is DuckDB's first occurrence when the rows arrive in
+    ascending order — so the valid rows are written in ascending (x, z, y, day) order."""
+    data, valid = _data(n, seed)
+    t = data["t"]
+    order = sorted(range(len(t["g"])), key=lambda i: (t["x"][i], str(t["z"][i]), str(t["day"][i])))
+    return {"t": {c: [v[i] for i in order] for c, v in t.items()}}, {
+        "t": [valid["t"][i] for i in order]
+    }
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 9, 41])
+def test_mode_equals_duckdb_with_ties_in_ascending_order(n: int) -> None:
+    """Unique modes and ties (the smallest wins: DuckDB's first occurrence, rows ascending)."""
+    data, valid = _mode_data(n, 3 + n)
+    for sql in [
+        "SELECT g, MODE(x) AS m, COUNT(*) AS c, MEDIAN(x) AS med FROM t GROUP BY g",
+        "SELECT MODE(x) AS m, MODE(x * 2) AS m2 FROM t",
+    ]:
+        names, got = run_mpc(sql, SCHEMAS, data, valid)
+        want_names, want = run_duckdb(sql, SCHEMAS, data, valid)
+        assert names == want_names
+        assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr), sql
+
+
+def test_mode_of_nullable_decimal_and_date_values() -> None:
+    """Each group's mode is unique (so every engine agrees whatever its scan order); NULLs
+    never count, an all-NULL group is NULL; padding rows never count either."""
+    y = [Decimal(v) if v else None for v in
+         ["1.50", "1.50", "", "", "", "-2.00", "", "", "0.00", "0.00", "7.25", "9.99"]]  # fmt: skip
+    days = [date(2026, 1, d) for d in (3, 3, 2, 1, 1, 1, 9, 9, 4, 4, 5, 5)]
+    z = [None, 5, 5, 5, None, 4, None, None, 0, 0, 1, 1]
+    g = [1, 1, 1, 1, 1, 1, 2, 2, 3, 3, 3, 3]
+    data = {"t": {"g": g, "x": list(range(12)), "z": z, "y": y, "day": days}}
+    valid = {"t": [True] * 11 + [False]}
+    for sql in [
+        "SELECT g, MODE(y) AS my, MODE(z) AS mz, MODE(day) AS md FROM t GROUP BY g",
+        "SELECT MODE(z) AS mz, MODE(day) AS md FROM t",
+        "SELECT MODE(y) AS my FROM t WHERE g = 2",
+    ]:
+        _, got = run_mpc(sql, SCHEMAS, data, valid)
+        assert sorted(got, key=repr) == sorted(run_duckdb(sql, SCHEMAS, data, valid)[1], key=repr)

@@ -72,6 +72,13 @@ Algorithm (``group_by`` with keys):
    chooses the output: W itself (q = a/10^t: the exact result with t more decimals), or W
    divided by b = 2^j and truncated toward zero (DuckDB's decimal rule): a2b, an arithmetic
    shift of the boolean words (local), b2a, plus 1 where W < 0 and its low j bits are not 0.
+   MODE (the most frequent value; of several, the smallest) uses the same sort: runs of
+   equal values start where the group starts or the value lanes change (one more
+   ``segment_starts``, OR-ed arithmetically); a copy scan gives each row its run's running
+   length L (0 for NULLs); a segmented max scan and a backward copy give every row its
+   group's largest L; the first row (in value order) whose L equals it — [L = max] and a
+   running count of those equal to 1, two batched equalities — contributes its value to a
+   segmented sum.
    A global order statistic runs the grouped steps with validity as the only key (valid rows
    sort last): the result is at the public last row.
 
@@ -126,11 +133,13 @@ from tyst.relational.ordering import text_sort_lanes
 from tyst.relational.table import SharedColumn, SharedTable
 from tyst.ring.words import U64
 
-AggFunc = Literal["count", "sum", "min", "max", "count_distinct", "quantile_disc", "quantile_cont"]
+AggFunc = Literal[
+    "count", "sum", "min", "max", "count_distinct", "quantile_disc", "quantile_cont", "mode"
+]  # fmt: skip
 AGG_FUNCS: tuple[AggFunc, ...] = (
-    "count", "sum", "min", "max", "count_distinct", "quantile_disc", "quantile_cont"
+    "count", "sum", "min", "max", "count_distinct", "quantile_disc", "quantile_cont", "mode"
 )  # fmt: skip
-ORDER_FUNCS = ("quantile_disc", "quantile_cont")
+ORDER_FUNCS = ("quantile_disc", "quantile_cont", "mode")
 """The order statistics: one more sort key (or sort) per column, then segmented scans."""
 INT = ColumnType("int")
 SENTINEL = (1 << 62) - 1
@@ -554,8 +563,9 @@ def _grouped(
         counts,
         {c: nonnull_of.get(c, counts) for c in order_cols},
         {c: lanes[-1] for c, lanes in by_value.items()},
-        [a for a in aggs if a.func in ORDER_FUNCS],
+        [a for a in aggs if a.func in ("quantile_disc", "quantile_cont")],
     )
+    order_of.update(_modes(p, starts, by_value, [a for a in aggs if a.func == "mode"]))
 
     # 6. output validity and suppression
     ends_valid = and_(p, ends_b, valid_b)
@@ -675,6 +685,51 @@ def _order_statistics(
         truncated = _truncate(p, [out[a.name] for a in shifted], [a.shift for a in shifted])
         out.update(zip((a.name for a in shifted), truncated, strict=True))
     return out
+
+
+def _modes(
+    party: Party,
+    starts: AShare,
+    ordered: Mapping[str, Sequence[AShare]],
+    specs: Sequence[AggSpec],
+) -> dict[str, AShare]:
+    """Per MODE call (by output name), at every segment's last row: the most frequent
+    non-NULL value of its column in the segment, the smallest of several (step 7 of the
+    module contract; other rows hold arbitrary words).
+
+    Input: the segment starts (arithmetic 0/1) and per column its order lanes ((null
+    indicator,) value) sorted within each segment. Rounds: 7 + 2 + 1 (run starts) + ≈
+    2·log2 n (run lengths, one copy scan per column) + 1 + ≈ 24·log2 n (segmented max) + ≈
+    2·log2 n (copied back) + 9 + ≈ 2·log2 n + 10 + 1 + ≈ 2·log2 n (first hit, value): ≈
+    32·log2 n + 31. Bytes per row and party: ≈ 150 + 5·8·(2c + 1) + 80 per column.
+    Leakage: none."""
+    p = party
+    n = len(starts)
+    if not specs or n == 0:
+        return {a.name: _zeros(n) for a in specs}
+    cols = list(dict.fromkeys(a.column for a in specs if a.column))
+    k = len(cols)
+    ones = public_a(p.index, np.ones(n, dtype=U64))
+    ends = concat_a([starts[1:], ones[:1]])
+    changes = bit_to_arith(p, concat_b([segment_starts(p, list(ordered[c])) for c in cols]))
+    pieces = [changes[j * n : (j + 1) * n] for j in range(k)]
+    both = mul_many(p, [(starts, d) for d in pieces])
+    runs = [starts + d - sd for d, sd in zip(pieces, both, strict=True)]  # start OR change
+    lengths = [_segment_totals(p, r, [ones])[0] for r in runs]
+    nullable = [j for j, c in enumerate(cols) if len(ordered[c]) == 2]
+    present = [add_public(p.index, -ordered[cols[j]][0], 1) for j in nullable]
+    counted = mul_many(p, [(u, lengths[j]) for u, j in zip(present, nullable, strict=True)])
+    for j, x in zip(nullable, counted, strict=True):
+        lengths[j] = x  # a NULL run counts 0
+    best = copy_backward(p, ends, segmented_extreme(p, starts, lengths, [True] * k))
+    hits = bit_to_arith(p, eq(p, concat_a(lengths), concat_a(best)))
+    hit = [hits[j * n : (j + 1) * n] for j in range(k)]
+    seen = _segment_totals(p, starts, hit)
+    once = bit_to_arith(p, eq(p, concat_a(seen), public_a(p.index, np.ones(k * n, dtype=U64))))
+    first = mul_many(p, [(h, once[j * n : (j + 1) * n]) for j, h in enumerate(hit)])
+    picked = mul_many(p, [(f, ordered[c][-1]) for f, c in zip(first, cols, strict=True)])
+    value_of = dict(zip(cols, _segment_totals(p, starts, picked), strict=True))
+    return {a.name: value_of[a.column] for a in specs if a.column}
 
 
 def _truncate(party: Party, words: Sequence[AShare], shifts: Sequence[int]) -> list[AShare]:

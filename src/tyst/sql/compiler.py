@@ -60,7 +60,7 @@ _SUPPORTED = (
     exp.Substring, exp.Left, exp.Lower, exp.Upper, exp.Length, exp.DPipe, exp.Concat, exp.IntDiv,
     exp.Mod, exp.DayOfWeek, exp.DayOfWeekIso,
     exp.Window, exp.WindowSpec, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Lag, exp.Lead,
-    exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile, exp.WithinGroup,
+    exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile, exp.WithinGroup, exp.Mode,
 )  # fmt: skip
 _CALENDAR_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.Year: "year",
@@ -75,7 +75,7 @@ _INTERVAL_DAYS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
 _INTERVAL_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
 _AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
 _ORDER_STATISTICS = (
-    exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile, exp.WithinGroup
+    exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile, exp.WithinGroup, exp.Mode
 )  # fmt: skip
 _ALL_AGGREGATES = _AGGREGATES + _ORDER_STATISTICS
 _COMPARE_OPS: dict[type[exp.Expression], str] = {
@@ -2003,6 +2003,10 @@ class _Compiler:
             if sql in calls:
                 c = calls[sql]
                 return ir.ColumnRef(c.ctype, c.name)
+            if isinstance(e, exp.Mode):
+                call = self.mode(e, resolve, pre, keys)
+                calls[sql] = call
+                return ir.ColumnRef(call.ctype, call.name)
             if isinstance(e, _ORDER_STATISTICS):
                 func, q, arg_node = _order_statistic(e)
                 arg = _bind_expr(arg_node, resolve)
@@ -2111,6 +2115,29 @@ class _Compiler:
         if having_expr is not None:
             agg = ir.Filter(agg.schema, agg, having_expr)
         return agg, outputs
+
+    def mode(
+        self,
+        e: exp.Mode,
+        resolve: ColumnResolver,
+        pre: dict[str, ir.Expr],
+        keys: list[ir.ColumnRef],
+    ) -> ir.AggregateCall:
+        """``MODE(x)`` of an int, decimal or date: the most frequent value; of several, the
+        smallest (DuckDB's choice among ties depends on its scan order; they agree when the
+        mode is unique). NULL where there is no value."""
+        target = e.this
+        if target is None or isinstance(target, exp.Distinct | exp.Star):
+            raise _fail("subset", "MODE takes one value: MODE(x)", e)
+        if target.find(*_ALL_AGGREGATES):
+            raise _fail("subset", "nested aggregates are not supported", e)
+        arg = _bind_expr(target, resolve)
+        if arg.ctype.kind not in ("int", "decimal", "date"):
+            raise _type_error(e, "MODE needs an int, decimal or date value", arg)
+        name = arg.name if isinstance(arg, ir.ColumnRef) else self.fresh("arg")
+        pre[name] = arg
+        ctype = arg.ctype if keys else arg.ctype.with_nulls()
+        return ir.AggregateCall("MODE", name, False, self.fresh("mode"), ctype)
 
     def windows(
         self, rel: _Relation, items: list[exp.Expression]
