@@ -43,7 +43,7 @@ Rules (intervals in the expression's scaled units, i.e. v · 10^scale):
 
 Order statistics at q = a/b also need their rank tests b·(rows + 1) and their interpolation
 b·(|x| + the argument's width) to fit, and a CONT of a decimal (b = 2^j) |x|·2^(j+1) < 2^53
-and rows·2^j < 2^53 (where DuckDB's double arithmetic is exact).
+and rows·2^j < 2^53 (where DuckDB's double arithmetic is exact), a MEDIAN of ints |x| < 2^51.
 
 NULLs: intervals are those of the values that are not NULL; where a nullable operand
 enters a computation (arithmetic, comparison, ``IN``, ``CASE``, aggregates) its interval
@@ -406,6 +406,14 @@ class _Ranges:
         if call.func == "PERCENTILE_DISC":
             return arg
         self.fits(value.times(den) + (value - value).times(den), what, call.ctype)
+        if not call.shift and den > 1 and (2 * num) % den == 0 and value.magnitude << 2 >= 1 << 53:
+            raise SqlError(  # an int MEDIAN may be compared: DuckDB's DOUBLE must be exact
+                "ranges",
+                f"{what}: DuckDB's DOUBLE result is exact only for |values| < 2^51; declare "
+                "tighter bounds in the plan: [tables.T] ranges = { column = [low, high] }",
+                None,
+                None,
+            )
         if call.shift:
             exact = 1 << 53
             if value.magnitude << (call.shift + 1) >= exact or n << call.shift >= exact:
