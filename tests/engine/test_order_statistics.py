@@ -233,3 +233,13 @@ def test_exact_percentiles_may_be_used_further() -> None:
     bounds = {"t": TableBounds(100, {"x": (Decimal(-(2**52)), Decimal(2**52))})}
     with pytest.raises(SqlError, match="exact only for"):
         compile_sql("SELECT MEDIAN(x) FROM t", SCHEMAS, bounds=bounds)
+
+
+def test_too_wide_a_sort_is_refused_before_any_data_moves() -> None:
+    """16 text keys are 32 key words: with the value the sort would exceed 31 (one line)."""
+    schemas = {"t": {**{f"k{i}": T("text") for i in range(16)}, "x": T("int")}}
+    keys = ", ".join(f"k{i}" for i in range(16))
+    with pytest.raises(SqlError, match="at most 31") as err:
+        compile_sql(f"SELECT MEDIAN(x) FROM t GROUP BY {keys}", schemas)
+    assert "\n" not in str(err.value)
+    compile_sql("SELECT MODE(x) FROM t GROUP BY k0, k1, k2", schemas)

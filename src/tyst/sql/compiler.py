@@ -2005,11 +2005,13 @@ class _Compiler:
                 return ir.ColumnRef(c.ctype, c.name)
             if isinstance(e, exp.Mode):
                 call = self.mode(e, resolve, pre, keys)
+                _order_width(keys, pre[call.arg or ""], e)
                 calls[sql] = call
                 return ir.ColumnRef(call.ctype, call.name)
             if isinstance(e, _ORDER_STATISTICS):
                 func, q, arg_node = _order_statistic(e)
                 arg = _bind_expr(arg_node, resolve)
+                _order_width(keys, arg, e)
                 if arg_node.find(*_ALL_AGGREGATES):
                     raise _fail("subset", "nested aggregates are not supported", e)
                 ordered = arg.name if isinstance(arg, ir.ColumnRef) else self.fresh("arg")
@@ -2329,6 +2331,22 @@ _RANKING: dict[type[exp.Expression], str] = {
     exp.Rank: "RANK",
     exp.DenseRank: "DENSE_RANK",
 }
+
+
+ORDER_SORT_WORDS = 31
+"""The most key words of one oblivious sort (:data:`tyst.mpc.protocols.sort.MAX_WORDS` − 1):
+an order statistic sorts on the GROUP BY key lanes and its value (with its null indicator)."""
+
+
+def _order_width(keys: list[ir.ColumnRef], arg: ir.Expr, node: Any) -> None:
+    words = max(1, sum(k.ctype.key_lanes for k in keys)) + arg.ctype.key_lanes
+    if words > ORDER_SORT_WORDS:
+        raise _fail(
+            "subset",
+            f"an order statistic here sorts on {words} words (the GROUP BY keys and the value); "
+            f"at most {ORDER_SORT_WORDS}: group by fewer text columns",
+            node,
+        )
 
 
 MAX_QUANTILE_DECIMALS = 6
