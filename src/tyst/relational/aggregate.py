@@ -1,4 +1,4 @@
-"""Oblivious GROUP BY (COUNT, SUM, MIN, MAX, COUNT DISTINCT, PERCENTILE_DISC/CONT) and DISTINCT.
+"""Oblivious GROUP BY (COUNT, SUM, MIN, MAX, COUNT DISTINCT, PERCENTILE_DISC/CONT, MODE), DISTINCT.
 
 Contract common to both operators:
 
@@ -156,7 +156,8 @@ class AggSpec:
     max(1, ⌈q·m⌉) of the m non-NULL values in order; CONT the exact interpolation E between
     positions ⌊q(m−1)⌋ and ⌈q(m−1)⌉ (0-based), delivered as b·E when ``shift`` = 0 (b must
     be 10^t: E with t more decimals) or as b·E / 2^shift truncated toward zero when b =
-    2^shift (E truncated to the column's scale).
+    2^shift (E truncated to the column's scale). ``mode`` of a column: its most frequent
+    non-NULL value, the smallest of several (``q`` and ``shift`` unused).
     """
 
     func: AggFunc
