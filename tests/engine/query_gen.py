@@ -4,7 +4,8 @@
 :func:`gen_query` makes one query valid for DuckDB and meant to be inside tyst's subset:
 projections with ``+ - *``, comparisons, ``AND/OR/NOT``, ``BETWEEN``, ``IN`` lists, searched
 ``CASE … ELSE``, ``WHERE``, PK–FK joins (chains of up to three relations; inner chains also
-as comma joins in a random FROM order, the planner's join order), ``IN (SELECT …)``,
+as comma joins in a random FROM order, the planner's join order; an expression of a side
+equal to a column of the other as a further key), ``IN (SELECT …)``,
 ``[NOT] EXISTS``, ``GROUP BY`` with every aggregate and ``HAVING``, global aggregates,
 ``DISTINCT``, ``UNION [ALL]``, ``ORDER BY … LIMIT``, derived tables (with column alias
 lists) and CTEs, and date functions (``± INTERVAL`` of every unit, ``DATE_TRUNC``,
@@ -209,6 +210,9 @@ class Gen:
 
     def __init__(self, seed: int, known_bugs: bool = False) -> None:
         self.rng = random.Random(seed)
+        self.aside = random.Random(seed + 1_000_003)
+        """Draws for later-added constructs (expression join keys): they leave ``rng``'s
+        stream, and so every other query of a seed, as it was."""
         self.known_bugs = known_bugs  # False: avoid the shapes of the open known bugs
         self.nullish = False  # the query being generated may produce a NULL somewhere
         self.nested = 0  # > 0 while generating a derived table or CTE
@@ -611,6 +615,13 @@ class Gen:
                 extra = {"": scope, "RIGHT ": left.cols}.get(side, right.cols)
                 if self.chance(0.3) and side != "FULL ":
                     on.append(self.cond(extra, 1))  # outer: on the side that gets NULLs
+                ints = [(a, b) for a in left.cols for b in right.cols if a.kind == b.kind == INT]
+                expression_key = None  # an expression of a side as a further key
+                if not side and ints and self.aside.random() < 0.25:
+                    a, b = self.aside.choice(ints)
+                    shift = self.aside.choice(["+ 0", "- 1", "* 1"])
+                    expression_key = f"({a.ref} {shift}) = {b.ref}"
+                    self.features.add("expression_join_key")
                 self.features.add(f"{side.split()[0].lower()}_join" if side else "join")
                 if side:
                     nulls_left, nulls_right = side in ("RIGHT ", "FULL "), side != "RIGHT "
@@ -620,6 +631,8 @@ class Gen:
                         Col(c.alias, c.name, c.kind, True) if nulls_right else c for c in right.cols
                     ]
                 self.rng.shuffle(on)
+                if expression_key is not None:
+                    on.insert(self.aside.randint(0, len(on)), expression_key)
                 sql = f"{left.sql} {side}JOIN {right.sql} ON {' AND '.join(on)}"
                 # tyst infers no uniqueness through joins (yet): claim none
                 joined = Rel(sql, scope, [], left.aliases | right.aliases)
