@@ -17,9 +17,10 @@ from benchmarks import analytics
 
 from tests.engine.oracle import normalise, run_duckdb, run_mpc
 from tyst.data.types import ColumnType
+from tyst.engine.executor import ExecutionError
 from tyst.plan import Plan, parse_plan
 from tyst.planner.jobspec import compile_plan, plan_bounds, plan_facts
-from tyst.planner.planning import join_strategies
+from tyst.planner.planning import TableFacts, join_strategies
 from tyst.sql.errors import SqlError
 
 
@@ -121,3 +122,14 @@ def test_a_bounded_join_with_a_time_window_in_on_matches_duckdb(n: int) -> None:
     assert names == want_names
     assert n < 90 or len(want) > 5
     assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr)
+
+
+def test_a_union_with_more_rows_per_key_than_its_bounds_add_up_to_is_stopped() -> None:
+    """The nodes verify the summed bound obliviously: hospitals declaring 1 row per patient
+    each (2 together) while a patient has more in their union stop the run, naming it."""
+    schemas, data, _ = _inputs("aspirin", 31, seed=5)
+    pids = data["medication_a"]["pid"] + data["medication_b"]["pid"]
+    assert max(pids.count(p) for p in pids) > 2
+    facts = {t: TableFacts(max_rows_per_key=1) for t in analytics.TABLES_OF["aspirin"]}
+    with pytest.raises(ExecutionError, match="more than"):
+        run_mpc(analytics.QUERIES["aspirin"], schemas, data, facts=facts)
