@@ -326,6 +326,19 @@ from supplier, revenue0
 where s_suppkey = supplier_no and total_revenue = (select max(total_revenue) from revenue0)
 order by s_suppkey;
 drop view revenue0""",
+    "q21": """select s_name, count(*) as numwait
+from supplier, lineitem l1, orders, nation
+where s_suppkey = l1.l_suppkey and o_orderkey = l1.l_orderkey and o_orderstatus = 'F'
+  and l1.l_receiptdate > l1.l_commitdate
+  and exists (select * from lineitem l2
+              where l2.l_orderkey = l1.l_orderkey and l2.l_suppkey <> l1.l_suppkey)
+  and not exists (select * from lineitem l3
+                  where l3.l_orderkey = l1.l_orderkey and l3.l_suppkey <> l1.l_suppkey
+                    and l3.l_receiptdate > l3.l_commitdate)
+  and s_nationkey = n_nationkey and n_name = 'SAUDI ARABIA'
+group by s_name
+order by numwait desc, s_name
+limit 100""",
 }
 
 
@@ -341,19 +354,6 @@ having sum(ps_supplycost * ps_availqty) > (
   from partsupp, supplier, nation
   where ps_suppkey = s_suppkey and s_nationkey = n_nationkey and n_name = 'GERMANY')
 order by value desc""",
-    "q21": """select s_name, count(*) as numwait
-from supplier, lineitem l1, orders, nation
-where s_suppkey = l1.l_suppkey and o_orderkey = l1.l_orderkey and o_orderstatus = 'F'
-  and l1.l_receiptdate > l1.l_commitdate
-  and exists (select * from lineitem l2
-              where l2.l_orderkey = l1.l_orderkey and l2.l_suppkey <> l1.l_suppkey)
-  and not exists (select * from lineitem l3
-                  where l3.l_orderkey = l1.l_orderkey and l3.l_suppkey <> l1.l_suppkey
-                    and l3.l_receiptdate > l3.l_commitdate)
-  and s_nationkey = n_nationkey and n_name = 'SAUDI ARABIA'
-group by s_name
-order by numwait desc, s_name
-limit 100""",
 }
 
 

@@ -696,6 +696,16 @@ class Gen:
         conds = [f"{i.ref} = {o.ref}" for o, i in keys]
         if self.chance(0.5):
             conds.append(self.cond(inner.cols, 1))
+        unequal = [
+            (o, i)
+            for i in inner.cols
+            for o in rel.cols
+            if o.kind == i.kind and o.kind[0] in ("id", "text", "int", "date", "dec")
+        ]
+        if unequal and self.chance(0.25):  # inner.a <> outer.b (TPC-H Q21): two COUNTs
+            o, i = r.choice(unequal)
+            conds.append(f"{i.ref} <> {o.ref}" if self.chance(0.5) else f"{o.ref} <> {i.ref}")
+            self.features.add("exists_unequal")
         r.shuffle(conds)
         neg = "NOT " if self.chance(0.4) else ""
         self.features.add("not_exists" if neg else "exists")

@@ -162,6 +162,7 @@ def test_the_generator_covers_the_grammar() -> None:
         "order_by_avg", "order_by_text", "min_max_text", "window", "row_number", "window_rank",
         "lag_lead", "lag_default", "lag_arith", "window_frame", "window_aggregate", "top_k",
         "scalar_subquery", "correlated_subquery", "scalar_having", "correlated_count",
+        "exists_unequal",
         "percentile_disc", "median_int", "median_decimal",
         "grouped_window", "expression_join_key",
     }  # fmt: skip

@@ -74,6 +74,14 @@ SHAPES = {
     "AND u.w > 3)",
     "exists_two_keys": "SELECT k, g FROM t WHERE EXISTS (SELECT * FROM u WHERE u.k = t.k "
     "AND u.g = t.g)",
+    # EXISTS with inner.a <> outer.b besides equalities (TPC-H Q21): as two correlated COUNTs
+    "exists_unequal": "SELECT k, g, v FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.k "
+    "AND u.g <> t.g)",
+    "not_exists_unequal_nulls": "SELECT k, g, v FROM t WHERE NOT EXISTS (SELECT * FROM u "
+    "WHERE u.k = t.k AND t.v <> u.w AND u.x > 10)",
+    "q21_shape": "SELECT t1.g, COUNT(*) AS n FROM t t1 WHERE EXISTS (SELECT 1 FROM t t2 "
+    "WHERE t2.k = t1.k AND t2.v <> t1.v) AND NOT EXISTS (SELECT 1 FROM t t3 WHERE "
+    "t3.k = t1.k AND t3.v <> t1.v AND t3.d > 50) GROUP BY t1.g",
     "q22_shape": "SELECT g, COUNT(*) AS n, SUM(d) AS s FROM t WHERE v > "
     "(SELECT AVG(w) FROM u WHERE w > 0) AND NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.k) "
     "GROUP BY g",
@@ -126,6 +134,9 @@ REFUSED = {
     "SELECT k FROM t WHERE v > (SELECT SUM(w) FROM u HAVING SUM(w) > 3)": "provably one row",
     "SELECT g, SUM(v + (SELECT MAX(w) FROM u)) AS s FROM t GROUP BY g": "not here",
     "SELECT k FROM t WHERE v > (SELECT MAX(w) FROM u WHERE u.k = t.k GROUP BY u.g)": "GROUP BY",
+    "SELECT k FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.g <> t.g "
+    "AND u.w <> t.v)": "one condition inner.a <> outer.b",
+    "SELECT k FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.w < t.v)": "equality",
     # a view is a CTE of the one query; nothing else besides it
     "CREATE VIEW s AS SELECT g FROM u; SELECT g FROM s; DROP VIEW z": "exactly the views",
     "CREATE TABLE s AS SELECT g FROM u; SELECT g FROM s": "may only CREATE VIEW",

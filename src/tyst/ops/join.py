@@ -37,12 +37,14 @@ from tyst.sql import ir
 
 
 def execute(ctx: RunContext, node: ir.Join, inputs: Sequence[SharedTable]) -> SharedTable:
-    """Rows with a NULL key match nothing (:mod:`tyst.relational.null_keys`)."""
+    """Rows with a NULL key match nothing (:mod:`tyst.relational.null_keys`). ``left``: every
+    left row is kept, the right (unique) side's columns are 0 where none matched."""
     choice = ctx.joins[id(node)]
     left, right = inputs
     types = {**dict(node.left.schema), **dict(node.right.schema)}
+    kept = node.kind == "left"
     left = null_safe_keys(
-        ctx.party, left, node.left_keys, [types[k] for k in node.right_keys], drop_nulls=True
+        ctx.party, left, node.left_keys, [types[k] for k in node.right_keys], drop_nulls=not kept
     )
     right = null_safe_keys(
         ctx.party, right, node.right_keys, [types[k] for k in node.left_keys], drop_nulls=True
@@ -51,10 +53,12 @@ def execute(ctx: RunContext, node: ir.Join, inputs: Sequence[SharedTable]) -> Sh
         pk, fk, pk_keys, fk_keys = right, left, node.right_keys, node.left_keys
     else:
         pk, fk, pk_keys, fk_keys = left, right, node.left_keys, node.right_keys
+    if kept and (choice.pk != "right" or choice.expand > 1):
+        raise AssertionError("a left join needs a unique right side (the planner checks it)")
     if choice.expand > 1:
         table = expanded_join(ctx, choice, pk, fk, pk_keys, fk_keys)
     else:
-        joined = join_pk_fk(ctx.party, pk, fk, pk_keys, fk_keys)
+        joined = join_pk_fk(ctx.party, pk, fk, pk_keys, fk_keys, kind="left" if kept else "inner")
         ctx.checks.append(
             Check(
                 f"JOIN on {', '.join(pk_keys)}: the {choice.pk} side has several rows "
@@ -152,7 +156,9 @@ SPEC = OperatorSpec(
     explain,
     algorithm="PK–FK: one sort of n_pk + n_fk rows, run starts, Brent–Kung copy scan, "
     "duplicate count, shuffle-then-open compaction (tyst.relational.join); with "
-    "max_rows_per_key = k: rank the pk side's rows per key (sort + scan), then k PK–FK joins",
+    "max_rows_per_key = k: rank the pk side's rows per key (sort + scan), then k PK–FK joins; "
+    "left (a correlated subquery's COUNTs): every left row kept, the unique right side's "
+    "columns 0 where none matched",
     output_rows="n_fk (k · n_fk when expanded)",
     rounds="sort + ≈ 2·log2 n + 25 (k times when expanded)",
     discloses=(

@@ -140,6 +140,8 @@ def choose_join(node: ir.Join, facts: Facts) -> JoinStrategy:
     """The strategy for one join (see the module's rule); raises :class:`PlanningError`."""
     if _is_unique(node.right, node.right_keys, facts):
         return JoinStrategy("right", reason="right side unique on the join key")
+    if node.kind == "left":  # the compiler builds it over a GROUP BY of the right keys
+        raise PlanningError(f"a left join whose right side is not unique on {node.right_keys}")
     if _is_unique(node.left, node.left_keys, facts):
         return JoinStrategy("left", reason="left side unique on the join key")
     for side, child in (("right", node.right), ("left", node.left)):

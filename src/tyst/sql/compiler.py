@@ -1669,6 +1669,12 @@ class _Compiler:
                 node = ir.SemiJoin(
                     node.schema, node, sub, (arg.name,), (sub.schema[0][0],), negated
                 )
+            elif isinstance(inner, exp.Exists) and self.unequal_exists(inner, rel, ctes, negated):
+                counted = self.unequal_exists(inner, rel, ctes, negated)
+                assert counted is not None
+                plain.append(
+                    self.bind_scalars(counted, resolve, None, rel, ctes, scalars, correlate=True)
+                )
             elif isinstance(inner, exp.Exists):
                 node = self.exists(inner, node, rel, ctes, negated)
             else:
@@ -1844,6 +1850,67 @@ class _Compiler:
         unique = dict.fromkeys((inner, o) for _, _, inner, o in pairs)  # k = o twice: once
         scalars.append(correlated(agg, list(unique), self.fresh))
         return found[1]
+
+    def unequal_exists(
+        self, node: exp.Exists, outer: _Relation, ctes: dict[str, ir.Node], negated: bool
+    ) -> exp.Expression | None:
+        """``[NOT] EXISTS (S WHERE … inner.k = outer.k … AND inner.a <> outer.b)`` (TPC-H
+        Q21) as counts, exactly: rows of S with a <> b are its rows with a not NULL minus those
+        with a = b (both need b not NULL), so EXISTS is ``b IS NOT NULL AND (SELECT COUNT(a)
+        FROM S WHERE …) - (SELECT COUNT(*) FROM S WHERE … AND a = b) > 0`` — two correlated
+        COUNTs (left joins). None: no such ``<>`` (the semi-join path)."""
+        sub = node.this
+        where = sub.args.get("where") if isinstance(sub, exp.Select) else None
+        if where is None or not (sub.args.get("from_") or sub.args.get("from")):
+            return None
+        inner, _ = self.from_clause(sub, ctes)
+        inner_names = {n for n, _ in inner.node.schema}
+        resolve = self.scoped_resolver(inner, outer)
+        found: list[tuple[exp.Expression, exp.Expression, exp.Expression]] = []
+        for conj in _conjuncts(where.this):
+            if not (
+                isinstance(conj, exp.NEQ)
+                and isinstance(conj.this, exp.Column)
+                and isinstance(conj.expression, exp.Column)
+            ):
+                continue
+            a, b = resolve(conj.this), resolve(conj.expression)
+            assert isinstance(a, ir.ColumnRef)
+            assert isinstance(b, ir.ColumnRef)
+            sides = (conj.this, conj.expression)
+            if a.name not in inner_names and b.name in inner_names:
+                sides, a, b = (conj.expression, conj.this), b, a
+            if a.name in inner_names and b.name not in inner_names:
+                if not a.ctype.same_values(b.ctype):
+                    return None  # refused by the semi-join path, with its message
+                found.append((conj, *sides))
+        if not found:
+            return None
+        if len(found) > 1 or any(
+            sub.args.get(k) for k in ("group", "having", "order", "limit", "distinct")
+        ):
+            raise _fail(
+                "subset",
+                "a correlated EXISTS supports one condition inner.a <> outer.b besides its "
+                "equalities inner.k = outer.k",
+                node,
+            )
+        neq, inner_col, outer_col = found[0]
+        rest = [c for c in _conjuncts(where.this) if c is not neq]
+
+        def count(what: exp.Expression, *extra: exp.Expression) -> exp.Expression:
+            q = sub.copy()
+            q.set("expressions", [exp.Count(this=what)])
+            conds = [c.copy() for c in rest] + list(extra)
+            q.set("where", exp.Where(this=_fold(exp.And, conds)))
+            return exp.Subquery(this=q)
+
+        present = count(inner_col.copy())
+        same = count(exp.Star(), exp.EQ(this=inner_col.copy(), expression=outer_col.copy()))
+        known = exp.Not(this=exp.Is(this=outer_col.copy(), expression=exp.Null()))
+        some = exp.GT(this=exp.Sub(this=present, expression=same), expression=exp.Literal.number(0))
+        exists: exp.Expression = exp.And(this=known, expression=some)
+        return exp.Not(this=exp.Paren(this=exists)) if negated else exists
 
     def scoped_resolver(self, inner: _Relation, outer: _Relation) -> ColumnResolver:
         """Columns of a subquery's scope: the inner relation's, and where it has no such

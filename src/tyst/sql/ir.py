@@ -488,8 +488,10 @@ class Join(Node):
     """Equi-join on ``left_keys[i] = right_keys[i]``; output = left columns then right columns.
 
     ``kind`` is ``inner`` (outer joins are compiled to an inner join, anti-joins and a
-    UNION ALL with NULL padding). Which side is unique on its key is decided before the run
-    from the data-preparation checks (PK–FK join).
+    UNION ALL with NULL padding) or ``left``: every left row is kept and the right side,
+    which must be unique on its keys, gives 0 in every lane where none matched (a correlated
+    subquery's COUNTs, :mod:`tyst.sql.subqueries`). Which side is unique on its key is
+    decided before the run from the data-preparation checks (PK–FK join).
     """
 
     left: Node

@@ -302,7 +302,10 @@ class _Ranges:
             left, right = children
             expand = max(left.per_key or 1, right.per_key or 1)  # the planner's k, at most
             rows = expand * max(left.rows, right.rows)
-            return _Facts(rows, {**left.columns, **right.columns}, None)
+            right_columns = right.columns
+            if node.kind == "left":  # 0 in every lane where no right row matched
+                right_columns = {n: _hull(i, Interval(0, 0)) for n, i in right.columns.items()}
+            return _Facts(rows, {**left.columns, **right_columns}, None)
         if isinstance(node, ir.Broadcast):  # the input's rows, each with the one row's values
             outer, scalar = children
             columns = {**outer.columns, **scalar.columns}

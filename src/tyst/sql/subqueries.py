@@ -19,8 +19,8 @@ Contract (used by :mod:`tyst.sql.compiler`, which compiles the subquery itself):
   condition using the subquery must not be TRUE when the aggregates that are NULL over no
   rows (SUM, AVG's sum, MIN, MAX) are NULL (:func:`rejects_missing`). COUNT is 0 over no
   rows, not NULL (the "COUNT bug" of naive decorrelation): a value made of COUNTs alone is
-  computed with a left join instead (:attr:`Attachment.left`): the inner join UNION ALL the
-  outer rows without a group (an anti-join), whose COUNTs are 0. Any other condition that
+  computed with a left join instead (:attr:`Attachment.left`, ``ir.Join`` of kind ``left``):
+  every outer row is kept, and one without a group gets 0 in every COUNT. Any other condition that
   can be TRUE when the value is NULL (``OR``, ``COALESCE``, ``IS NULL`` over a SUM) is
   refused with one line.
 """
@@ -101,15 +101,11 @@ def correlated(
         return ir.Join(node.schema + side.schema, node, side, "inner", outer_keys, side_keys)
 
     def left(node: ir.Node) -> ir.Node:
-        """The outer rows with their group's COUNTs, and those without a group with 0s."""
+        """Every outer row, with its group's COUNTs or 0s (:class:`ir.Join` ``left``)."""
+        joined = ir.Join(node.schema + side.schema, node, side, "left", outer_keys, side_keys)
         counts = tuple((c.name, c.ctype) for c in grouped.calls)
-        schema = node.schema + counts
-        passed = tuple((n, ir.ColumnRef(t, n)) for n, t in schema)
-        matched = ir.Project(schema, attach(node), passed)
-        alone = ir.SemiJoin(node.schema, node, side, outer_keys, side_keys, True)
-        zeros = tuple((n, ir.Literal(t, 0)) for n, t in counts)
-        unmatched = ir.Project(schema, alone, passed[: len(node.schema)] + zeros)
-        return ir.UnionAll(schema, (matched, unmatched))
+        schema = node.schema + counts  # the copied keys (0 where unmatched) dropped
+        return ir.Project(schema, joined, tuple((n, ir.ColumnRef(t, n)) for n, t in schema))
 
     counts_only = all(c.func == "COUNT" for c in grouped.calls)
     return Attachment(attach, missing, left if counts_only else None)
