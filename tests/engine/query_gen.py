@@ -867,12 +867,15 @@ class Gen:
             return None
         c = r.choice(values)
         arg, kind = (c.ref, c.kind) if c.kind == DATE or self.chance(0.6) else self.num(scope, 1)
+        if not any(ch.isalpha() for ch in arg):  # a literal: DuckDB's ORDER BY 4.87 is refused
+            arg, kind = c.ref, c.kind
         top = not self.nested and not self.in_union
         if kind == DATE or (kind == INT and not top) or self.chance(0.5):
             q = r.choice(["0", "0.25", "0.5", "0.9", "1", "0.333"])
+            desc = " DESC" if kind != DATE and self.chance(0.3) else ""
             form = r.choice(
                 [
-                    f"PERCENTILE_DISC({q}) WITHIN GROUP (ORDER BY {arg})",
+                    f"PERCENTILE_DISC({q}) WITHIN GROUP (ORDER BY {arg}{desc})",
                     f"QUANTILE_DISC({arg}, {q})",
                     f"QUANTILE({arg}, {q})",
                 ]
@@ -882,9 +885,10 @@ class Gen:
         q = r.choice(["0", "0.25", "0.5", "0.75", "1", "0.125"])
         if kind == INT:
             q = r.choice([q, "0.9", "0.3", "0.05"])
+        desc = " DESC" if self.chance(0.3) else ""
         form = r.choice(
             [
-                f"PERCENTILE_CONT({q}) WITHIN GROUP (ORDER BY {arg})",
+                f"PERCENTILE_CONT({q}) WITHIN GROUP (ORDER BY {arg}{desc})",
                 f"QUANTILE_CONT({arg}, {q})",
                 f"MEDIAN({arg})" if q == "0.5" else f"QUANTILE_CONT({arg}, {q})",
             ]

@@ -87,6 +87,11 @@ QUERIES = {
     "computed_and_having": "SELECT g, MEDIAN(x + z) AS m FROM t GROUP BY g "
     "HAVING PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY x) >= 0",
     "with_count_distinct": "SELECT g, COUNT(DISTINCT x) AS k, MEDIAN(z) AS m FROM t GROUP BY g",
+    "descending": "SELECT g, PERCENTILE_DISC(0.3) WITHIN GROUP (ORDER BY z DESC) AS a, "
+    "PERCENTILE_DISC(0) WITHIN GROUP (ORDER BY x DESC) AS b, "
+    "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY x DESC) AS c, "
+    "PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY y DESC) AS d, "
+    "PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY z DESC) AS e FROM t GROUP BY g",
 }
 
 
@@ -127,8 +132,9 @@ def test_decimal_median_truncates_as_duckdb_near_the_bound() -> None:
     [
         ("SELECT MEDIAN(day) FROM t", "TIMESTAMP in DuckDB"),
         ("SELECT QUANTILE_CONT(y, 0.9) FROM t", "double precision"),
-        ("SELECT PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY x DESC) FROM t", "DESC"),
+        ("SELECT PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY day DESC) FROM t", "DESC"),
         ("SELECT QUANTILE_DISC(x, 1.5) FROM t", "in [0, 1]"),
+        ("SELECT MEDIAN(x), PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY 4.87) FROM t", "literal"),
         ("SELECT QUANTILE_DISC(x, 0.1234567) FROM t", "at most 6 decimals"),
         ("SELECT QUANTILE_DISC(x, z) FROM t", "number literal"),
         ("SELECT QUANTILE_DISC(x, [0.5, 0.9]) FROM t", "ARRAY"),

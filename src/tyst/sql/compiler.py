@@ -2062,11 +2062,14 @@ class _Compiler:
             group_sql[target.sql()] = key
         calls: dict[str, ir.AggregateCall] = {}
         ratios: dict[str, ir.Ratio] = {}
+        negated: dict[str, ir.Expr] = {}  # order statistics WITHIN GROUP (ORDER BY x DESC)
 
         def bind_call(e: exp.Expression) -> ir.Expr:
             sql = e.sql(dialect="duckdb")
             if sql in ratios:
                 return ratios[sql]
+            if sql in negated:
+                return negated[sql]
             if sql in calls:
                 c = calls[sql]
                 return ir.ColumnRef(c.ctype, c.name)
@@ -2078,6 +2081,15 @@ class _Compiler:
             if isinstance(e, _ORDER_STATISTICS):
                 func, q, arg_node = _order_statistic(e)
                 arg = _bind_expr(arg_node, resolve)
+                descending = _descending(e)
+                if descending and func == "PERCENTILE_CONT":  # symmetric: q(m−1) from the top
+                    q, descending = 1 - q, False
+                if descending:  # DISC of −x, negated: DuckDB's descending order
+                    if not arg.ctype.is_numeric:
+                        raise _type_error(
+                            e, "WITHIN GROUP (ORDER BY x DESC) needs an int or decimal", arg
+                        )
+                    arg = _arith("-", ir.Literal(ir.INT, 0), arg, e)
                 _order_width(keys, arg, e)
                 if arg_node.find(*_ALL_AGGREGATES):
                     raise _fail("subset", "nested aggregates are not supported", e)
@@ -2087,6 +2099,10 @@ class _Compiler:
                 if not keys:
                     call = replace(call, ctype=call.ctype.with_nulls())  # no rows: NULL
                 calls[sql] = call
+                if descending:
+                    column = ir.ColumnRef(call.ctype, call.name)
+                    negated[sql] = _arith("-", ir.Literal(ir.INT, 0), column, e)
+                    return negated[sql]
                 return ir.ColumnRef(call.ctype, call.name)
             func = type(e).__name__.upper()
             arg_node = e.this
@@ -2438,11 +2454,9 @@ def _order_statistic(e: exp.Expression) -> tuple[str, Decimal, exp.Expression]:
         keys = order.expressions if isinstance(order, exp.Order) else []
         if len(keys) != 1 or inner.expression is not None:
             raise _fail("subset", "WITHIN GROUP takes one ORDER BY expression and q", e)
-        if keys[0].args.get("desc"):
-            raise _fail(
-                "subset", "WITHIN GROUP (ORDER BY x DESC) is not supported; order ascending", e
-            )
         target, q_node = keys[0].this, inner.this
+        if isinstance(target, exp.Literal):  # DuckDB refuses ORDER BY a constant here
+            raise _fail("subset", "WITHIN GROUP (ORDER BY …) needs a value, not a literal", e)
     elif isinstance(e, exp.Quantile):
         inner, target, q_node = e, e.this, e.args.get("quantile")
     else:
@@ -2465,6 +2479,14 @@ def _order_statistic(e: exp.Expression) -> tuple[str, Decimal, exp.Expression]:
             e,
         )
     return func, q, target
+
+
+def _descending(e: exp.Expression) -> bool:
+    """``… WITHIN GROUP (ORDER BY x DESC)``: CONT at q is CONT at 1 − q ascending (the same
+    positions and weight); DISC is computed as the negated DISC of −x."""
+    if not isinstance(e, exp.WithinGroup) or not isinstance(e.expression, exp.Order):
+        return False
+    return bool(e.expression.expressions[0].args.get("desc"))
 
 
 def _order_call(
