@@ -64,7 +64,7 @@ def reference(data: bytes, max_length: int) -> tuple[list[tuple[int, bytes]], bo
             return frames, True
         if n < HEADER_SIZE:
             return frames, False
-        (length,) = struct.unpack_from(">Q", h, 29)
+        (length,) = struct.unpack_from(">Q", h, 37)  # after the step (21) and round tag (29)
         if length > max_length:
             return frames, True
         end = pos + HEADER_SIZE + length
@@ -150,7 +150,7 @@ def mutated_streams(draw: st.DrawFn) -> bytes:
     """Valid frames, then flips, cuts, insertions, foreign or repeated frames, huge lengths."""
     frames = [encode_frame(JOB, i, p) for i, p in enumerate(draw(payloads))]
     for _ in range(draw(st.integers(0, 3))):
-        op = draw(st.sampled_from(["other_job", "repeat", "swap", "step", "length"]))
+        op = draw(st.sampled_from(["other_job", "repeat", "swap", "step", "round", "length"]))
         if op == "other_job":
             frames.insert(
                 draw(st.integers(0, len(frames))),
@@ -161,10 +161,10 @@ def mutated_streams(draw: st.DrawFn) -> bytes:
         elif len(frames) > 1 and op == "swap":
             i, j = draw(st.integers(0, len(frames) - 1)), draw(st.integers(0, len(frames) - 1))
             frames[i], frames[j] = frames[j], frames[i]
-        elif frames and op in ("step", "length"):
+        elif frames and op in ("step", "round", "length"):
             i = draw(st.integers(0, len(frames) - 1))
             value = draw(st.one_of(st.integers(0, 2**64 - 1), st.sampled_from([2**64 - 1, 2**63])))
-            at = 21 if op == "step" else 29
+            at = {"step": 21, "round": 29, "length": 37}[op]
             f = bytearray(frames[i])
             f[at : at + 8] = struct.pack(">Q", value)
             frames[i] = bytes(f)
@@ -216,7 +216,7 @@ def test_the_seeds_decode() -> None:
 
 def check_announced_length(length: int, max_length: int) -> int:
     """Feed one header announcing ``length``; return the peak bytes traced while decoding."""
-    header = MAGIC + bytes([VERSION]) + JOB + struct.pack(">QQ", 0, length)
+    header = MAGIC + bytes([VERSION]) + JOB + struct.pack(">QQQ", 0, 0, length)
     decoder = FrameDecoder(JOB, max_length)
     tracemalloc.start()
     try:
