@@ -9,9 +9,6 @@ nodes' events are signed with the nodes' keys over real HTTP as a node sends the
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -28,14 +25,13 @@ from tests.coordinator.helpers import (
     NODES,
     OUTSIDER,
     PLAN,
-    REGISTRY,
     create_job,
     job_event,
     run_to_finished,
     signing,
 )
+from tests.coordinator.process import coordinator_url, serving
 from tyst.cli import app
-from tyst.jobs.deploy import free_ports
 from tyst.plan import parse_plan
 from tyst.service.audit import Head, read_jsonl, sign_head, write_signed_head
 
@@ -47,17 +43,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """A coordinator process (plain HTTP) and a ``client.toml`` per organisation under
     ``root/<org>/``; yields its URL and ``root``."""
     root = tmp_path_factory.mktemp("deployment")
-    REGISTRY.save(root / "registry.json")
-    (port,) = free_ports(1)
-    (root / "coordinator.toml").write_text(
-        "[coordinator]\n"
-        'registry = "registry.json"\n'
-        'database_url = "sqlite:///coordinator.db"\n'
-        f"nodes = {json.dumps(list(NODE_IDS))}\n"
-        f"port = {port}\n",
-        encoding="utf-8",
-    )
-    url = f"http://127.0.0.1:{port}"
+    url = coordinator_url(root)
     for keys in (FK, MALMO, OUTSIDER):
         org = root / keys.org_id
         keys.save(org / "keys", None)
@@ -71,34 +57,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             'node_urls = ["https://127.0.0.1:1", "https://127.0.0.1:2", "https://127.0.0.1:3"]\n',
             encoding="utf-8",
         )
-    log = (root / "coordinator.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tyst", "coordinator", "serve", "--config", "coordinator.toml"],
-        cwd=root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (root / "coordinator.log").read_text()
-            assert time.monotonic() < deadline, "the coordinator did not start"
-            time.sleep(0.1)
+    with serving(root):
         yield url, root
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture

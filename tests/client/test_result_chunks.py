@@ -11,11 +11,7 @@ database between the posts and the recipient's fetch
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
@@ -34,11 +30,11 @@ from tests.coordinator.helpers import (
     run_to_finished,
     signing,
 )
+from tests.coordinator.process import serving
 from tyst.api.http import ApiError, CoordinatorClient, ResultChunk
 from tyst.api.results import ShareArray, encode_result, seal_chunks
 from tyst.client.recipient import ResultError, fetch_shares
 from tyst.coordinator.protocol import chunk_count, new_result_id
-from tyst.jobs.deploy import free_ports
 
 CHUNK = 1000
 """Result bytes per chunk here (the real default is 8 MiB)."""
@@ -48,45 +44,8 @@ CHUNK = 1000
 def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A coordinator process on plain HTTP (loopback): its URL and its SQLite file."""
     root = tmp_path_factory.mktemp("coordinator")
-    REGISTRY.save(root / "registry.json")
-    (port,) = free_ports(1)
-    (root / "coordinator.toml").write_text(
-        "[coordinator]\n"
-        'registry = "registry.json"\n'
-        'database_url = "sqlite:///coordinator.db"\n'
-        f"nodes = {json.dumps(list(NODE_IDS))}\n"
-        f"port = {port}\n",
-        encoding="utf-8",
-    )
-    log = (root / "coordinator.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tyst", "coordinator", "serve", "--config", "coordinator.toml"],
-        cwd=root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (root / "coordinator.log").read_text()
-            assert time.monotonic() < deadline, "the coordinator did not start"
-            time.sleep(0.1)
+    with serving(root) as (url, _):
         yield url, root / "coordinator.db"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _arrays(party: int, rows: int) -> list[ShareArray]:

@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -27,23 +24,21 @@ from fastapi.testclient import TestClient
 
 from tests.coordinator.helpers import (
     KEYS,
-    NODE_IDS,
     NODES,
     OUTSIDER,
-    REGISTRY,
     approved_job,
     auth,
     post_result,
     run_to_finished,
     signing,
 )
+from tests.coordinator.process import serving
 from tyst.coordinator.protocol import (
     EMPTY_SHA256,
     MAX_SEALED_CHUNK,
     sign_request,
     sign_result,
 )
-from tyst.jobs.deploy import free_ports
 
 LIMIT = 2 * MAX_SEALED_CHUNK + 4096
 """The coordinator's max_result_bytes here: two whole chunks and a bit of a third."""
@@ -53,46 +48,8 @@ LIMIT = 2 * MAX_SEALED_CHUNK + 4096
 def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A coordinator process on plain HTTP (loopback), relaying results up to LIMIT bytes."""
     root = tmp_path_factory.mktemp("coordinator")
-    REGISTRY.save(root / "registry.json")
-    (port,) = free_ports(1)
-    (root / "coordinator.toml").write_text(
-        "[coordinator]\n"
-        'registry = "registry.json"\n'
-        'database_url = "sqlite:///coordinator.db"\n'
-        f"nodes = {json.dumps(list(NODE_IDS))}\n"
-        f"port = {port}\n"
-        f"max_result_bytes = {LIMIT}\n",
-        encoding="utf-8",
-    )
-    log = (root / "coordinator.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tyst", "coordinator", "serve", "--config", "coordinator.toml"],
-        cwd=root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (root / "coordinator.log").read_text()
-            assert time.monotonic() < deadline, "the coordinator did not start"
-            time.sleep(0.1)
+    with serving(root, f"max_result_bytes = {LIMIT}\n") as (url, process):
         yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture
