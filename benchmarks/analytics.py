@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -48,7 +47,7 @@ import numpy as np
 
 from benchmarks.rows import same_rows
 from benchmarks.sql_plans import write_csv
-from benchmarks.tpch import node_figures
+from benchmarks.tpch import node_figures, report
 
 PER_PATIENT = 4
 """At most this many rows per patient in each hospital's diagnosis and medication table
@@ -421,17 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     work = args.out or Path(tempfile.mkdtemp(prefix="tyst-analytics-"))
     work.mkdir(parents=True, exist_ok=True)
     files = write_files(generate(args.rows, args.seed), work)
-    failures = 0
-    for name in args.queries.split(","):
-        record = run_query(name, args.rows, files, work, args.timeout)
-        failures += record.get("equal_to_duckdb") is not True
-        print(" ".join(f"{k}={v}" for k, v in record.items() if k not in ("date", "loadavg")))
-        print(f"    {table_row(record)}", flush=True)
-        if args.json is not None:
-            old = json.loads(args.json.read_text()) if args.json.exists() else {"records": []}
-            old["records"].append(record)
-            args.json.write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")
-    return 1 if failures else 0
+    runs = (run_query(q, args.rows, files, work, args.timeout) for q in args.queries.split(","))
+    return report(runs, table_row, args.json)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from benchmarks.rows import same_rows
@@ -524,16 +525,26 @@ def main(argv: list[str] | None = None) -> int:
         files = existing
     else:
         files = generate(args.sf, work)
+    runs = (run_query(name, args.sf, files, work, args.timeout) for name in args.queries.split(","))
+    return report(runs, table_row, args.json)
+
+
+def report(
+    records: Iterable[dict[str, object]],
+    row: Callable[[dict[str, object]], str],
+    json_path: Path | None,
+) -> int:
+    """Print each record as it comes (and its table ``row``), append it to ``json_path``'s
+    ``records``; 1 if some result differed from DuckDB, else 0."""
     failures = 0
-    for name in args.queries.split(","):
-        record = run_query(name, args.sf, files, work, args.timeout)
+    for record in records:
         failures += record.get("equal_to_duckdb") is not True
         print(" ".join(f"{k}={v}" for k, v in record.items() if k not in ("date", "loadavg")))
-        print(f"    {table_row(record)}", flush=True)
-        if args.json is not None:
-            old = json.loads(args.json.read_text()) if args.json.exists() else {"records": []}
+        print(f"    {row(record)}", flush=True)
+        if json_path is not None:
+            old = json.loads(json_path.read_text()) if json_path.exists() else {"records": []}
             old["records"].append(record)
-            args.json.write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")
+            json_path.write_text(json.dumps(old, indent=1) + "\n", encoding="utf-8")
     return 1 if failures else 0
 
 
