@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -839,16 +840,7 @@ def plan_reject(
 ) -> None:
     """Reject a plan as an owner of one of its tables (a signed plan_rejected): it can
     never run; its jobs not yet finished fail and the nodes delete their shares."""
-    with _client(config) as client:
-        try:
-            answer = client.coordinator.reject_plan(plan_id, reason)
-        except _client_errors() as exc:
-            _fail(str(exc))
-            return
-    console.print(
-        f"rejected plan {plan_id} (state {answer['state']}; audit seq {answer['seq']})",
-        highlight=False,
-    )
+    _close_plan(config, plan_id, "rejected", lambda c: c.coordinator.reject_plan(plan_id, reason))
 
 
 @plan_app.command("withdraw")
@@ -859,14 +851,22 @@ def plan_withdraw(
 ) -> None:
     """Withdraw a plan you submitted, before any job of it ran (a signed plan_withdrawn):
     it can never run; its open jobs fail."""
+    _close_plan(config, plan_id, "withdrew", lambda c: c.coordinator.withdraw_plan(plan_id, reason))
+
+
+def _close_plan(
+    config: Path, plan_id: str, done: str, send: Callable[[Client], Mapping[str, Any]]
+) -> None:
+    """Send one signed closing event of a plan through this organisation's client and print
+    the plan's new state and the event's audit sequence number (or fail in one line)."""
     with _client(config) as client:
         try:
-            answer = client.coordinator.withdraw_plan(plan_id, reason)
+            answer = send(client)
         except _client_errors() as exc:
             _fail(str(exc))
             return
     console.print(
-        f"withdrew plan {plan_id} (state {answer['state']}; audit seq {answer['seq']})",
+        f"{done} plan {plan_id} (state {answer['state']}; audit seq {answer['seq']})",
         highlight=False,
     )
 
