@@ -33,21 +33,15 @@ for ``docs/benchmarks.md``. A query tyst refuses prints its one-line refusal ins
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.rows import same_rows
 from benchmarks.sql_plans import write_csv
-from benchmarks.tpch import node_figures, report
+from benchmarks.tpch import report, run_plan
 
 PER_PATIENT = 4
 """At most this many rows per patient in each hospital's diagnosis and medication table
@@ -369,29 +363,16 @@ def run_query(
     name: str, rows: int, files: dict[str, Path], work: Path, timeout: float
 ) -> dict[str, object]:
     """Run one query through ``tyst run``; return its figures (``equal_to_duckdb`` checked)."""
-    plan = work / f"{name}.toml"
-    plan.write_text(plan_text(name, rows), encoding="utf-8")
-    data = [a for t in TABLES_OF[name] for a in ("--data", f"{t}={files[t]}")]
-    out = work / f"{name}.csv"
-    tyst = str(Path(sys.executable).parent / "tyst")
-    command = [tyst, "run", str(plan), *data, "--out", str(out), "--timeout", str(timeout)]
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    record: dict[str, object] = {"query": name, "rows_per_table": rows}
-    record["seconds"] = round(seconds, 1)
-    if done.returncode != 0:
-        record["error"] = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return record
-    with out.open(encoding="utf-8") as f:
-        got = list(csv.reader(f))
-    want = duckdb_rows(name, files)
-    record["rows"] = len(got) - 1
-    record["equal_to_duckdb"] = same_rows(got[1:], want, ordered="LIMIT" in QUERIES[name])
-    record.update(node_figures(done.stdout))
-    record["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    record["loadavg"] = [round(x, 2) for x in os.getloadavg()]
-    return record
+    return run_plan(
+        name,
+        plan_text(name, rows),
+        {t: files[t] for t in TABLES_OF[name]},
+        work,
+        timeout,
+        {"query": name, "rows_per_table": rows},
+        lambda: duckdb_rows(name, files),
+        ordered="LIMIT" in QUERIES[name],
+    )
 
 
 def table_row(r: dict[str, object]) -> str:

@@ -471,25 +471,49 @@ def run_query(
 ) -> dict[str, object]:
     """Run one query through ``tyst run``; return its figures (``equal_to_duckdb`` checked)."""
     sql = QUERIES[name]
+    record: dict[str, object] = {"query": name, "sf": sf}
+    return run_plan(
+        name,
+        plan_text(name, sql),
+        {t: files[t] for t in tables_of(sql)},
+        work,
+        timeout,
+        record,
+        lambda: duckdb_rows(sql, files)[1],
+        ordered="order by" in sql and "limit" in sql,
+    )
+
+
+def run_plan(
+    name: str,
+    plan_toml: str,
+    files: dict[str, Path],
+    work: Path,
+    timeout: float,
+    record: dict[str, object],
+    want: Callable[[], list[tuple[str, ...]]],
+    *,
+    ordered: bool,
+) -> dict[str, object]:
+    """``tyst run`` of ``plan_toml`` over ``files`` (table → CSV) in ``work``: ``record`` with
+    the end-to-end seconds, then either the last error line, or the result's row count,
+    whether it equals ``want()`` (DuckDB's rows), the nodes' figures, the date and load."""
     plan = work / f"{name}.toml"
-    plan.write_text(plan_text(name, sql), encoding="utf-8")
-    data = [a for t in tables_of(sql) for a in ("--data", f"{t}={files[t]}")]
+    plan.write_text(plan_toml, encoding="utf-8")
+    data = [a for t, path in files.items() for a in ("--data", f"{t}={path}")]
     out = work / f"{name}.csv"
     tyst = str(Path(sys.executable).parent / "tyst")
     command = [tyst, "run", str(plan), *data, "--out", str(out), "--timeout", str(timeout)]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    record: dict[str, object] = {"query": name, "sf": sf, "seconds": round(seconds, 1)}
+    record["seconds"] = round(time.perf_counter() - start, 1)
     if done.returncode != 0:
         record["error"] = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         return record
     with out.open(encoding="utf-8") as f:
         got = list(csv.reader(f))
-    _, want = duckdb_rows(sql, files)
     record["rows"] = len(got) - 1
-    ordered = "order by" in sql and "limit" in sql
-    record["equal_to_duckdb"] = same_rows(got[1:], want, ordered=ordered)
+    record["equal_to_duckdb"] = same_rows(got[1:], want(), ordered=ordered)
     record.update(node_figures(done.stdout))
     record["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record["loadavg"] = [round(x, 2) for x in os.getloadavg()]
