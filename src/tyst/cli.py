@@ -559,19 +559,9 @@ def audit_verify(
     """Check the chain, every signature, who signed what (nodes' events by nodes, approvals
     by owners, …), each countersigned head and every job's deletion receipts; exit 1 on
     any modified, reordered or removed event or an event signed out of its role."""
-    from tyst.service.audit import (
-        AuditFormatError,
-        incomplete_jobs,
-        log_nodes,
-        read_export,
-        read_jsonl,
-        read_signed_head,
-        role_problem,
-        verify_chain,
-        verify_signed_head,
-    )
+    from tyst.client.audit_export import log_problems
+    from tyst.service.audit import AuditFormatError, read_export, read_jsonl, read_signed_head
     from tyst.service.keys import Registry, RegistryError
-    from tyst.service.signing import SignatureInvalid
 
     extract_problems: list[str] = []
     try:
@@ -590,33 +580,13 @@ def audit_verify(
     except (RegistryError, OSError, ValueError) as exc:
         _fail(str(exc))
         return
-    problems: list[str] = []
-    report = verify_chain(events, reg)
-    if not report.ok:
-        problems.append(str(report.first_problem))
-    else:
-        misplaced = role_problem(events, node)
-        if misplaced is not None:
-            problems.append(misplaced)
-    sound = not problems  # completeness is only meaningful for a log that verifies
-    for path, signed in heads:
-        try:
-            trusted = verify_signed_head(reg, signed)
-        except SignatureInvalid as exc:
-            problems.append(f"{path}: {exc}")
-            continue
-        checked = verify_chain(events, reg, expected_head=trusted)
-        if not checked.ok and checked.first_problem != report.first_problem:
-            problems.append(f"{checked.first_problem} (head signed by {signed.org}, {path})")
+    problems, incomplete = log_problems(events, reg, heads, node, allow_incomplete=allow_incomplete)
     problems.extend(extract_problems)
-    incomplete = incomplete_jobs(events, node or log_nodes(events))
-    if not allow_incomplete and sound:
-        problems.extend(incomplete)
     if not problems:
         extra = f", {len(heads)} countersigned heads contained" if heads else ""
         note = f"; {len(incomplete)} jobs in progress" if incomplete else ""
         console.print(
-            f"audit log OK: {report.n_events} events, chain and signatures valid, "
+            f"audit log OK: {len(events)} events, chain and signatures valid, "
             f"every event signed by a role allowed to sign it{extra}, "
             f"every finished job has its deletion receipts{note}"
         )
@@ -1002,6 +972,25 @@ def result_fetch(
         f"wrote {len(result.rows)} rows to {out} (suppressed groups: {result.suppressed_groups})",
         highlight=False,
     )
+
+
+@app.command("console")
+def console_serve(
+    config: ClientConfigOption,
+    port: int = typer.Option(8600, help="The port to serve the console on."),
+    host: str = typer.Option("127.0.0.1", help="The address to bind (keep it on loopback)."),
+    heads: Annotated[
+        list[Path] | None,
+        typer.Option("--heads", help="A directory of countersigned heads (a node's); repeat."),
+    ] = None,
+) -> None:
+    """Serve your organisation's web console on this machine: review, approve, upload,
+    follow, fetch and audit in a browser, every plan, log and result verified here."""
+    from tyst.console.app import serve
+
+    with _client(config) as client:
+        console.print(f"tyst console for {client.keys.org_id}: http://{host}:{port}/")
+        serve(client, host=host, port=port, heads=heads or [])
 
 
 def main() -> None:

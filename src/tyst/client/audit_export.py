@@ -42,6 +42,8 @@ from tyst.service.audit import (
     AuditEvent,
     Head,
     SignedHead,
+    incomplete_jobs,
+    log_nodes,
     plan_events,
     role_problem,
     sign_head,
@@ -49,6 +51,7 @@ from tyst.service.audit import (
     verify_signed_head,
     write_signed_head,
 )
+from tyst.service.keys import Registry
 from tyst.service.signing import SignatureInvalid
 
 
@@ -113,10 +116,74 @@ def export_audit(
     return ExportReport(root, own, kept, extract)
 
 
+def log_problems(
+    events: list[AuditEvent],
+    registry: Registry,
+    heads: list[tuple[Path, SignedHead]],
+    nodes: list[str] | tuple[str, ...] | None,
+    *,
+    allow_incomplete: bool = False,
+) -> tuple[list[str], list[str]]:
+    """What ``tyst audit verify`` checks, as ``(problems, incomplete jobs)``: the chain and
+    every signature, who signed what, that the log contains each countersigned head (whose
+    signature must verify) and, unless ``allow_incomplete``, every job's deletion receipts."""
+    problems: list[str] = []
+    report = verify_chain(events, registry)
+    if not report.ok:
+        problems.append(str(report.first_problem))
+    else:
+        misplaced = role_problem(events, nodes)
+        if misplaced is not None:
+            problems.append(misplaced)
+    sound = not problems  # completeness is only meaningful for a log that verifies
+    for path, signed in heads:
+        try:
+            trusted = verify_signed_head(registry, signed)
+        except SignatureInvalid as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        checked = verify_chain(events, registry, expected_head=trusted)
+        if not checked.ok and checked.first_problem != report.first_problem:
+            problems.append(f"{checked.first_problem} (head signed by {signed.org}, {path})")
+    incomplete = incomplete_jobs(events, nodes or log_nodes(events))
+    if not allow_incomplete and sound:
+        problems.extend(incomplete)
+    return problems, incomplete
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """The coordinator's log as :func:`verify_log` found it."""
+
+    events: list[AuditEvent]
+    problems: list[str]
+    incomplete: list[str]
+    heads: list[tuple[Path, SignedHead]]
+    own: SignedHead | None
+    """This organisation's countersignature of the head (only of a log that verifies)."""
+
+
+def verify_log(client: Client, heads: list[tuple[Path, SignedHead]]) -> LogCheck:
+    """Fetch the coordinator's whole log and check it as ``tyst audit verify`` does (jobs
+    still running are reported, not failed); countersign its head if it verifies."""
+    data = client.coordinator.audit_jsonl()
+    try:
+        events = [AuditEvent.from_dict(json.loads(line)) for line in data.splitlines() if line]
+    except ValueError as exc:
+        return LogCheck([], [f"the coordinator's audit log is malformed: {exc}"], [], heads, None)
+    problems, incomplete = log_problems(
+        events, client.registry, heads, client.node_orgs, allow_incomplete=True
+    )
+    own = None
+    if not problems:
+        own = sign_head(client.keys, Head(len(events), events[-1].hash if events else GENESIS_HASH))
+    return LogCheck(events, problems, incomplete, heads, own)
+
+
 def _write(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
 
 
-__all__ = ["ExportReport", "export_audit"]
+__all__ = ["ExportReport", "LogCheck", "export_audit", "log_problems", "verify_log"]

@@ -131,13 +131,7 @@ def check_plan(
             out += ["", f"Data: --data {table}=…: the plan has no table {table!r}"]
             ok = False
             continue
-        reports[table] = prepare_report(
-            path,
-            decl.columns,
-            key_columns=sorted(keys.get(table, set())),
-            bounds=decl.bounds(),
-            unique=decl.unique,
-        )
+        reports[table] = table_report(plan, table, path, keys)
 
     found = {
         table: {cols for cols, dups in report.duplicate_keys.items() if dups == 0}
@@ -171,6 +165,24 @@ def check_plan(
             if report.problems:
                 ok = False
     return CheckReport("\n".join(out), ok)
+
+
+def table_report(
+    plan: Plan, table: str, path: Path, keys: Mapping[str, set[tuple[str, ...]]] | None = None
+) -> DataReport:
+    """The owner's data-preparation report on ``path`` as ``plan``'s ``table``: its
+    declared columns and bounds, and the uniqueness of the columns the query joins it on
+    (``keys``: :func:`join_key_columns` of the compiled plan, computed if not given)."""
+    decl = plan.tables[table]
+    if keys is None:
+        keys = join_key_columns(compile_plan(plan).plan)
+    return prepare_report(
+        path,
+        decl.columns,
+        key_columns=sorted(keys.get(table, set())),
+        bounds=decl.bounds(),
+        unique=decl.unique,
+    )
 
 
 def _rounds_section(
