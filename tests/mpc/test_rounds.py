@@ -91,7 +91,7 @@ def test_independent_protocols_in_sequence_add_up() -> None:
 def test_sort_rounds_are_fixed_plus_batches(keys: int, per_batch: int) -> None:
     """8 (a2b) + 5 (shuffle of two blocks) + per comparison batch 8 + log2 c (c = 1, 2) or
     7 + log2 W' (c = 3, W' = 4); the number of batches is random (it depends on the
-    shuffle's permutation) and O(log n)."""
+    shuffle's permutation): 13–16 at n = 200."""
     n = 200
     batches: list[int] = []
     less = T._less_keys_tiebreak if keys in (1, 2) else T._composite_less
@@ -108,7 +108,7 @@ def test_sort_rounds_are_fixed_plus_batches(keys: int, per_batch: int) -> None:
         mp.setattr(T, less.__name__, counting)
         rounds = run3_rounds(program)
     assert rounds == 8 + 5 + per_batch * len(batches)
-    assert 10 <= len(batches) <= 50
+    assert 8 <= len(batches) <= 24
 
 
 def test_sort_of_two_rows_is_one_batch() -> None:

@@ -13,7 +13,7 @@ from tyst.mpc.party import Party
 from tyst.mpc.protocols import arithmetic as A
 from tyst.mpc.protocols import boolean as B
 from tyst.mpc.protocols import sort as S
-from tyst.mpc.protocols.sort import sort, sort_segments
+from tyst.mpc.protocols.sort import sort, sort_all_pairs, sort_segments
 from tyst.mpc.shares import AShare, BShare
 from tyst.ring.words import from_signed, to_signed
 
@@ -149,7 +149,7 @@ def test_sort_argument_errors() -> None:
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 999, 100_000])
 def test_sort_segments_plain(n: int, rng: np.random.Generator) -> None:
-    """Sorts distinct keys with few, large batches: O(log n) calls, ≈ log2(n!) comparisons."""
+    """Sorts distinct keys with few, large batches: < 3·log2 n calls, ≈ 1.2·log2(n!) comparisons."""
     ranks = rng.permutation(n)
     calls: list[int] = []
 
@@ -161,8 +161,32 @@ def test_sort_segments_plain(n: int, rng: np.random.Generator) -> None:
     np.testing.assert_array_equal(ranks[order], np.arange(n))
     if n >= 999:
         bound = sum(np.log2(np.arange(1, n + 1)))
-        assert sum(calls) < 1.15 * bound
-        assert len(calls) < 12 * np.log2(n)
+        assert sum(calls) < 1.25 * bound
+        assert len(calls) < 3 * np.log2(n)
+
+
+def test_sort_all_pairs_is_one_call(rng: np.random.Generator) -> None:
+    """Segments of 0, 1, 2, 3 and 8 items sorted by one call of m(m − 1)/2 comparisons each."""
+    sizes = np.array([0, 1, 2, 3, 8, 1], dtype=np.int64)
+    n = int(sizes.sum())
+    ranks = rng.permutation(n)
+    items = rng.permutation(n).astype(np.int64)
+    calls: list[int] = []
+
+    def less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        calls.append(len(a))
+        return np.asarray(ranks[a] < ranks[b])
+
+    got = sort_all_pairs(less, items, sizes)
+    assert calls == [1 + 3 + 28]
+    start = 0
+    for size in sizes:
+        seg = items[start : start + size]
+        np.testing.assert_array_equal(got[start : start + size], seg[np.argsort(ranks[seg])])
+        start += size
+    assert sort_segments(less, np.arange(5, dtype=np.int64), np.array([5])).shape == (5,)
+    assert calls[-1] == 10  # a small segment: one call
+    assert len(calls) == 2
 
 
 def test_sort_segments_many_segments(rng: np.random.Generator) -> None:

@@ -11,11 +11,13 @@ order of the shuffled rows, which is then applied to the shares locally.
 
 The comparison sort is a segmented *sample sort*: every segment picks its
 first 2^k − 1 rows as pivots (a uniform sample, thanks to the shuffle), sorts
-them recursively, and every other row finds its bucket by binary search over
-the sorted pivots; each search step is one batched comparison over all rows of
-all segments. With k ≈ ½·log2(segment size) (at most 10) this needs about
-1.09·log2(n!) comparisons (≈ 16.6·n for n = 10^5, ≈ 20.1·n for n = 10^6) in
-O(log n) batched comparison calls (≈ 110 for n = 10^5, ≈ 140 for n = 10^6).
+them by comparing all their pairs in one batch (together with every segment
+of at most 8 rows, finished the same way), and every other row finds its
+bucket by binary search over the sorted pivots; each search step is one
+batched comparison over all rows of all segments. With k ≈ ½·log2(segment
+size) (at most 10) this needs about 1.2·log2(n!) comparisons (≈ 17.7·n for
+n = 10^5, ≈ 21.5·n for n = 10^6) in ≈ log2 n + 2·log2 log2 n batched
+comparison calls (31–36 for n = 10^5, 39–40 for n = 10^6).
 
 Comparisons run on boolean sharings: each key is converted once with
 ``a2b`` and mapped to an unsigned order-preserving word (sign bit flipped,
@@ -57,6 +59,8 @@ LESS_CHUNK = 1 << 20
 PIVOT_ALPHA = 0.5
 PIVOT_KMAX = 10
 """A segment of size m uses 2^k − 1 pivots, k = clip(round(α·log2 m), 1, min(⌊log2 m⌋, kmax))."""
+SMALL_SEGMENT = 8
+"""Segments of at most this many items are sorted by comparing all their pairs at once."""
 
 _TOP = 1 << (WORD_BITS - 1)
 
@@ -355,6 +359,42 @@ def _pivot_bits(sizes: IntArray) -> IntArray:
     return np.clip(k, 1, np.minimum(np.floor(lg).astype(np.int64), PIVOT_KMAX))
 
 
+@cache
+def _pairs(m: int) -> tuple[IntArray, IntArray]:
+    """All index pairs (i, j), i < j, of range(m) (read-only)."""
+    i, j = np.triu_indices(m, 1)
+    a, b = i.astype(np.int64), j.astype(np.int64)
+    a.flags.writeable = False
+    b.flags.writeable = False
+    return a, b
+
+
+def sort_all_pairs(less: LessFn, items: IntArray, sizes: IntArray) -> IntArray:
+    """Sort each consecutive segment of ``items`` by comparing all its pairs in one ``less`` call.
+
+    A segment of size m costs m(m − 1)/2 comparisons; an item's place is the number
+    of items of its segment below it (keys distinct). Returns the sorted items.
+    Cost: one ``less`` call (none when no segment has two items).
+    """
+    starts = _cumsum_excl(sizes)
+    left: list[IntArray] = []
+    right: list[IntArray] = []
+    for m in np.unique(sizes[sizes >= 2]):
+        a, b = _pairs(int(m))
+        first = starts[sizes == m]
+        left.append((first[:, None] + a[None, :]).ravel())
+        right.append((first[:, None] + b[None, :]).ravel())
+    if not left:
+        return items.copy()
+    ia, ib = np.concatenate(left), np.concatenate(right)
+    below = less(items[ia], items[ib])
+    rank = np.bincount(np.where(below, ib, ia), minlength=items.shape[0])
+    seg_start = np.repeat(starts, sizes)
+    out = np.empty_like(items)
+    out[seg_start + rank] = items
+    return out
+
+
 def sort_segments(
     less: LessFn,
     items: IntArray,
@@ -375,16 +415,22 @@ def sort_segments(
     gathers read memory nearly sequentially. The returned order is always in
     the original row ids.
 
-    Steps (per level, over all unsorted segments at once): a segment of size m
-    takes its first 2^k − 1 items as pivots (:func:`_pivot_bits`), the pivots of
-    all segments are sorted by a recursive call, each remaining item finds the
-    number of pivots below it by a k-step binary search (one ``less`` call per
-    step, over all items of all segments), and the items are regrouped into
-    buckets between the pivots, keeping their previous relative order; buckets
-    of size ≥ 2 form the next level's segments.
+    Steps (per level, over all unsorted segments at once): a segment of at most
+    SMALL_SEGMENT items is finished by comparing all its pairs; a larger segment
+    of size m takes its first 2^k − 1 items as pivots (:func:`_pivot_bits`). One
+    ``less`` call compares all pairs of every segment's pivots and of every small
+    segment (:func:`sort_all_pairs`: the pivots come out sorted, the small segments
+    done); then each remaining item of a large segment finds the number of pivots
+    below it by a k-step binary search (one ``less`` call per step, over all items
+    of all segments), and the items are regrouped into buckets between the pivots,
+    keeping their previous relative order; buckets of size ≥ 2 form the next
+    level's segments. A level is thus 1 + max k calls.
     Source: sample sort (Frazer–McKellar, JACM 1970) with binary-search
-    bucketing; batched as in Hamada et al., ICISC 2012.
-    Cost: ≈ 1.08·log2(n!) comparisons for shuffled input; O(log n) ``less`` calls.
+    bucketing; batched as in Hamada et al., ICISC 2012; pivots sorted by all
+    pairs in one batch: this project.
+    Cost: ≈ 1.1·log2(n!) comparisons for shuffled input (+ ≈ m/2 per level of
+    a segment of size m for its pivots' pairs); ≈ log2 n + 2·log2 log2 n
+    ``less`` calls (measured: 28–32 for n = 10^5, ``tests/mpc/test_sort.py``).
     Leakage: n/a (public computation on opened comparison bits).
     """
     result = items.copy()
@@ -395,12 +441,21 @@ def sort_segments(
     active = sizes >= 2
     st, sz = starts[active], sizes[active]
     while st.shape[0]:
+        small = sz <= SMALL_SEGMENT
+        st_small, sz_small = st[small], sz[small]
+        st, sz = st[~small], sz[~small]
         nseg = st.shape[0]
         k = _pivot_bits(sz)
         s = (np.int64(1) << k) - 1
         pivots = result[_ranges(st, s)]
-        if (s > 1).any():
-            pivots = sort_segments(less, pivots, s)
+        small_idx = _ranges(st_small, sz_small)
+        together = sort_all_pairs(
+            less, np.concatenate([pivots, result[small_idx]]), np.concatenate([s, sz_small])
+        )
+        pivots = together[: pivots.shape[0]]
+        result[small_idx] = together[pivots.shape[0] :]
+        if nseg == 0:
+            break
         rest_len = sz - s
         rest = result[_ranges(st + s, rest_len)]
         seg = np.repeat(np.arange(nseg, dtype=np.int64), rest_len)
@@ -575,14 +630,14 @@ def sort(
     two blocks, more when the table exceeds BLOCK_WORDS words) + per comparison
     batch 8 + log2 c (:func:`_less_keys_tiebreak`) or 7 + log2 W'
     (:func:`_composite_less`, W' = c + 1 rounded up to a power of two). The
-    number of batches is O(log n) and random (it depends on the shuffle's
-    permutation, never on the data): measured 22–28 for n = 200, 56–62 for
-    n = 5000 (``tests/mpc/test_rounds.py``); about 110 for n = 10^5 and 140 for
-    n = 10^6.
+    number of batches is ≈ log2 n + 2·log2 log2 n and random (it depends on the
+    shuffle's permutation, never on the data): measured 13–16 for n = 200, 23–27
+    for n = 5000, 31–36 for n = 10^5 and 39–40 for n = 10^6 (:func:`sort_segments`;
+    ``tests/mpc/test_rounds.py``, ``tests/mpc/test_sort.py``).
     Bytes per element per party: ≈ 101 per key column (a2b) + 16 per shuffled
-    column (2c + 1 + payload columns) + ≈ 1.09·log2(n) comparisons of ≈ 25
-    bytes (c = 1), ≈ 42 (c = 2) or ≈ 16·W' (c = 3, 5, …); measured for c = 1:
-    ≈ 600 bytes per element at n = 10^5, ≈ 700 at n = 10^6.
+    column (2c + 1 + payload columns) + ≈ 1.07·log2(n) comparisons of ≈ 25
+    bytes (c = 1), ≈ 42 (c = 2) or ≈ 16·W' (c = 3, 5, …); ≈ 600 bytes per
+    element for c = 1 at n = 10^5, ≈ 700 at n = 10^6.
     Leakage: none beyond n (and the number and kinds of columns).
     """
     n_keys = len(keys)
