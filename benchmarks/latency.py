@@ -119,6 +119,13 @@ CASES: tuple[Case, ...] = (
         "whole plan: join + ORDER BY, every joined row delivered",
         _relational("join_order_by", 30_000, PLAN_SQL),
     ),
+    Case(
+        "join_order_by_100k",
+        "plan",
+        100_000,
+        "the same plan at 10^5 + 10^5 rows",
+        _relational("join_order_by", 100_000, PLAN_SQL),
+    ),
 )
 
 
