@@ -170,7 +170,7 @@ def test_unknown_section() -> None:
     message = error(EXAMPLE + '\n[outputs]\nrecipients = ["fk"]\n')
     assert message == (
         "plan.toml: [outputs]: unknown section; "
-        "expected one of analysis, parties, tables, query, output, policy"
+        "expected one of analysis, parties, tables, query, output, policy, privacy"
     )
 
 
@@ -192,7 +192,7 @@ def test_unknown_section() -> None:
             'owner = "malmo"',
             'owner = "malmo"\nuniqe = ["pnr"]',
             "plan.toml: [tables.bistand] uniqe: unknown key; "
-            "expected one of owner, columns, unique, max_rows_per_key, max_rows, ranges",
+            "expected one of owner, columns, unique, max_rows_per_key, max_rows, ranges, budget",
         ),
         (
             "[query]\n",
@@ -319,13 +319,13 @@ def test_missing_sql() -> None:
             "[query]\nsql = ",
             "query = 1\n[query2]\nsql = ",
             "plan.toml: [query2]: unknown section; "
-            "expected one of analysis, parties, tables, query, output, policy",
+            "expected one of analysis, parties, tables, query, output, policy, privacy",
         ),
         (
             "[analysis]\n",
             'analysis = "x"\n[analysis2]\n',
             "plan.toml: [analysis2]: unknown section; "
-            "expected one of analysis, parties, tables, query, output, policy",
+            "expected one of analysis, parties, tables, query, output, policy, privacy",
         ),
     ],
 )

@@ -29,6 +29,13 @@ Format (the contract; see issue 3 and ``docs/sql.md``)::
     [policy]                   # optional
     allow = []                 # opt-in leakage, from POLICY_ALLOWANCES
 
+    [privacy]                  # optional: DP release (see tyst.plan.privacy)
+    unit = "pnr"
+    mechanism = "laplace"
+    epsilon = "1/2"
+    max_rows_per_unit = 1
+    # and per table: budget = { epsilon = "2", period = "year" }
+
 Rules checked by :func:`parse_plan` (each failure is one :class:`PlanError`
 line naming the file and the offending key):
 
@@ -57,6 +64,8 @@ line naming the file and the offending key):
   strings, e.g. ``namn = ["\\u0001", "ÿ"]`` (every character's code point within them;
   what ``LOWER``/``UPPER`` need, :mod:`tyst.sql.charsets`). Both appear in the
   canonical form only when declared.
+- ``[privacy]`` and the tables' ``budget``: the rules of :mod:`tyst.plan.privacy`; in the
+  canonical form only when declared.
 
 :meth:`Plan.digest` is the SHA-256 of :meth:`Plan.to_canonical_json`: the
 parsed plan as JSON with sorted keys and no whitespace, so comments, key
@@ -80,6 +89,7 @@ from pathlib import Path
 from typing import Any
 
 from tyst.data.types import COMPARISON_LIMIT, DEFAULT_MAX_ROWS, ColumnType, TableBounds
+from tyst.plan.privacy import Budget, Privacy, check_budgets, parse_budget, parse_privacy
 from tyst.service import bounded_toml
 
 PLAN_FORMAT = "tyst-plan/1"
@@ -99,11 +109,11 @@ disclosure that never happens (or one that happens without being shown)."""
 _EPOCH = date(1970, 1, 1)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
-_SECTIONS = ("analysis", "parties", "tables", "query", "output", "policy")
+_SECTIONS = ("analysis", "parties", "tables", "query", "output", "policy", "privacy")
 _REQUIRED_SECTIONS = ("analysis", "parties", "tables", "query", "output")
 _ANALYSIS_KEYS = ("title", "purpose", "legal_basis", "retention_days")
 _PARTY_KEYS = ("name",)
-_TABLE_KEYS = ("owner", "columns", "unique", "max_rows_per_key", "max_rows", "ranges")
+_TABLE_KEYS = ("owner", "columns", "unique", "max_rows_per_key", "max_rows", "ranges", "budget")
 _TABLE_REQUIRED = ("owner", "columns")
 _QUERY_KEYS = ("sql",)
 _OUTPUT_KEYS = ("recipients", "min_group_size")
@@ -146,6 +156,8 @@ class TableDecl:
     """Declared row bound (None: :data:`tyst.data.types.DEFAULT_MAX_ROWS`)."""
     ranges: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     """Declared inclusive value bounds of int/decimal columns, in the columns' units."""
+    budget: Budget | None = None
+    """The owner's privacy budget for this table (see :mod:`tyst.plan.privacy`)."""
 
     @property
     def row_limit(self) -> int:
@@ -168,6 +180,8 @@ class Plan:
     recipients: tuple[str, ...]
     min_group_size: int = 0
     allow: tuple[str, ...] = ()
+    privacy: Privacy | None = None
+    """The ``[privacy]`` section: the result is released with DP noise (None: exactly)."""
     source: str = field(default="<plan>", compare=False)
     text: str = field(default="", compare=False, repr=False)
     """The TOML text it was parsed from (what is submitted; not part of the digest)."""
@@ -191,7 +205,7 @@ class Plan:
                 "min_group_size": self.min_group_size,
             },
             "policy": {"allow": list(self.allow)},
-        }
+        } | ({"privacy": self.privacy.canonical()} if self.privacy is not None else {})
 
     def to_canonical_json(self) -> str:
         """Canonical JSON: sorted keys, no insignificant whitespace, UTF-8 text kept as is."""
@@ -218,6 +232,8 @@ def _canonical_table(t: TableDecl) -> dict[str, Any]:
             c: [_bound_text(t.columns[c], lo), _bound_text(t.columns[c], hi)]
             for c, (lo, hi) in t.ranges.items()
         }
+    if t.budget is not None:
+        out["budget"] = t.budget.canonical()
     return out
 
 
@@ -351,7 +367,15 @@ class _Parser:
         sql = self.query(doc["query"])
         recipients, min_group_size = self.output(doc["output"], parties)
         allow = self.policy(doc["policy"]) if "policy" in doc else ()
-        return Plan(analysis, parties, tables, sql, recipients, min_group_size, allow, self.source)
+        privacy = None
+        if "privacy" in doc:
+            columns = {name: t.columns for name, t in tables.items()}
+            privacy = parse_privacy(self, doc["privacy"], columns)
+        budgets = {name: t.budget for name, t in tables.items() if t.budget is not None}
+        check_budgets(self, privacy, budgets)
+        return Plan(
+            analysis, parties, tables, sql, recipients, min_group_size, allow, privacy, self.source
+        )
 
     def analysis(self, value: object) -> Analysis:
         where = "[analysis]"
@@ -408,7 +432,10 @@ class _Parser:
                 if "ranges" in entry
                 else {}
             )
-            tables[name] = TableDecl(name, owner, columns, unique, bound, max_rows, ranges)
+            budget = None
+            if "budget" in entry:
+                budget = parse_budget(self, entry["budget"], f"{where} budget")
+            tables[name] = TableDecl(name, owner, columns, unique, bound, max_rows, ranges, budget)
         self.distinct(list(tables), "[tables]", "table")
         return tables
 

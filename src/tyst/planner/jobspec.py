@@ -23,6 +23,7 @@ from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.planner.pruning import Need, table_needs
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql, with_found
+from tyst.sql.errors import SqlError
 from tyst.sql.ranges import check_ranges
 
 
@@ -86,9 +87,18 @@ def plan_bounds(plan: Plan) -> dict[str, TableBounds]:
     return {name: t.bounds() for name, t in plan.tables.items()}
 
 
+def refuse_privacy_release(plan: Plan) -> None:
+    """Refuse a plan with a ``[privacy]`` section until the release stage adds the noise
+    (running it would release exact results the plan promises to be noisy)."""
+    if plan.privacy is not None:
+        message = "[privacy] is parsed but the differential-privacy release is not implemented yet"
+        raise SqlError("privacy", message, None, None)
+
+
 def compile_plan(plan: Plan) -> ir.CompiledQuery:
     """The plan's SQL compiled against its tables, then the planner's logical passes with the
     declared facts (the join order); raises ``SqlError``."""
+    refuse_privacy_release(plan)
     schemas = {name: dict(t.columns) for name, t in plan.tables.items()}
     bounds = plan_bounds(plan)
     compiled = compile_sql(plan.sql, schemas, min_group_size=plan.min_group_size, bounds=bounds)
