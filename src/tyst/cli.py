@@ -685,6 +685,61 @@ def coordinator_serve(
         _fail(str(exc))
 
 
+register_app = typer.Typer(
+    help="The public transparency register (analyses run; never data).", no_args_is_help=True
+)
+app.add_typer(register_app, name="register")
+
+
+@register_app.command("export")
+def register_export(
+    directory: Annotated[Path, typer.Argument(help="Where the static files are written.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Read the coordinator's database (its TOML).")
+    ] = None,
+    coordinator: Annotated[
+        str | None, typer.Option("--coordinator", help="Or fetch it: the coordinator's URL.")
+    ] = None,
+    ca: Annotated[
+        Path | None, typer.Option("--ca", help="CA certificate (PEM) for --coordinator's TLS.")
+    ] = None,
+) -> None:
+    """Write the register as static files (index.html, en.html, register.json,
+    register.atom, tyst.css) for an agency's website."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tyst.coordinator.config import ConfigError, load_config, redacted_url
+    from tyst.coordinator.db import Database
+    from tyst.coordinator.register import (
+        RegisterFormatError,
+        build_register,
+        fetch_register,
+        write_static,
+    )
+
+    if (config is None) == (coordinator is None):
+        _fail("give exactly one of --config FILE and --coordinator URL")
+    try:
+        if coordinator is not None:
+            register = fetch_register(coordinator, ca)
+        else:
+            assert config is not None
+            settings = load_config(config)
+            database = Database(settings.database_url)
+            try:
+                register = build_register(database, frozenset(settings.nodes))
+            except SQLAlchemyError as exc:
+                cause = getattr(exc, "orig", None) or exc
+                line = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+                _fail(f"database {redacted_url(settings.database_url)}: {line}")
+            finally:
+                database.dispose()
+        written = write_static(register, directory)
+    except (ConfigError, RegisterFormatError, OSError, ValueError) as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    console.print(f"{len(register.entries)} analyses; wrote {len(written)} files to {directory}")
+
+
 node_app = typer.Typer(help="A compute node (upload API, share store, mesh).", no_args_is_help=True)
 app.add_typer(node_app, name="node")
 

@@ -82,7 +82,8 @@ def test_rendering_is_strict_and_autoescaped(tmp_path: Path) -> None:
 def test_templates_and_stylesheet_reference_nothing_outside() -> None:
     files = [*TEMPLATES.iterdir(), *(Path(assets.__file__).parent / "static").iterdir()]
     for path in files:
-        text = path.read_text(encoding="utf-8")
+        # An XML namespace name is an identifier, never fetched.
+        text = re.sub(r'xmlns="[^"]*"', "", path.read_text(encoding="utf-8"))
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), path
         assert "@import" not in text, path
         assert "@font-face" not in text, path

@@ -9,11 +9,11 @@ runs the Alembic migrations (:func:`tyst.coordinator.migrations.upgrade`).
 
 No ``/docs`` or ``/redoc`` pages (they would load scripts from outside CDNs);
 the OpenAPI schema is served at ``GET /openapi.json`` to registered
-organisations only, like every route but ``GET /health``.
+organisations only, like every route but ``GET /health`` and the public register.
 
 Authentication (:mod:`tyst.coordinator.auth`): every request but ``GET
-/health`` is signed by a registered organisation
-(:func:`tyst.coordinator.protocol.sign_request`; the clients of
+/health`` and the public register (:data:`~tyst.coordinator.auth.PUBLIC`) is
+signed by a registered organisation (:func:`tyst.coordinator.protocol.sign_request`; the clients of
 :mod:`tyst.api.http` do it for every request); without a valid signature the
 answer is 401 with one line, before any body byte is read. What each
 organisation may then read is decided by the ledger: a plan, its jobs and their
@@ -24,6 +24,9 @@ Routes (JSON unless stated; every error is ``{"detail": "<one line>"}``; the
 rules behind each are in :mod:`tyst.coordinator.ledger`):
 
 - ``GET /health`` — liveness, schema revision, registry fingerprint, nodes;
+- ``GET /register``, ``/register.json``, ``/register.atom`` — the public
+  transparency register (:mod:`tyst.coordinator.register`), without login, with
+  its stylesheet under ``/static/``;
 - ``POST /plans`` ``{toml, event}`` → ``{plan_id, digest, state, created, seq}``
   (201 new, 200 already submitted);
 - ``GET /plans`` — the caller's plans (every plan for a node); ``GET
@@ -99,6 +102,7 @@ from tyst.coordinator.protocol import (
     SENDER_HEADER,
     SIGNATURE_HEADER,
 )
+from tyst.coordinator.register import add_register_routes
 from tyst.coordinator.schemas import (
     ApprovalAccepted,
     ApprovalSubmit,
@@ -307,6 +311,8 @@ def create_app(
             nodes=sorted(ledger.nodes),
             max_result_bytes=ledger.max_result_bytes,
         )
+
+    add_register_routes(app, database, ledger.nodes)  # public: no login
 
     # ------------------------------------------------------------------ plans
 

@@ -3,7 +3,9 @@
 Contract
 --------
 :class:`RequestAuth` is an ASGI middleware in front of the coordinator's
-routes. Every request other than ``GET /health`` must carry the headers of
+routes. Every request other than :data:`PUBLIC` (``GET /health``, the public register
+``/register``, ``/register.json``, ``/register.atom`` and its ``/static/``
+assets) must carry the headers of
 :func:`tyst.coordinator.protocol.sign_request`; the middleware checks, before
 a single body byte is read and in this order, that
 
@@ -68,6 +70,7 @@ from tyst.coordinator.protocol import (
 )
 from tyst.service.keys import Registry, UnknownOrganisation
 from tyst.service.signing import SignatureInvalid, format_utc, parse_utc, verify
+from tyst.web.assets import names as asset_names
 
 CALLER_KEY = "tyst.caller"
 """Scope key holding the authenticated organisation id of a request."""
@@ -78,8 +81,16 @@ MAX_BODY = 8 << 20
 REPLAY_CAPACITY = 1 << 18
 """Signed requests remembered at once (those of the last 2 × REQUEST_WINDOW seconds)."""
 
-PUBLIC = frozenset({("GET", "/health"), ("HEAD", "/health")})
-"""Routes answered without credentials."""
+PUBLIC_PATHS = (
+    "/health",
+    "/register",
+    "/register.json",
+    "/register.atom",
+    *(f"/static/{name}" for name in asset_names()),
+)
+PUBLIC = frozenset((method, path) for method in ("GET", "HEAD") for path in PUBLIC_PATHS)
+"""Routes answered without credentials: liveness, the public transparency register
+(:mod:`tyst.coordinator.register`) and its stylesheet; nothing else."""
 
 _STREAMED = re.compile(r"/jobs/[^/]+/results/[^/]+/[0-9]+")
 _HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
@@ -180,7 +191,8 @@ class RequestAuth:
         missing = [h for h in REQUEST_HEADERS if h.lower() not in headers]
         if missing:
             raise Unauthorized(
-                "unauthenticated: every request but GET /health must be signed by a registered "
+                "unauthenticated: every request but GET /health and the public register must be "
+                "signed by a registered "
                 f"organisation (headers {', '.join(REQUEST_HEADERS)}; missing {missing[0]})"
             )
         org = _header(headers, ORG_HEADER)

@@ -7,7 +7,8 @@ The assets are the files in this package's ``static/`` directory whose names mat
 :data:`NAME` and whose suffix is in :data:`MEDIA_TYPES`. :func:`asset` reads one
 (``KeyError`` for any other name: no path is ever built from a request beyond that
 pattern), :func:`names` lists them, :func:`write_assets` copies them all into a
-directory (static exports), and :func:`assets_router` serves them at
+directory (static exports), and :func:`assets_router` (or :func:`add_asset_route`
+on an app) serves them at
 ``GET {prefix}/{name}`` (404 for anything else) with a long cache lifetime and
 ``X-Content-Type-Options: nosniff``. Nothing is fetched from outside: no CDN, no
 outside fonts (the stylesheet uses the system font stack).
@@ -20,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Response
 
 NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]*\.[a-z]+", re.ASCII)
 """What an asset's file name looks like (lower case, one dot)."""
@@ -78,8 +79,15 @@ def write_assets(directory: Path) -> list[Path]:
 def assets_router(prefix: str = "/static") -> APIRouter:
     """A router serving every asset at ``GET {prefix}/{name}`` (404 otherwise)."""
     router = APIRouter()
+    add_asset_route(router, prefix)
+    return router
 
-    @router.get(prefix + "/{name}", include_in_schema=False)
+
+def add_asset_route(target: FastAPI | APIRouter, prefix: str = "/static") -> None:
+    """Add the route of :func:`assets_router` to ``target`` itself (an app's routes then
+    list it as a plain route)."""
+
+    @target.get(prefix + "/{name}", include_in_schema=False)
     def static_asset(name: str) -> Response:
         try:
             content, media_type = asset(name)
@@ -90,5 +98,3 @@ def assets_router(prefix: str = "/static") -> APIRouter:
             media_type=media_type,
             headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
         )
-
-    return router

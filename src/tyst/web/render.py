@@ -9,7 +9,8 @@ an asset: ``asset_base + name``; ``"/static/"`` when served, ``""`` for a static
 export beside the assets) and ``languages`` (``(code, name, url)`` of each
 language's version of the page). The environment autoescapes every value (HTML and
 XML templates) and is strict: an undefined name or string key fails the render
-(``jinja2.UndefinedError``) instead of printing nothing.
+(``jinja2.UndefinedError``) instead of printing nothing. Filter ``utc_minute``
+shows a recorded time to the minute (:func:`utc_minute`).
 
 :func:`page` renders for an HTTP request: the language from ``?lang=`` or
 ``Accept-Language`` (:func:`tyst.web.i18n.choose_language`), the answer with
@@ -63,14 +64,25 @@ def _load(name: str) -> str:
 @cache
 def environment() -> jinja2.Environment:
     """The one Jinja2 environment (built once): package templates, autoescape, strict."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load),
-        autoescape=jinja2.select_autoescape(("html", "xml", "atom"), default=True),
+        autoescape=jinja2.select_autoescape(("html", "xml"), default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["utc_minute"] = utc_minute
+    return env
+
+
+def utc_minute(moment: str) -> str:
+    """A :func:`tyst.service.signing.format_utc` time (``YYYY-MM-DDTHH:MM:SS.ffffffZ``)
+    as people read it: ``YYYY-MM-DD HH:MM UTC`` (the ``utc_minute`` template filter);
+    any other text unchanged."""
+    if len(moment) >= 16 and moment[10] == "T" and moment.endswith("Z"):
+        return f"{moment[:10]} {moment[11:16]} UTC"
+    return moment
 
 
 def render(
