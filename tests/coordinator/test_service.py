@@ -44,6 +44,9 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         ("post", "/audit/drafts"),
         ("get", "/audit/verify"),
         ("get", "/health"),
+        ("get", "/register"),
+        ("get", "/register.json"),
+        ("get", "/register.atom"),
     }
     found = {(m, p) for p, ops in spec["paths"].items() for m in ops}
     assert found == expected
@@ -207,7 +210,8 @@ FORBIDDEN = ("tyst.engine", "tyst.mpc", "tyst.net", "tyst.relational", "tyst.job
 
 
 def test_coordinator_cannot_reach_engine_protocols_network_or_data() -> None:
-    """Importing the whole coordinator loads only tyst.coordinator, tyst.service and tyst.plan.
+    """Importing the whole coordinator loads only tyst.coordinator, tyst.service, tyst.plan
+    and tyst.web (the public register's pages).
 
     tyst.plan needs the column-type names of tyst.data.types to parse a plan; no
     other part of tyst.data (files, encoding into ring words, reports) may load.
@@ -233,6 +237,7 @@ def test_coordinator_cannot_reach_engine_protocols_network_or_data() -> None:
             "service",
             "plan",
             "data",
+            "web",
         )
     assert "tyst.coordinator.app" in loaded
 

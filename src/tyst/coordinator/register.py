@@ -344,6 +344,12 @@ def write_static(register: Register, directory: Path) -> list[Path]:
 # ---------------------------------------------------------------------------- HTTP
 
 
+_ROUTE_NOTE = (
+    "No login. Every analysis that ran: title, purpose, legal basis, parties, recipients, "
+    "SQL, output protection, dates, end state, deletion receipts; never data or ids."
+)
+
+
 def add_register_routes(app: FastAPI, database: Database, nodes: frozenset[str]) -> None:
     """Add the public routes to ``app`` (no login; :data:`tyst.coordinator.auth.PUBLIC`):
     ``GET /register`` (HTML, language by ``?lang=`` or ``Accept-Language``),
@@ -353,6 +359,7 @@ def add_register_routes(app: FastAPI, database: Database, nodes: frozenset[str])
         "/register",
         response_class=HTMLResponse,
         summary="The public register (HTML)",
+        description=_ROUTE_NOTE + " HTML in Swedish, or English by ?lang=en or Accept-Language.",
         tags=["register"],
     )
     def register_page(request: Request) -> HTMLResponse:
@@ -361,11 +368,21 @@ def add_register_routes(app: FastAPI, database: Database, nodes: frozenset[str])
         headers = {**SECURITY_HEADERS, "Content-Language": lang, "Vary": "Accept-Language"}
         return HTMLResponse(html, headers=headers)
 
-    @app.get("/register.json", summary="The public register (JSON)", tags=["register"])
+    @app.get(
+        "/register.json",
+        summary="The public register (JSON)",
+        description=_ROUTE_NOTE + " JSON: format tyst-register, version 1, entries.",
+        tags=["register"],
+    )
     def register_document() -> JSONResponse:
         return JSONResponse(register_json(build_register(database, nodes)))
 
-    @app.get("/register.atom", summary="The public register (Atom 1.0 feed)", tags=["register"])
+    @app.get(
+        "/register.atom",
+        summary="The public register (Atom 1.0 feed)",
+        description=_ROUTE_NOTE + " An Atom 1.0 feed, one entry per run.",
+        tags=["register"],
+    )
     def register_feed(request: Request) -> Response:
         atom = render_atom(build_register(database, nodes), request_language(request))
         return Response(atom, media_type="application/atom+xml; charset=utf-8")
