@@ -44,9 +44,16 @@ from tyst.coordinator.register import (
 from tyst.plan import parse_plan
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-MGS_PLAN = PLAN.replace(
-    'title = "Samtidig sjukpenning och ekonomiskt bistånd"', 'title = "Andra analysen"'
-).replace('recipients = ["fk"]', 'recipients = ["fk", "malmo"]\nmin_group_size = 5')
+TITLE = 'title = "Samtidig sjukpenning och ekonomiskt bistånd"'
+MGS_PLAN = (
+    PLAN.replace(TITLE, 'title = "Andra analysen"')
+    .replace('recipients = ["fk"]', 'recipients = ["fk", "malmo"]\nmin_group_size = 5')
+    .replace(
+        "[output]",
+        '[privacy]\nunit = "pnr"\nmechanism = "laplace"\nepsilon = "1/2"\n'
+        "max_rows_per_unit = 1\n\n[output]",
+    )
+)
 MGS_DIGEST = parse_plan(MGS_PLAN).digest()
 ERROR_MARK = "hemligt-felmeddelande-4711"
 BLOB_MARK = b"sealed-bytes-0xC0FFEE"
@@ -133,7 +140,16 @@ def test_the_register_lists_the_runs_with_their_fields(client: TestClient) -> No
     assert failed["deletion_confirmed"] is False
     assert running["state"] == "running"
     assert running["recipients"] == ["Försäkringskassan", "Malmö stad"]
-    assert running["output_protection"]["min_group_size"] == 5
+    assert running["output_protection"] == {
+        "min_group_size": 5,
+        "differential_privacy": {
+            "mechanism": "laplace",
+            "measure": "epsilon",
+            "spend": "1/2",
+            "unit": "pnr",
+            "max_rows_per_unit": 1,
+        },
+    }
     assert running["nodes_confirmed_deletion"] == 0
     assert running["run_finished_at"] is None
     # What is never published: ids beyond the plan digest, data, failure messages.
@@ -165,6 +181,15 @@ def test_the_json_document_round_trips_and_refuses_other_documents(client: TestC
         {**doc, "entries": [{**doc["entries"][0], "run": "1"}]},
         {**doc, "entries": [{**doc["entries"][0], "parties": [1]}]},
         {**doc, "entries": [{**doc["entries"][0], "output_protection": {}}]},
+        {
+            **doc,
+            "entries": [
+                {
+                    **doc["entries"][0],
+                    "output_protection": {"min_group_size": 5, "differential_privacy": "x"},
+                }
+            ],
+        },
     ):
         with pytest.raises(RegisterFormatError):
             register_from_json(bad)
@@ -214,6 +239,7 @@ def test_the_html_page_shows_the_runs_in_both_languages_and_no_data(client: Test
     assert "Samtidig sjukpenning och ekonomiskt bistånd" in html
     assert "Försäkringskassan, Malmö stad" in html
     assert "Minsta gruppstorlek: 5" in html
+    assert "Laplace-brus, ε = 1/2 per körning; integritetsenhet pnr, högst 1 rader" in html
     assert "Alla noder har bekräftat radering" in html
     assert "2 av 3 noder har bekräftat radering" in html
     assert "Avslutades inte (se utfall)" in html  # the failed run
@@ -226,6 +252,7 @@ def test_the_html_page_shows_the_runs_in_both_languages_and_no_data(client: Test
     assert en.headers["content-language"] == "en"
     assert "Every node has confirmed deletion" in en.text
     assert "2 of 3 nodes have confirmed deletion" in en.text
+    assert "Differential privacy: Laplace noise, ε = 1/2 per run" in en.text
     accept = client.get("/register", headers={"Accept-Language": "en-GB"}, auth=None)
     assert '<html lang="en">' in accept.text
     css = client.get("/static/tyst.css", auth=None)

@@ -61,14 +61,26 @@ class RegisterFormatError(ValueError):
 
 
 @dataclass(frozen=True)
+class DifferentialPrivacy:
+    """A plan's ``[privacy]`` release as published: the mechanism, what one run spends
+    (``measure`` ``epsilon`` or ``rho``, ``spend`` an exact rational as text), the
+    privacy unit and how many of a unit's rows each table keeps."""
+
+    mechanism: str
+    measure: str
+    spend: str
+    unit: str
+    max_rows_per_unit: int
+
+
+@dataclass(frozen=True)
 class OutputProtection:
     """How the result is protected before a recipient sees it."""
 
     min_group_size: int
     """Groups with fewer rows are suppressed (0: no suppression)."""
-    differential_privacy: str | None = None
-    """Reserved for differentially private release (the mechanism and budget a plan
-    declares); ``None`` until plans declare one."""
+    differential_privacy: DifferentialPrivacy | None = None
+    """The plan's differentially private release (``None``: the result is exact)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,16 @@ def _names(plan: Plan, ids: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(plan.parties[i].name if i in plan.parties else i for i in ids)
 
 
+def _protection(plan: Plan) -> OutputProtection:
+    dp = plan.privacy
+    if dp is None:
+        return OutputProtection(plan.min_group_size)
+    release = DifferentialPrivacy(
+        dp.mechanism, dp.measure, str(dp.spend), dp.unit, dp.max_rows_per_unit
+    )
+    return OutputProtection(plan.min_group_size, release)
+
+
 def build_register(database: Database, nodes: frozenset[str]) -> Register:
     """The register of the coordinator database ``database`` whose compute nodes are
     ``nodes`` (see the module docstring). Read-only."""
@@ -183,7 +205,7 @@ def build_register(database: Database, nodes: frozenset[str]) -> Register:
                 parties=_names(plan, list(plan.parties)),
                 recipients=_names(plan, plan.recipients),
                 sql=plan.sql,
-                output_protection=OutputProtection(min_group_size=plan.min_group_size),
+                output_protection=_protection(plan),
                 relaxations=tuple(plan.allow),
                 approved_at=approved.get(job.plan_id),
                 run_started_at=run_started,
@@ -256,6 +278,30 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+_DP_TYPES: Final[dict[str, type]] = {
+    "mechanism": str,
+    "measure": str,
+    "spend": str,
+    "unit": str,
+    "max_rows_per_unit": int,
+}
+
+
+def _protection_from_json(doc: dict[str, Any], where: str) -> OutputProtection:
+    mgs, dp = doc.get("min_group_size"), doc.get("differential_privacy")
+    if set(doc) != {"min_group_size", "differential_privacy"} or type(mgs) is not int:
+        raise RegisterFormatError(f"{where}: malformed")
+    if dp is None:
+        return OutputProtection(mgs)
+    if (
+        not isinstance(dp, dict)
+        or set(dp) != set(_DP_TYPES)
+        or any(type(dp[k]) is not t for k, t in _DP_TYPES.items())
+    ):
+        raise RegisterFormatError(f"{where}.differential_privacy: malformed")
+    return OutputProtection(mgs, DifferentialPrivacy(**dp))
+
+
 def register_from_json(doc: Any) -> Register:
     """The :class:`Register` a :func:`register_json` document describes.
 
@@ -275,19 +321,12 @@ def register_from_json(doc: Any) -> Register:
             value = item[name]
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 raise RegisterFormatError(f"{where}.{name}: wrong type")
-        protection = item["output_protection"]
-        mgs, dp = protection.get("min_group_size"), protection.get("differential_privacy")
-        if (
-            set(protection) != {"min_group_size", "differential_privacy"}
-            or not isinstance(mgs, int)
-            or isinstance(mgs, bool)
-            or not isinstance(dp, str | type(None))
-        ):
-            raise RegisterFormatError(f"{where}.output_protection: malformed")
         fields = {k: v for k, v in item.items() if k != "deletion_confirmed"}
         for name in ("parties", "recipients", "relaxations"):
             fields[name] = _strings(item[name], f"{where}.{name}")
-        fields["output_protection"] = OutputProtection(mgs, dp)
+        fields["output_protection"] = _protection_from_json(
+            item["output_protection"], f"{where}.output_protection"
+        )
         entries.append(RegisterEntry(**fields))
     return Register(doc["feed_id"], doc["generated_at"], tuple(entries))
 

@@ -57,7 +57,14 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "register_protection": "Skydd av resultatet",
         "register_min_group_size": "Minsta gruppstorlek: {n}",
         "register_no_min_group_size": "Ingen minsta gruppstorlek",
-        "register_dp": "Differentiell integritet: {value}",
+        "register_dp": (
+            "Differentiell integritet: {mechanism}-brus, {measure} = {spend} per körning; "
+            "integritetsenhet {unit}, högst {rows} rader per enhet och tabell"
+        ),
+        "register_measure_epsilon": "ε",
+        "register_measure_rho": "ρ (zCDP)",
+        "register_mechanism_laplace": "Laplace",
+        "register_mechanism_gaussian": "Gauss",
         "register_approved": "Godkänd",
         "register_started": "Körningen startade",
         "register_finished": "Körningen avslutades",
@@ -108,7 +115,14 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "register_protection": "Output protection",
         "register_min_group_size": "Minimum group size: {n}",
         "register_no_min_group_size": "No minimum group size",
-        "register_dp": "Differential privacy: {value}",
+        "register_dp": (
+            "Differential privacy: {mechanism} noise, {measure} = {spend} per run; "
+            "privacy unit {unit}, at most {rows} rows per unit and table"
+        ),
+        "register_measure_epsilon": "ε",
+        "register_measure_rho": "ρ (zCDP)",
+        "register_mechanism_laplace": "Laplace",
+        "register_mechanism_gaussian": "Gaussian",
         "register_approved": "Approved",
         "register_started": "Run started",
         "register_finished": "Run finished",
