@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -669,9 +670,22 @@ def audit_export(
     )
 
 
+LogFormat = Annotated[
+    str | None,
+    typer.Option("--log-format", help="text or json (one object per line); default: the config's"),
+]
+
+
+def _log_format(value: str | None) -> str | None:
+    if value not in (None, "text", "json"):
+        _fail(f"--log-format {value}: expected text or json")
+    return value
+
+
 @coordinator_app.command("serve")
 def coordinator_serve(
     config: Annotated[Path, typer.Option("--config", help="The coordinator's TOML config file.")],
+    log_format: LogFormat = None,
 ) -> None:
     """Serve the coordinator API (FastAPI; SQLite by default, PostgreSQL by URL)."""
     from tyst.coordinator.app import serve
@@ -680,7 +694,8 @@ def coordinator_serve(
 
     try:
         settings = load_config(config)
-        serve(settings)
+        fmt = _log_format(log_format)
+        serve(settings if fmt is None else replace(settings, log_format=fmt))
     except (ConfigError, StartupError) as exc:
         _fail(str(exc))
 
@@ -747,6 +762,7 @@ app.add_typer(node_app, name="node")
 @node_app.command("serve")
 def node_serve(
     config: Annotated[Path, typer.Option("--config", help="The node's TOML config file.")],
+    log_format: LogFormat = None,
 ) -> None:
     """Serve a compute node: HTTPS upload/control API, encrypted store, mTLS mesh for runs."""
     from tyst.node.app import serve
@@ -755,7 +771,8 @@ def node_serve(
 
     try:
         settings = load_node_config(config)
-        serve(settings)
+        fmt = _log_format(log_format)
+        serve(settings if fmt is None else replace(settings, log_format=fmt))
     except (NodeConfigError, StartupError) as exc:
         _fail(str(exc))
 

@@ -94,6 +94,7 @@ from tyst.coordinator.ledger import (
     Ledger,
     one_line,
 )
+from tyst.coordinator.metrics import CoordinatorMetrics, ResponseCounter
 from tyst.coordinator.migrations import upgrade
 from tyst.coordinator.protocol import (
     COUNT_HEADER,
@@ -278,6 +279,9 @@ def create_app(
     # Outermost but for FastAPI's error middleware: nothing is routed, parsed or read
     # for a request that is not signed by a registered organisation.
     app.add_middleware(RequestAuth, registry=registry)
+    metrics = CoordinatorMetrics(database)
+    app.state.metrics = metrics  # served apart from the API (metrics_listen), never here
+    app.add_middleware(ResponseCounter, metrics=metrics)  # outermost: 401s are counted too
 
     @app.exception_handler(CoordinatorError)
     async def _coordinator_error(_request: Request, exc: CoordinatorError) -> JSONResponse:
@@ -529,6 +533,8 @@ def create_app(
         )
         if not created:
             response.status_code = 200
+        else:
+            metrics.chunk_bytes.observe(len(blob))
         return meta
 
     @app.get(
@@ -693,10 +699,21 @@ def serve(config: CoordinatorConfig) -> None:  # pragma: no cover - runs a serve
     """
     import uvicorn
 
+    from tyst.service.logs import configure_logging
+    from tyst.service.metrics import serve_metrics
+
+    configure_logging(config.log_format)
     app = prepare(config)
+    scrape = ""
+    if config.metrics_listen is not None:
+        try:
+            served = serve_metrics(app.state.metrics.registry, config.metrics_listen)
+        except OSError as exc:
+            raise StartupError(f"coordinator: metrics_listen: {startup_line(exc)}") from None
+        scrape = f", metrics on http://{served.address[0]}:{served.address[1]}/metrics"
     print(
         f"tyst coordinator on {'https' if config.tls_cert else 'http'}://{config.host}:"
-        f"{config.port} (database {redacted_url(config.database_url)}, pid {os.getpid()})",
+        f"{config.port} (database {redacted_url(config.database_url)}, pid {os.getpid()})" + scrape,
         flush=True,
     )
     uvicorn.run(
@@ -706,4 +723,5 @@ def serve(config: CoordinatorConfig) -> None:  # pragma: no cover - runs a serve
         ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
         ssl_keyfile=str(config.tls_key) if config.tls_key else None,
         log_level="info",
+        log_config=None,  # uvicorn's records go through configure_logging's handler
     )

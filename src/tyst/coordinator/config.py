@@ -16,6 +16,8 @@ Format (TOML; every key but ``registry`` and ``nodes`` is optional)::
     auto_migrate = true               # run the Alembic migrations at start-up
     tls_cert = "coordinator.crt"      # serve HTTPS (both or neither of tls_cert, tls_key)
     tls_key = "coordinator.key"
+    metrics_listen = "127.0.0.1:9464"   # Prometheus metrics on their own address (off if unset)
+    log_format = "text"               # or "json": one JSON object per line (tyst.service.logs)
 
 Relative paths (including a relative SQLite path in ``database_url``) are
 relative to the configuration file's directory. Without ``database_url`` the
@@ -46,6 +48,8 @@ from tyst.coordinator.ledger import (
 from tyst.coordinator.protocol import NODE_COUNT
 from tyst.service import bounded_toml
 from tyst.service.keys import check_org_id
+from tyst.service.logs import LOG_FORMATS
+from tyst.service.metrics import parse_listen
 
 DATABASE_URL_ENV = "TYST_COORDINATOR_DATABASE_URL"
 """Environment variable read when the file has no ``database_url``."""
@@ -66,6 +70,8 @@ _KEYS = (
     "auto_migrate",
     "tls_cert",
     "tls_key",
+    "metrics_listen",
+    "log_format",
 )
 
 
@@ -90,6 +96,8 @@ class CoordinatorConfig:
     auto_migrate: bool = True
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    metrics_listen: tuple[str, int] | None = None
+    log_format: str = "text"
 
 
 def resolve_database_url(url: str, base: Path) -> str:
@@ -180,6 +188,14 @@ def load_config(path: str | os.PathLike[str]) -> CoordinatorConfig:
     tls_cert, tls_key = path_of("tls_cert"), path_of("tls_key")
     if (tls_cert is None) != (tls_key is None):
         raise fail("tls_cert", "tls_cert and tls_key go together")
+    metrics_listen = string("metrics_listen")
+    try:
+        metrics = None if metrics_listen is None else parse_listen(metrics_listen)
+    except ValueError as exc:
+        raise fail("metrics_listen", str(exc)) from None
+    log_format = string("log_format") or "text"
+    if log_format not in LOG_FORMATS:
+        raise fail("log_format", f"must be one of {list(LOG_FORMATS)}")
     return CoordinatorConfig(
         registry=registry,
         database_url=database_url,
@@ -194,6 +210,8 @@ def load_config(path: str | os.PathLike[str]) -> CoordinatorConfig:
         auto_migrate=auto_migrate,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        metrics_listen=metrics,
+        log_format=log_format,
     )
 
 

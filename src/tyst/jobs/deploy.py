@@ -69,6 +69,8 @@ class LocalDeployment:
     node_configs: tuple[Path, Path, Path]
     node_urls: tuple[str, str, str]
     client_configs: dict[str, Path]
+    metrics_urls: tuple[str, ...] = ()
+    """The coordinator's and then each node's metrics endpoint (``metrics=True`` only)."""
 
     @property
     def audit_export(self) -> Path:
@@ -118,12 +120,15 @@ def write_local_deployment(
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     redeliver_max_seconds: float = 30.0,
     result_chunk_bytes: int = RESULT_CHUNK_BYTES,
+    metrics: bool = False,
+    log_format: str = "text",
 ) -> LocalDeployment:
     """Write a fresh deployment for the parties ``orgs`` plus three nodes under ``root``.
 
     ``max_result_bytes`` is the most the coordinator relays of one node's sealed result
     for one recipient (a padded GROUP BY over 10^6 ids is a few hundred MB per node);
-    ``result_chunk_bytes`` the result bytes a node seals per chunk."""
+    ``result_chunk_bytes`` the result bytes a node seals per chunk; ``metrics`` gives every
+    server a loopback ``metrics_listen`` port; ``log_format`` is every server's."""
     root = Path(root)
     private_dir(root)
     ca = make_deployment_ca(valid_days=7)
@@ -138,6 +143,13 @@ def write_local_deployment(
     registry.save(root / "registry.json")
     ports = free_ports(7)
     coordinator_port, api_ports, mesh_ports = ports[0], ports[1:4], ports[4:7]
+    metrics_ports = free_ports(4) if metrics else []
+    extra = [f'log_format = "{log_format}"\n'] * 4
+    if metrics:
+        extra = [
+            e + f'metrics_listen = "127.0.0.1:{p}"\n'
+            for e, p in zip(extra, metrics_ports, strict=True)
+        ]
     coordinator_url = f"https://127.0.0.1:{coordinator_port}"
     # coordinator
     cdir = root / "coordinator"
@@ -154,7 +166,7 @@ def write_local_deployment(
         f"port = {coordinator_port}\n"
         'tls_cert = "tls/coordinator.pem"\n'
         'tls_key = "tls/coordinator.key"\n'
-        f"max_result_bytes = {max_result_bytes}\n",
+        f"max_result_bytes = {max_result_bytes}\n" + extra[0],
         encoding="utf-8",
     )
     # nodes
@@ -184,7 +196,7 @@ def write_local_deployment(
             f"connect_timeout = {connect_timeout}\n"
             "sweep_seconds = 2\n"
             f"redeliver_max_seconds = {redeliver_max_seconds}\n"
-            f"result_chunk_bytes = {result_chunk_bytes}\n",
+            f"result_chunk_bytes = {result_chunk_bytes}\n" + extra[i + 1],
             encoding="utf-8",
         )
         node_configs.append(path)
@@ -217,6 +229,7 @@ def write_local_deployment(
         node_configs=(node_configs[0], node_configs[1], node_configs[2]),
         node_urls=(node_urls[0], node_urls[1], node_urls[2]),
         client_configs=clients,
+        metrics_urls=tuple(f"http://127.0.0.1:{p}/metrics" for p in metrics_ports),
     )
 
 

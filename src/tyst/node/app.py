@@ -158,12 +158,23 @@ def serve(config: NodeConfig) -> None:  # pragma: no cover - runs a server
     """Run the node until interrupted (``tyst node serve``)."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from tyst.service.logs import configure_logging
+    from tyst.service.metrics import serve_metrics
+    from tyst.service.startup import StartupError, one_line
+
+    configure_logging(config.log_format)
     service = prepare(config)
+    scrape = ""
+    if config.metrics_listen is not None:
+        try:
+            served = serve_metrics(service.telemetry.registry, config.metrics_listen)
+        except OSError as exc:
+            raise StartupError(f"node {config.org}: metrics_listen: {one_line(exc)}") from None
+        scrape = f", metrics on http://{served.address[0]}:{served.address[1]}/metrics"
     print(
         f"tyst node {config.org} (party {config.party}) on https://{config.host}:{config.port}, "
-        f"mesh {config.mesh[config.party][0]}:{config.mesh[config.party][1]}, pid {os.getpid()}",
+        f"mesh {config.mesh[config.party][0]}:{config.mesh[config.party][1]}, pid {os.getpid()}"
+        + scrape,
         flush=True,
     )
     uvicorn.run(
@@ -173,4 +184,5 @@ def serve(config: NodeConfig) -> None:  # pragma: no cover - runs a server
         ssl_certfile=str(config.tls / "node.pem"),
         ssl_keyfile=str(config.tls / "node.key"),
         log_level="warning",
+        log_config=None,  # uvicorn's records go through configure_logging's handler
     )

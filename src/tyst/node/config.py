@@ -28,6 +28,8 @@ Format (TOML, one ``[node]`` table; relative paths are relative to the file)::
     outbox_max_bytes = 8589934592  # optional: bytes of sealed results queued at most (8 GiB)
     redeliver_max_seconds = 30     # optional: longest wait between two redelivery attempts
     result_chunk_bytes = 8388608   # optional: result bytes sealed per chunk (at most 8 MiB)
+    metrics_listen = "127.0.0.1:9465"  # optional: Prometheus metrics on their own address
+    log_format = "text"            # optional: or "json", one object per line (tyst.service.logs)
 
 Errors: :class:`NodeConfigError`, one line naming the file and the key.
 """
@@ -41,6 +43,8 @@ from typing import Any
 from tyst.api.configfile import read_section
 from tyst.coordinator.protocol import RESULT_CHUNK_BYTES
 from tyst.node.outbox import DEFAULT_BACKOFF_MAX, DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS
+from tyst.service.logs import LOG_FORMATS
+from tyst.service.metrics import parse_listen
 
 _KEYS = {
     "org",
@@ -67,6 +71,8 @@ _KEYS = {
     "outbox_max_bytes",
     "redeliver_max_seconds",
     "result_chunk_bytes",
+    "metrics_listen",
+    "log_format",
 }
 
 DEFAULT_MAX_TABLE_BYTES = 32 << 30
@@ -105,6 +111,8 @@ class NodeConfig:
     outbox_max_bytes: int = DEFAULT_MAX_BYTES
     redeliver_max_seconds: float = DEFAULT_BACKOFF_MAX
     result_chunk_bytes: int = RESULT_CHUNK_BYTES
+    metrics_listen: tuple[str, int] | None = None
+    log_format: str = "text"
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -195,6 +203,14 @@ def load_node_config(path: str | Path) -> NodeConfig:
     assert registry
     assert tls
     assert store
+    listen = sec.get("metrics_listen")
+    try:
+        metrics_listen = None if listen is None else parse_listen(str(listen))
+    except ValueError as exc:
+        raise fail("metrics_listen", str(exc)) from None
+    log_format = get("log_format", str, "text")
+    if log_format not in LOG_FORMATS:
+        raise fail("log_format", f"must be one of {list(LOG_FORMATS)}")
     fingerprint = sec.get("registry_fingerprint")
     if fingerprint is not None and not isinstance(fingerprint, str):
         raise fail("registry_fingerprint", "expected str")
@@ -213,6 +229,8 @@ def load_node_config(path: str | Path) -> NodeConfig:
         host=get("host", str, "127.0.0.1"),
         port=port,
         mesh=addresses,
+        metrics_listen=metrics_listen,
+        log_format=log_format,
         **sizes,
         **numbers,
     )

@@ -81,6 +81,7 @@ Security: log lines name jobs, tables and counts only — never values or keys.
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import json
 import logging
@@ -112,6 +113,7 @@ from tyst.node.config import NodeConfig
 from tyst.node.outbox import Courier, Item, Outbox, OutboxFull, Refusal, Retry, Status
 from tyst.node.program import NodeResult, StoredInputs, node_program
 from tyst.node.store import ShareStore, StoredTable, StoreError, TableWriter
+from tyst.node.telemetry import NodeTelemetry
 from tyst.plan import PlanError, parse_plan
 from tyst.planner.jobspec import JobSpec, job_spec
 from tyst.planner.passes import physical_plan
@@ -237,6 +239,11 @@ class NodeService:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.telemetry = NodeTelemetry(self._state_counts, lambda: len(self.outbox))
+
+    def _state_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(collections.Counter(e.state for e in self._jobs.values()))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -535,6 +542,8 @@ class NodeService:
             {"table": table, "owner": header.owner, "rows": trailer.rows, "bytes": writer.bytes},
         )
         log.info("job %s: stored table %s (%d rows)", job, table, trailer.rows)
+        self.telemetry.upload_bytes.observe(writer.bytes)
+        self.telemetry.upload_rows.observe(trailer.rows)
         if complete:
             self._queue.put(job)
         return {"job": job, "table": table, "rows": trailer.rows, "complete": complete}
@@ -608,6 +617,7 @@ class NodeService:
             return
         # pending: the coordinator went away after authorising the run; the run goes on
         # and run_started reaches the log first when it is back.
+        started = time.monotonic()
         try:
             facts = spec.facts({t: m.unique for t, m in entry.tables.items()})
             plan = physical_plan(spec.compiled.plan, facts)
@@ -625,6 +635,7 @@ class NodeService:
                 cancel=entry.stop_run,
             )
         except PartyFailed as exc:
+            self.telemetry.run("failed", time.monotonic() - started)
             if entry.stop_run.is_set():
                 why = entry.ended_elsewhere
                 self._fail_and_delete(job, f"stopped: the job {why}"[:900], _ended_reason(why))
@@ -633,10 +644,14 @@ class NodeService:
             self._fail_and_delete(job, self.name_parties(message)[:900], "failed")
             return
         except PlanningError as exc:
+            self.telemetry.run("failed", time.monotonic() - started)
             self._fail_and_delete(job, str(exc)[:900], "failed")
             return
         result: NodeResult = run.result
         m = result.metrics
+        self.telemetry.bytes_sent.inc(m.bytes_sent)
+        self.telemetry.bytes_received.inc(m.bytes_received)
+        self.telemetry.rounds.inc(m.rounds)
         finished, why = self._send(
             job,
             "run_finished",
@@ -656,6 +671,7 @@ class NodeService:
             ),
         )
         if finished == "refused":
+            self.telemetry.run("failed", time.monotonic() - started)
             self._fail_and_delete(
                 job, f"the job failed elsewhere while this node ran: {why}"[:900], "failed"
             )
@@ -682,11 +698,13 @@ class NodeService:
                 ),
             )
             if posted == "refused":
+                self.telemetry.run("failed", time.monotonic() - started)
                 self._fail_and_delete(job, f"could not relay the result: {why}"[:900], "failed")
                 return
             offline = offline or posted == "pending"
         with self._lock:
             entry.state = "delivered"
+        self.telemetry.run("delivered", time.monotonic() - started)
         # The sealed results are acknowledged, or safe in the outbox (the coordinator is
         # unreachable): the shares are no longer needed either way, and the receipt says which.
         self._delete(job, "delivery_pending" if offline else "delivered")
@@ -782,6 +800,7 @@ class NodeService:
             signed = sign_head(self.keys, head)
             self.heads_dir.mkdir(mode=0o700, exist_ok=True)
             write_signed_head(self.heads_dir / f"head-{head.n_events:012d}.json", signed)
+            self.telemetry.audit_events.set(head.n_events)
             return signed
         except Exception as exc:  # never fatal: the deletion and its receipt have happened
             log.warning("could not countersign the audit head: %s", exc)
@@ -815,6 +834,7 @@ class NodeService:
                 entry.state = "failed"
                 entry.message = message
             held = entry is not None or job in self.store.jobs()
+        self.telemetry.failed(reason)
         log.warning("job %s failed here: %s", job, message)
         if report:
             self._event(job, "run_failed", {"message": message[:900]})
