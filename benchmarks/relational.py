@@ -46,6 +46,7 @@ from tyst.planner.jobspec import JobSpec, job_spec
 from tyst.planner.passes import physical_plan
 from tyst.planner.physical import PhysicalPlan
 from tyst.relational.table import SharedColumn, SharedTable, all_valid
+from tyst.release.mechanisms import Pad, Shuffle
 
 PLAN = """
 [analysis]
@@ -141,7 +142,7 @@ def _program(
         for name, (rows, cols) in tables.items()
     }
     del tables
-    return execute(party, inputs, plan)
+    return execute(party, inputs, plan, (Shuffle(), Pad()))
 
 
 def _shares(

@@ -22,6 +22,8 @@ from tyst.planner.passes import logical_plan, physical_plan
 from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.planner.sizes import extras_bound, padded_rows, result_lanes
 from tyst.relational.table import SharedColumn, SharedTable
+from tyst.release.mechanisms import Mechanism, Pad, RevealSize, Shuffle, Suppress
+from tyst.release.stage import release as release_stage
 from tyst.ring.words import U64
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql, with_found
@@ -160,8 +162,13 @@ def run_mpc_full(
     min_group_size: int = 0,
     facts: Mapping[str, TableFacts] | None = None,
     bounds: Mapping[str, TableBounds] | None = None,
+    release: tuple[Mechanism, ...] | None = None,
 ) -> tuple[list[str], Rows, list[int]]:
-    """As :func:`run_mpc`, plus the suppressed-group counts (one per thresholded GROUP BY)."""
+    """As :func:`run_mpc`, through the release stage (``release``; default: suppression at
+    ``min_group_size``, shuffle, padding), plus its ``suppressed_groups`` (all thresholded
+    GROUP BYs added up; [] when there is none)."""
+    if release is None:
+        release = ((Suppress(min_group_size),) if min_group_size > 1 else ()) + (Shuffle(), Pad())
     bounds = data_bounds(schemas, data) if bounds is None else bounds
     compiled = compile_sql(sql, schemas, min_group_size=min_group_size, bounds=bounds)
     found = facts is None
@@ -214,9 +221,10 @@ def run_mpc_full(
         executor = Executor(p, inputs)
         out = executor.run(plan)
         executor.reveal_checks()
-        lanes = [(lane.a, lane.b) for col in out.columns.values() for lane in col.lanes]
-        extras = [(x.a, x.b) for x in executor.suppressed]
-        return lanes, (out.valid.a, out.valid.b), extras
+        done = release_stage(p, release, plan.root, out, executor.side)
+        lanes = [(lane.a, lane.b) for lane in done.lanes]
+        extras = [(x.a, x.b) for x in done.side.values()]
+        return lanes, (done.valid.a, done.valid.b), extras
 
     results = run3(program)
     schema = compiled.plan.schema
@@ -226,7 +234,11 @@ def run_mpc_full(
     ]
     validity = combine([NodeShares(i, "bool", *results[i][1]) for i in range(3)]) & U64(1)
     # The padded length and width are what tyst.planner.sizes predicts from the sizes alone.
-    assert len(validity) == padded_rows(plan, lengths), "tyst.planner.sizes is wrong here"
+    if any(isinstance(m, RevealSize) for m in release):  # compacted: valid rows only
+        assert len(validity) <= padded_rows(plan, lengths)
+        assert validity.all()
+    else:
+        assert len(validity) == padded_rows(plan, lengths), "tyst.planner.sizes is wrong here"
     assert len(flat) == result_lanes(plan)
     assert len(results[0][2]) <= extras_bound(plan)
     extras = [

@@ -11,6 +11,7 @@ import pytest
 from tests.examples import ISSUE_PLAN
 from tyst.data.types import DEFAULT_MAX_ROWS, ColumnType
 from tyst.plan import Analysis, Party, Plan, PlanError, TableDecl, load_plan, parse_plan
+from tyst.release.mechanisms import Pad, RevealSize, mechanisms
 
 EXAMPLE = ISSUE_PLAN  # the example of issue 3, verbatim
 
@@ -140,11 +141,12 @@ def test_extensions_unique_max_rows_and_policy() -> None:
     assert parse_plan(EXAMPLE + "\n[policy]\n").allow == ()
 
 
-def test_an_allowance_that_would_not_act_is_refused() -> None:
-    assert error(EXAMPLE + '\n[policy]\nallow = ["reveal_result_size"]\n') == (
-        'plan.toml: [policy] allow: "reveal_result_size" is not implemented yet (results are '
-        "always padded); remove it"
-    )
+def test_reveal_result_size_is_accepted_and_acts() -> None:
+    plan = parse_plan(EXAMPLE + '\n[policy]\nallow = ["reveal_result_size"]\n')
+    assert plan.allow == ("reveal_result_size",)
+    # it acts: the release stage compacts the result (tests/release/test_stage.py)
+    assert isinstance(mechanisms(plan)[-1], RevealSize)
+    assert isinstance(mechanisms(parse_plan(EXAMPLE))[-1], Pad)
 
 
 # -- malformed TOML and structure ----------------------------------------------

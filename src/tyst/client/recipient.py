@@ -15,8 +15,10 @@ padding rows dropped, AVG sums divided by counts and the rows returned.
 It then signs ``result_received`` with the *padded* length only — the number
 of valid rows never appears in an event (the coordinator drops the blobs).
 
-What the recipient learns: the result rows, the number of groups suppressed by
-``min_group_size`` and the padded result length (a function of input sizes).
+What the recipient learns: the result rows, the side outputs the plan's release
+mechanisms name (:func:`tyst.release.mechanisms.side_outputs`; e.g. the number of groups
+suppressed by ``min_group_size``, all GROUP BYs together) and the padded result length (a
+function of input sizes; the result size itself under ``reveal_result_size``).
 Errors: :class:`ResultError` (one line): the job failed (with the nodes'
 messages), timed out, or a chunk is missing, forged, out of place or for someone else.
 """
@@ -36,6 +38,7 @@ from tyst.coordinator.protocol import EVENT_ID, new_event_id, verify_result
 from tyst.data.encoding import decode_column, decode_ratio
 from tyst.mpc.outsourced import NodeShares, combine
 from tyst.planner.jobspec import JobSpec
+from tyst.release.mechanisms import SUPPRESSED_GROUPS, side_outputs
 from tyst.ring.words import U64, WordArray
 from tyst.service.keys import OrgKeys, Registry, decode_b64
 from tyst.service.sealing import SealError
@@ -54,7 +57,13 @@ class Result:
     header: list[str]
     rows: list[list[str]]
     padded_rows: int
-    suppressed_groups: int
+    side: dict[str, int]
+    """The release stage's side outputs by name (e.g. ``suppressed_groups``)."""
+
+    @property
+    def suppressed_groups(self) -> int:
+        """How many groups ``min_group_size`` left out (0 without it)."""
+        return self.side.get(SUPPRESSED_GROUPS, 0)
 
 
 RETRY_SECONDS = 300.0
@@ -225,18 +234,25 @@ def fetch_shares(
 
 
 def decode(spec: JobSpec, arrays: dict[str, WordArray]) -> Result:
-    """The recipient's rows from the combined arrays (``lane.k``, ``valid``, ``extras``)."""
+    """The recipient's rows from the combined arrays (``lane.k``, ``valid``, ``side.<name>``)."""
     root = spec.compiled.plan
     n_lanes = sum(1 for name in arrays if name.startswith("lane."))
     lanes = [arrays[f"lane.{k}"] for k in range(n_lanes)]
     valid = arrays["valid"]
-    extras = arrays["extras"].view(np.int64).tolist()
-    # extras: the suppressed counts, one per GROUP BY with min_group_size
-    expected = len(grouped_with_threshold(root))
-    if len(extras) != expected:
-        raise ResultError(f"the result has {len(extras)} extra values, the plan {expected}")
+    expected = side_outputs(spec.release, root)
+    got = tuple(name.removeprefix("side.") for name in arrays if name.startswith("side."))
+    if sorted(got) != sorted(expected):
+        raise ResultError(
+            f"the result carries side outputs {list(got)}, the plan names {list(expected)}"
+        )
+    side: dict[str, int] = {}
+    for name in expected:
+        value = arrays[f"side.{name}"].view(np.int64)
+        if len(value) != 1:
+            raise ResultError(f"the side output {name!r} has {len(value)} values, not 1")
+        side[name] = int(value[0])
     header, rows = decode_rows(root, lanes, valid)
-    return Result(header, rows, len(valid), int(sum(extras)))
+    return Result(header, rows, len(valid), side)
 
 
 def decode_rows(
@@ -256,20 +272,6 @@ def decode_rows(
             columns.append(decode_column(ctype, mine))
     rows = [list(r) for r in zip(*columns, strict=True)] if columns else []
     return header, rows
-
-
-def grouped_with_threshold(root: ir.Node) -> list[ir.Aggregate]:
-    """The GROUP BY operators (in execution order) that apply ``min_group_size``."""
-    found: list[ir.Aggregate] = []
-
-    def walk(node: ir.Node) -> None:
-        for child in node.children():
-            walk(child)
-        if isinstance(node, ir.Aggregate) and node.keys and node.min_group_size > 1:
-            found.append(node)
-
-    walk(root)
-    return found
 
 
 __all__ = ["Result", "ResultError", "ShareArray", "decode", "fetch_result", "fetch_shares"]

@@ -21,8 +21,8 @@ Every step's cost at this node (seconds, rounds, bytes) is recorded in
 :attr:`Executor.traffic`.
 
 Besides the result, a run produces (secret until the caller reveals them):
-``suppressed`` — per GROUP BY with ``min_group_size``, the number of groups
-suppressed.
+``side`` — by name, e.g. ``suppressed_groups``: per GROUP BY with ``min_group_size``,
+the number of groups suppressed (the release stage, :mod:`tyst.release`, combines them).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class Executor:
         self.party = party
         self.inputs = dict(inputs)  # a scanned table is dropped after its last scan
         self.checks: list[Check] = []
-        self.suppressed: list[AShare] = []
+        self.side: dict[str, list[AShare]] = {}
         self.traffic: list[StepTraffic] = []
         """Per step run so far, in step order: what it cost this node."""
 
@@ -84,7 +84,7 @@ class Executor:
             plan.joins(),
             scans_left=Counter(s.node.table for s in steps if isinstance(s.node, ir.Scan)),
             checks=self.checks,
-            suppressed=self.suppressed,
+            side=self.side,
         )
         consumers = Counter(i for s in steps for i in s.inputs)
         outputs: dict[int, SharedTable] = {}

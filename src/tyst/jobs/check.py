@@ -26,6 +26,7 @@ from tyst.planner.passes import physical_plan
 from tyst.planner.physical import PhysicalPlan
 from tyst.planner.planning import PlanningError, TableFacts, join_key_columns
 from tyst.planner.sizes import padded_rows, result_bytes, result_lanes
+from tyst.release.mechanisms import Suppress, mechanisms, ordering, suppressing
 from tyst.service.sealing import OVERHEAD
 from tyst.sql import ir
 
@@ -41,6 +42,18 @@ class CheckReport:
 def _type_name(ctype: object) -> str:
     text = str(ctype)
     return "average (decimal, divided by the recipient)" if text == "ratio" else text
+
+
+def release_lines(plan: Plan, root: ir.Node) -> list[str]:
+    """The release stage, mechanism by mechanism, in order of application."""
+    release = mechanisms(plan)
+    lines = ["  Before it is sealed for the recipients, the result passes the release stage:"]
+    for number, mechanism in enumerate(release, 1):
+        if isinstance(mechanism, Suppress) and not suppressing(root):
+            lines.append(f"    {number}. suppress: no GROUP BY here, nothing to leave out")
+            continue
+        lines.append(f"    {number}. {mechanism.describe()}")
+    return lines
 
 
 def check_plan(
@@ -86,21 +99,11 @@ def check_plan(
     out.append(f"  {names}: a table with the columns")
     for name, ctype in root.schema:
         out.append(f"    {ir.display_name(name)}  ({_type_name(ctype)})")
-    if isinstance(root, ir.OrderLimit):
-        limit = f", at most {root.limit} rows" if root.limit is not None else ""
+    order = ordering(root)
+    if order is not None:
+        limit = f", at most {order.limit} rows" if order.limit is not None else ""
         out.append(f"  in the query's ORDER BY order{limit}.")
-    thresholds = [
-        n for n in root.walk() if isinstance(n, ir.Aggregate) and n.keys and n.min_group_size > 1
-    ]
-    if thresholds:
-        out.append(
-            f"  Groups with fewer than {plan.min_group_size} contributing rows are left out; "
-            "the recipient is told how many groups were left out."
-        )
-    out.append(
-        "  The result arrives padded with invalid rows up to a length fixed by the input "
-        "sizes; the recipient's client removes them."
-    )
+    out += release_lines(plan, root)
 
     out += ["", "What the three compute nodes learn (leakage):"]
     tables = ", ".join(compiled.tables)
@@ -116,9 +119,10 @@ def check_plan(
             "the owner's own data check found it unique on its join columns (this decides "
             "how the join runs);"
         )
+    size = "" if "reveal_result_size" in plan.allow else ", no result size"
     out.append(
-        "  - nothing else: no values, no filter or join selectivity, no group counts, "
-        "no result size. Every node holds only random-looking shares."
+        "  - nothing else: no values, no filter or join selectivity, no group counts"
+        f"{size}. Every node holds only random-looking shares."
     )
     if plan.allow:
         out.append(f"  - and what the plan's [policy] allow adds: {', '.join(plan.allow)}")

@@ -6,12 +6,14 @@ every table (:func:`tyst.node.store.read_table`), builds the shared tables
 (every uploaded row valid), runs the physical plan (:class:`Executor`; the node
 service plans it once, :func:`tyst.planner.passes.physical_plan`), opens only
 the integrity-check bits (a set bit raises ``ExecutionError``: no output),
-shuffles the padded result (unless the query orders it) and returns its result
+applies the plan's release mechanisms (:func:`tyst.release.stage.release`: suppressed
+counts, shuffle unless the query orders its result, padding) and returns the result
 shares as named arrays, ready to be sealed to each recipient: ``lane.<k>``
-(arithmetic), ``valid`` (boolean) and ``extras`` (the suppressed group counts,
-then the global-aggregate row counts; see :func:`tyst.client.recipient.decode`).
+(arithmetic), ``valid`` (boolean) and ``side.<name>`` (arithmetic, one per side output
+the mechanisms name; see :func:`tyst.client.recipient.decode`).
 
-What the nodes learn: the input row counts, the plan and the check bits.
+What the nodes learn: the input row counts, the plan and the check bits (and the result
+size only under ``[policy] allow = ["reveal_result_size"]``).
 """
 
 from __future__ import annotations
@@ -23,21 +25,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from tyst.api.results import ShareArray
 from tyst.data.types import ColumnType
 from tyst.engine.executor import Executor
 from tyst.engine.metrics import NodeMetrics, Stopwatch, barrier
 from tyst.mpc.party import Party
-from tyst.mpc.protocols.shuffle import shuffle
-from tyst.mpc.shares import AShare, BShare, concat_a
+from tyst.mpc.shares import AShare
 from tyst.net.transport import Transport
 from tyst.node.store import StoredTable, read_table
 from tyst.planner.physical import PhysicalPlan
 from tyst.relational.table import SharedColumn, SharedTable, all_valid
-from tyst.ring.words import U64
-from tyst.sql import ir
+from tyst.release.mechanisms import Mechanism
+from tyst.release.stage import release
 
 
 @dataclass(frozen=True)
@@ -99,34 +98,33 @@ def node_program(
     schemas: dict[str, dict[str, ColumnType]],
     domain: bytes,
     inputs: StoredInputs,
+    mechanisms: tuple[Mechanism, ...],
 ) -> NodeResult:
-    """Run the plan at this node (see the module docstring)."""
+    """Run the plan at this node (see the module docstring); ``mechanisms`` are the
+    plan's release mechanisms (:func:`tyst.release.mechanisms.mechanisms`)."""
     with _profiled(transport.party):
         party = Party.setup(transport, domain=domain)
-        return execute(party, load_inputs(party, inputs, schemas), plan)
+        return execute(party, load_inputs(party, inputs, schemas), plan, mechanisms)
 
 
-def execute(party: Party, tables: dict[str, SharedTable], plan: PhysicalPlan) -> NodeResult:
+def execute(
+    party: Party,
+    tables: dict[str, SharedTable],
+    plan: PhysicalPlan,
+    mechanisms: tuple[Mechanism, ...],
+) -> NodeResult:
     """Run ``plan`` over ``tables`` (the executor takes the only reference and frees each
-    table after its last scan), open the check bits, shuffle unless ordered, and return
-    the result shares as named arrays with this node's metrics of the query."""
-    root = plan.root
+    table after its last scan), open the check bits, apply the release mechanisms, and
+    return the result shares as named arrays with this node's metrics of the query."""
     executor = Executor(party, tables)
     del tables
     barrier(party)
     watch = Stopwatch(party)
     out = executor.run(plan)
     executor.reveal_checks()
-    lanes: list[AShare | BShare] = [lane for col in out.columns.values() for lane in col.lanes]
-    valid: AShare | BShare = out.valid
-    if not isinstance(root, ir.OrderLimit) and len(out):
-        # Hide which input positions the surviving rows came from.
-        mixed = shuffle(party, [*lanes, out.valid])
-        lanes, valid = mixed[:-1], mixed[-1]
-    empty = AShare(np.zeros(0, U64), np.zeros(0, U64))
-    extras = concat_a([*executor.suppressed, empty])
+    done = release(party, mechanisms, plan.root, out, executor.side)
     metrics = watch.stop()
-    arrays = [ShareArray(f"lane.{k}", "arith", x.a, x.b) for k, x in enumerate(lanes)]
-    arrays.append(ShareArray("valid", "bool", valid.a, valid.b))
-    arrays.append(ShareArray("extras", "arith", extras.a, extras.b))
+    arrays = [ShareArray(f"lane.{k}", "arith", x.a, x.b) for k, x in enumerate(done.lanes)]
+    arrays.append(ShareArray("valid", "bool", done.valid.a, done.valid.b))
+    arrays += [ShareArray(f"side.{n}", "arith", x.a, x.b) for n, x in done.side.items()]
     return NodeResult(arrays, metrics)

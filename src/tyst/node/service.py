@@ -624,7 +624,7 @@ class NodeService:
             inputs = StoredInputs(self.store.root, job, self.store.key(job), dict(entry.tables))
             run = run_party(
                 node_program,
-                (plan, spec.schemas, spec.domain(job), inputs),
+                (plan, spec.schemas, spec.domain(job), inputs, spec.release),
                 party=self.config.party,
                 addresses=self.config.mesh,
                 credentials=self.credentials,
@@ -666,7 +666,7 @@ class NodeService:
                     "rounds": m.rounds,
                     "messages_sent": m.messages_sent,
                     "peak_rss_bytes": m.peak_rss_bytes,
-                    "result_rows": len(result.arrays[-2].first),
+                    "result_rows": next(len(a.first) for a in result.arrays if a.name == "valid"),
                 },
             ),
         )

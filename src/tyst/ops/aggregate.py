@@ -24,8 +24,9 @@ _FUNCS = {
 
 def execute(ctx: RunContext, node: ir.Aggregate, inputs: Sequence[SharedTable]) -> SharedTable:
     """Side output: per grouped aggregate with ``min_group_size`` > 1 the number of groups
-    suppressed (``ctx.suppressed``). A global aggregate's SUM/MIN/MAX/AVG carry their own
-    NULL (no rows), so its row count is not delivered."""
+    suppressed (``ctx.side["suppressed_groups"]``, added up by the release stage). A global
+    aggregate's SUM/MIN/MAX/AVG carry their own NULL (no rows), so its row count is not
+    delivered."""
     specs = [
         AggSpec(
             "count_distinct" if c.func == "COUNT" and c.distinct else _FUNCS[c.func],  # type: ignore[arg-type]
@@ -38,7 +39,7 @@ def execute(ctx: RunContext, node: ir.Aggregate, inputs: Sequence[SharedTable]) 
     ]
     grouped = group_by(ctx.party, inputs[0], node.keys, specs, min_group_size=node.min_group_size)
     if node.keys and node.min_group_size > 1:
-        ctx.suppressed.append(grouped.suppressed)
+        ctx.side.setdefault("suppressed_groups", []).append(grouped.suppressed)
     return pick(grouped.table, node.schema)
 
 

@@ -68,7 +68,8 @@ class JoinStrategy:
 @dataclass
 class RunContext:
     """What every operator of one run shares: the party, decisions made before the run, and
-    the run's secret side outputs (integrity checks, suppressed-group counts)."""
+    the run's secret side outputs (integrity checks; side values by name, e.g.
+    ``suppressed_groups``: one count per GROUP BY, for :mod:`tyst.release`)."""
 
     party: Party
     inputs: dict[str, SharedTable]
@@ -79,7 +80,7 @@ class RunContext:
     """Per join step (``id`` of its node): the strategy chosen before the run."""
     scans_left: Counter[str] = field(default_factory=Counter)
     checks: list[Check] = field(default_factory=list)
-    suppressed: list[AShare] = field(default_factory=list)
+    side: dict[str, list[AShare]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -97,12 +97,13 @@ PLAN_FORMAT = "tyst-plan/1"
 
 POLICY_ALLOWANCES: Mapping[str, str] = {
     "reveal_result_size": (
-        "the compute nodes learn the number of result rows (the result is not padded)"
+        "the compute nodes and the coordinator learn the number of result rows (the result "
+        "is not padded: tyst.release.mechanisms.RevealSize)"
     ),
 }
 """The allowances ``[policy] allow`` knows, each with what it would reveal."""
 
-IMPLEMENTED_ALLOWANCES: frozenset[str] = frozenset()
+IMPLEMENTED_ALLOWANCES: frozenset[str] = frozenset({"reveal_result_size"})
 """The allowances a run acts on; any other known one is refused, so that no plan declares a
 disclosure that never happens (or one that happens without being shown)."""
 

@@ -21,6 +21,7 @@ from tyst.plan import Plan
 from tyst.planner.passes import logical_plan
 from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.planner.pruning import Need, table_needs
+from tyst.release.mechanisms import Mechanism, mechanisms, min_group_size
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql, with_found
 from tyst.sql.errors import SqlError
@@ -37,6 +38,11 @@ class JobSpec:
     """Per table read by the query: the shared schema (column → type), in plan order."""
     join_columns: dict[str, set[str]]
     """Per table: the columns it is joined on."""
+
+    @property
+    def release(self) -> tuple[Mechanism, ...]:
+        """The plan's release mechanisms, in order (:mod:`tyst.release.mechanisms`)."""
+        return mechanisms(self.plan)
 
     @property
     def tables(self) -> list[str]:
@@ -101,7 +107,8 @@ def compile_plan(plan: Plan) -> ir.CompiledQuery:
     refuse_privacy_release(plan)
     schemas = {name: dict(t.columns) for name, t in plan.tables.items()}
     bounds = plan_bounds(plan)
-    compiled = compile_sql(plan.sql, schemas, min_group_size=plan.min_group_size, bounds=bounds)
+    threshold = min_group_size(mechanisms(plan))
+    compiled = compile_sql(plan.sql, schemas, min_group_size=threshold, bounds=bounds)
     root = logical_plan(compiled.plan, plan_facts(plan))
     if root is compiled.plan:
         return compiled
