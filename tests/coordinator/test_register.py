@@ -241,7 +241,8 @@ def test_the_html_page_shows_the_runs_in_both_languages_and_no_data(client: Test
     assert "Minsta gruppstorlek: 5" in html
     assert "Laplace-brus, ε = 1/2 per körning; integritetsenhet pnr, högst 1 rader" in html
     assert "Alla noder har bekräftat radering" in html
-    assert "2 av 3 noder har bekräftat radering" in html
+    assert '<span class="status-bad">2 av 3 noder har bekräftat radering</span>' in html
+    assert "<dd>0 av 3 noder har bekräftat radering</dd>" in html  # still running: not yet
     assert "Avslutades inte (se utfall)" in html  # the failed run
     assert "Ännu inte" in html  # the running one
     assert "JOIN bistand b ON s.pnr = b.pnr" in html

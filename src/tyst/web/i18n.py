@@ -41,7 +41,7 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
             "nycklar eller resultat."
         ),
         "register_empty": "Ingen analys har körts ännu.",
-        "register_generated": "Uppdaterat {time}",
+        "register_generated": "Uppdaterat {time}.",
         "register_feeds_intro": "Maskinläsbart:",
         "register_feed_author": "Tjänstens koordinator (tyst)",
         "register_relaxations": "Deklarerade undantag",
@@ -99,7 +99,7 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
             "contains data, keys or results."
         ),
         "register_empty": "No analysis has run yet.",
-        "register_generated": "Updated {time}",
+        "register_generated": "Updated {time}.",
         "register_feeds_intro": "Machine-readable:",
         "register_feed_author": "The service's coordinator (tyst)",
         "register_relaxations": "Declared relaxations",
