@@ -39,16 +39,19 @@ from typing import Annotated, Any
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from tyst.client.session import Client
 from tyst.console import views
-from tyst.console.i18n import DEFAULT_LANGUAGE, LANGUAGES, TEXTS, translator
+from tyst.console.i18n import LANGUAGES, TEXTS, translator
 from tyst.console.results import DEFAULT_ROWS, csv_bytes, parquet_bytes, table_view
 from tyst.console.tasks import Tasks
 from tyst.jobs.check import table_report
 from tyst.service.audit import AuditFormatError, SignedHead, read_signed_head
+from tyst.web.assets import assets_router
+from tyst.web.i18n import choose_language
+from tyst.web.render import SECURITY_HEADERS
 
 REFRESH_SECONDS = 2
 """How often a page of work in progress reloads itself (``<meta http-equiv=refresh>``)."""
@@ -80,7 +83,8 @@ def read_heads(directories: list[Path]) -> list[tuple[Path, SignedHead]]:
 
 
 class _Guard(BaseHTTPMiddleware):
-    """Refuses foreign ``Host`` headers; adds the security headers to every response."""
+    """Refuses foreign ``Host`` headers; adds :data:`tyst.web.render.SECURITY_HEADERS`
+    (no script, nothing from outside, no framing) and ``no-store`` to every response."""
 
     def __init__(self, app: Any, hosts: set[str]) -> None:
         super().__init__(app)
@@ -90,12 +94,7 @@ class _Guard(BaseHTTPMiddleware):
         if request.headers.get("host", "") not in self.hosts:
             return Response("unknown host", status_code=421, media_type="text/plain")
         response = await call_next(request)
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data:; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'"
-        )
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.update(SECURITY_HEADERS)
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -119,21 +118,25 @@ def create_app(
     spool = workdir or Path(tempfile.mkdtemp(prefix="tyst-console-"))
     spool.mkdir(mode=0o700, parents=True, exist_ok=True)
     spooled: dict[str, tuple[Path, str]] = {}  # token -> (file, original name)
-    env = Environment(
-        loader=PackageLoader("tyst.console", "templates"),
+    env = Environment(  # the console's pages over tyst.web's base.html, strict like it
+        loader=ChoiceLoader(
+            [PackageLoader("tyst.console", "templates"), PackageLoader("tyst.web", "templates")]
+        ),
         autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     org = client.keys.org_id
     app = FastAPI(title=f"tyst console ({org})", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_Guard, hosts={f"{host}:{port}", f"127.0.0.1:{port}", f"localhost:{port}"})
+    app.include_router(assets_router("/static"))  # tyst.web's stylesheet
     static = Path(__file__).parent / "static"
-    app.mount("/static", StaticFiles(directory=static), name="static")
+    app.mount("/static/console", StaticFiles(directory=static), name="console-static")
 
     def language(request: Request) -> str:
         asked = request.query_params.get("lang") or request.cookies.get("lang")
-        return asked if asked in LANGUAGES else DEFAULT_LANGUAGE
+        return choose_language(asked, request.headers.get("accept-language"))
 
     def render(
         request: Request, template: str, *, status: int = 200, refresh: bool = False, **values: Any
@@ -142,6 +145,8 @@ def create_app(
         t = translator(lang)
         page = env.get_template(template).render(
             t=t,
+            languages=[(c, translator(c)["language_name"], f"?lang={c}") for c in LANGUAGES],
+            asset_url=lambda asset: f"/static/{asset}",
             st=lambda state: t(f"states.{state}") if f"states.{state}" in TEXTS else state,
             lang=lang,
             org=org,
@@ -150,7 +155,7 @@ def create_app(
             refresh=REFRESH_SECONDS if refresh else None,
             **values,
         )
-        response = HTMLResponse(page, status_code=status)
+        response = HTMLResponse(page, status_code=status, headers={"Content-Language": lang})
         if request.query_params.get("lang") in LANGUAGES:
             response.set_cookie("lang", lang, samesite="strict", httponly=True)
         return response

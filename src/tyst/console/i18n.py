@@ -1,24 +1,24 @@
-"""The console's texts in Swedish and English.
+"""The console's texts in Swedish and English, over the shared ones of :mod:`tyst.web.i18n`.
 
-Contract: :func:`translator` gives ``t(key)`` for a language; an unknown key is a
-programming error (``KeyError``), so a test renders every page in both languages.
-Texts that come from the plan, the log or the nodes are shown as they are.
+Contract: :func:`translator` gives the strings of one language: the shared web
+strings (``t.site_name``, …, for ``base.html``) and the console's own (:data:`TEXTS`),
+readable as ``t.key`` and callable as ``t(key, **values)`` (``str.format``). An
+unknown key is a programming error (``KeyError``; the environment is strict), so the
+browser test renders every page. Texts that come from the plan, the log or the nodes
+are shown as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from tyst.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, strings
 
-LANGUAGES = ("sv", "en")
-DEFAULT_LANGUAGE = "sv"
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "TEXTS", "Texts", "translator"]
 
 TEXTS: dict[str, tuple[str, str]] = {
     # key: (Swedish, English)
     "console": ("Konsol", "Console"),
-    "skip": ("Hoppa till innehållet", "Skip to content"),
     "plans": ("Analysplaner", "Plans"),
     "signed_in_as": ("Organisation", "Organisation"),
-    "language": ("Språk", "Language"),
     "no_plans": ("Inga planer där ni är part.", "No plans of which you are a party."),
     "title": ("Titel", "Title"),
     "state": ("Status", "State"),
@@ -199,12 +199,15 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
-def translator(language: str) -> Callable[..., str]:
-    """``t(key, **values)`` in ``language`` (``sv`` or ``en``)."""
-    index = LANGUAGES.index(language)
+class Texts(dict[str, str]):
+    """One language's strings: ``t[key]``, ``t.key`` in a template, ``t(key, **values)``."""
 
-    def t(key: str, **values: object) -> str:
-        text = TEXTS[key][index]
+    def __call__(self, key: str, **values: object) -> str:
+        text = self[key]
         return text.format(**values) if values else text
 
-    return t
+
+def translator(language: str) -> Texts:
+    """The shared web strings and the console's, in ``language`` (``sv`` or ``en``)."""
+    index = ("sv", "en").index(language)
+    return Texts({**strings(language), **{k: v[index] for k, v in TEXTS.items()}})
