@@ -110,9 +110,17 @@ def demo(
         Path | None,
         typer.Option(help="Keep the service side's state here (stores, database, logs, audit)."),
     ] = None,
+    with_consoles: Annotated[
+        bool,
+        typer.Option("--console", help="Serve each body's web console instead; run by hand."),
+    ] = False,
 ) -> None:
     """Benefit-overlap control (SOU 2026:44 §8.6.1) through the full service lifecycle."""
     import tempfile
+
+    if with_consoles:
+        _demo_consoles(persons, seed, workdir)
+        return
 
     from tyst.jobs.demo import reference, write_demo
 
@@ -136,6 +144,28 @@ def demo(
     console.print(f"matches the plaintext reference (DuckDB): {verdict}", highlight=False)
     if not ok or not report.audit.ok:
         raise typer.Exit(code=1)
+
+
+def _demo_consoles(persons: int, seed: int, workdir: Path | None) -> None:
+    """``tyst demo --console``: print each body's console URL and its file; wait for Ctrl-C."""
+    import signal
+
+    from tyst.console.demo import console_demo
+    from tyst.jobs.demo import DemoFiles
+
+    def ready(urls: dict[str, str], files: DemoFiles) -> None:
+        console.print("[bold]tyst demo --console[/]: the plan is submitted; in each console")
+        console.print("review and approve it, upload the body's file, follow, fetch, audit:")
+        for org, url in urls.items():
+            tables = [t for t, d in files.plan.tables.items() if d.owner == org]
+            owned = ", ".join(f"{t} = {files.data[t]}" for t in tables)
+            console.print(f"  {org}: {url}  ({owned})", highlight=False)
+        console.print("Ctrl-C stops everything and deletes it.")
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on TERM too
+        while True:
+            time.sleep(3600)
+
+    console_demo(ready, persons=persons, seed=seed, workdir=workdir)
 
 
 def _print_result(plan: Plan, report: RunReport) -> None:

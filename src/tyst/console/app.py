@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -54,7 +56,8 @@ from tyst.web.i18n import choose_language
 from tyst.web.render import SECURITY_HEADERS
 
 REFRESH_SECONDS = 2
-"""How often a page of work in progress reloads itself (``<meta http-equiv=refresh>``)."""
+"""How often a page of work in progress reloads itself (``static/refresh.js``, which the
+reader can turn off; without JavaScript the page has a plain refresh link)."""
 
 
 def client_errors() -> tuple[type[Exception], ...]:
@@ -95,6 +98,8 @@ class _Guard(BaseHTTPMiddleware):
             return Response("unknown host", status_code=421, media_type="text/plain")
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        csp = response.headers["Content-Security-Policy"]  # + the console's one script file
+        response.headers["Content-Security-Policy"] = csp + "; script-src 'self'"
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -411,6 +416,33 @@ def create_app(
         return guarded(request, page)
 
     return app
+
+
+class ServerThread:
+    """A console served by uvicorn in a background thread (the demo's and the tests' way
+    to run several bodies' consoles in one process); :meth:`stop` ends it."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        import uvicorn
+
+        self.url = f"http://{host}:{port}"
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True, name="console")
+
+    def start(self, timeout: float = 20.0) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the console at {self.url} did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10.0)
 
 
 def serve(

@@ -137,9 +137,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "unreachable": ("nås inte: {error}", "unreachable: {error}"),
     "failed": ("Misslyckades: {reason}", "Failed: {reason}"),
     "refresh": (
-        "Sidan uppdateras var {n}:e sekund.",
-        "The page refreshes every {n} seconds.",
+        "Uppdatera automatiskt var {n}:e sekund",
+        "Refresh automatically every {n} seconds",
     ),
+    "refresh_now": ("Uppdatera nu", "Refresh now"),
     "result": ("Resultat", "Result"),
     "fetch": ("Hämta och öppna resultatet", "Fetch and open the result"),
     "fetching": (

@@ -81,7 +81,7 @@ def check_sections(text: str) -> dict[str, Section]:
             current = Section(heading, [])
             sections[key] = current
         elif current is not None and line.strip():
-            current.lines.append(line)
+            current.lines.append(line.removeprefix("  "))
     return sections
 
 
