@@ -67,6 +67,14 @@ Contract
   sealed in the outbox because the coordinator is unreachable), ``failed``,
   ``refused``, ``coordinator_unreachable`` (before the run could be
   authorised), ``retention``, ``upload_timeout``, ``shutdown``, ``restart``.
+- **Privacy budget.** For a plan with ``[privacy]`` the node keeps its own ledger
+  (:mod:`tyst.node.ledger`, ``<store>/privacy-ledger.sqlite3``): before it accepts an upload
+  it reserves the plan's ε or ρ on every table the query reads (refused over budget, with one
+  line, as a refused plan: ``plan_rejected``, nothing kept); it commits the spend immediately
+  before it joins the computation (after ``run_started``), because from then on a result might
+  be released; a job that ends before that (refused, cancelled, failed, timed out, the node
+  restarted) releases its reservation. Each node decides alone: a node whose ledger refuses
+  fails the job for all.
 - **Outbox.** Every event and sealed result goes through the node's
   :class:`~tyst.node.outbox.Outbox` (``<store>/outbox``): sent at once, and
   kept on disk and redelivered with backoff (across restarts) while the
@@ -110,6 +118,7 @@ from tyst.net.certs import NodeCredentials
 from tyst.net.launcher import PartyFailed
 from tyst.net.one_party import run_party
 from tyst.node.config import NodeConfig
+from tyst.node.ledger import LEDGER_FILE, BudgetLedger, LedgerError, plan_charges
 from tyst.node.outbox import Courier, Item, Outbox, OutboxFull, Refusal, Retry, Status
 from tyst.node.program import NodeResult, StoredInputs, node_program
 from tyst.node.store import ShareStore, StoredTable, StoreError, TableWriter
@@ -222,6 +231,7 @@ class NodeService:
         self.credentials = credentials
         self.coordinator = coordinator
         self.store = ShareStore(config.store)
+        self.ledger = BudgetLedger(config.store / LEDGER_FILE)
         self.outbox = Outbox(
             config.store / "outbox",
             max_items=config.outbox_max_items,
@@ -251,6 +261,9 @@ class NodeService:
         """Resume delivering the outbox, delete unreadable leftovers, then start the run
         worker and the sweeper."""
         self.courier.start()
+        released = self.ledger.release_reserved()  # no job from before a restart can run
+        if released:
+            log.warning("released %d privacy-budget reservations made before a restart", released)
         for job in self.store.orphans():
             removed = self.store.delete(job)
             log.warning("deleted leftover shares of %s (%d files)", job, removed["files"])
@@ -453,6 +466,7 @@ class NodeService:
                 f"table {table!r}: {header.rows} rows would store up to {bound} bytes; "
                 f"this node takes at most {self.config.max_table_bytes} per table",
             )
+        self._spend_budget(job, spec, final=False)
         with self._lock:
             entry = self._jobs.get(job)
             if entry is not None and entry.state != "uploading":
@@ -558,6 +572,8 @@ class NodeService:
             unused = job not in self._jobs and not any(j == job for j, _ in self._streams)
             if unused:  # nothing of the job was committed here: forget its key and directory
                 self.store.delete(job)
+        if unused:  # and its budget reservation (a new upload reserves anew)
+            self.ledger.release(job)
 
     def job_view(self, job: str) -> dict[str, Any]:
         check_job_id(job)
@@ -622,6 +638,7 @@ class NodeService:
             facts = spec.facts({t: m.unique for t, m in entry.tables.items()})
             plan = physical_plan(spec.compiled.plan, facts)
             inputs = StoredInputs(self.store.root, job, self.store.key(job), dict(entry.tables))
+            self._spend_budget(job, spec, final=True)  # from here on a result may be released
             run = run_party(
                 node_program,
                 (plan, spec.schemas, spec.domain(job), inputs, spec.release),
@@ -634,6 +651,8 @@ class NodeService:
                 deadline=self.config.run_deadline,
                 cancel=entry.stop_run,
             )
+        except Refused:  # over budget here: refused (plan_rejected), nothing computed
+            return
         except PartyFailed as exc:
             self.telemetry.run("failed", time.monotonic() - started)
             if entry.stop_run.is_set():
@@ -746,6 +765,19 @@ class NodeService:
 
         return _PARTY.sub(named, message)
 
+    def _spend_budget(self, job: str, spec: JobSpec, *, final: bool) -> None:
+        """Reserve (or, when ``final``, commit) the plan's privacy spend on every table the
+        query reads, in this node's own ledger; over budget the job is refused here (403)."""
+        charges = plan_charges(spec.plan, spec.tables)
+        if not charges:
+            return
+        spend = self.ledger.commit if final else self.ledger.reserve
+        try:
+            spend(job, spec.plan.digest(), charges, _dt.datetime.now(_dt.UTC))
+        except LedgerError as exc:
+            self._reject(job, str(exc))
+            raise Refused(403, f"job {job} refused: {exc}") from None
+
     def _binding_mismatch(self, entry: JobEntry, spec: JobSpec) -> str:
         """Why the plan to run, the job's digest and the stored tables disagree ("" if not)."""
         digest = spec.plan.digest()
@@ -771,6 +803,7 @@ class NodeService:
         for stream in streams:
             stream.writer.cancel(f"job {job} was deleted here")
         removed = self.store.delete(job)
+        self.ledger.release(job)  # a reservation only: a committed spend stays
         with self._lock:
             entry = self._jobs.get(job)
             if entry is not None:
@@ -836,6 +869,7 @@ class NodeService:
             held = entry is not None or job in self.store.jobs()
         self.telemetry.failed(reason)
         log.warning("job %s failed here: %s", job, message)
+        self.ledger.release(job)  # nothing computed: a reservation costs nothing
         if report:
             self._event(job, "run_failed", {"message": message[:900]})
         if held:
