@@ -333,18 +333,33 @@ def check(
             help="The coordinator's max_result_bytes (default: its default, 8 GiB).",
         ),
     ] = None,
+    node_store: Annotated[
+        Path | None,
+        typer.Option(
+            "--node-store",
+            help="A compute node's store: show the privacy budget left there (read only).",
+        ),
+    ] = None,
 ) -> None:
     """Validate a plan (and data files) and show who receives what and what the nodes learn."""
     from tyst.coordinator.protocol import DEFAULT_MAX_RESULT_BYTES
     from tyst.jobs.check import check_plan
+    from tyst.node.ledger import LEDGER_FILE, BudgetLedger
     from tyst.sql.errors import SqlError
 
     plan = _load(plan_path)
     files = _data_args(data or [])
     sizes = _rows_args(rows) if rows else None
+    if node_store is not None and not node_store.is_dir():
+        _fail(f"--node-store {node_store}: no such directory")
+    ledger = BudgetLedger(node_store / LEDGER_FILE) if node_store is not None else None
     try:
         report = check_plan(
-            plan, files, sizes, max_result_bytes=max_result_bytes or DEFAULT_MAX_RESULT_BYTES
+            plan,
+            files,
+            sizes,
+            max_result_bytes=max_result_bytes or DEFAULT_MAX_RESULT_BYTES,
+            ledger=ledger,
         )
     except SqlError as exc:
         _fail(str(exc))

@@ -18,7 +18,9 @@ from tyst.coordinator.protocol import (
 )
 from tyst.data.report import DataReport, prepare_report
 from tyst.data.types import ColumnType
+from tyst.jobs.budget_report import privacy_lines
 from tyst.jobs.rounds import measure_steps
+from tyst.node.ledger import BudgetLedger
 from tyst.ops.registry import disclosures, render_plan
 from tyst.plan import Plan
 from tyst.planner.jobspec import compile_plan, job_spec
@@ -62,8 +64,12 @@ def check_plan(
     rows: Mapping[str, int] | None = None,
     *,
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+    ledger: BudgetLedger | None = None,
 ) -> CheckReport:
     """Compile the plan, choose join strategies, read the data files given; render all of it.
+
+    With ``ledger`` (a node's, read only), a ``[privacy]`` plan's section also shows the budget
+    left at that node; one run that does not fit there is ``ok=False``.
 
     With ``rows`` (a row count per table), also run the plan in-process over zero shares of
     those sizes and show each step's measured rounds and bytes (:mod:`tyst.jobs.rounds`).
@@ -104,6 +110,10 @@ def check_plan(
         limit = f", at most {order.limit} rows" if order.limit is not None else ""
         out.append(f"  in the query's ORDER BY order{limit}.")
     out += release_lines(plan, root)
+    dp, fits = privacy_lines(plan, compiled.tables, ledger)
+    if dp:
+        out += ["", "Differential privacy ([privacy]):", *dp]
+        ok = ok and fits
 
     out += ["", "What the three compute nodes learn (leakage):"]
     tables = ", ".join(compiled.tables)
