@@ -28,6 +28,13 @@ Link setup
     delay it by one ``handshake_timeout`` per 32 of them. When setup ends,
     connections still in setup are closed.
 
+    The dialling side retries, with backoff (50 ms doubling to 2 s) until
+    ``connect_timeout``: refused TCP connections, and connections cut off
+    before the link is set up (reset or closed during the TLS handshake or
+    before the hello's reply — a TCP middlebox, a peer restarting). A refusal
+    is final at once: an untrusted or wrong-party certificate, a TLS alert, a
+    refused hello (job, party).
+
 Links
     Each ordered pair ``(a, b)`` has its own TCP connection, dialled by the
     sender ``a`` and accepted by ``b``; it carries frames ``a -> b`` only (so
@@ -795,6 +802,27 @@ class _Acceptor:
             s.close()
 
 
+_RETRY_FIRST = 0.05
+_RETRY_MAX = 2.0
+"""Backoff between two attempts of one link's setup: doubling from 50 ms, at most 2 s."""
+
+
+class _Broken(Exception):
+    """A link setup cut off before it completed (reset, EOF, closed before the reply) —
+    a middlebox, a peer restarting: retried with backoff until the setup deadline."""
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether ``exc`` during TLS or link setup is a connection cut off, not a refusal."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return False
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError | ConnectionError | EOFError):
+        return True
+    if isinstance(exc, ssl.SSLError):  # an alert (unknown CA, bad certificate): a refusal
+        return "UNEXPECTED_EOF" in str(exc) or "RECORD_LAYER_FAILURE" in str(exc)
+    return isinstance(exc, OSError) and not isinstance(exc, TimeoutError)
+
+
 def _dial(
     party: int,
     peer: int,
@@ -805,17 +833,56 @@ def _dial(
     socket_buffer: int | None,
     timeout_label: float,
 ) -> ssl.SSLSocket:
-    """Open the link ``party -> peer``: TCP connect (retrying), TLS handshake, hello."""
+    """Open the link ``party -> peer``: TCP connect, TLS handshake, hello — the whole
+    attempt retried with backoff while connections are refused or cut off before the
+    setup completes, until ``deadline``; a refusal (certificate, identity, job) is final."""
     host, port = address
-    me = party
+    where = f"party {peer} at {host}:{port}"
+    delay = _RETRY_FIRST
+    attempts = 0
+    cut: _Broken | None = None
+
+    def cut_off() -> HandshakeError:
+        return HandshakeError(
+            f"party {party}: link setup with {where} was cut off {attempts} times "
+            f"within {timeout_label:g} s (last: {cut})"
+        )
+
+    while True:
+        try:
+            raw = _connect_tcp(party, peer, address, deadline, socket_buffer, timeout_label)
+        except PeerTimeout:
+            if cut is None:
+                raise
+            raise cut_off() from None  # connected before, cut off every time: say so
+        attempts += 1
+        try:
+            return _link(party, peer, raw, where, context, job, deadline)
+        except _Broken as exc:
+            cut = exc
+            if deadline - time.monotonic() <= delay:
+                raise cut_off() from None
+            time.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX)
+
+
+def _connect_tcp(
+    party: int,
+    peer: int,
+    address: Address,
+    deadline: float,
+    socket_buffer: int | None,
+    timeout_label: float,
+) -> socket.socket:
+    """A TCP connection to ``address``, retrying refused connections until ``deadline``."""
+    host, port = address
     last: BaseException | None = None
     delay = 0.02
-    raw: socket.socket | None = None
-    while raw is None:
+    while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise PeerTimeout(
-                f"party {me}: could not connect to party {peer} at {host}:{port} within "
+                f"party {party}: could not connect to party {peer} at {host}:{port} within "
                 f"{timeout_label:g} s (last error: {last})"
             )
         try:
@@ -835,13 +902,26 @@ def _dial(
                 s.close()
                 last = exc
                 continue
-            raw = s
-            break
-        if raw is None:
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 0.5)
+            return s
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 0.5)
+
+
+def _link(
+    party: int,
+    peer: int,
+    raw: socket.socket,
+    where: str,
+    context: ssl.SSLContext,
+    job: bytes,
+    deadline: float,
+) -> ssl.SSLSocket:
+    """TLS handshake and link hello over ``raw`` (closed on any failure).
+
+    Errors: :class:`_Broken` for a connection cut off before the reply (retried),
+    :class:`HandshakeError` for a refusal, :class:`PeerTimeout` for a silent peer."""
+    me = party
     raw.settimeout(max(0.1, min(deadline - time.monotonic(), _HANDSHAKE_CAP)))
-    where = f"party {peer} at {host}:{port}"
     try:
         tls = context.wrap_socket(raw, server_side=False, server_hostname=party_dns_name(peer))
     except ssl.SSLCertVerificationError as exc:
@@ -854,6 +934,8 @@ def _dial(
         raise PeerTimeout(f"party {me}: TLS handshake with {where} timed out") from exc
     except OSError as exc:
         raw.close()
+        if _transient(exc):
+            raise _Broken(f"TLS handshake: {exc}") from None
         raise HandshakeError(f"party {me}: TLS handshake with {where} failed: {exc}") from exc
     try:
         if _peer_party(tls) != peer:
@@ -861,7 +943,7 @@ def _dial(
         tls.sendall(_HELLO.pack(_HELLO_MAGIC, _HELLO_VERSION, job, party, peer))
         reply = _recv_exact(tls, _REPLY.size)
         if reply is None:
-            raise HandshakeError(f"party {me}: {where} closed the connection during link setup")
+            raise _Broken("closed the connection during link setup")
         status, length = _REPLY.unpack(reply)
         reason = _recv_exact(tls, length) if length else b""
         if status != _REPLY_OK:
@@ -870,11 +952,13 @@ def _dial(
     except TimeoutError as exc:
         tls.close()
         raise PeerTimeout(f"party {me}: link setup with {where} timed out") from exc
-    except HandshakeError:
+    except (HandshakeError, _Broken):
         tls.close()
         raise
     except OSError as exc:
         tls.close()
+        if _transient(exc):
+            raise _Broken(f"link setup: {exc}") from None
         raise HandshakeError(f"party {me}: link setup with {where} failed: {exc}") from exc
     return tls
 
