@@ -4,8 +4,13 @@ guard (Host, CSRF), security headers, assets and the error page."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+import time
 from decimal import Decimal
+from pathlib import Path
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +22,7 @@ from tyst.console.i18n import TEXTS, translator
 from tyst.console.results import MASK, parquet_bytes, table_view
 from tyst.console.views import check_sections
 from tyst.data.types import ColumnType
+from tyst.jobs.deploy import free_ports, write_local_deployment
 from tyst.service.keys import Registry, generate
 
 ID = ColumnType("id")
@@ -139,3 +145,82 @@ def test_assets_come_from_the_package(console: TestClient) -> None:
     assert console.get("/static/console/console.css").status_code == 200
     assert console.get("/static/console/refresh.js").status_code == 200
     assert console.get("/static/console/../app.py").status_code == 404
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+@pytest.mark.parametrize("dp", [False, True])
+def test_plan_page_shows_every_declaration(lang: str, dp: bool) -> None:
+    from tests.examples import ISSUE_PLAN
+    from tests.plan.test_privacy import DP_PLAN
+    from tyst.console import views
+    from tyst.console.app import render_page
+    from tyst.plan import parse_plan
+
+    plan = parse_plan(DP_PLAN if dp else ISSUE_PLAN, "plan.toml")
+    review = views.PlanReview(
+        plan.digest(),
+        plan,
+        {
+            "state": "awaiting_approvals",
+            "submitted_by": "fk",
+            "submitted_at": "2026-01-01T00:00:00Z",
+            "missing_approvals": ["malmo"],
+            "required_approvers": ["fk", "malmo"],
+        },
+        {},
+        "",
+        [],
+        None,
+        None,
+    )
+    html = render_page(
+        "plan.html",
+        lang,
+        org="fk",
+        csrf="token",
+        path="/plans/x",
+        refresh=None,
+        r=review,
+        section=views.section,
+        closed=views.CLOSED,
+    )
+    assert plan.analysis.legal_basis in html
+    assert f'name="digest" value="{plan.digest()}"' in html
+    for name, decl in plan.tables.items():
+        assert f"<code>{name}</code>" in html
+        assert all(f"<code>{c}</code>" in html for c in decl.columns)
+    if dp:
+        assert "laplace (epsilon = 1/2" in html
+        assert "epsilon 2 / year" in html
+    else:
+        assert (
+            "Ingen: resultatet lämnas ut exakt." if lang == "sv" else "released exactly"
+        ) in html
+
+
+def test_tyst_console_serves_on_loopback(tmp_path: Path) -> None:
+    """`tyst console --config` starts, binds 127.0.0.1 and answers (here: an error page,
+    as no coordinator runs)."""
+    deployment = write_local_deployment(tmp_path, ["fk"])
+    (port,) = free_ports(1)
+    config = str(deployment.client_configs["fk"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tyst", "console", "--config", config, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert answer.status_code == 502
+        assert "Organisation: <strong>fk</strong>" in answer.text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,6 +86,39 @@ def read_heads(directories: list[Path]) -> list[tuple[Path, SignedHead]]:
     return heads
 
 
+@cache
+def environment() -> Environment:
+    """The console's pages over tyst.web's ``base.html``; autoescaping and strict like it."""
+    return Environment(
+        loader=ChoiceLoader(
+            [PackageLoader("tyst.console", "templates"), PackageLoader("tyst.web", "templates")]
+        ),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_page(template: str, lang: str, **values: Any) -> str:
+    """A console template in ``lang`` with what every page gets (``t``, ``st`` for a plan
+    state, ``languages``, ``asset_url``, ``lang``) and ``values`` (``org``, ``csrf``,
+    ``path``, ``refresh`` and the page's own)."""
+    t = translator(lang)
+    return (
+        environment()
+        .get_template(template)
+        .render(
+            t=t,
+            languages=[(c, translator(c)["language_name"], f"?lang={c}") for c in LANGUAGES],
+            asset_url=lambda asset: f"/static/{asset}",
+            st=lambda state: t(f"states.{state}") if f"states.{state}" in TEXTS else state,
+            lang=lang,
+            **values,
+        )
+    )
+
+
 class _Guard(BaseHTTPMiddleware):
     """Refuses foreign ``Host`` headers; adds :data:`tyst.web.render.SECURITY_HEADERS`
     (no script, nothing from outside, no framing) and ``no-store`` to every response."""
@@ -123,15 +157,6 @@ def create_app(
     spool = workdir or Path(tempfile.mkdtemp(prefix="tyst-console-"))
     spool.mkdir(mode=0o700, parents=True, exist_ok=True)
     spooled: dict[str, tuple[Path, str]] = {}  # token -> (file, original name)
-    env = Environment(  # the console's pages over tyst.web's base.html, strict like it
-        loader=ChoiceLoader(
-            [PackageLoader("tyst.console", "templates"), PackageLoader("tyst.web", "templates")]
-        ),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
     org = client.keys.org_id
     app = FastAPI(title=f"tyst console ({org})", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_Guard, hosts={f"{host}:{port}", f"127.0.0.1:{port}", f"localhost:{port}"})
@@ -147,13 +172,9 @@ def create_app(
         request: Request, template: str, *, status: int = 200, refresh: bool = False, **values: Any
     ) -> HTMLResponse:
         lang = language(request)
-        t = translator(lang)
-        page = env.get_template(template).render(
-            t=t,
-            languages=[(c, translator(c)["language_name"], f"?lang={c}") for c in LANGUAGES],
-            asset_url=lambda asset: f"/static/{asset}",
-            st=lambda state: t(f"states.{state}") if f"states.{state}" in TEXTS else state,
-            lang=lang,
+        page = render_page(
+            template,
+            lang,
             org=org,
             csrf=csrf,
             path=request.url.path,
