@@ -70,7 +70,9 @@ def test_the_budget_left_at_a_node(tmp_path: Path) -> None:
 @pytest.fixture
 def no_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Lift the compiler's refusal of [privacy] (until the release stage removes it)."""
-    monkeypatch.setattr("tyst.planner.jobspec.refuse_privacy_release", lambda plan: None)
+    monkeypatch.setattr(
+        "tyst.planner.jobspec.refuse_privacy_release", lambda plan: None, raising=False
+    )
 
 
 def test_check_plan_and_the_cli_show_the_section(tmp_path: Path, no_refusal: None) -> None:
