@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import sqlite3
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,30 @@ def test_a_yearly_budget_renews_and_a_total_one_does_not(tmp_path: Path) -> None
     assert ledger.balance("malmo", "bistand", "pnr", NOW).committed == 1  # 2026 kept
     with pytest.raises(OverBudget, match="in total"):
         ledger.reserve("job-d", "p", [charge(HALF, total, table="t2")], later)
+
+
+def test_concurrent_reservations_cannot_both_take_the_last_of_a_budget(tmp_path: Path) -> None:
+    """Eight writers on one file (as threads of one node or processes would be): the budget
+    holds four half-ε runs, so exactly four reservations succeed."""
+    path = tmp_path / LEDGER_FILE
+    BudgetLedger(path).reserve("job-0", "p", [], NOW)  # make the file
+    two = Budget(Fraction(2), None, "total")
+    outcomes: list[bool] = []
+
+    def reserve(n: int) -> None:
+        try:
+            BudgetLedger(path).reserve(f"job-{n}", "p", [charge(HALF, two)], NOW)
+            outcomes.append(True)
+        except OverBudget:
+            outcomes.append(False)
+
+    threads = [threading.Thread(target=reserve, args=(n,)) for n in range(1, 9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [False] * 4 + [True] * 4
+    assert BudgetLedger(path).balance("malmo", "bistand", "pnr", NOW).reserved == 2
 
 
 def test_the_ledger_agrees_after_a_restart(tmp_path: Path) -> None:
