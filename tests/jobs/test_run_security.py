@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -105,3 +106,43 @@ def test_the_recipient_countersigns_the_head_it_verified(run: tuple[Path, RunRep
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "1 countersigned heads contained" in verify.stdout
     assert "every finished job has its deletion receipts" in verify.stdout
+
+
+def test_the_public_register_of_a_real_run_shows_it_and_none_of_its_data(
+    run: tuple[Path, RunReport], tmp_path: Path
+) -> None:
+    """Issue 15: ``tyst register export`` from the run's coordinator database lists the
+    analysis (delivered, every node's deletion receipt) and no value of its inputs or
+    result, no job id and no node id."""
+    from typer.testing import CliRunner
+
+    from tyst.cli import app
+    from tyst.coordinator.config import load_config
+
+    work, report = run
+    config = work / "coordinator" / "coordinator.toml"
+    out = tmp_path / "site"
+    result = CliRunner().invoke(app, ["register", "export", str(out), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "register.json").read_text(encoding="utf-8"))
+    [entry] = doc["entries"]
+    assert entry["title"] == "Samtidig sjukpenning och ekonomiskt bistånd"
+    assert entry["state"] == "delivered"
+    assert entry["deletion_confirmed"] is True
+    assert entry["output_protection"]["min_group_size"] == 5
+    values = {v for row in SJUKPENNING[1:] + BISTAND[1:] for v in (row[0], row[-1])}
+    values |= {str(cell) for row in report.rows for cell in row}
+    # Short amounts ("1", "100") are also the register's own numbers (run 1, 30 days).
+    values = {v for v in values if len(v) >= 4}
+    assert {"197001010001", "Ström Åsa-ID", "1200.50", "5400"} <= values
+    events = [json.loads(line) for line in report.audit.path.read_text().splitlines()]
+    jobs = {e["job"] for e in events if e["job"].startswith("job-")}
+    assert len(jobs) == 1
+    secret = values | jobs | set(load_config(config).nodes)
+    for name in ("index.html", "en.html", "register.json", "register.atom"):
+        text = (out / name).read_text(encoding="utf-8")
+        # A value counts where it stands alone: "5400" inside a hex digest or "0.01" inside
+        # a timestamp's "10.0123Z" is not that value.
+        alone = r"(?<![0-9A-Za-z.:-]){}(?![0-9A-Za-z])"
+        leaked = sorted(v for v in secret if re.search(alone.format(re.escape(v)), text))
+        assert not leaked, (name, leaked)
