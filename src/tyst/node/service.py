@@ -777,6 +777,8 @@ class NodeService:
         except LedgerError as exc:
             self._reject(job, str(exc))
             raise Refused(403, f"job {job} refused: {exc}") from None
+        what = f"{charges[0].measure} {charges[0].amount} on {', '.join(spec.tables)}"
+        log.info("job %s: privacy budget %s: %s", job, "committed" if final else "reserved", what)
 
     def _binding_mismatch(self, entry: JobEntry, spec: JobSpec) -> str:
         """Why the plan to run, the job's digest and the stored tables disagree ("" if not)."""
