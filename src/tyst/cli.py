@@ -822,6 +822,29 @@ def node_serve(
         _fail(str(exc))
 
 
+@node_app.command("check")
+def node_check(
+    config: Annotated[Path, typer.Option("--config", help="The node's TOML config file.")],
+    wait: Annotated[
+        float, typer.Option(help="Seconds to retry the peers (run it there too).")
+    ] = 30.0,
+) -> None:
+    """Check coordinator, pinned registry and CA, keys, and each peer's mesh identity; exit 1
+    on any FAIL. Run it on the three nodes at about the same time."""
+    from tyst.node.check import check_node
+    from tyst.node.config import NodeConfigError, load_node_config
+
+    try:
+        settings = load_node_config(config)
+    except NodeConfigError as exc:
+        _fail(str(exc))
+    checks = check_node(settings, wait=wait)
+    for c in checks:
+        print(c.line(), flush=True)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(code=1)
+
+
 plan_app = typer.Typer(
     help="Submit, approve, reject, withdraw and follow plans (as an organisation)."
 )

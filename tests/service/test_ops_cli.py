@@ -52,6 +52,9 @@ def _variant(path: Path, name: str, *edits: tuple[str, str], extra: str = "") ->
     for old, new in edits:
         assert old in text, old
         text = text.replace(old, new)
+    for key in (line.split("=")[0].strip() for line in extra.splitlines() if "=" in line):
+        # a key set again by ``extra`` replaces the file's own (e.g. registry_fingerprint)
+        text = "".join(t for t in text.splitlines(True) if t.split("=")[0].strip() != key)
     out = path.with_name(name)
     out.write_text(text + extra, encoding="utf-8")
     return out

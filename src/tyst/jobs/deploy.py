@@ -185,6 +185,7 @@ def write_local_deployment(
             f"nodes = {_toml_list(NODE_ORGS)}\n"
             'keys = "keys"\n'
             'registry = "../../registry.json"\n'
+            f'registry_fingerprint = "{registry.fingerprint()}"\n'
             'tls = "tls"\n'
             'store = "store"\n'
             f'coordinator = "{coordinator_url}"\n'
