@@ -223,12 +223,21 @@ def test_lifecycle_in_three_consoles(world: dict[str, Any], tmp_path: Path) -> N
         assert digest[:16] in diff
         axe_check(fk, "plan with diff")
         shot(fk, "diff", "section[aria-labelledby=h-diff]")
+        for org in clients:  # approved and a job opened; then Malmö rejects it after all
+            clients[org].approve(changed)
+        failing = clients["fk"].job_for(second)
         malmo = pages["malmo"]
         malmo.goto(f"{urls['malmo']}/plans/{second}")
+        assert malmo.query_selector("text=Ni har godkänt planen.")
         malmo.fill("#reason", "ändamålet är inte prövat")
         malmo.click("#reject")
         wait_for(malmo, "text=Planen är stängd")
         assert clients["fk"].status(second)["state"] == "rejected"
+        fk.goto(f"{urls['fk']}/jobs/{failing}")
+        alert = wait_for(fk, "p[role=alert]").inner_text()
+        assert "Misslyckades" in alert
+        assert "cancelled by malmo: the plan was rejected: ändamålet är inte prövat" in alert
+        axe_check(fk, "failed job")
         fk.goto(urls["fk"] + "/")
         shot(fk, "plans")
         browser.close()

@@ -94,6 +94,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "approve": ("Godkänn och signera", "Approve and sign"),
     "reject": ("Avslå", "Reject"),
+    "reject_text": (
+        "Ett avslag är slutgiltigt: planen kan aldrig köras, dess pågående körningar "
+        "avbryts och noderna raderar sina andelar.",
+        "A rejection is final: the plan can never run, its jobs in progress fail and the "
+        "nodes delete their shares.",
+    ),
     "reason": ("Skäl", "Reason"),
     "you_approved": ("Ni har godkänt planen.", "You have approved this plan."),
     "not_owner": (
