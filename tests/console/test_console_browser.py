@@ -105,7 +105,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         }
         urls = {}
         for org, port in zip(bodies, free_ports(len(bodies)), strict=True):
-            app = create_app(clients[org], port=port, heads=heads, workdir=root / "spool" / org)
+            spool = root / "spool" / org
+            app = create_app(clients[org], port=port, heads=heads, workdir=spool, refresh_seconds=1)
             server = ServerThread(app, "127.0.0.1", port).start()
             stack.callback(server.stop)
             urls[org] = server.url

@@ -145,12 +145,14 @@ def create_app(
     port: int = 8600,
     heads: list[Path] | None = None,
     workdir: Path | None = None,
+    refresh_seconds: int = REFRESH_SECONDS,
 ) -> FastAPI:
     """The console for ``client``'s organisation (see the module docstring).
 
     ``heads``: directories of countersigned heads to check the log against (the nodes');
     ``workdir``: where files uploaded to the console wait for their upload (a private
-    temporary directory by default)."""
+    temporary directory by default); ``refresh_seconds``: how often pages of work in
+    progress reload themselves."""
     errors = client_errors()
     tasks = Tasks(client, errors)
     csrf = secrets.token_urlsafe(32)
@@ -178,7 +180,7 @@ def create_app(
             org=org,
             csrf=csrf,
             path=request.url.path,
-            refresh=REFRESH_SECONDS if refresh else None,
+            refresh=refresh_seconds if refresh else None,
             **values,
         )
         response = HTMLResponse(page, status_code=status, headers={"Content-Language": lang})
