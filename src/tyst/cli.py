@@ -179,6 +179,8 @@ def _print_result(plan: Plan, report: RunReport) -> None:
         f"  ({len(report.rows)} rows; delivered padded to {report.padded_rows} rows)",
         highlight=False,
     )
+    for column, how in report.noisy.items():
+        console.print(f"  {escape(column)} is noisy: {how}", highlight=False)
     if plan.min_group_size > 1:
         console.print(
             f"  groups suppressed by min_group_size={plan.min_group_size}: "
@@ -1112,6 +1114,8 @@ def result_fetch(
         f"wrote {len(result.rows)} rows to {out} (suppressed groups: {result.suppressed_groups})",
         highlight=False,
     )
+    for column, how in result.noisy.items():
+        console.print(f"  {escape(column)} is noisy: {how}", highlight=False)
 
 
 @app.command("console")

@@ -28,7 +28,7 @@ def test_every_ir_type_has_a_spec() -> None:
     assert missing_specs() == []
     assert set(OPERATORS) == {
         ir.Scan, ir.Filter, ir.Project, ir.Join, ir.SemiJoin, ir.Broadcast, ir.Aggregate,
-        ir.Distinct, ir.OrderLimit, ir.UnionAll, ir.Window,
+        ir.Distinct, ir.OrderLimit, ir.UnionAll, ir.Window, ir.BoundedAggregate,
     }  # fmt: skip
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from tyst.data.encoding import decode_column, decode_ratio
 from tyst.mpc.outsourced import NodeShares, combine
 from tyst.planner.jobspec import JobSpec
 from tyst.release.mechanisms import SUPPRESSED_GROUPS, side_outputs
+from tyst.release.privacy import calibration
 from tyst.ring.words import U64, WordArray
 from tyst.service.keys import OrgKeys, Registry, decode_b64
 from tyst.service.sealing import SealError
@@ -59,6 +60,9 @@ class Result:
     padded_rows: int
     side: dict[str, int]
     """The release stage's side outputs by name (e.g. ``suppressed_groups``)."""
+    noisy: dict[str, str] = field(default_factory=dict)
+    """Per column released with DP noise (``[privacy]``): its mechanism, ε or ρ and 95 %
+    error bound; the other columns are exact."""
 
     @property
     def suppressed_groups(self) -> int:
@@ -252,7 +256,12 @@ def decode(spec: JobSpec, arrays: dict[str, WordArray]) -> Result:
             raise ResultError(f"the side output {name!r} has {len(value)} values, not 1")
         side[name] = int(value[0])
     header, rows = decode_rows(root, lanes, valid)
-    return Result(header, rows, len(valid), side)
+    privacy = spec.plan.privacy
+    noisy = {
+        ir.display_name(c.name): c.describe()
+        for c in (calibration(privacy, root) if privacy is not None else ())
+    }
+    return Result(header, rows, len(valid), side, noisy)
 
 
 def decode_rows(

@@ -28,7 +28,8 @@ from tyst.planner.passes import physical_plan
 from tyst.planner.physical import PhysicalPlan
 from tyst.planner.planning import PlanningError, TableFacts, join_key_columns
 from tyst.planner.sizes import padded_rows, result_bytes, result_lanes
-from tyst.release.mechanisms import Suppress, mechanisms, ordering, suppressing
+from tyst.release.mechanisms import Noise, Suppress, mechanisms, ordering, suppressing
+from tyst.release.privacy import calibration
 from tyst.service.sealing import OVERHEAD
 from tyst.sql import ir
 
@@ -55,6 +56,17 @@ def release_lines(plan: Plan, root: ir.Node) -> list[str]:
             lines.append(f"    {number}. suppress: no GROUP BY here, nothing to leave out")
             continue
         lines.append(f"    {number}. {mechanism.describe()}")
+        if isinstance(mechanism, Noise):
+            for column in calibration(mechanism.privacy, root):
+                lines.append(f"       {ir.display_name(column.name)}: {column.describe()}")
+            exact = [
+                n
+                for n, _ in root.schema
+                if n not in {c.name for c in calibration(mechanism.privacy, root)}
+            ]
+            if exact:
+                shown = ", ".join(ir.display_name(n) for n in exact)
+                lines.append(f"       exact (public keys): {shown}")
     return lines
 
 

@@ -41,7 +41,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tyst.api.http import ApiError
@@ -96,6 +96,8 @@ class RunReport:
     uploads: list[UploadReport]
     audit: AuditSummary
     job: str
+    noisy: dict[str, str] = field(default_factory=dict)
+    """Per column released with DP noise: mechanism, ε or ρ, 95 % bound (others exact)."""
 
 
 @contextlib.contextmanager
@@ -202,6 +204,7 @@ def run_plan(
         uploads,
         audit,
         job,
+        result.noisy,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from tyst.ops import (
     aggregate,
+    bounded_aggregate,
     broadcast,
     distinct,
     filter,
@@ -41,6 +42,7 @@ OPERATORS: Mapping[type[ir.Node], AnySpec] = {
         order_limit.SPEC,
         union_all.SPEC,
         window.SPEC,
+        bounded_aggregate.SPEC,
     )
 }
 

@@ -22,9 +22,9 @@ from tyst.planner.passes import logical_plan
 from tyst.planner.planning import TableFacts, join_key_columns
 from tyst.planner.pruning import Need, table_needs
 from tyst.release.mechanisms import Mechanism, mechanisms, min_group_size
+from tyst.release.privacy import bound_plan, calibration, check_noise_fits
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql, with_found
-from tyst.sql.errors import SqlError
 from tyst.sql.ranges import check_ranges
 
 
@@ -93,23 +93,19 @@ def plan_bounds(plan: Plan) -> dict[str, TableBounds]:
     return {name: t.bounds() for name, t in plan.tables.items()}
 
 
-def refuse_privacy_release(plan: Plan) -> None:
-    """Refuse a plan with a ``[privacy]`` section until the release stage adds the noise
-    (running it would release exact results the plan promises to be noisy)."""
-    if plan.privacy is not None:
-        message = "[privacy] is parsed but the differential-privacy release is not implemented yet"
-        raise SqlError("privacy", message, None, None)
-
-
 def compile_plan(plan: Plan) -> ir.CompiledQuery:
     """The plan's SQL compiled against its tables, then the planner's logical passes with the
     declared facts (the join order); raises ``SqlError``."""
-    refuse_privacy_release(plan)
     schemas = {name: dict(t.columns) for name, t in plan.tables.items()}
     bounds = plan_bounds(plan)
     threshold = min_group_size(mechanisms(plan))
     compiled = compile_sql(plan.sql, schemas, min_group_size=threshold, bounds=bounds)
     root = logical_plan(compiled.plan, plan_facts(plan))
+    if plan.privacy is not None:  # the release stage's bounded aggregate (tyst.release.privacy)
+        root = bound_plan(plan.privacy, root)
+        check_noise_fits(
+            root, calibration(plan.privacy, root), plan.tables[compiled.tables[0]].row_limit
+        )
     if root is compiled.plan:
         return compiled
     found = check_ranges(root, bounds)  # a re-ordered join bounds its rows anew:

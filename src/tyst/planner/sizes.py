@@ -46,6 +46,8 @@ def _rows(step: PlanStep, inputs: list[int], table_rows: Mapping[str, int]) -> i
         return inputs[0]
     if isinstance(node, ir.Aggregate):
         return inputs[0] if node.keys else 1
+    if isinstance(node, ir.BoundedAggregate):
+        return len(node.key_values) if node.key is not None else 1
     if isinstance(node, ir.OrderLimit):
         return inputs[0] if node.limit is None else min(node.limit, inputs[0])
     if isinstance(node, ir.UnionAll):

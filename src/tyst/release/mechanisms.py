@@ -6,6 +6,10 @@ mechanisms; :func:`side_outputs` names the secret values besides the rows that a
 carries (each delivered to the recipients under its name, never by position). The order is
 the order of application at the nodes (:func:`tyst.release.stage.release`):
 
+0. :class:`Noise` — ``[privacy]``: every COUNT/SUM column of the bounded aggregate
+   (:mod:`tyst.release.privacy`) gets three noise values, one drawn by each node from the
+   full target distribution and input as a secret share with that node as dealer, added
+   obliviously; the recipient learns only the noisy value.
 1. :class:`Suppress` — ``[output] min_group_size`` = k > 1: every GROUP BY leaves out its
    groups with fewer than k contributing rows (evaluated inside the aggregate, where the
    counts are, exactly as ``HAVING COUNT(*) >= k`` would); the release stage adds the
@@ -23,10 +27,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tyst.plan import Plan
+from tyst.plan.privacy import Privacy
 from tyst.sql import ir
 
 SUPPRESSED_GROUPS = "suppressed_groups"
 """The side output of :class:`Suppress`: how many groups were left out (all GROUP BYs)."""
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Differentially private noise on the result's COUNT/SUM columns (``[privacy]``)."""
+
+    privacy: Privacy
+
+    def describe(self) -> str:
+        p = self.privacy
+        measure = "ε" if p.mechanism == "laplace" else "ρ"
+        return (
+            f"noise: {p.mechanism} ({measure} = {p.spend} per run, split over the noisy "
+            f"columns), each of the three nodes adds its own full-scale noise share; rows per "
+            f"{p.unit} capped at {p.max_rows_per_unit}, sums clamped to the declared bounds"
+        )
 
 
 @dataclass(frozen=True)
@@ -74,12 +95,14 @@ class RevealSize:
         )
 
 
-Mechanism = Suppress | Shuffle | Pad | RevealSize
+Mechanism = Noise | Suppress | Shuffle | Pad | RevealSize
 
 
 def mechanisms(plan: Plan) -> tuple[Mechanism, ...]:
     """The plan's release mechanisms in order of application (see the module docstring)."""
     out: list[Mechanism] = []
+    if plan.privacy is not None:
+        out.append(Noise(plan.privacy))
     if plan.min_group_size > 1:
         out.append(Suppress(plan.min_group_size))
     out.append(Shuffle())
@@ -125,6 +148,7 @@ def side_outputs(release: tuple[Mechanism, ...], root: ir.Node) -> tuple[str, ..
 __all__ = [
     "SUPPRESSED_GROUPS",
     "Mechanism",
+    "Noise",
     "Pad",
     "RevealSize",
     "Shuffle",

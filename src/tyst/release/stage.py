@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tyst.mpc.party import Party
+from tyst.mpc.protocols.arithmetic import share_input
 from tyst.mpc.protocols.boolean import reveal_bool_all
 from tyst.mpc.protocols.shuffle import shuffle
 from tyst.mpc.shares import AShare, BShare
@@ -26,6 +27,7 @@ from tyst.relational.table import SharedTable
 from tyst.release.mechanisms import (
     SUPPRESSED_GROUPS,
     Mechanism,
+    Noise,
     Pad,
     RevealSize,
     Shuffle,
@@ -33,7 +35,8 @@ from tyst.release.mechanisms import (
     ordering,
     side_outputs,
 )
-from tyst.ring.words import U64
+from tyst.release.privacy import calibration, sample
+from tyst.ring.words import U64, from_signed
 from tyst.sql import ir
 
 
@@ -59,6 +62,31 @@ def _sum(parts: Sequence[AShare]) -> AShare:
     return total
 
 
+def _add_noise(
+    party: Party, noise: Noise, root: ir.Node, table: SharedTable, lanes: list[AShare]
+) -> list[AShare]:
+    """Each node draws its noise for every noisy column (OpenDP, :func:`sample`) and shares
+    it with itself as the dealer; the three sharings are added to the column's lane."""
+    columns = calibration(noise.privacy, root)
+    at: dict[str, int] = {}
+    k = 0
+    for name, shared in table.columns.items():
+        at[name] = k
+        k += shared.ctype.lanes
+    n = len(table)
+    mine = np.concatenate([from_signed(sample(c, n)) for c in columns] + [np.zeros(0, U64)]).astype(
+        U64
+    )
+    out = list(lanes)
+    shares = [
+        share_input(party, owner, mine if owner == party.index else None) for owner in range(3)
+    ]
+    total = shares[0] + shares[1] + shares[2]
+    for j, column in enumerate(columns):
+        out[at[column.name]] = out[at[column.name]] + total[j * n : (j + 1) * n]
+    return out
+
+
 def release(
     party: Party,
     release: tuple[Mechanism, ...],
@@ -71,7 +99,9 @@ def release(
     valid = table.valid
     values: dict[str, AShare] = {}
     for mechanism in release:
-        if isinstance(mechanism, Suppress):
+        if isinstance(mechanism, Noise):
+            lanes = _add_noise(party, mechanism, root, table, lanes)
+        elif isinstance(mechanism, Suppress):
             if SUPPRESSED_GROUPS in side_outputs(release, root):
                 values[SUPPRESSED_GROUPS] = _sum(side.get(SUPPRESSED_GROUPS, ()))
         elif isinstance(mechanism, Shuffle):

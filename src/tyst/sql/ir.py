@@ -565,6 +565,27 @@ class Aggregate(Node):
 
 
 @dataclass(frozen=True)
+class BoundedAggregate(Node):
+    """A ``[privacy]`` plan's aggregate (built by :mod:`tyst.release.privacy`, never by the
+    compiler): the input's rows are capped at ``max_rows`` per privacy ``unit`` (a column of
+    the input), each SUM argument is clamped to its ``clamps`` entry (column, low, high in
+    the column's scaled units), then COUNT(*) / SUM are computed globally (``key`` None: one
+    row) or per public key of the int column ``key`` (one valid row per ``key_values`` entry,
+    in that order, zero-count keys included). Output: the key (if any), then the calls."""
+
+    input: Node
+    unit: str
+    max_rows: int
+    calls: tuple[AggregateCall, ...]
+    clamps: tuple[tuple[str, int, int], ...]
+    key: str | None = None
+    key_values: tuple[int, ...] = ()
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
 class Distinct(Node):
     input: Node
 

@@ -342,6 +342,17 @@ class _Ranges:
             return self.aggregate(node, children[0])
         if isinstance(node, ir.Window):
             return self.window(node, children[0])
+        if isinstance(node, ir.BoundedAggregate):  # COUNT ≤ n; SUM of clamped values
+            n, cols = children[0].rows, {}
+            if node.key is not None:
+                cols[node.key] = children[0].columns[node.key]
+            clamps = {arg: (lo, hi) for arg, lo, hi in node.clamps}
+            for call in node.calls:
+                lo, hi = clamps.get(call.arg or "", (0, 1))
+                total = Interval(n * min(0, lo), n * max(0, hi))
+                self.fits(total, f"{call.func}({call.arg or '*'})", call.ctype, n_rows=n)
+                cols[call.name] = total
+            return _Facts(max(1, len(node.key_values)), cols, None)
         raise TypeError(f"no range rule for {type(node).__name__}")
 
     def scan(self, node: ir.Scan) -> _Facts:
