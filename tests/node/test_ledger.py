@@ -2,10 +2,10 @@
 
 The ledger tests use real SQLite files; the service tests run three real nodes (their stores,
 their ledgers) against a coordinator stub that serves whatever the test says, as in
-``tests/node/test_service.py``. Until the release stage exists the compiler refuses every
-``[privacy]`` plan; these tests lift that one refusal (``refuse_privacy_release``) so that the
-nodes' budget rules can be exercised, and replace the three-party run by a stub that fails
-(no peers here): what matters is the ledger before and after it.
+``tests/node/test_service.py``. The release stage bounds one table's aggregate only and
+refuses this two-table plan; these tests lift that one step (``release_plan``) so that the
+nodes' budget rules can be exercised over two tables, and replace the three-party run by a
+stub that fails (no peers here): what matters is the ledger before and after it.
 """
 
 from __future__ import annotations
@@ -230,9 +230,7 @@ def approved(text: str) -> tuple[Plan, Coordinator]:
 @pytest.fixture(autouse=True)
 def release_stage_stub(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Lift the compiler's refusal of [privacy]; the run stub records the ledger at its start."""
-    monkeypatch.setattr(
-        "tyst.planner.jobspec.refuse_privacy_release", lambda plan: None, raising=False
-    )
+    monkeypatch.setattr("tyst.planner.jobspec.release_plan", lambda plan, root: root)
     seen: list[str] = []
 
     def run_party(*args: Any, **kwargs: Any) -> None:

@@ -56,7 +56,8 @@ def release_lines(plan: Plan, root: ir.Node) -> list[str]:
             lines.append(f"    {number}. suppress: no GROUP BY here, nothing to leave out")
             continue
         lines.append(f"    {number}. {mechanism.describe()}")
-        if isinstance(mechanism, Noise):
+        bounded = isinstance(root, ir.Project) and isinstance(root.input, ir.BoundedAggregate)
+        if isinstance(mechanism, Noise) and bounded:
             for column in calibration(mechanism.privacy, root):
                 lines.append(f"       {ir.display_name(column.name)}: {column.describe()}")
             exact = [

@@ -93,6 +93,17 @@ def plan_bounds(plan: Plan) -> dict[str, TableBounds]:
     return {name: t.bounds() for name, t in plan.tables.items()}
 
 
+def release_plan(plan: Plan, root: ir.Node) -> ir.Node:
+    """A ``[privacy]`` plan's query with its aggregate bounded for the noise the release stage
+    adds, refused if it cannot be (``SqlError``, :mod:`tyst.release.privacy`); others as is."""
+    if plan.privacy is None:
+        return root
+    bounded = bound_plan(plan.privacy, root)
+    rows = max(plan.tables[t].row_limit for t in plan.tables)
+    check_noise_fits(bounded, calibration(plan.privacy, bounded), rows)
+    return bounded
+
+
 def compile_plan(plan: Plan) -> ir.CompiledQuery:
     """The plan's SQL compiled against its tables, then the planner's logical passes with the
     declared facts (the join order); raises ``SqlError``."""
@@ -101,11 +112,7 @@ def compile_plan(plan: Plan) -> ir.CompiledQuery:
     threshold = min_group_size(mechanisms(plan))
     compiled = compile_sql(plan.sql, schemas, min_group_size=threshold, bounds=bounds)
     root = logical_plan(compiled.plan, plan_facts(plan))
-    if plan.privacy is not None:  # the release stage's bounded aggregate (tyst.release.privacy)
-        root = bound_plan(plan.privacy, root)
-        check_noise_fits(
-            root, calibration(plan.privacy, root), plan.tables[compiled.tables[0]].row_limit
-        )
+    root = release_plan(plan, root)
     if root is compiled.plan:
         return compiled
     found = check_ranges(root, bounds)  # a re-ordered join bounds its rows anew:
