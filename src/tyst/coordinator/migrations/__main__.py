@@ -1,10 +1,14 @@
 """``python -m tyst.coordinator.migrations upgrade URL [REVISION]`` / ``current URL``.
 
+``URL`` may be ``env:NAME``: the URL is then read from the environment variable
+``NAME`` (so a database password never appears on a command line or in ``ps``).
+
 Exit status 0 on success, 2 on a usage error, 1 on any other error (one line on stderr).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from tyst.coordinator.migrations import current, upgrade
@@ -21,6 +25,12 @@ def main(argv: list[str]) -> int:
     else:
         print(USAGE, file=sys.stderr)
         return 2
+    if argv[1].startswith("env:"):
+        name = argv[1].removeprefix("env:")
+        if not os.environ.get(name):
+            print(f"error: the environment variable {name} is not set", file=sys.stderr)
+            return 2
+        argv = [argv[0], os.environ[name], *argv[2:]]
     try:
         if action == "upgrade":
             upgrade(argv[1], argv[2] if len(argv) == 3 else "head")
