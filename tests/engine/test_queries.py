@@ -55,6 +55,11 @@ def _data(n: int, seed: int) -> dict[str, dict[str, list[object]]]:
 
 
 SHAPES = {
+    # ordering comparisons under nested AND/OR/NOT: computed ahead in one batch
+    "logic_batched": "SELECT pnr, belopp > 0 AND manad < DATE '2026-05-01' AS tidig FROM bistand "
+    "WHERE (belopp > 1000 AND manad <= DATE '2026-06-01') OR NOT (belopp >= -500 OR "
+    "manad < DATE '2026-02-01') OR (belopp < -800 AND belopp >= -900 "
+    "AND manad > DATE '2026-03-01')",
     "filter_project": "SELECT pnr, belopp * 2 AS dubbelt, kommun FROM bistand "
     "WHERE belopp > 1000 AND manad BETWEEN DATE '2026-03-01' AND '2026-09-30'",
     "case_in_list": "SELECT CASE WHEN belopp > 10000 THEN 'hög' WHEN belopp > 0 THEN 'låg' "

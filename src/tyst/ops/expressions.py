@@ -80,7 +80,11 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
         "lexicographically, all lanes batched, then 4 AND levels)",
         "7 (`=`, `<>`); 8 (ordering); 19 + (0 to 17 per stored side) (id/text ordering)",
     ),
-    ir.Logic: ExprSpec("`AND`, `OR` on bits", "1 per operand"),
+    ir.Logic: ExprSpec(
+        "`AND`, `OR` on bits (a balanced tree; the ordering comparisons of numbers below it, "
+        "through nested `AND`/`OR`/`NOT`, batched into one sign computation)",
+        "⌈log2 operands⌉ (+ 8 once for its batched ordering comparisons)",
+    ),
     ir.Not: ExprSpec("`NOT`", "0"),
     ir.Case: ExprSpec(
         "`CASE WHEN … THEN … ELSE … END` (a text result carries every lane of its branches)",
@@ -211,6 +215,8 @@ class Evaluator:
         self._nullables: dict[int, tuple[ir.Expr, SharedColumn]] = {}
         """Nullable expressions evaluated so far, by identity (their value and indicator are
         both read by their parent)."""
+        self._orders: dict[int, tuple[ir.Expr, BShare]] = {}
+        """Ordering comparisons computed ahead by :meth:`_batch_orders`, by identity."""
 
     # -- values
 
@@ -596,17 +602,22 @@ class Evaluator:
         """The bit of a comparison, logic, LIKE or IN computed on the operands' value lanes
         (0 for a NULL), without regard to NULLs."""
         if isinstance(e, ir.Compare):
-            return self._compare(e.op, e.left, e.right)
+            ahead = self._orders.get(id(e))
+            return ahead[1] if ahead is not None else self._compare(e.op, e.left, e.right)
         if isinstance(e, ir.Logic):
+            self._batch_orders(e)
             bits = [self.predicate(a) for a in e.args]
-            result = bits[0]
-            for b in bits[1:]:
-                result = (
-                    boolean.and_(self.party, result, b)
+            while len(bits) > 1:  # a balanced tree: one round per level
+                pairs = list(zip(bits[0::2], bits[1::2], strict=False))
+                ands = boolean.and_many(self.party, pairs)
+                odd = bits[-1:] if len(bits) % 2 else []
+                bits = (
+                    ands
                     if e.op == "AND"
-                    else boolean.or_(self.party, result, b)
+                    else [x ^ y ^ z for (x, y), z in zip(pairs, ands, strict=True)]
                 )
-            return result
+                bits += odd
+            return bits[0]
         if isinstance(e, ir.Not):
             return compare.not_bit(self.party, self.predicate(e.arg))
         if isinstance(e, ir.Like):
@@ -622,6 +633,48 @@ class Evaluator:
             lane = self.evaluate(e).lanes[0]
             return BShare(lane.a & U64(1), lane.b & U64(1))  # LSB of a sum = XOR of LSBs
         raise TypeError(f"{type(e).__name__} is not a condition")
+
+    def _batch_orders(self, e: ir.Logic) -> None:
+        """Compute ahead, in one sign computation (8 rounds), every ordering comparison of
+        numbers (``<``, ``<=``, ``>``, ``>=``) under ``e`` through non-NULL ``AND``/``OR``/
+        ``NOT``; each bit equals what :meth:`_compare` gives (the sign of x − y or y − x)."""
+        found: list[ir.Compare] = []
+
+        def walk(x: ir.Expr) -> None:
+            if x.ctype.nullable:
+                return
+            if isinstance(x, ir.Logic):
+                for a in x.args:
+                    walk(a)
+            elif isinstance(x, ir.Not):
+                walk(x.arg)
+            elif (
+                isinstance(x, ir.Compare)
+                and x.op in ("<", "<=", ">", ">=")
+                and not x.left.ctype.is_text
+                and not any(
+                    isinstance(o, ir.Divide) and o.op == "/" and not o.declared
+                    for o in (x.left, x.right)
+                )
+                and id(x) not in self._orders
+            ):
+                found.append(x)
+
+        walk(e)
+        if len(found) < 2:
+            return
+        diffs = []
+        for c in found:
+            scale = max(c.left.ctype.scale, c.right.ctype.scale)
+            x, y = self._scaled(c.left, scale), self._scaled(c.right, scale)
+            diffs.append(x - y if c.op in ("<", ">=") else y - x)  # x < y, or y < x
+        signs = compare.msb(self.party, concat_a(diffs))
+        for i, c in enumerate(found):
+            bit = signs[i * self.n : (i + 1) * self.n]
+            self._orders[id(c)] = (
+                c,
+                bit if c.op in ("<", ">") else compare.not_bit(self.party, bit),
+            )
 
     def _compare(self, op: str, left: ir.Expr, right: ir.Expr) -> BShare:
         if left.ctype.is_text and op not in ("=", "<>"):  # UTF-8 byte order, as DuckDB
