@@ -23,7 +23,9 @@ records to :mod:`benchmarks.report`.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,7 @@ from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
 from tyst.mpc.shares import AShare
 from tyst.net.launcher import Route, run_tls_parties
+from tyst.net.local import LocalTransport, run_local
 from tyst.net.transport import Transport
 from tyst.node.program import NodeResult, execute
 from tyst.plan import parse_plan
@@ -202,14 +205,39 @@ def measure(
     operator's query (over the same tables); ``route`` dials the nodes through a relay
     (:mod:`benchmarks.relay`)."""
     sql = QUERIES[op] if sql is None else sql
-    plan = parse_plan(PLAN.format(sql=sql), f"relational-{op}.toml")
-    spec = job_spec(plan)
     data = make_tables(n, seed)
-    facts = spec.facts({"a": [("k",)]})
+    reference = _reference(sql, data)
+    return measure_plan(
+        op,
+        n,
+        PLAN.format(sql=sql),
+        data,
+        lambda rows: _normal(rows) == reference,
+        facts={"a": [("k",)]},
+        timeout=timeout,
+        route=route,
+    )
+
+
+def measure_plan(
+    op: str,
+    n: int,
+    plan_toml: str,
+    data: dict[str, dict[str, list[str]]],
+    check: Callable[[list[list[str]]], bool],
+    *,
+    facts: dict[str, list[tuple[str, ...]]] | None = None,
+    timeout: float = 600.0,
+    route: Route | None = None,
+) -> Measurement:
+    """Run a plan (TOML text) over ``data`` (text rows per table and column) on three TLS
+    node processes; ``check`` judges the decoded result rows; ``facts``: declared keys."""
+    plan = parse_plan(plan_toml, f"relational-{op}.toml")
+    spec = job_spec(plan)
     per = _shares(spec, data)
     results = run_tls_parties(
         _program,
-        (physical_plan(spec.compiled.plan, facts), spec.schemas),
+        (physical_plan(spec.compiled.plan, spec.facts(facts or {})), spec.schemas),
         per_party_args=[(per[i],) for i in range(3)],
         timeout=timeout,
         deadline=max(600.0, 20 * timeout),
@@ -224,9 +252,38 @@ def measure(
         for j, a in enumerate(results[0].arrays)
     }  # fmt: skip
     result = decode(spec, combined)
-    correct = _normal(result.rows) == _reference(sql, data)
+    correct = check(result.rows)
     nodes = [r.metrics for r in results]
     return Measurement(op, n, max(m.seconds for m in nodes), nodes, correct)
+
+
+def run_threads(
+    plan_toml: str, data: dict[str, dict[str, list[str]]], profiler: cProfile.Profile
+) -> list[list[str]]:
+    """Run a plan over ``data`` on three threads of this process (in-memory transport),
+    with ``profiler`` enabled in party 0's thread only; return the decoded result rows."""
+    spec = job_spec(parse_plan(plan_toml, "profile.toml"))
+    per = _shares(spec, data)
+    plan = physical_plan(spec.compiled.plan, spec.facts({}))
+
+    def body(transport: LocalTransport) -> NodeResult:
+        if transport.party != 0:
+            return _program(transport, plan, spec.schemas, per[transport.party])
+        profiler.enable()
+        try:
+            return _program(transport, plan, spec.schemas, per[0])
+        finally:
+            profiler.disable()
+
+    results = run_local(body, timeout=600.0)
+    combined = {
+        a.name: combine(
+            [NodeShares(i, r.arrays[j].kind, r.arrays[j].first, r.arrays[j].second)
+             for i, r in enumerate(results)]
+        )
+        for j, a in enumerate(results[0].arrays)
+    }  # fmt: skip
+    return decode(spec, combined).rows
 
 
 def main() -> None:
