@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.release.test_stage import _duck, _rows, _run
+from tyst.jobs.check import check_plan
 from tyst.plan import parse_plan
 from tyst.planner.jobspec import job_spec
 from tyst.release.mechanisms import Noise
@@ -169,6 +170,31 @@ def test_calibration_splits_the_spend_and_scales_the_sum() -> None:
 def test_what_the_privacy_release_cannot_do_is_refused(sql: str, message: str) -> None:
     with pytest.raises(SqlError, match=message):
         _spec(sql)
+
+
+def test_min_group_size_with_privacy_is_refused() -> None:
+    text = PLAN.format(
+        sql="SELECT COUNT(*) AS n FROM t", mechanism="laplace", measure="epsilon", spend="1"
+    ).replace('recipients = ["a"]', 'recipients = ["a"]\nmin_group_size = 5')
+    with pytest.raises(SqlError, match="min_group_size with"):
+        job_spec(parse_plan(text))
+
+
+def test_tyst_check_shows_each_noisy_column() -> None:
+    spec = _spec("SELECT g, COUNT(*) AS n, SUM(x) AS s FROM t GROUP BY g", spend="1")
+    text = check_plan(spec.plan).text
+    assert "1. noise: laplace (ε = 1 per run" in text
+    n, s = calibration(spec.plan.privacy, spec.compiled.plan)
+    assert (
+        f"       n: discrete Laplace noise, ε = 1/2 (sensitivity 1), 95 % of releases within "
+        f"±{n.bound95} of the exact value"
+    ) in text
+    assert (
+        f"       s: discrete Laplace noise, ε = 1/2 (sensitivity 30), 95 % of releases within "
+        f"±{s.bound95} of the exact value"
+    ) in text
+    assert "       exact (public keys): g" in text
+    assert "bounded aggregate COUNT(*)" in text
 
 
 def test_noisy_count_and_sum_end_to_end() -> None:

@@ -25,6 +25,7 @@ from tyst.release.mechanisms import Mechanism, mechanisms, min_group_size
 from tyst.release.privacy import bound_plan, calibration, check_noise_fits
 from tyst.sql import ir
 from tyst.sql.compiler import compile_sql, with_found
+from tyst.sql.errors import SqlError
 from tyst.sql.ranges import check_ranges
 
 
@@ -98,6 +99,12 @@ def release_plan(plan: Plan, root: ir.Node) -> ir.Node:
     adds, refused if it cannot be (``SqlError``, :mod:`tyst.release.privacy`); others as is."""
     if plan.privacy is None:
         return root
+    if plan.min_group_size > 1:
+        message = (
+            "min_group_size with [privacy]: the noisy release keeps every declared key "
+            "(suppressing by a noisy or exact count would undo it); remove min_group_size"
+        )
+        raise SqlError("privacy", message, None, None)
     bounded = bound_plan(plan.privacy, root)
     rows = max(plan.tables[t].row_limit for t in plan.tables)
     check_noise_fits(bounded, calibration(plan.privacy, bounded), rows)
