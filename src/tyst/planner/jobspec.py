@@ -99,13 +99,13 @@ def release_plan(plan: Plan, root: ir.Node) -> ir.Node:
     adds, refused if it cannot be (``SqlError``, :mod:`tyst.release.privacy`); others as is."""
     if plan.privacy is None:
         return root
+    bounded = bound_plan(plan.privacy, root)
     if plan.min_group_size > 1:
         message = (
             "min_group_size with [privacy]: the noisy release keeps every declared key "
             "(suppressing by a noisy or exact count would undo it); remove min_group_size"
         )
         raise SqlError("privacy", message, None, None)
-    bounded = bound_plan(plan.privacy, root)
     rows = max(plan.tables[t].row_limit for t in plan.tables)
     check_noise_fits(bounded, calibration(plan.privacy, bounded), rows)
     return bounded
