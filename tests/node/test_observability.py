@@ -13,6 +13,7 @@ One small job runs end to end with every server's ``metrics_listen`` set and
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -60,13 +61,14 @@ def test_metrics_and_json_logs_of_a_run(tmp_path: Path) -> None:
     (keys_dir.parent / "passphrase").write_bytes(PASSPHRASE + b"\n")
     with deployment.node_configs[0].open("a", encoding="utf-8") as f:
         f.write('passphrase_file = "passphrase"\n')
-    clients = {
-        org: Client.from_config(load_client_config(path))
-        for org, path in deployment.client_configs.items()
-    }
     digest = files.plan.digest()
     rows = {}
-    with LocalServices(deployment):
+    with LocalServices(deployment), contextlib.ExitStack() as stack:
+        # closed before the services stop (an open keep-alive connection delays a server's exit)
+        clients = {
+            org: stack.enter_context(Client.from_config(load_client_config(path)))
+            for org, path in deployment.client_configs.items()
+        }
         clients["fk"].submit(files.plan.text)
         for org in ("fk", "malmo", "lund"):
             clients[org].approve(files.plan.text)

@@ -692,6 +692,11 @@ def prepare(config: CoordinatorConfig) -> FastAPI:
         raise StartupError(f"coordinator: {startup_line(exc)}") from None
 
 
+GRACEFUL_SHUTDOWN = 5
+"""Seconds a stopping server waits for open connections before it closes them (then a
+node deletes what it holds and signs the receipts)."""
+
+
 def serve(config: CoordinatorConfig) -> None:  # pragma: no cover - runs a server
     """Run the coordinator with uvicorn until interrupted (``tyst coordinator serve``).
 
@@ -724,4 +729,6 @@ def serve(config: CoordinatorConfig) -> None:  # pragma: no cover - runs a serve
         ssl_keyfile=str(config.tls_key) if config.tls_key else None,
         log_level="info",
         log_config=None,  # uvicorn's records go through configure_logging's handler
+        # SIGTERM: stop within seconds even while clients hold keep-alive connections
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )

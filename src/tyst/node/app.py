@@ -154,6 +154,11 @@ def prepare(config: NodeConfig) -> NodeService:
         raise StartupError(f"{what}: {one_line(exc)}") from None
 
 
+GRACEFUL_SHUTDOWN = 5
+"""Seconds a stopping server waits for open connections before it closes them (then a
+node deletes what it holds and signs the receipts)."""
+
+
 def serve(config: NodeConfig) -> None:  # pragma: no cover - runs a server
     """Run the node until interrupted (``tyst node serve``)."""
     import uvicorn
@@ -185,4 +190,6 @@ def serve(config: NodeConfig) -> None:  # pragma: no cover - runs a server
         ssl_keyfile=str(config.tls / "node.key"),
         log_level="warning",
         log_config=None,  # uvicorn's records go through configure_logging's handler
+        # SIGTERM: stop within seconds even while clients hold keep-alive connections
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
