@@ -7,6 +7,7 @@ import io
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from tyst.client.recipient import Result
 from tyst.client.session import Client
-from tyst.console.app import create_app
+from tyst.console.app import create_app, discard_spool
 from tyst.console.i18n import TEXTS, translator
 from tyst.console.results import MASK, parquet_bytes, table_view
 from tyst.console.views import check_sections
@@ -102,7 +103,7 @@ def test_check_sections_split_the_report() -> None:
 
 
 @pytest.fixture
-def console() -> TestClient:
+def console() -> Iterator[TestClient]:
     keys = generate("fk")
     client = Client(
         keys,
@@ -113,7 +114,9 @@ def console() -> TestClient:
         timeout=2.0,
     )
     app = create_app(client, port=8600)
-    return TestClient(app, base_url="http://127.0.0.1:8600")
+    yield TestClient(app, base_url="http://127.0.0.1:8600")
+    discard_spool(app)
+    assert not app.state.spool.exists()
 
 
 def test_foreign_host_is_refused(console: TestClient) -> None:

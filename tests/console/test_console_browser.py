@@ -199,7 +199,7 @@ def test_lifecycle_in_three_consoles(world: dict[str, Any], tmp_path: Path) -> N
         assert [[str(v) for v in row.values()] for row in table.to_pylist()] == expected
 
         fk.goto(f"{urls['fk']}/jobs/{job}")
-        wait_for(fk, "#job-state >> text=delivered")
+        wait_for(fk, "#job-state >> text=levererad")
         shot(fk, "job")
 
         # the audit trail, verified in the console, with the nodes' heads and receipts

@@ -31,6 +31,7 @@ stay in its memory.
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -150,17 +151,19 @@ def create_app(
     """The console for ``client``'s organisation (see the module docstring).
 
     ``heads``: directories of countersigned heads to check the log against (the nodes');
-    ``workdir``: where files uploaded to the console wait for their upload (a private
-    temporary directory by default); ``refresh_seconds``: how often pages of work in
-    progress reload themselves."""
+    ``workdir``: a directory of its own where files sent to the console wait for their
+    upload (default: a private temporary one; deleted when the console stops);
+    ``refresh_seconds``: how often pages of work in progress reload themselves."""
     errors = client_errors()
     tasks = Tasks(client, errors)
     csrf = secrets.token_urlsafe(32)
     spool = workdir or Path(tempfile.mkdtemp(prefix="tyst-console-"))
     spool.mkdir(mode=0o700, parents=True, exist_ok=True)
+    spool.chmod(0o700)
     spooled: dict[str, tuple[Path, str]] = {}  # token -> (file, original name)
     org = client.keys.org_id
     app = FastAPI(title=f"tyst console ({org})", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.spool = spool
     app.add_middleware(_Guard, hosts={f"{host}:{port}", f"127.0.0.1:{port}", f"localhost:{port}"})
     app.include_router(assets_router("/static"))  # tyst.web's stylesheet
     static = Path(__file__).parent / "static"
@@ -449,6 +452,7 @@ class ServerThread:
         import uvicorn
 
         self.url = f"http://{host}:{port}"
+        self.app = app
         self._server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
         )
@@ -466,6 +470,12 @@ class ServerThread:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10.0)
+        discard_spool(self.app)
+
+
+def discard_spool(app: FastAPI) -> None:
+    """Delete the files sent to the console and not (yet) uploaded (at its end)."""
+    shutil.rmtree(app.state.spool, ignore_errors=True)
 
 
 def serve(
@@ -480,4 +490,7 @@ def serve(
     import uvicorn
 
     app = create_app(client, host=host, port=port, heads=heads)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        discard_spool(app)

@@ -215,6 +215,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "states.approved": ("godkänd", "approved"),
     "states.rejected": ("avslagen", "rejected"),
     "states.withdrawn": ("återkallad", "withdrawn"),
+    "states.created": ("skapad", "created"),
+    "states.uploading": ("tar emot data", "uploading"),
+    "states.running": ("beräknas", "running"),
+    "states.finished": ("beräknad", "finished"),
+    "states.delivered": ("levererad", "delivered"),
+    "states.failed": ("misslyckad", "failed"),
+    "states.deleted": ("raderad", "deleted"),
 }
 
 
