@@ -183,6 +183,14 @@ NODES_LINE = 'nodes = ["node-a", "node-b", "node-c"]\n'
         ("[coordinator]\nregistry = " + "[" * 100_000 + "]" * 100_000, "nest deeper than"),
         ("[coordinator]\nregistry = '" + "x" * (1 << 20) + "'\n", "larger than"),
         ('[server]\nregistry = "r.json"\n', r"exactly one \[coordinator\]"),
+        (
+            '[coordinator]\nregistry = "r.json"\nmetrics_listen = "all"\n' + NODES_LINE,
+            "metrics_listen: 'all' is not HOST:PORT",
+        ),
+        (
+            '[coordinator]\nregistry = "r.json"\nlog_format = "xml"\n' + NODES_LINE,
+            "log_format: must be one of",
+        ),
     ],
 )
 def test_config_errors_are_one_line(tmp_path: Path, body: str, message: str) -> None:

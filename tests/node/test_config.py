@@ -41,6 +41,8 @@ def test_the_generated_configs_load(deployment: Path) -> None:
         (("[node]", "[nodes]"), "exactly one [node] table"),
         (("timeout = 120.0", "timeout = -1"), "timeout: must be positive"),
         (('org = "nod-a"', "org = 5"), "org: expected str"),
+        (("[node]", '[node]\nmetrics_listen = "9464"'), "metrics_listen: '9464' is not HOST:PORT"),
+        (('log_format = "text"', 'log_format = "xml"'), "log_format: must be one of"),
     ],
 )
 def test_node_config_mistakes(
@@ -67,3 +69,15 @@ def test_client_config_mistakes(deployment: Path, tmp_path: Path) -> None:
     bad.write_text("not toml [")
     with pytest.raises(ClientConfigError, match="not valid TOML"):
         load_client_config(bad)
+
+
+def test_metrics_and_log_settings(deployment: Path, tmp_path: Path) -> None:
+    text = (deployment / "nodes" / "node-0" / "node.toml").read_text()
+    assert load_node_config(deployment / "nodes" / "node-0" / "node.toml").metrics_listen is None
+    path = tmp_path / "node.toml"
+    path.write_text(
+        text.replace('log_format = "text"', 'metrics_listen = "[::1]:9465"\nlog_format = "json"')
+    )
+    config = load_node_config(path)
+    assert config.metrics_listen == ("::1", 9465)
+    assert config.log_format == "json"
