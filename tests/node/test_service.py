@@ -541,3 +541,29 @@ def test_peer_failures_name_the_organisation_and_address(tmp_path: Path) -> None
     )
     assert service.name_parties(named) == named  # naming twice changes nothing
     assert service.name_parties("a third party 7 said") == "a third party 7 said"
+
+
+def test_the_node_metrics_count_uploads_failures_and_job_states(tmp_path: Path) -> None:
+    coordinator = LyingCoordinator(ISSUE_PLAN, _both())
+    service = _service(tmp_path, coordinator, upload_timeout=3600)
+    registry = service.telemetry.registry
+
+    def value(name: str, **labels: str) -> float:
+        found = registry.get_sample_value(name, labels)
+        assert found is not None, (name, labels)
+        return found
+
+    _upload(service, MALMO, rows=7)
+    assert value("tyst_node_upload_rows_count") == 1
+    assert value("tyst_node_upload_rows_sum") == 7
+    upload = next(d for k, d in coordinator.events if k == "upload_received")
+    assert value("tyst_node_upload_bytes_sum") == upload["bytes"]
+    assert value("tyst_node_jobs", state="uploading") == 1
+    assert value("tyst_node_failures_total", kind="upload_timeout") == 0
+    service.sweep(now=time.time() + 3700)
+    assert value("tyst_node_failures_total", kind="upload_timeout") == 1
+    assert value("tyst_node_jobs", state="uploading") == 0
+    assert value("tyst_node_jobs", state="deleted") == 1
+    assert value("tyst_node_runs_total", outcome="failed") == 0  # it never ran
+    service.telemetry.failed("not-a-kind")
+    assert value("tyst_node_failures_total", kind="other") == 1
