@@ -240,6 +240,9 @@ def test_lifecycle_in_three_consoles(world: dict[str, Any], tmp_path: Path) -> N
         assert "Misslyckades" in alert
         assert "cancelled by malmo: the plan was rejected: ändamålet är inte prövat" in alert
         axe_check(fk, "failed job")
+        fk.goto(f"{urls['fk']}/jobs/job-{'0' * 32}")  # the coordinator knows no such job
+        assert "404" in fk.inner_text("p[role=alert]")
+        axe_check(fk, "error")
         fk.goto(urls["fk"] + "/")
         shot(fk, "plans")
         browser.close()
