@@ -49,6 +49,14 @@ def _fold_words(x: WordArray, k: int) -> WordArray:
     return out
 
 
+def _fold_stack(x: WordArray, k: int) -> WordArray:
+    """:func:`_fold_words` on a (2, L) stack of both share components."""
+    half = -(-x.shape[1] // 2)
+    out = x[:, :half].copy()
+    out[:, : x.shape[1] - half] |= x[:, half:] >> U64(k)
+    return out
+
+
 def _unfold_words(w: WordArray, k: int, n: int, useful: np.uint64) -> WordArray:
     return np.concatenate([w & useful, (w << U64(k)) & useful])[:n]
 
@@ -109,28 +117,47 @@ def carry_into_msb(party: Party, u: BShare, v: BShare) -> BShare:
     Leakage: none.
     """
     sizes = [len(u)]
-    g = and_(party, u, v).shift_left(1)
-    p = (u ^ v).shift_left(1)
+    first = and_(party, u, v)
+    g = np.stack([first.a, first.b])  # (2, L): this party's two components side by side
+    del first
+    g <<= U64(1)
+    p = np.stack([u.a, u.b])
+    p ^= np.stack([v.a, v.b])
+    p <<= U64(1)
     k = 1
     for level in range(1, 7):
-        s = 1 << (level - 1)
+        s = U64(1 << (level - 1))
         if level >= 2:
-            sizes.append(len(g))
-            g, p = fold(g, k), fold(p, k)
+            sizes.append(g.shape[1])
+            g, p = _fold_stack(g, k), _fold_stack(p, k)
             k *= 2
         hi = packed_mask(positions_mask(1 << level, (1 << level) - 1), k)
-        lo = packed_mask(positions_mask(1 << level, s - 1), k)
-        p_hi = p.and_public(hi)
-        left = p_hi ^ p_hi.shift_right(s)
-        right = g.shift_left(s).and_public(hi) ^ p.and_public(lo)
-        w = and_(party, left, right)
-        g = g.and_public(hi) ^ w.and_public(hi)
-        p = w.and_public(lo).shift_left(s)
-    top = 1 << 63
+        lo = packed_mask(positions_mask(1 << level, (1 << (level - 1)) - 1), k)
+        left = p & hi  # P_hi, also in the low slot: left = P_hi ^ (P_hi >> s)
+        right = left >> s
+        left ^= right
+        np.left_shift(g, s, out=right)  # right = (G_lo in the high slot) ^ P_lo
+        right &= hi
+        p &= lo
+        right ^= p
+        w = and_(party, BShare(left[0], left[1]), BShare(right[0], right[1]))
+        del left, right
+        g[0] ^= w.a  # G ← (G ^ W) & hi = G_hi ^ (P_hi & G_lo)
+        g[1] ^= w.b
+        g &= hi
+        p[0] = w.a  # P ← (W & lo) << s = P_hi & P_lo, moved to the high slot
+        p[1] = w.b
+        del w
+        p &= lo
+        p <<= s
+    del p
+    top = U64(1 << 63)
     while k > 1:
         k //= 2
-        g = unfold(g, k, sizes.pop(), U64(top))
-    return g.and_public(U64(top))
+        m = packed_mask(int(top), k)
+        g = np.concatenate([g & m, (g << U64(k)) & m], axis=1)[:, : sizes.pop()]
+    g &= top
+    return BShare(g[0], g[1])
 
 
 def all_zero(party: Party, w: BShare) -> BShare:

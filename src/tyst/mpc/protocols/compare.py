@@ -29,7 +29,11 @@ def msb(party: Party, x: AShare) -> BShare:
     """
     u, v = split_two_operands(party, x, negate_second=False)
     carry = carry_into_msb(party, u, v)
-    return (u ^ v ^ carry).and_public(U64(1 << 63)).shift_right(63)
+    for mine, ui, vi in ((carry.a, u.a, v.a), (carry.b, u.b, v.b)):
+        mine ^= ui
+        mine ^= vi
+        mine >>= U64(63)  # bit 63 alone, moved to bit 0
+    return carry
 
 
 def lt(party: Party, x: AShare, y: AShare) -> BShare:
