@@ -170,6 +170,24 @@ def assert_matches_duckdb(
         assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr)
 
 
+@pytest.mark.parametrize("per_batch", [2, 3])
+def test_ordering_comparisons_in_bounded_batches(
+    per_batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparisons computed ahead come in groups of ``per_batch`` when the table is big
+    (:data:`tyst.ops.expressions.ORDER_BATCH_WORDS`), with the same result."""
+    import tyst.ops.expressions as expressions
+
+    n = 37
+    monkeypatch.setattr(expressions, "ORDER_BATCH_WORDS", per_batch * n + 1)
+    data = _data(n, seed=5)
+    valid = {t: [i % 4 != 1 for i in range(len(next(iter(d.values()))))] for t, d in data.items()}
+    names, got = run_mpc(SHAPES["logic_batched"], SCHEMAS, data, valid)
+    want_names, want = run_duckdb(SHAPES["logic_batched"], SCHEMAS, data, valid)
+    assert names == want_names
+    assert sorted(normalise(got), key=repr) == sorted(normalise(want), key=repr)
+
+
 @pytest.mark.parametrize("n", [0, 1, 37])
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_shape_matches_duckdb(shape: str, n: int) -> None:

@@ -83,7 +83,8 @@ EXPRESSIONS: Mapping[type[ir.Expr], ExprSpec] = {
     ir.Logic: ExprSpec(
         "`AND`, `OR` on bits (a balanced tree; the ordering comparisons of numbers below it, "
         "through nested `AND`/`OR`/`NOT`, batched into one sign computation)",
-        "⌈log2 operands⌉ (+ 8 once for its batched ordering comparisons)",
+        "⌈log2 operands⌉ (+ 8 once for its batched ordering comparisons, up to 2^21 rows × "
+        "comparisons a batch)",
     ),
     ir.Not: ExprSpec("`NOT`", "0"),
     ir.Case: ExprSpec(
@@ -203,6 +204,12 @@ def literal_words(lit: ir.Literal) -> list[int]:
         return [int(scaled) % (1 << 64)]
     assert isinstance(value, int)
     return [value % (1 << 64)]
+
+
+ORDER_BATCH_WORDS = 1 << 21
+"""At most this many comparisons (rows × comparisons) per batched sign computation of
+:meth:`Evaluator._batch_orders`: bigger batches cost more local time (memory traffic) than
+their saved rounds are worth; a table of more rows compares one by one, as before."""
 
 
 class Evaluator:
@@ -635,9 +642,11 @@ class Evaluator:
         raise TypeError(f"{type(e).__name__} is not a condition")
 
     def _batch_orders(self, e: ir.Logic) -> None:
-        """Compute ahead, in one sign computation (8 rounds), every ordering comparison of
-        numbers (``<``, ``<=``, ``>``, ``>=``) under ``e`` through non-NULL ``AND``/``OR``/
-        ``NOT``; each bit equals what :meth:`_compare` gives (the sign of x − y or y − x)."""
+        """Compute ahead, in one sign computation (8 rounds) per :data:`ORDER_BATCH_WORDS`
+        comparisons, every ordering comparison of numbers (``<``, ``<=``, ``>``, ``>=``) under
+        ``e`` through non-NULL ``AND``/``OR``/``NOT``; each bit equals what :meth:`_compare`
+        gives (the sign of x − y or y − x). Nothing is computed ahead when the table has more
+        than ORDER_BATCH_WORDS / 2 rows."""
         found: list[ir.Compare] = []
 
         def walk(x: ir.Expr) -> None:
@@ -661,20 +670,21 @@ class Evaluator:
                 found.append(x)
 
         walk(e)
-        if len(found) < 2:
+        per_call = max(1, ORDER_BATCH_WORDS // max(1, self.n))
+        if len(found) < 2 or per_call < 2:
             return
-        diffs = []
-        for c in found:
-            scale = max(c.left.ctype.scale, c.right.ctype.scale)
-            x, y = self._scaled(c.left, scale), self._scaled(c.right, scale)
-            diffs.append(x - y if c.op in ("<", ">=") else y - x)  # x < y, or y < x
-        signs = compare.msb(self.party, concat_a(diffs))
-        for i, c in enumerate(found):
-            bit = signs[i * self.n : (i + 1) * self.n]
-            self._orders[id(c)] = (
-                c,
-                bit if c.op in ("<", ">") else compare.not_bit(self.party, bit),
-            )
+        for first in range(0, len(found), per_call):
+            group = found[first : first + per_call]
+            diffs = []
+            for c in group:
+                scale = max(c.left.ctype.scale, c.right.ctype.scale)
+                x, y = self._scaled(c.left, scale), self._scaled(c.right, scale)
+                diffs.append(x - y if c.op in ("<", ">=") else y - x)  # x < y, or y < x
+            signs = compare.msb(self.party, concat_a(diffs))
+            for i, c in enumerate(group):
+                bit = signs[i * self.n : (i + 1) * self.n]
+                keep = bit if c.op in ("<", ">") else compare.not_bit(self.party, bit)
+                self._orders[id(c)] = (c, keep)
 
     def _compare(self, op: str, left: ir.Expr, right: ir.Expr) -> BShare:
         if left.ctype.is_text and op not in ("=", "<>"):  # UTF-8 byte order, as DuckDB
