@@ -65,5 +65,6 @@ SPEC = OperatorSpec(
     "Σ_i e_ij, SUM_j = Σ_i e_ij·x_i (tyst.relational.bounded). Like every sort it opens only "
     "comparison outcomes of shuffled, distinct keys",
     output_rows="1 global; K (the declared public keys) grouped, every row valid",
-    rounds="sort(n) + ≈ 2·log2 n + 12 (cap) + 20 (clamps) + ≈ 10 (key equalities) + 1 (measured by tyst check --rows at n = 10^3, 21 keys, COUNT and SUM: 255)",
+    rounds="sort(n) + ≈ 2·log2 n + 12 (cap) + 20 (clamps) + ≈ 10 (key equalities) + 1 "
+    "(measured by tyst check --rows at n = 10^3, 21 keys, COUNT and SUM: 255)",
 )
