@@ -13,6 +13,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from tests.release.plans import HEAD
 from tests.release.test_stage import _duck, _rows, _run
 from tyst.jobs.check import check_plan
 from tyst.plan import parse_plan
@@ -31,23 +32,9 @@ from tyst.sql.errors import SqlError
 
 INT = ir.INT
 
-PLAN = """\
-[analysis]
-title = "t"
-purpose = "p"
-legal_basis = "l"
-retention_days = 1
-[parties.a]
-name = "A"
-[tables.t]
-owner = "a"
-columns = {{ k = "int", g = "int", x = "int" }}
-max_rows = 1000
-ranges = {{ k = [0, 100000], g = [0, 9], x = [-50, 50] }}
-[query]
-sql = "{sql}"
-[output]
-recipients = ["a"]
+PLAN = (
+    HEAD
+    + """\
 [privacy]
 unit = "k"
 mechanism = "{mechanism}"
@@ -56,6 +43,7 @@ max_rows_per_unit = 1
 bounds = {{ x = [-20, 30] }}
 keys = {{ g = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11] }}
 """
+)
 
 
 def _spec(sql: str, mechanism: str = "laplace", spend: str = "1"):  # type: ignore[no-untyped-def]

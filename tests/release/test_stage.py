@@ -14,6 +14,7 @@ import pytest
 
 from tests.engine.oracle import encode
 from tests.mpc.harness import run3
+from tests.release.plans import HEAD
 from tyst.client.recipient import ResultError, decode
 from tyst.mpc.outsourced import NodeShares, combine, split
 from tyst.mpc.party import Party
@@ -32,25 +33,12 @@ from tyst.release.mechanisms import (
     mechanisms,
 )
 
-PLAN = """\
-[analysis]
-title = "t"
-purpose = "p"
-legal_basis = "l"
-retention_days = 1
-[parties.a]
-name = "A"
-[tables.t]
-owner = "a"
-columns = {{ k = "int", g = "int", x = "int" }}
-max_rows = 1000
-ranges = {{ k = [0, 100000], g = [0, 9], x = [-50, 50] }}
-[query]
-sql = "{sql}"
-[output]
-recipients = ["a"]
+PLAN = (
+    HEAD
+    + """\
 min_group_size = {k}
 {policy}"""
+)
 
 
 def _spec(sql: str, k: int = 0, allow: bool = False) -> JobSpec:

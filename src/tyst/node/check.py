@@ -128,30 +128,17 @@ def _registry(config: NodeConfig, out: list[Check]) -> Registry | None:
         return None
     actual = registry.fingerprint()
     missing = [n for n in config.nodes if n not in registry]
-    if config.registry_fingerprint is None:
-        out.append(
-            Check(
-                False,
-                "registry",
-                config.org,
-                where,
-                f"{actual} is not pinned: set registry_fingerprint after comparing it out of band",
-            )
-        )
-    elif actual != config.registry_fingerprint:
-        out.append(
-            Check(
-                False,
-                "registry",
-                config.org,
-                where,
-                f"fingerprint {actual} differs from the pinned {config.registry_fingerprint}",
-            )
-        )
+    pinned = config.registry_fingerprint
+    if pinned is None:
+        problem = f"{actual} is not pinned: set registry_fingerprint after comparing it out of band"
+    elif actual != pinned:
+        problem = f"fingerprint {actual} differs from the pinned {pinned}"
     elif missing:
-        out.append(Check(False, "registry", config.org, where, f"lists no node {missing[0]!r}"))
+        problem = f"lists no node {missing[0]!r}"
     else:
-        out.append(Check(True, "registry", config.org, where, f"fingerprint {actual} as pinned"))
+        problem = ""
+    detail = problem or f"fingerprint {actual} as pinned"
+    out.append(Check(not problem, "registry", config.org, where, detail))
     return registry
 
 

@@ -91,6 +91,7 @@ from typing import Any
 from tyst.data.types import COMPARISON_LIMIT, DEFAULT_MAX_ROWS, ColumnType, TableBounds
 from tyst.plan.privacy import Budget, Privacy, check_budgets, parse_budget, parse_privacy
 from tyst.service import bounded_toml
+from tyst.service.bounded_toml import toml_kind as _kind
 
 PLAN_FORMAT = "tyst-plan/1"
 """Written into the canonical JSON, so that a future format never shares a digest with this one."""
@@ -597,20 +598,3 @@ def _one_line(text: str) -> str:
 def _quote(text: str) -> str:
     """A value in double quotes, escaped as JSON (one line)."""
     return json.dumps(text, ensure_ascii=False)
-
-
-def _kind(value: object) -> str:
-    """The TOML name of a parsed value's type."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date/time"

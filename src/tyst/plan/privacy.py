@@ -45,6 +45,7 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from tyst.data.types import ColumnType
+from tyst.service.bounded_toml import toml_kind as _kind
 
 MECHANISMS: dict[str, str] = {"laplace": "epsilon", "gaussian": "rho"}
 """Each mechanism and the privacy measure it spends (pure ε-DP or ρ-zCDP)."""
@@ -297,13 +298,3 @@ def _key_kind(item: object) -> str | None:
 
 def _column_key_kind(ctype: ColumnType) -> str:
     return {"int": "integer", "bool": "boolean"}.get(ctype.kind, "string")
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return "a date/time"

@@ -157,4 +157,29 @@ def loads(text: str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) 
     return doc
 
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "TomlLimitError", "check_limits", "loads", "read_text"]
+def toml_kind(value: object) -> str:
+    """The TOML name of a parsed value's type."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date/time"
+
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "TomlLimitError",
+    "check_limits",
+    "loads",
+    "read_text",
+    "toml_kind",
+]
