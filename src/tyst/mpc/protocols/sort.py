@@ -636,8 +636,8 @@ def sort(
     ``tests/mpc/test_rounds.py``, ``tests/mpc/test_sort.py``).
     Bytes per element per party: ≈ 101 per key column (a2b) + 16 per shuffled
     column (2c + 1 + payload columns) + ≈ 1.07·log2(n) comparisons of ≈ 25
-    bytes (c = 1), ≈ 42 (c = 2) or ≈ 16·W' (c = 3, 5, …); ≈ 600 bytes per
-    element for c = 1 at n = 10^5, ≈ 700 at n = 10^6.
+    bytes (c = 1), ≈ 42 (c = 2) or ≈ 16·W' (c = 3, 5, …); measured for c = 1:
+    ≈ 520 bytes per element at n = 10^4 (``benchmarks.latency``), growing with log n.
     Leakage: none beyond n (and the number and kinds of columns).
     """
     n_keys = len(keys)
