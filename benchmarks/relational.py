@@ -49,7 +49,7 @@ from tyst.planner.jobspec import JobSpec, job_spec
 from tyst.planner.passes import physical_plan
 from tyst.planner.physical import PhysicalPlan
 from tyst.relational.table import SharedColumn, SharedTable, all_valid
-from tyst.release.mechanisms import Pad, Shuffle
+from tyst.release.mechanisms import Mechanism, mechanisms
 
 PLAN = """
 [analysis]
@@ -131,6 +131,7 @@ def _program(
     plan: PhysicalPlan,
     schemas: dict[str, dict[str, ColumnType]],
     tables: dict[str, tuple[int, dict[str, list[tuple[np.ndarray, np.ndarray]]]]],
+    release: tuple[Mechanism, ...],
 ) -> NodeResult:
     party = Party.setup(transport, domain=b"benchmarks.relational")
     inputs = {
@@ -145,7 +146,7 @@ def _program(
         for name, (rows, cols) in tables.items()
     }
     del tables
-    return execute(party, inputs, plan, (Shuffle(), Pad()))
+    return execute(party, inputs, plan, release)
 
 
 def _shares(
@@ -238,7 +239,7 @@ def measure_plan(
     results = run_tls_parties(
         _program,
         (physical_plan(spec.compiled.plan, spec.facts(facts or {})), spec.schemas),
-        per_party_args=[(per[i],) for i in range(3)],
+        per_party_args=[(per[i], mechanisms(plan)) for i in range(3)],
         timeout=timeout,
         deadline=max(600.0, 20 * timeout),
         route=route,
@@ -265,13 +266,14 @@ def run_threads(
     spec = job_spec(parse_plan(plan_toml, "profile.toml"))
     per = _shares(spec, data)
     plan = physical_plan(spec.compiled.plan, spec.facts({}))
+    release = mechanisms(spec.plan)
 
     def body(transport: LocalTransport) -> NodeResult:
         if transport.party != 0:
-            return _program(transport, plan, spec.schemas, per[transport.party])
+            return _program(transport, plan, spec.schemas, per[transport.party], release)
         profiler.enable()
         try:
-            return _program(transport, plan, spec.schemas, per[0])
+            return _program(transport, plan, spec.schemas, per[0], release)
         finally:
             profiler.disable()
 
