@@ -220,6 +220,18 @@ def measure(
     )
 
 
+def _decode(spec: JobSpec, results: list[NodeResult]) -> list[list[str]]:
+    """The recipient's decoded rows from the three nodes' result shares."""
+    combined = {
+        a.name: combine(
+            [NodeShares(i, r.arrays[j].kind, r.arrays[j].first, r.arrays[j].second)
+             for i, r in enumerate(results)]
+        )
+        for j, a in enumerate(results[0].arrays)
+    }  # fmt: skip
+    return decode(spec, combined).rows
+
+
 def measure_plan(
     op: str,
     n: int,
@@ -245,15 +257,7 @@ def measure_plan(
         route=route,
     )
     del per
-    combined = {
-        a.name: combine(
-            [NodeShares(i, r.arrays[j].kind, r.arrays[j].first, r.arrays[j].second)
-             for i, r in enumerate(results)]
-        )
-        for j, a in enumerate(results[0].arrays)
-    }  # fmt: skip
-    result = decode(spec, combined)
-    correct = check(result.rows)
+    correct = check(_decode(spec, results))
     nodes = [r.metrics for r in results]
     return Measurement(op, n, max(m.seconds for m in nodes), nodes, correct)
 
@@ -277,15 +281,7 @@ def run_threads(
         finally:
             profiler.disable()
 
-    results = run_local(body, timeout=600.0)
-    combined = {
-        a.name: combine(
-            [NodeShares(i, r.arrays[j].kind, r.arrays[j].first, r.arrays[j].second)
-             for i, r in enumerate(results)]
-        )
-        for j, a in enumerate(results[0].arrays)
-    }  # fmt: skip
-    return decode(spec, combined).rows
+    return _decode(spec, run_local(body, timeout=600.0))
 
 
 def main() -> None:
