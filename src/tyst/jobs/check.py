@@ -58,13 +58,11 @@ def release_lines(plan: Plan, root: ir.Node) -> list[str]:
         lines.append(f"    {number}. {mechanism.describe()}")
         bounded = isinstance(root, ir.Project) and isinstance(root.input, ir.BoundedAggregate)
         if isinstance(mechanism, Noise) and bounded:
-            for column in calibration(mechanism.privacy, root):
+            columns = calibration(mechanism.privacy, root)
+            for column in columns:
                 lines.append(f"       {ir.display_name(column.name)}: {column.describe()}")
-            exact = [
-                n
-                for n, _ in root.schema
-                if n not in {c.name for c in calibration(mechanism.privacy, root)}
-            ]
+            noisy = {c.name for c in columns}
+            exact = [n for n, _ in root.schema if n not in noisy]
             if exact:
                 shown = ", ".join(ir.display_name(n) for n in exact)
                 lines.append(f"       exact (public keys): {shown}")

@@ -155,6 +155,7 @@ class BudgetLedger:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._schema_made = False
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -163,11 +164,14 @@ class BudgetLedger:
         with self._lock:
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                self._schema_made = False
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             try:
                 db.execute("PRAGMA synchronous = FULL")
                 db.execute("PRAGMA foreign_keys = ON")
-                db.executescript(_SCHEMA)
+                if not self._schema_made:  # once per ledger (and again for a new file)
+                    db.executescript(_SCHEMA)
+                    self._schema_made = True
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db

@@ -871,7 +871,8 @@ class NodeService:
             held = entry is not None or job in self.store.jobs()
         self.telemetry.failed(reason)
         log.warning("job %s failed here: %s", job, message)
-        self.ledger.release(job)  # nothing computed: a reservation costs nothing
+        if not held:  # nothing computed: a reservation costs nothing (_delete releases it)
+            self.ledger.release(job)
         if report:
             self._event(job, "run_failed", {"message": message[:900]})
         if held:

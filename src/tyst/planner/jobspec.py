@@ -107,7 +107,7 @@ def release_plan(plan: Plan, root: ir.Node) -> ir.Node:
         )
         raise SqlError("privacy", message, None, None)
     rows = max(plan.tables[t].row_limit for t in plan.tables)
-    check_noise_fits(bounded, calibration(plan.privacy, bounded), rows)
+    check_noise_fits(calibration(plan.privacy, bounded), rows)
     return bounded
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from tyst.data.types import ColumnType
 from tyst.mpc.party import Party
-from tyst.mpc.protocols.arithmetic import mul
+from tyst.mpc.protocols.arithmetic import mul, mul_many
 from tyst.mpc.protocols.boolean import and_
 from tyst.mpc.protocols.compare import eq, gt, lt, select
 from tyst.mpc.protocols.conversion import bit_to_arith
@@ -113,15 +113,9 @@ def bounded_aggregate(
         columns[key[0]] = SharedColumn(key[1], (public_a(p.index, words),))
     summands = [(c.name, values[c.name]) for c in calls if c.name in values]
     products: dict[str, AShare] = {}
-    if summands:
-        tiled_x = [AShare(np.tile(x.a, k), np.tile(x.b, k)) for _, x in summands]
-        both = mul(
-            p,
-            AShare(np.concatenate([e.a] * len(tiled_x)), np.concatenate([e.b] * len(tiled_x))),
-            AShare(np.concatenate([x.a for x in tiled_x]), np.concatenate([x.b for x in tiled_x])),
-        )
-        for j, (name, _) in enumerate(summands):
-            products[name] = both[j * k * n : (j + 1) * k * n]
+    if summands:  # one round for every SUM: e_ij · x_i
+        pairs = [(e, AShare(np.tile(x.a, k), np.tile(x.b, k))) for _, x in summands]
+        products = dict(zip([name for name, _ in summands], mul_many(p, pairs), strict=True))
     for c in calls:
         source = e if c.func == "count" else products.get(c.name)
         columns[c.name] = SharedColumn(c.ctype, (_block_sums(source, k, n),))

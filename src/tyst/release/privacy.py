@@ -77,6 +77,8 @@ class NoisyColumn:
     bound95: int
     """|released − exact| ≤ bound95 (scaled units) with probability ≥ 95 %."""
     ctype: ColumnType
+    per_unit: int = 1
+    """The most one row adds to the exact value: 1 (COUNT) or max(|low|, |high|) (SUM)."""
 
     def in_units(self, value: int) -> str:
         """``value`` (scaled) in the column's own units."""
@@ -265,23 +267,17 @@ def calibration(privacy: Privacy, root: ir.Node) -> tuple[NoisyColumn, ...]:
                 tail,
                 bound95(privacy.mechanism, scale),
                 call.ctype,
+                per_unit,
             )
         )
     return tuple(out)
 
 
-def check_noise_fits(root: ir.Node, columns: tuple[NoisyColumn, ...], rows: int) -> None:
+def check_noise_fits(columns: tuple[NoisyColumn, ...], rows: int) -> None:
     """Refuse a plan whose noisy values could leave ±:data:`LIMIT`: |exact| + 3·T, with
     |exact| ≤ rows·max(|low|, |high|) (SUM) or rows (COUNT)."""
-    assert isinstance(root, ir.Project)
-    assert isinstance(root.input, ir.BoundedAggregate)
-    agg = root.input
-    refs = {n: e.name for n, e in root.outputs if isinstance(e, ir.ColumnRef)}
-    clamps = {arg: max(abs(lo), abs(hi)) for arg, lo, hi in agg.clamps}
-    calls = {c.name: c for c in agg.calls}
     for col in columns:
-        call = calls[refs[col.name]]
-        exact = rows * (1 if call.func == "COUNT" else clamps[call.arg or ""])
+        exact = rows * col.per_unit
         if exact + 3 * col.tail > LIMIT:
             raise SqlError(
                 "ranges",
