@@ -724,8 +724,10 @@ LogFormat = Annotated[
 
 
 def _log_format(value: str | None) -> str | None:
-    if value not in (None, "text", "json"):
-        _fail(f"--log-format {value}: expected text or json")
+    from tyst.service.logs import LOG_FORMATS
+
+    if value is not None and value not in LOG_FORMATS:
+        _fail(f"--log-format {value}: expected {' or '.join(LOG_FORMATS)}")
     return value
 
 

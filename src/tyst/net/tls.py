@@ -802,8 +802,8 @@ class _Acceptor:
             s.close()
 
 
-_RETRY_FIRST = 0.05
-_RETRY_MAX = 2.0
+RETRY_FIRST = 0.05
+RETRY_MAX = 2.0
 """Backoff between two attempts of one link's setup: doubling from 50 ms, at most 2 s."""
 
 
@@ -812,7 +812,7 @@ class _Broken(Exception):
     a middlebox, a peer restarting: retried with backoff until the setup deadline."""
 
 
-def _transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` during TLS or link setup is a connection cut off, not a refusal."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         return False
@@ -838,7 +838,7 @@ def _dial(
     setup completes, until ``deadline``; a refusal (certificate, identity, job) is final."""
     host, port = address
     where = f"party {peer} at {host}:{port}"
-    delay = _RETRY_FIRST
+    delay = RETRY_FIRST
     attempts = 0
     cut: _Broken | None = None
 
@@ -863,7 +863,7 @@ def _dial(
             if deadline - time.monotonic() <= delay:
                 raise cut_off() from None
             time.sleep(delay)
-            delay = min(delay * 2, _RETRY_MAX)
+            delay = min(delay * 2, RETRY_MAX)
 
 
 def _connect_tcp(
@@ -934,7 +934,7 @@ def _link(
         raise PeerTimeout(f"party {me}: TLS handshake with {where} timed out") from exc
     except OSError as exc:
         raw.close()
-        if _transient(exc):
+        if is_transient(exc):
             raise _Broken(f"TLS handshake: {exc}") from None
         raise HandshakeError(f"party {me}: TLS handshake with {where} failed: {exc}") from exc
     try:
@@ -957,7 +957,7 @@ def _link(
         raise
     except OSError as exc:
         tls.close()
-        if _transient(exc):
+        if is_transient(exc):
             raise _Broken(f"link setup: {exc}") from None
         raise HandshakeError(f"party {me}: link setup with {where} failed: {exc}") from exc
     return tls

@@ -39,7 +39,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -53,7 +53,7 @@ from tyst.net.certs import (
     certificate_party,
     party_dns_name,
 )
-from tyst.net.tls import make_tls_contexts
+from tyst.net.tls import RETRY_MAX, is_transient, make_tls_contexts
 from tyst.node.config import NodeConfig
 from tyst.service.keys import Registry, load
 from tyst.service.startup import StartupError, check_tls_pair, one_line
@@ -317,7 +317,7 @@ def _probe(config: NodeConfig, peer: int, context: ssl.SSLContext, deadline: flo
     def fail(detail: str) -> Check:
         return Check(False, "peer", org, where, detail)
 
-    delay, last = 0.2, "no attempt"
+    delay, last = 0.2, "no attempt"  # the first wait longer than the mesh's: peers start apart
     while True:
         try:
             raw = socket.create_connection((host, port), timeout=5.0)
@@ -331,7 +331,7 @@ def _probe(config: NodeConfig, peer: int, context: ssl.SSLContext, deadline: flo
         if time.monotonic() + delay > deadline:
             return fail(f"{last} (run `tyst node check` there at the same time)")
         time.sleep(delay)
-        delay = min(delay * 2, 2.0)
+        delay = min(delay * 2, RETRY_MAX)
 
 
 def _handshake(
@@ -343,11 +343,10 @@ def _handshake(
     except ssl.SSLCertVerificationError as exc:
         raw.close()
         return fail(f"does not present {expected} from the pinned CA: {exc.verify_message}")
-    except (ssl.SSLEOFError, ConnectionError, TimeoutError):
+    except OSError as exc:  # cut off as the mesh's own dial would retry it, or a refusal
         raw.close()
-        return None
-    except OSError as exc:
-        raw.close()
+        if is_transient(exc) or isinstance(exc, TimeoutError):
+            return None
         return fail(f"TLS handshake failed: {one_line(exc)}")
     with tls:
         detail = f"presents {expected} from the pinned CA"
@@ -360,7 +359,7 @@ def _handshake(
             answer = b""
         if answer == PROBE_LINE:
             detail += "; it accepted this node's certificate"
-        return Check(True, "peer", fail("").org, fail("").address, detail)
+        return replace(fail(detail), ok=True)
 
 
 __all__ = ["Check", "check_node"]
