@@ -68,6 +68,7 @@ from tyst.coordinator.protocol import (
     TIME_HEADER,
     request_statement,
 )
+from tyst.coordinator.register import REGISTER_PATHS
 from tyst.service.keys import Registry, UnknownOrganisation
 from tyst.service.signing import SignatureInvalid, format_utc, parse_utc, verify
 from tyst.web.assets import names as asset_names
@@ -83,9 +84,7 @@ REPLAY_CAPACITY = 1 << 18
 
 PUBLIC_PATHS = (
     "/health",
-    "/register",
-    "/register.json",
-    "/register.atom",
+    *REGISTER_PATHS,
     *(f"/static/{name}" for name in asset_names()),
 )
 PUBLIC = frozenset((method, path) for method in ("GET", "HEAD") for path in PUBLIC_PATHS)

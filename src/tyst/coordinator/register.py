@@ -47,7 +47,7 @@ from tyst.service.audit import GENESIS_HASH
 from tyst.service.signing import utc_now
 from tyst.web.assets import add_asset_route, write_assets
 from tyst.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from tyst.web.render import SECURITY_HEADERS, render, request_language
+from tyst.web.render import page, render, request_language
 
 FORMAT: Final = "tyst-register"
 VERSION: Final = 1
@@ -389,26 +389,33 @@ _ROUTE_NOTE = (
 )
 
 
+REGISTER_PATHS: Final = ("/register", "/register.json", "/register.atom")
+"""The register's public routes (HTML, JSON, Atom), answered without login."""
+
+_LINKS: Final = {"json_url": "register.json", "atom_url": "register.atom"}
+"""The HTML page's links to the other two renderings (relative to the page)."""
+
+
 def add_register_routes(app: FastAPI, database: Database, nodes: frozenset[str]) -> None:
     """Add the public routes to ``app`` (no login; :data:`tyst.coordinator.auth.PUBLIC`):
     ``GET /register`` (HTML, language by ``?lang=`` or ``Accept-Language``),
     ``/register.json``, ``/register.atom`` and the stylesheet under ``/static/``."""
 
+    html_path, json_path, atom_path = REGISTER_PATHS
+
     @app.get(
-        "/register",
+        html_path,
         response_class=HTMLResponse,
         summary="The public register (HTML)",
         description=_ROUTE_NOTE + " HTML in Swedish, or English by ?lang=en or Accept-Language.",
         tags=["register"],
     )
     def register_page(request: Request) -> HTMLResponse:
-        lang = request_language(request)
-        html = render_html(build_register(database, nodes), lang)
-        headers = {**SECURITY_HEADERS, "Content-Language": lang, "Vary": "Accept-Language"}
-        return HTMLResponse(html, headers=headers)
+        context = {"register": build_register(database, nodes), **_LINKS}
+        return page(request, "register.html", context)
 
     @app.get(
-        "/register.json",
+        json_path,
         summary="The public register (JSON)",
         description=_ROUTE_NOTE + " JSON: format tyst-register, version 1, entries.",
         tags=["register"],
@@ -417,7 +424,7 @@ def add_register_routes(app: FastAPI, database: Database, nodes: frozenset[str])
         return JSONResponse(register_json(build_register(database, nodes)))
 
     @app.get(
-        "/register.atom",
+        atom_path,
         summary="The public register (Atom 1.0 feed)",
         description=_ROUTE_NOTE + " An Atom 1.0 feed, one entry per run.",
         tags=["register"],
