@@ -362,7 +362,7 @@ def create_app(
                 job=view,
                 plan=p,
                 recipient=org in p.recipients,
-                fetched=tasks.result(p.digest(), job) is not None,
+                fetched=tasks.result(str(view.info["plan_id"]), job) is not None,
                 refresh=not view.done,
             )
 

@@ -22,13 +22,14 @@ from typing import Any
 
 from tyst.client.audit_export import LogCheck, verify_log
 from tyst.client.session import Client
+from tyst.coordinator import states
 from tyst.jobs.check import check_plan
 from tyst.plan import Plan
 from tyst.service.audit import SignedHead, plan_events
 from tyst.service.roles import rule
 from tyst.service.signing import Approval, SignatureInvalid, verify_approval
 
-CLOSED = ("rejected", "withdrawn")
+CLOSED = states.PLAN_CLOSED_STATES
 
 
 @dataclass(frozen=True)
@@ -184,10 +185,10 @@ class JobView:
 
     @property
     def done(self) -> bool:
-        return str(self.info["state"]) in ("delivered", "failed")
+        return str(self.info["state"]) in states.FINAL_STATES
 
 
-PHASES = ("created", "uploading", "running", "finished", "delivered")
+PHASES = tuple(s for s in states.JOB_STATES if s != states.FAILED)
 
 
 def job_view(client: Client, job: str) -> JobView:
