@@ -48,8 +48,7 @@ from tyst.coordinator.ledger import (
 from tyst.coordinator.protocol import NODE_COUNT
 from tyst.service import bounded_toml
 from tyst.service.keys import check_org_id
-from tyst.service.logs import LOG_FORMATS
-from tyst.service.metrics import parse_listen
+from tyst.service.metrics import OptionError, server_options
 
 DATABASE_URL_ENV = "TYST_COORDINATOR_DATABASE_URL"
 """Environment variable read when the file has no ``database_url``."""
@@ -188,14 +187,12 @@ def load_config(path: str | os.PathLike[str]) -> CoordinatorConfig:
     tls_cert, tls_key = path_of("tls_cert"), path_of("tls_key")
     if (tls_cert is None) != (tls_key is None):
         raise fail("tls_cert", "tls_cert and tls_key go together")
-    metrics_listen = string("metrics_listen")
     try:
-        metrics = None if metrics_listen is None else parse_listen(metrics_listen)
-    except ValueError as exc:
-        raise fail("metrics_listen", str(exc)) from None
-    log_format = string("log_format") or "text"
-    if log_format not in LOG_FORMATS:
-        raise fail("log_format", f"must be one of {list(LOG_FORMATS)}")
+        metrics, log_format = server_options(
+            string("metrics_listen"), string("log_format") or "text"
+        )
+    except OptionError as exc:
+        raise fail(exc.key, str(exc)) from None
     return CoordinatorConfig(
         registry=registry,
         database_url=database_url,

@@ -43,8 +43,7 @@ from typing import Any
 from tyst.api.configfile import read_section
 from tyst.coordinator.protocol import RESULT_CHUNK_BYTES
 from tyst.node.outbox import DEFAULT_BACKOFF_MAX, DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS
-from tyst.service.logs import LOG_FORMATS
-from tyst.service.metrics import parse_listen
+from tyst.service.metrics import OptionError, server_options
 
 _KEYS = {
     "org",
@@ -205,12 +204,11 @@ def load_node_config(path: str | Path) -> NodeConfig:
     assert store
     listen = sec.get("metrics_listen")
     try:
-        metrics_listen = None if listen is None else parse_listen(str(listen))
-    except ValueError as exc:
-        raise fail("metrics_listen", str(exc)) from None
-    log_format = get("log_format", str, "text")
-    if log_format not in LOG_FORMATS:
-        raise fail("log_format", f"must be one of {list(LOG_FORMATS)}")
+        metrics_listen, log_format = server_options(
+            None if listen is None else str(listen), get("log_format", str, "text")
+        )
+    except OptionError as exc:
+        raise fail(exc.key, str(exc)) from None
     fingerprint = sec.get("registry_fingerprint")
     if fingerprint is not None and not isinstance(fingerprint, str):
         raise fail("registry_fingerprint", "expected str")

@@ -26,6 +26,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from tyst.service.logs import LOG_FORMATS
+
 BYTE_BUCKETS: tuple[float, ...] = tuple(float(1 << k) for k in range(10, 41, 3))
 """Histogram buckets for sizes in bytes: 1 KiB to 1 TiB in factors of 8."""
 
@@ -77,6 +79,28 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"{text!r} is not HOST:PORT")
     return host.strip("[]"), int(port)
+
+
+class OptionError(ValueError):
+    """A server's ``metrics_listen`` or ``log_format`` that cannot be used; ``key`` names it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def server_options(listen: str | None, log_format: str) -> tuple[tuple[str, int] | None, str]:
+    """A server config's observability values checked: the metrics address (None: no metrics
+    endpoint) and the log format (one of :data:`tyst.service.logs.LOG_FORMATS`).
+
+    Errors: :class:`OptionError` naming the key."""
+    try:
+        address = None if listen is None else parse_listen(listen)
+    except ValueError as exc:
+        raise OptionError("metrics_listen", str(exc)) from None
+    if log_format not in LOG_FORMATS:
+        raise OptionError("log_format", f"must be one of {list(LOG_FORMATS)}")
+    return address, log_format
 
 
 def serve_metrics(registry: CollectorRegistry, listen: tuple[str, int]) -> MetricsServer:
