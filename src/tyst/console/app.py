@@ -52,6 +52,8 @@ from tyst.console.i18n import LANGUAGES, TEXTS, translator
 from tyst.console.results import DEFAULT_ROWS, csv_bytes, parquet_bytes, table_view
 from tyst.console.tasks import Tasks
 from tyst.jobs.check import table_report
+from tyst.plan import Plan
+from tyst.planner.jobspec import JobSpec
 from tyst.service.audit import AuditFormatError, SignedHead, read_signed_head
 from tyst.web.assets import assets_router
 from tyst.web.i18n import choose_language
@@ -258,16 +260,16 @@ def create_app(
 
         return guarded(request, act)
 
-    def own_tables(plan_id: str) -> list[str]:
-        p, spec = client.plan(plan_id)
+    def own_tables(p: Plan, spec: JobSpec) -> list[str]:
+        """The tables of the (fetched and verified) plan that this body uploads."""
         return [t for t in spec.tables if p.tables[t].owner == org]
 
     @app.get("/plans/{plan_id}/upload", response_class=HTMLResponse)
     def upload_form(request: Request, plan_id: str) -> Response:
         def page() -> Response:
-            p, _ = client.plan(plan_id)
+            p, spec = client.plan(plan_id)
             return render(
-                request, "upload.html", plan=p, plan_id=plan_id, tables=own_tables(plan_id)
+                request, "upload.html", plan=p, plan_id=plan_id, tables=own_tables(p, spec)
             )
 
         return guarded(request, page)
@@ -284,8 +286,8 @@ def create_app(
         check_csrf(token)
 
         def page() -> Response:
-            p, _ = client.plan(plan_id)
-            if table not in own_tables(plan_id):
+            p, spec = client.plan(plan_id)
+            if table not in own_tables(p, spec):
                 return render(
                     request, "error.html", status=400, message=f"you own no table {table!r}"
                 )
