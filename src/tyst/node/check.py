@@ -50,7 +50,6 @@ from tyst.net.certs import (
     NODE_CERT_FILE,
     NODE_KEY_FILE,
     NodeCredentials,
-    certificate_party,
     party_dns_name,
 )
 from tyst.net.tls import RETRY_MAX, is_transient, make_tls_contexts
@@ -172,6 +171,10 @@ def _keys(config: NodeConfig, registry: Registry | None, out: list[Check]) -> No
 
 def _tls(config: NodeConfig, out: list[Check]) -> NodeCredentials | None:
     where = str(config.tls)
+
+    def fail(detail: str) -> None:
+        out.append(Check(False, "tls", config.org, where, detail))
+
     try:
         check_tls_pair(config.tls / NODE_CERT_FILE, config.tls / NODE_KEY_FILE, what="node tls")
         credentials = NodeCredentials.load(config.tls, config.party)
@@ -179,41 +182,26 @@ def _tls(config: NodeConfig, out: list[Check]) -> NodeCredentials | None:
         cert = x509.load_pem_x509_certificate(credentials.cert_pem)
         cert.verify_directly_issued_by(ca)
     except (StartupError, OSError, ValueError, TypeError) as exc:
-        out.append(Check(False, "tls", config.org, where, one_line(exc)))
+        fail(one_line(exc))
         return None
     except Exception as exc:  # InvalidSignature: not issued by this CA
-        out.append(
-            Check(
-                False,
-                "tls",
-                config.org,
-                where,
-                f"{NODE_CERT_FILE} is not issued by {CA_CERT_FILE} ({type(exc).__name__})",
-            )
-        )
+        fail(f"{NODE_CERT_FILE} is not issued by {CA_CERT_FILE} ({type(exc).__name__})")
         return None
     now = _dt.datetime.now(_dt.UTC)
     fingerprint = hashlib.sha256(ca.public_bytes(Encoding.DER)).hexdigest()
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        out.append(
-            Check(
-                False,
-                "tls",
-                config.org,
-                where,
-                f"{NODE_CERT_FILE} is valid only {cert.not_valid_before_utc:%Y-%m-%d} to "
-                f"{cert.not_valid_after_utc:%Y-%m-%d}",
-            )
+        fail(
+            f"{NODE_CERT_FILE} is valid only {cert.not_valid_before_utc:%Y-%m-%d} to "
+            f"{cert.not_valid_after_utc:%Y-%m-%d}"
         )
         return None
-    party = certificate_party(cert)
-    out.append(
+    out.append(  # NodeCredentials.load checked that the certificate names this party
         Check(
             True,
             "tls",
             config.org,
             where,
-            f"{party_dns_name(party or 0)} until {cert.not_valid_after_utc:%Y-%m-%d}, "
+            f"{party_dns_name(config.party)} until {cert.not_valid_after_utc:%Y-%m-%d}, "
             f"CA sha256 {fingerprint}",
         )
     )
